@@ -1,0 +1,73 @@
+"""One error hierarchy for hccrad.
+
+Every message names what went wrong and where (case, file, field) and says how to fix it. The CLI prints
+these without a traceback; the library raises them instead of returning NaN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class HccradError(Exception):
+    """Base class: a problem the user can fix, described with its location and a hint."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        case: str | None = None,
+        file: str | Path | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.case = case
+        self.file = str(file) if file is not None else None
+        self.field = field
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.case is not None:
+            where.append(f"case {self.case!r}")
+        if self.file is not None:
+            where.append(f"file {self.file}")
+        if self.field is not None:
+            where.append(f"field {self.field!r}")
+        text = (", ".join(where) + ": " if where else "") + self.message
+        if self.hint:
+            text += f"\n  how to fix: {self.hint}"
+        return text
+
+
+class SpecError(HccradError):
+    """The study spec (YAML / keyword arguments) is invalid. Holds every problem found, not just the first."""
+
+    def __init__(self, problems: list[str], *, file: str | Path | None = None) -> None:
+        self.problems = list(problems)
+        body = f"{len(self.problems)} problem(s) in the study spec:\n" + "\n".join(
+            f"  - {p}" for p in self.problems
+        )
+        super().__init__(body, file=file)
+
+
+class InputError(HccradError):
+    """An input file or table cannot be read or has the wrong content."""
+
+
+class GeometryError(InputError):
+    """Images and masks do not share a grid, a mask is empty, or phases do not overlap."""
+
+
+class FeatureError(HccradError):
+    """A feature cannot be computed for a case (e.g. a habitat with fewer voxels than required)."""
+
+
+class ModelError(HccradError):
+    """A model cannot be fitted or applied (missing features, wrong units, not fitted)."""
+
+
+class DataError(HccradError):
+    """A table of values is unusable for a statistic (e.g. one outcome class only, NaN values)."""

@@ -1,0 +1,81 @@
+"""Read and write volumetric images (NIfTI, NRRD, MHA) as `hccrad.core.Image`, via SimpleITK.
+
+Every failure is an `InputError` naming the file (and the case when known) and saying how to fix it.
+Writes are atomic: the file is written beside its destination and renamed into place, so a crash never
+leaves a half-written volume that a resumed run would trust.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from hccrad.core.errors import InputError
+from hccrad.core.image import Image
+
+VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+
+
+def from_sitk(img: sitk.Image, name: str = "") -> Image:
+    """Convert a SimpleITK image to an `Image` (array (z, y, x), spacing reordered to (z, y, x))."""
+    if img.GetDimension() != 3:
+        raise InputError(f"expected a 3-D image, got {img.GetDimension()}-D", field=name or None)
+    arr = sitk.GetArrayFromImage(img)
+    sx, sy, sz = img.GetSpacing()
+    return Image(arr, (sz, sy, sx), img.GetOrigin(), img.GetDirection(), name)
+
+
+def to_sitk(image: Image) -> sitk.Image:
+    """Convert an `Image` to SimpleITK, restoring ITK's (x, y, z) spacing order."""
+    out = sitk.GetImageFromArray(np.ascontiguousarray(image.array))
+    sz, sy, sx = image.spacing
+    out.SetSpacing((sx, sy, sz))
+    out.SetOrigin(image.origin)
+    out.SetDirection(image.direction)
+    return out
+
+
+def read_image(path: str | Path, *, name: str = "", case: str | None = None) -> Image:
+    """Read a NIfTI / NRRD / MHA volume. Raises `InputError` for missing, unreadable or non-3-D files."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(
+            "file does not exist", case=case, file=path, field=name or None,
+            hint="check the path in the manifest (relative paths are resolved from the manifest's folder)",
+        )
+    if not os.access(path, os.R_OK):
+        raise InputError("file is not readable (permissions)", case=case, file=path, field=name or None,
+                         hint="fix the file permissions (chmod a+r)")
+    try:
+        img = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown reader error"
+        raise InputError(f"cannot read image ({first})", case=case, file=path, field=name or None,
+                         hint=f"use one of {', '.join(VOLUME_SUFFIXES)} or a DICOM series folder") from exc
+    if img.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError("image has several components per voxel (RGB/vector); expected a scalar volume",
+                         case=case, file=path, field=name or None)
+    if img.GetDimension() != 3:
+        raise InputError(f"expected a 3-D volume, got {img.GetDimension()}-D", case=case, file=path,
+                         field=name or None, hint="export the series as one 3-D volume")
+    return from_sitk(img, name)
+
+
+def write_image(image: Image, path: str | Path, *, compress: bool = True) -> Path:
+    """Write an `Image` atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".nii.gz") else path.suffix
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        sitk.WriteImage(to_sitk(image), tmp, compress)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
