@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from hccrad.core.errors import InputError
+from hccrad.core.errors import GeometryError, InputError
 from hccrad.core.image import Image
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -40,13 +40,18 @@ def to_sitk(image: Image) -> sitk.Image:
 
 
 def read_image(path: str | Path, *, name: str = "", case: str | None = None) -> Image:
-    """Read a NIfTI / NRRD / MHA volume. Raises `InputError` for missing, unreadable or non-3-D files."""
+    """Read a NIfTI / NRRD / MHA volume, or a folder holding one DICOM series
+    (`hccrad.io.dicom.read_dicom_series`). Raises `InputError` for missing, unreadable or non-3-D input."""
     path = Path(path)
     if not path.exists():
         raise InputError(
             "file does not exist", case=case, file=path, field=name or None,
             hint="check the path in the manifest (relative paths are resolved from the manifest's folder)",
         )
+    if path.is_dir():
+        from hccrad.io.dicom import read_dicom_series
+
+        return read_dicom_series(path, name=name, case=case)
     if not os.access(path, os.R_OK):
         raise InputError("file is not readable (permissions)", case=case, file=path, field=name or None,
                          hint="fix the file permissions (chmod a+r)")
@@ -62,7 +67,23 @@ def read_image(path: str | Path, *, name: str = "", case: str | None = None) -> 
     if img.GetDimension() != 3:
         raise InputError(f"expected a 3-D volume, got {img.GetDimension()}-D", case=case, file=path,
                          field=name or None, hint="export the series as one 3-D volume")
-    return from_sitk(img, name)
+    image = from_sitk(img, name)
+    if image.array.dtype.kind == "f" and path.name.lower().endswith((".nii", ".nii.gz")):
+        _reject_nifti_nan(path, name, case)
+    image.meta["path"] = str(path)
+    return image
+
+
+def _reject_nifti_nan(path: Path, name: str, case: str | None) -> None:
+    """ITK's NIfTI reader turns NaN voxels into 0 silently; look at the stored values with nibabel."""
+    import nibabel as nib
+
+    data = np.asanyarray(nib.load(str(path)).dataobj)
+    bad = int(np.count_nonzero(~np.isfinite(data)))
+    if bad:
+        raise GeometryError(f"image has {bad} NaN/inf voxel(s)", case=case, file=path, field=name or None,
+                            hint="fill or crop the undefined region (e.g. outside the scan's field of view) "
+                                 "before import")
 
 
 def write_image(image: Image, path: str | Path, *, compress: bool = True) -> Path:

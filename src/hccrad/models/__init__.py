@@ -1,0 +1,28 @@
+"""Models: logistic with ORs/CIs and paper formulas, stepwise, SVM/RF/XGBoost, score fusion, leakage-free
+validation (train/test, repeated CV, Harrell optimism bootstrap), JSON/skops bundles and published models."""
+
+from hccrad.models.factory import (
+    ColumnSelector,
+    ScoreFusion,
+    build_model_pipeline,
+    scores_of,
+    seed001_nested_models,
+    selected_features,
+)
+from hccrad.models.logistic import LogisticModel, StepwiseResult, format_formula, stepwise_logistic
+from hccrad.models.validation import (
+    CVResult,
+    OptimismResult,
+    TrainTestResult,
+    optimism_bootstrap,
+    repeated_cv,
+    split_train_test,
+    train_test_validate,
+)
+
+__all__ = [
+    "ColumnSelector", "ScoreFusion", "build_model_pipeline", "scores_of", "seed001_nested_models",
+    "selected_features", "LogisticModel", "StepwiseResult", "format_formula", "stepwise_logistic",
+    "CVResult", "OptimismResult", "TrainTestResult", "optimism_bootstrap", "repeated_cv", "split_train_test",
+    "train_test_validate",
+]

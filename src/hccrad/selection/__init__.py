@@ -1,0 +1,24 @@
+"""Feature selection steps as scikit-learn transformers (fit on training rows only, inside a Pipeline)."""
+
+from hccrad.selection.filters import (
+    CorrelationPruner,
+    StabilityFilter,
+    UnivariateFilter,
+    VIFPruner,
+    univariate_pvalues,
+    vif,
+)
+from hccrad.selection.wrappers import LassoSelector, MRMRSelector, RFESelector, StepwiseSelector
+
+__all__ = [
+    "StabilityFilter",
+    "UnivariateFilter",
+    "CorrelationPruner",
+    "VIFPruner",
+    "LassoSelector",
+    "RFESelector",
+    "MRMRSelector",
+    "StepwiseSelector",
+    "univariate_pvalues",
+    "vif",
+]

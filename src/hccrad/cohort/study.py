@@ -1,0 +1,143 @@
+"""The `Study`: a validated spec, its manifest joined to the clinical table, named cohorts, lazy cases.
+
+Cohorts come from the manifest/clinical column named in `cohorts.column`, or, when the data has no such
+column, from a seeded stratified split (`cohorts.split_test_fraction`). The training cohort is the one every
+data-driven step is fitted on; the others are only ever transformed with frozen state.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hccrad.config.spec import StudySpec
+from hccrad.core.case import Case
+from hccrad.core.errors import InputError, SpecError
+from hccrad.io.volume import read_image
+
+log = logging.getLogger(__name__)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    return pd.read_csv(path, sep=sep)
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study ready to run. `table` has one row per case: manifest columns (absolute paths), clinical
+    columns and a `cohort` column; it is indexed by case id."""
+
+    spec: StudySpec
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        spec = self.spec
+        idc = spec.data.id_column
+        manifest = _read_table(spec.data.manifest)
+        if idc not in manifest.columns:
+            raise InputError(f"manifest has no id column {idc!r}", file=spec.data.manifest, field=idc,
+                             hint="set data.id_column to the column holding case ids")
+        dup = manifest[idc][manifest[idc].duplicated()].tolist()
+        if dup:
+            raise InputError(f"duplicated case ids in the manifest: {dup[:10]}", file=spec.data.manifest,
+                             field=idc, hint="each manifest row must be one case (lesion) with a unique id")
+        manifest[idc] = manifest[idc].astype(str)
+        base = spec.data.manifest.parent
+        for col in manifest.columns:
+            if col.startswith(("image_", "mask_")):
+                manifest[col] = [
+                    str((base / p).resolve()) if isinstance(p, str) and not Path(p).is_absolute() else p
+                    for p in manifest[col]
+                ]
+        table = manifest.set_index(idc)
+        if spec.data.clinical is not None:
+            clinical = _read_table(spec.data.clinical)
+            if idc not in clinical.columns:
+                raise InputError(f"clinical table has no id column {idc!r}", file=spec.data.clinical,
+                                 field=idc, hint="name the id column the same in manifest and clinical table")
+            clinical[idc] = clinical[idc].astype(str)
+            clinical = clinical.set_index(idc)
+            missing = sorted(set(table.index) - set(clinical.index))
+            if missing:
+                raise InputError(f"{len(missing)} case(s) of the manifest have no clinical row: {missing[:10]}",
+                                 file=spec.data.clinical, field=idc,
+                                 hint="add the cases to the clinical table or remove them from the manifest")
+            overlap = [c for c in clinical.columns if c in table.columns]
+            table = table.join(clinical.drop(columns=overlap), how="left")
+            for c in overlap:  # prefer the clinical table's value when both name a column
+                table[c] = clinical.loc[table.index, c]
+        table["cohort"] = self._cohorts(table)
+        return table
+
+    def _cohorts(self, table: pd.DataFrame) -> pd.Series:
+        c = self.spec.cohorts
+        if c.column and c.column in table.columns:
+            cohort = table[c.column].astype(str)
+            known = {c.training, *c.tests}
+            unknown = sorted(set(cohort) - known)
+            if c.tests and unknown:
+                log.warning("cases in cohorts %s are not named in cohorts.tests and are ignored", unknown)
+            if c.training not in set(cohort):
+                raise SpecError([f"cohorts.training: no case has cohort {c.training!r} in column {c.column!r} "
+                                 f"(found {sorted(set(cohort))})"])
+            if not c.tests:
+                return cohort.where(cohort == c.training, other="test")
+            return cohort
+        if c.split_test_fraction is None:
+            return pd.Series(c.training, index=table.index)
+        rng = np.random.default_rng(self.spec.seed)
+        labels = pd.Series(c.training, index=table.index)
+        strat = table[self.spec.outcome.response.column] if self.spec.outcome.response else None
+        groups = [table.index] if strat is None else [table.index[strat == v] for v in sorted(strat.unique())]
+        for idx in groups:
+            n_test = int(round(len(idx) * c.split_test_fraction))
+            labels.loc[rng.permutation(np.asarray(idx))[:n_test]] = "test"
+        return labels
+
+    @property
+    def cohort_names(self) -> list[str]:
+        """Training first, then the test cohorts in the order the spec names them."""
+        present = list(dict.fromkeys(self.table["cohort"]))
+        order = [self.spec.cohorts.training] + [c for c in self.spec.cohorts.tests if c in present]
+        return order + [c for c in present if c not in order and (not self.spec.cohorts.tests)]
+
+    def case_ids(self, cohort: str | None = None) -> list[str]:
+        t = self.table
+        return list(t.index if cohort is None else t.index[t["cohort"] == cohort])
+
+    def outcome(self, case_ids: list[str] | None = None) -> np.ndarray:
+        """Binary response (1 = positive class) for the cases, raising on missing values."""
+        r = self.spec.outcome.response
+        if r is None:
+            raise SpecError(["outcome.response is not declared"])
+        col = self.table.loc[case_ids if case_ids is not None else self.table.index, r.column]
+        bad = col[col.isna()].index.tolist()
+        if bad:
+            raise InputError(f"missing outcome for {len(bad)} case(s): {bad[:10]}", field=r.column,
+                             hint="fill the outcome or remove the cases from the manifest")
+        return (col.astype(str) == str(r.positive)).to_numpy(dtype=int)
+
+    def load_case(self, case_id: str, masks: tuple[str, ...] | None = None) -> Case:
+        """Read a case's phases and masks (NIfTI/NRRD/MHA) into a `Case`."""
+        row = self.table.loc[case_id]
+        spec = self.spec.data
+        images = {p: read_image(row[f"image_{p}"], name=p, case=case_id) for p in spec.phases}
+        wanted = masks if masks is not None else tuple(
+            m for m in (spec.tumor_mask, spec.liver_mask, spec.reader2_mask) if m
+        )
+        mask_imgs = {}
+        for m in wanted:
+            col = f"mask_{m}"
+            if col in row.index and isinstance(row[col], str) and row[col]:
+                mask_imgs[m] = read_image(row[col], name=m, case=case_id)
+        clinical = {k: v for k, v in row.items() if not str(k).startswith(("image_", "mask_"))}
+        return Case(case_id=case_id, images=images, masks=mask_imgs, clinical=clinical,
+                    cohort=str(row["cohort"]), patient_id=str(row.get("patient_id", case_id)))

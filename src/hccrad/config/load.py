@@ -1,0 +1,150 @@
+"""Load and validate a study spec from YAML, reporting every problem at once with its line and field.
+
+YAML is read with `yaml.safe_load` semantics (a `SafeLoader` node tree, so each key keeps its line number);
+pydantic validates the structure; `check_inputs` then checks what pydantic cannot see: that the manifest
+and clinical files exist and hold the columns the spec names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from hccrad.config.spec import StudySpec
+from hccrad.core.errors import SpecError
+
+
+def _line_index(node: yaml.Node, prefix: tuple = ()) -> dict[tuple, int]:
+    """Map each key path (('data', 'manifest'), ('models', 0, 'name')) to its 1-based YAML line."""
+    out: dict[tuple, int] = {prefix: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = prefix + (key_node.value,)
+            out.update(_line_index(value_node, path))
+            out[path] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out.update(_line_index(item, prefix + (i,)))
+    return out
+
+
+def _nearest_line(lines: dict[tuple, int], loc: tuple) -> int | None:
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return None
+
+
+def _format_loc(loc: tuple) -> str:
+    parts = []
+    for p in loc:
+        parts.append(f"[{p}]" if isinstance(p, int) else ("." if parts else "") + str(p))
+    return "".join(parts) or "(top level)"
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
+    """Make relative paths in the spec relative to the YAML file's folder (in place)."""
+    data = raw.get("data")
+    if isinstance(data, dict):
+        for key in ("manifest", "clinical"):
+            if isinstance(data.get(key), str):
+                data[key] = str((base / data[key]).resolve()) if not Path(data[key]).is_absolute() else data[key]
+    if isinstance(raw.get("output_dir"), str) and not Path(raw["output_dir"]).is_absolute():
+        raw["output_dir"] = str((base / raw["output_dir"]).resolve())
+    rad = raw.get("features", {}).get("radiomics") if isinstance(raw.get("features"), dict) else None
+    if isinstance(rad, dict) and isinstance(rad.get("params"), str) and not Path(rad["params"]).is_absolute():
+        rad["params"] = str((base / rad["params"]).resolve())
+
+
+def parse_spec(raw: dict[str, Any], *, lines: dict[tuple, int] | None = None,
+               file: Path | None = None) -> StudySpec:
+    """Validate a spec dictionary; raise `SpecError` listing every problem (with YAML lines if known)."""
+    try:
+        return StudySpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            line = _nearest_line(lines, loc) if lines else None
+            where = f"line {line}: " if line else ""
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (typo?) — remove it or check the spelling against docs/study_spec.md"
+            problems.append(f"{where}{_format_loc(loc)}: {msg}")
+        raise SpecError(problems, file=file) from None
+
+
+def load_spec(path: str | Path, *, check_files: bool = True) -> StudySpec:
+    """Read a study YAML, validate it and (optionally) check that its files and columns exist."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError([f"study file {path} does not exist"], file=path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError([f"not valid YAML: {exc}"], file=path) from None
+    if not isinstance(raw, dict):
+        raise SpecError(["the study file must be a YAML mapping (key: value lines)"], file=path)
+    lines = _line_index(node) if node is not None else {}
+    _resolve_paths(raw, path.parent.resolve())
+    spec = parse_spec(raw, lines=lines, file=path)
+    if check_files:
+        problems = check_inputs(spec, lines)
+        if problems:
+            raise SpecError(problems, file=path)
+    return spec
+
+
+def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list[str]:
+    """Problems with the files and columns the spec names (all of them, not just the first)."""
+    import pandas as pd
+
+    lines = lines or {}
+
+    def at(*loc) -> str:
+        line = _nearest_line(lines, loc)
+        return f"line {line}: " if line else ""
+
+    problems: list[str] = []
+    manifest_cols: list[str] = []
+    if not spec.data.manifest.is_file():
+        problems.append(f"{at('data', 'manifest')}data.manifest: file {spec.data.manifest} does not exist")
+    else:
+        manifest_cols = list(pd.read_csv(spec.data.manifest, nrows=0).columns)
+        need = [spec.data.id_column] + [f"image_{p}" for p in spec.data.phases] + [f"mask_{spec.data.tumor_mask}"]
+        for col in need:
+            if col not in manifest_cols:
+                problems.append(f"{at('data')}manifest {spec.data.manifest.name}: missing column {col!r}")
+    clinical_cols: list[str] = []
+    if spec.data.clinical is not None:
+        if not spec.data.clinical.is_file():
+            problems.append(f"{at('data', 'clinical')}data.clinical: file {spec.data.clinical} does not exist")
+        else:
+            clinical_cols = list(pd.read_csv(spec.data.clinical, nrows=0).columns)
+    available = set(manifest_cols) | set(clinical_cols)
+    if available:
+        if spec.outcome.response and spec.outcome.response.column not in available:
+            problems.append(f"{at('outcome', 'response', 'column')}outcome.response.column: "
+                            f"{spec.outcome.response.column!r} is in neither the manifest nor the clinical table")
+        if spec.outcome.survival:
+            for key in ("time", "event"):
+                col = getattr(spec.outcome.survival, key)
+                if col not in available:
+                    problems.append(f"{at('outcome', 'survival', key)}outcome.survival.{key}: "
+                                    f"{col!r} is in neither the manifest nor the clinical table")
+        for i, m in enumerate(spec.models):
+            for col in m.clinical:
+                if col not in available:
+                    problems.append(f"{at('models', i, 'clinical')}models[{i}].clinical: "
+                                    f"column {col!r} not found in the clinical table")
+    return problems
+
+
+def dump_spec(spec: StudySpec) -> dict[str, Any]:
+    """The resolved spec as plain JSON-able data (written into every output folder)."""
+    return spec.model_dump(mode="json")

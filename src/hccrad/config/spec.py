@@ -1,0 +1,222 @@
+"""The study spec: one pydantic model per pipeline stage, composed into `StudySpec`.
+
+Every model forbids unknown keys (`extra="forbid"`), so a typo in YAML or in Python keyword arguments is an
+error. `schema_version` lets later versions migrate old specs. Paths are resolved relative to the folder of
+the YAML file that names them (see `hccrad.config.load`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Strict):
+    """Where the cohort is: the manifest (one row per case/lesion) and the clinical table.
+
+    Manifest columns: the id column, `image_<phase>` per phase, `mask_<name>` per mask, optionally a
+    cohort column and `patient_id`. Relative paths inside the manifest are resolved from its folder.
+    """
+
+    manifest: Path
+    clinical: Path | None = None
+    id_column: str = "case_id"
+    phases: list[str] = Field(default_factory=lambda: ["pre", "arterial", "portal"], min_length=1)
+    reference_phase: str = "portal"
+    tumor_mask: str = "tumor"
+    liver_mask: str | None = "liver"
+    reader2_mask: str | None = "tumor_reader2"
+
+    @model_validator(mode="after")
+    def _reference_in_phases(self) -> "DataSpec":
+        if self.reference_phase not in self.phases:
+            raise ValueError(f"reference_phase {self.reference_phase!r} is not one of phases {self.phases}")
+        return self
+
+
+class CohortSpec(_Strict):
+    """Named cohorts. Everything data-driven is fitted on `training` and frozen for the others.
+
+    `column` names the manifest/clinical column holding each case's cohort; when it is absent from the
+    data, `split_test_fraction` splits the cases (stratified by outcome, seeded) into training and `test`.
+    """
+
+    column: str | None = "cohort"
+    training: str = "training"
+    tests: list[str] = Field(default_factory=list)
+    split_test_fraction: float | None = Field(default=None, gt=0, lt=1)
+
+
+class ResponseOutcome(_Strict):
+    column: str
+    positive: int | str = 1
+    label: str = "response"
+
+
+class SurvivalOutcome(_Strict):
+    time: str
+    event: str
+    unit: Literal["days", "weeks", "months", "years"] = "months"
+    label: str = "overall survival"
+    horizons: list[float] = Field(default_factory=lambda: [12.0, 24.0, 36.0])
+
+
+class OutcomeSpec(_Strict):
+    response: ResponseOutcome | None = None
+    survival: SurvivalOutcome | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> "OutcomeSpec":
+        if self.response is None and self.survival is None:
+            raise ValueError("declare at least one outcome: response and/or survival")
+        return self
+
+
+class DescriptorSpec(_Strict):
+    """A voxel descriptor for habitat clustering (seed 000: AE = arterial − pre, VE = portal − pre)."""
+
+    name: str
+    kind: Literal["difference", "intensity", "local_mean", "local_entropy"] = "difference"
+    phases: list[str] = Field(min_length=1, max_length=2)
+    window: int = Field(default=3, ge=3)
+    normalise: Literal["none", "zscore"] = "none"
+
+    @model_validator(mode="after")
+    def _phase_count(self) -> "DescriptorSpec":
+        need = 2 if self.kind == "difference" else 1
+        if len(self.phases) != need:
+            raise ValueError(f"descriptor {self.name!r} of kind {self.kind!r} needs {need} phase(s)")
+        return self
+
+
+class HabitatSpec(_Strict):
+    enabled: bool = True
+    descriptors: list[DescriptorSpec] = Field(
+        default_factory=lambda: [
+            DescriptorSpec(name="AE", phases=["arterial", "pre"]),
+            DescriptorSpec(name="VE", phases=["portal", "pre"]),
+        ]
+    )
+    strategy: Literal["population", "individual", "two_step"] = "population"
+    n_habitats: int | Literal["auto"] = "auto"
+    k_range: tuple[int, int] = (2, 10)
+    order_by: str | None = None  # default: the first descriptor
+    max_voxels_fit: int = Field(default=200_000, ge=1_000)
+
+    @field_validator("k_range")
+    @classmethod
+    def _k_range(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not 2 <= v[0] < v[1]:
+            raise ValueError("k_range must be (low, high) with 2 <= low < high")
+        return v
+
+    @model_validator(mode="after")
+    def _order_by_known(self) -> "HabitatSpec":
+        names = [d.name for d in self.descriptors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"descriptor names must be unique, got {names}")
+        if self.order_by is not None and self.order_by not in names:
+            raise ValueError(f"order_by {self.order_by!r} is not a descriptor name ({names})")
+        return self
+
+    @property
+    def order_descriptor(self) -> str:
+        return self.order_by or self.descriptors[0].name
+
+
+class MSISpec(_Strict):
+    enabled: bool = True
+    connectivity: Literal["2d", "3d"] = "2d"
+    layout: Literal["reference", "wu2025"] = "reference"
+    liver_shell_mm: float = Field(default=5.0, gt=0)
+
+
+class RadiomicsSpec(_Strict):
+    enabled: bool = False
+    params: Path | None = None
+    phases: list[str] | None = None  # default: all phases
+    regions: list[Literal["tumor", "habitats"]] = Field(default_factory=lambda: ["tumor", "habitats"])
+
+
+class FeaturesSpec(_Strict):
+    msi: MSISpec = Field(default_factory=MSISpec)
+    radiomics: RadiomicsSpec = Field(default_factory=RadiomicsSpec)
+    icc_min: float | None = Field(default=0.75, ge=0, le=1)
+
+
+class ModelSpec(_Strict):
+    """One model. `features` names a feature group (`habitat`, `radiomics`) or explicit columns;
+    `clinical` lists clinical candidates; `fuse` names another model whose in-fold score is added."""
+
+    name: str
+    kind: Literal["logistic", "svm", "random_forest", "xgboost"] = "logistic"
+    features: Literal["habitat", "radiomics", "none"] | list[str] = "habitat"
+    clinical: list[str] = Field(default_factory=list)
+    clinical_selection: Literal["stepwise", "all"] = "stepwise"
+    entry_p: float = Field(default=0.1, gt=0, le=1)
+    fuse: str | None = None
+    selection_steps: list[str] = Field(
+        default_factory=lambda: ["univariate", "correlation", "scale", "lasso"]
+    )
+    univariate_p: float = Field(default=0.05, gt=0, le=1)
+    correlation_threshold: float = Field(default=0.95, gt=0, le=1)
+    lasso_rule: Literal["1se", "min"] = "1se"
+
+
+class ValidationSpec(_Strict):
+    bootstrap: int = Field(default=1000, ge=0)
+    cv_folds: int = Field(default=5, ge=2)
+    n_jobs: int = 1
+    level: float = Field(default=0.95, gt=0.5, lt=1)
+
+
+class ReportSpec(_Strict):
+    title: str | None = None
+    overlay_cases: int = Field(default=3, ge=0)
+
+
+class StudySpec(_Strict):
+    """A whole study: data, cohorts, outcomes and the settings of every stage."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str
+    seed: int = 0
+    output_dir: Path = Path("hccrad-out")
+    data: DataSpec
+    cohorts: CohortSpec = Field(default_factory=CohortSpec)
+    outcome: OutcomeSpec
+    habitat: HabitatSpec = Field(default_factory=HabitatSpec)
+    features: FeaturesSpec = Field(default_factory=FeaturesSpec)
+    models: list[ModelSpec] = Field(default_factory=list)
+    validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "StudySpec":
+        problems = []
+        phases = set(self.data.phases)
+        for d in self.habitat.descriptors:
+            missing = [p for p in d.phases if p not in phases]
+            if missing:
+                problems.append(f"habitat descriptor {d.name!r} uses phase(s) {missing} not in data.phases")
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            problems.append(f"model names must be unique, got {names}")
+        for m in self.models:
+            if m.fuse is not None and m.fuse not in names:
+                problems.append(f"model {m.name!r} fuses unknown model {m.fuse!r}")
+            if m.fuse == m.name:
+                problems.append(f"model {m.name!r} cannot fuse itself")
+        if self.models and self.outcome.response is None:
+            problems.append("models need outcome.response (the binary outcome they predict)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

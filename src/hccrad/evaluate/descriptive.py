@@ -1,0 +1,259 @@
+"""Descriptive statistics: "Table 1" of baseline characteristics and the odds-ratio table.
+
+Table 1 (seed 002 tables 1–2, seed 004 methods), per continuous variable:
+  1. normality: Shapiro–Wilk in every group (overall when ungrouped); normal when all p > `alpha`;
+  2. display: mean ± SD when normal, else median [Q1, Q3];
+  3. two groups: normal → variance homogeneity by Levene (Brown–Forsythe median centring, scipy default)
+     or Bartlett; equal → Student t-test, unequal → Welch t-test; not normal → Mann–Whitney U;
+     three or more groups (e.g. cohorts): one-way ANOVA / Welch ANOVA / Kruskal–Wallis.
+Per categorical variable: n (%) per level (of non-missing); Pearson χ² (Yates continuity correction on
+2×2, as R `chisq.test`), or Fisher's exact test when an expected count is < 5.
+The test used is named on every row; missing values are counted per variable and excluded.
+
+Odds-ratio table (seed 000 table 2, seed 003 table 2): univariable logistic regression per variable and
+one multivariable model; OR = exp(β), Wald CI exp(β ± z·SE), Wald p (statsmodels `Logit`).
+Categorical variables are dummy-coded against their first level (pandas Categorical order, else sorted).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from hccrad.core.errors import DataError
+from hccrad.evaluate import _checks
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TableOneResult", "OddsRatioResult", "table_one", "odds_ratio_table"]
+
+
+@dataclass(frozen=True)
+class TableOneResult(_checks.ResultDisplay):
+    """Baseline table. Columns: variable, level, Overall, one per group, missing, p, test, summary."""
+
+    table: pd.DataFrame
+    group: str | None
+    groups: tuple[str, ...]
+
+    def summary(self) -> pd.DataFrame:
+        return self.table.copy()
+
+
+def _fmt_p(p: float) -> str:
+    return "" if not np.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def _check_columns(df: pd.DataFrame, cols: Sequence[str], field: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(f"column(s) {missing} not in the table (has {list(df.columns)[:12]}…)", field=field,
+                        hint="check the spelling of the clinical variable names")
+
+
+def _is_normal(samples: list[np.ndarray], alpha: float) -> bool:
+    for s in samples:
+        if s.size < 3 or np.ptp(s) == 0:
+            return False
+        if stats.shapiro(s).pvalue <= alpha:
+            return False
+    return True
+
+
+def _continuous_test(samples: list[np.ndarray], normal: bool, alpha: float, variance_test: str
+                     ) -> tuple[float, str]:
+    if len(samples) < 2 or any(s.size < 2 for s in samples):
+        return float("nan"), ""
+    if normal:
+        vt = stats.levene(*samples) if variance_test == "levene" else stats.bartlett(*samples)
+        equal = bool(vt.pvalue > alpha)
+        vname = "Levene" if variance_test == "levene" else "Bartlett"
+        if len(samples) == 2:
+            res = stats.ttest_ind(samples[0], samples[1], equal_var=equal)
+            return float(res.pvalue), ("Student t-test" if equal else "Welch t-test") + f" ({vname} p={vt.pvalue:.3f})"
+        res = stats.f_oneway(*samples, equal_var=equal)
+        return float(res.pvalue), ("one-way ANOVA" if equal else "Welch ANOVA") + f" ({vname} p={vt.pvalue:.3f})"
+    if len(samples) == 2:
+        return float(stats.mannwhitneyu(samples[0], samples[1], alternative="two-sided").pvalue), "Mann–Whitney U"
+    return float(stats.kruskal(*samples).pvalue), "Kruskal–Wallis"
+
+
+def _categorical_test(tab: np.ndarray) -> tuple[float, str]:
+    tab = tab[tab.sum(axis=1) > 0][:, tab.sum(axis=0) > 0]
+    if tab.shape[0] < 2 or tab.shape[1] < 2:
+        return float("nan"), ""
+    expected = stats.contingency.expected_freq(tab)
+    if (expected < 5).any():
+        if tab.shape == (2, 2) or tab.sum() <= 300:
+            return float(stats.fisher_exact(tab).pvalue), "Fisher exact"
+        log.warning("expected counts < 5 in a %s table of %d patients: χ² used", tab.shape, int(tab.sum()))
+    yates = tab.shape == (2, 2)
+    res = stats.chi2_contingency(tab, correction=yates)
+    return float(res.pvalue), "Pearson χ²" + (" (Yates)" if yates else "")
+
+
+def _fmt_cont(x: np.ndarray, normal: bool, digits: int) -> str:
+    if x.size == 0:
+        return "–"
+    if normal:
+        return f"{x.mean():.{digits}f} ± {x.std(ddof=1) if x.size > 1 else 0.0:.{digits}f}"
+    q1, med, q3 = np.percentile(x, [25, 50, 75])
+    return f"{med:.{digits}f} [{q1:.{digits}f}, {q3:.{digits}f}]"
+
+
+def table_one(df: pd.DataFrame, group: str | None = None, continuous: Sequence[str] = (),
+              categorical: Sequence[str] = (), *, alpha: float = 0.05, variance_test: str = "levene",
+              digits: int = 1) -> TableOneResult:
+    """Baseline characteristics overall and by `group` (outcome or cohort), with per-row named tests."""
+    if variance_test not in ("levene", "bartlett"):
+        raise DataError(f"unknown variance test {variance_test!r}", field="variance_test",
+                        hint='use "levene" or "bartlett"')
+    _check_columns(df, list(continuous) + list(categorical) + ([group] if group else []), "columns")
+    if group is not None:
+        if df[group].isna().any():
+            raise DataError(f"{int(df[group].isna().sum())} row(s) have no {group!r}", field=group,
+                            hint="drop patients without a group before building Table 1")
+        levels = list(df[group].cat.categories) if isinstance(df[group].dtype, pd.CategoricalDtype) \
+            else sorted(df[group].unique().tolist())
+        if len(levels) < 2:
+            raise DataError(f"group column {group!r} has one level only", field=group,
+                            hint="compare at least two groups, or use group=None")
+    else:
+        levels = []
+    gnames = [f"{group}={lv}" for lv in levels]
+    rows = [{"variable": "n", "level": "", "Overall": str(len(df)),
+             **{g: str(int((df[group] == lv).sum())) for g, lv in zip(gnames, levels)},
+             "missing": 0, "p": "", "test": "", "summary": "count"}]
+    for var in continuous:
+        col = pd.to_numeric(df[var], errors="coerce")
+        if (col.isna() & df[var].notna()).any():
+            raise DataError(f"continuous variable {var!r} has non-numeric values", field=var,
+                            hint="list it under categorical, or clean the column")
+        x = col.dropna().to_numpy(float)
+        samples = [col[df[group] == lv].dropna().to_numpy(float) for lv in levels]
+        normal = _is_normal(samples if levels else [x], alpha)
+        p, test = _continuous_test(samples, normal, alpha, variance_test) if levels else (float("nan"), "")
+        rows.append({"variable": var, "level": "", "Overall": _fmt_cont(x, normal, digits),
+                     **{g: _fmt_cont(s, normal, digits) for g, s in zip(gnames, samples)},
+                     "missing": int(col.isna().sum()), "p": _fmt_p(p), "test": test,
+                     "summary": "mean ± SD" if normal else "median [Q1, Q3]"})
+    for var in categorical:
+        col = df[var]
+        cats = list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) \
+            else sorted(col.dropna().unique().tolist(), key=str)
+        if levels:
+            tab = np.array([[int(((col == c) & (df[group] == lv)).sum()) for lv in levels] for c in cats])
+            p, test = _categorical_test(tab)
+        else:
+            p, test = float("nan"), ""
+        rows.append({"variable": var, "level": "", "Overall": "", **{g: "" for g in gnames},
+                     "missing": int(col.isna().sum()), "p": _fmt_p(p), "test": test, "summary": "n (%)"})
+        denom_all = int(col.notna().sum())
+        for c in cats:
+            k = int((col == c).sum())
+            cells = {}
+            for g, lv in zip(gnames, levels):
+                sub = col[df[group] == lv]
+                d = int(sub.notna().sum())
+                kk = int((sub == c).sum())
+                cells[g] = f"{kk} ({100 * kk / d:.{digits}f})" if d else "0 (–)"
+            rows.append({"variable": var, "level": str(c),
+                         "Overall": f"{k} ({100 * k / denom_all:.{digits}f})" if denom_all else "0 (–)",
+                         **cells, "missing": "", "p": "", "test": "", "summary": "n (%)"})
+    return TableOneResult(pd.DataFrame(rows), group, tuple(gnames))
+
+
+@dataclass(frozen=True)
+class OddsRatioResult(_checks.ResultDisplay):
+    """Univariable and multivariable ORs. Columns: variable, term, n_uv, or_uv, lower_uv, upper_uv, p_uv,
+    or_mv, lower_mv, upper_mv, p_mv (NaN for terms not in the multivariable model)."""
+
+    table: pd.DataFrame
+    outcome: str
+    multivariable: tuple[str, ...]
+    n_multivariable: int
+    level: float = 0.95
+    method: str = "logistic regression (statsmodels Logit), Wald CI and p"
+
+    def summary(self) -> pd.DataFrame:
+        return self.table.copy()
+
+
+def _design(df: pd.DataFrame, variables: Sequence[str]) -> pd.DataFrame:
+    parts = []
+    for v in variables:
+        col = df[v]
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            parts.append(col.astype(float).rename(v))
+        else:
+            cats = list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) \
+                else sorted(col.dropna().unique().tolist(), key=str)
+            cat = pd.Categorical(col, categories=cats)
+            d = pd.get_dummies(cat, prefix=v, prefix_sep=": ", drop_first=True, dtype=float)
+            d.index = df.index
+            d[col.isna().to_numpy()] = np.nan
+            parts.append(d)
+    return pd.concat(parts, axis=1)
+
+
+def _logit_fit(y: pd.Series, X: pd.DataFrame, alpha: float, what: str) -> pd.DataFrame:
+    ok = X.notna().all(axis=1) & y.notna()
+    yy, XX = y[ok].astype(float), sm.add_constant(X[ok], has_constant="add")
+    if yy.nunique() < 2:
+        raise DataError(f"{what}: the outcome has one class among complete cases", field=what,
+                        hint="check missing values of this variable")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            fit = sm.Logit(yy, XX).fit(disp=0, maxiter=200)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            raise DataError(f"{what}: logistic regression failed ({exc})", field=what,
+                            hint="check for collinear variables or perfect separation") from exc
+    ci = fit.conf_int(alpha)
+    out = pd.DataFrame({"or": np.exp(fit.params), "lower": np.exp(ci[0]), "upper": np.exp(ci[1]),
+                        "p": fit.pvalues}).drop(index="const")
+    if not np.isfinite(out.to_numpy()).all() or (fit.bse.drop("const") > 1e3).any():
+        raise DataError(f"{what}: non-finite or huge odds ratio (perfect separation?)", field=what,
+                        hint="merge sparse categories or drop the variable")
+    out["n"] = int(ok.sum())
+    return out
+
+
+def odds_ratio_table(df: pd.DataFrame, outcome: str, variables: Sequence[str],
+                     multivariable: Sequence[str] | float | None = None, *, level: float = 0.95) -> OddsRatioResult:
+    """Univariable ORs for each of `variables` and one multivariable model.
+
+    `multivariable`: the variables of the multivariable model; or a number α, meaning every variable
+    with a univariable p < α (seed 000 uses 0.05); or None for no multivariable model.
+    """
+    lv = _checks.level(level)
+    _check_columns(df, [outcome, *variables], "variables")
+    y = pd.Series(_checks.binary_outcome(df[outcome], field=outcome), index=df.index)
+    alpha = 1.0 - lv
+    uv = {v: _logit_fit(y, _design(df, [v]), alpha, v) for v in variables}
+    if isinstance(multivariable, (int, float)) and not isinstance(multivariable, bool):
+        mv_vars = [v for v in variables if (uv[v]["p"] < float(multivariable)).any()]
+    else:
+        mv_vars = list(multivariable or [])
+        _check_columns(df, mv_vars, "multivariable")
+    mv = _logit_fit(y, _design(df, mv_vars), alpha, "multivariable model") if mv_vars else None
+    rows = []
+    for v in variables:
+        for term, r in uv[v].iterrows():
+            row = {"variable": v, "term": term, "n_uv": int(r["n"]), "or_uv": r["or"], "lower_uv": r["lower"],
+                   "upper_uv": r["upper"], "p_uv": r["p"]}
+            if mv is not None and term in mv.index:
+                m = mv.loc[term]
+                row.update(or_mv=m["or"], lower_mv=m["lower"], upper_mv=m["upper"], p_mv=m["p"])
+            else:
+                row.update(or_mv=np.nan, lower_mv=np.nan, upper_mv=np.nan, p_mv=np.nan)
+            rows.append(row)
+    return OddsRatioResult(pd.DataFrame(rows), outcome, tuple(mv_vars),
+                           int(mv["n"].iloc[0]) if mv is not None else 0, lv)

@@ -1,0 +1,397 @@
+"""Habitat clustering strategies as scikit-learn-style estimators.
+
+All three take, in ``fit``, one (n_voxels_i, d) descriptor matrix per *training* case and return labels
+1..k from ``predict(X)`` for one case, ordered by the cluster centre's value of the ``order_by``
+descriptor (1 = lowest, k = highest; ties broken by the next descriptors), so "habitat 3" means the same
+thing in every patient and every strategy (ARCHITECTURE.md section 2).
+
+* `PopulationHabitats` (seed 000, Wu et al. 2025 section 2.7): k-means on the tumour voxels of all
+  training cases pooled. When the pool exceeds ``max_voxels_fit`` a per-case proportional random
+  subsample is clustered and every voxel is assigned to its nearest centre (subsample-and-assign), so
+  10^8 voxels need only the memory of the inputs.
+* `IndividualHabitats` (seed 001; HABIT "one-step"): each tumour is clustered on its own with k-means and
+  its clusters are ordered by ``order_by``; ``fit`` learns only the descriptor scaling, k (if "auto") and
+  the mean ordered centres of the training cases (for reporting).
+* `TwoStepHabitats` (HABIT "two-step"): each tumour is over-segmented into ``n_supervoxels`` k-means
+  supervoxels in descriptor space (no spatial term); the supervoxel means of all training cases are then
+  clustered into k habitats; a new case's supervoxels are assigned to the nearest habitat centre.
+
+Descriptors are z-scored with a `StandardScaler` fitted on the training voxels only. Fitting is invariant
+to the order of the training cases: cases are processed in the order of a hash of their content and each
+case's subsample is seeded by ``random_state`` and that hash. Models are saved as JSON (no pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.cluster import KMeans
+from sklearn.metrics import pairwise_distances_argmin
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+import hccrad
+from hccrad.core.errors import FeatureError, ModelError
+from hccrad.habitat.kselect import KSelection, choose_k
+
+logger = logging.getLogger(__name__)
+
+
+def _digest(X: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8), digest_size=16).digest()
+
+
+def _case_rng(random_state: int, digest: bytes) -> np.random.Generator:
+    return np.random.default_rng([int(random_state), int.from_bytes(digest[:8], "little")])
+
+
+class _HabitatEstimator(BaseEstimator):
+    """Shared validation, scaling, ordering and JSON persistence."""
+
+    def _check_X(self, X: np.ndarray, what: str) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2:
+            raise FeatureError(f"{what} must be a 2-D (n_voxels, d) matrix; got shape {X.shape}", field="X")
+        if X.shape[0] == 0:
+            raise FeatureError(f"{what} has no voxels (empty tumour mask)", field="X",
+                               hint="check the tumour segmentation")
+        if not np.all(np.isfinite(X)):
+            raise FeatureError(f"{what} contains NaN or inf", field="X", hint="check the descriptor maps")
+        if self.descriptor_names is not None and X.shape[1] != len(self.descriptor_names):
+            raise FeatureError(
+                f"{what} has {X.shape[1]} columns but {len(self.descriptor_names)} descriptor names",
+                field="descriptor_names",
+            )
+        return X
+
+    def _prepare(self, X_list: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[bytes]]:
+        if isinstance(X_list, np.ndarray) or len(X_list) == 0:
+            raise FeatureError(
+                "fit needs a non-empty list with one (n_voxels, d) matrix per training case",
+                field="X_list",
+            )
+        Xs = [self._check_X(X, f"training case {i}") for i, X in enumerate(X_list)]
+        if len({X.shape[1] for X in Xs}) != 1:
+            raise FeatureError("training cases have different numbers of descriptors", field="X_list")
+        if self.n_habitats != "auto" and (
+            isinstance(self.n_habitats, (str, bool)) or int(self.n_habitats) != self.n_habitats
+            or int(self.n_habitats) < 1
+        ):
+            raise FeatureError(f"n_habitats must be an integer >= 1 or 'auto', got {self.n_habitats!r}",
+                               field="n_habitats")
+        digests = [_digest(X) for X in Xs]
+        order = sorted(range(len(Xs)), key=lambda i: digests[i])
+        self.n_features_in_ = Xs[0].shape[1]
+        self._order_col = self._resolve_order_by(self.n_features_in_)
+        self.scaler_ = StandardScaler()
+        for i in order:
+            self.scaler_.partial_fit(Xs[i])
+        return [Xs[i] for i in order], [digests[i] for i in order]
+
+    def _resolve_order_by(self, d: int) -> int:
+        if isinstance(self.order_by, str):
+            names = list(self.descriptor_names or [])
+            if self.order_by not in names:
+                raise FeatureError(
+                    f"order_by {self.order_by!r} is not a descriptor name ({names})",
+                    field="order_by",
+                    hint="pass descriptor_names or an integer column index",
+                )
+            return names.index(self.order_by)
+        col = int(self.order_by)
+        if not 0 <= col < d:
+            raise FeatureError(f"order_by column {col} outside 0..{d - 1}", field="order_by")
+        return col
+
+    def _sample(self, Xs: list[np.ndarray], digests: list[bytes], cap: int) -> np.ndarray:
+        """Per-case proportional subsample of at most ``cap`` voxels (all voxels when the pool is smaller)."""
+        total = sum(X.shape[0] for X in Xs)
+        if total <= cap:
+            return np.concatenate(Xs)
+        parts = []
+        for X, dg in zip(Xs, digests):
+            q = max(1, int(np.floor(cap * X.shape[0] / total)))
+            idx = np.sort(_case_rng(self.random_state, dg).choice(X.shape[0], size=min(q, X.shape[0]),
+                                                                  replace=False))
+            parts.append(X[idx])
+        return np.concatenate(parts)
+
+    def _choose(self, S: np.ndarray) -> tuple[int, KSelection | None]:
+        if self.n_habitats != "auto":
+            return int(self.n_habitats), None
+        if S.shape[0] > self.max_voxels_k:
+            rng = np.random.default_rng(self.random_state)
+            S = S[np.sort(rng.choice(S.shape[0], size=self.max_voxels_k, replace=False))]
+        ks = choose_k(S, self.k_range, random_state=self.random_state,
+                      silhouette_sample=self.silhouette_sample, n_init=self.n_init)
+        return ks.k, ks
+
+    def _ordering(self, centres: np.ndarray) -> np.ndarray:
+        """Permutation sorting centres by the order_by column, ties by the other columns in turn."""
+        others = [c for c in range(centres.shape[1]) if c != self._order_col]
+        keys = [centres[:, c] for c in reversed(others)] + [centres[:, self._order_col]]
+        return np.lexsort(keys)
+
+    def _kmeans(self, S: np.ndarray, k: int, n_init: int | None = None) -> np.ndarray:
+        """Centres of k-means on S (fit on a subsample when S exceeds max_voxels_fit)."""
+        if S.shape[0] > self.max_voxels_fit:
+            rng = np.random.default_rng(self.random_state)
+            S = S[np.sort(rng.choice(S.shape[0], size=self.max_voxels_fit, replace=False))]
+        km = KMeans(n_clusters=k, n_init=n_init or self.n_init, random_state=self.random_state).fit(S)
+        return km.cluster_centers_
+
+    def _check_case(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "n_habitats_")
+        X = self._check_X(X, "case")
+        if X.shape[1] != self.n_features_in_:
+            raise FeatureError(
+                f"case has {X.shape[1]} descriptors, the model was fitted on {self.n_features_in_}",
+                field="X",
+            )
+        if X.shape[0] < self.n_habitats_:
+            raise FeatureError(
+                f"tumour has {X.shape[0]} voxel(s), fewer than the {self.n_habitats_} habitats",
+                field="X",
+                hint="exclude lesions this small or lower n_habitats",
+            )
+        return self.scaler_.transform(X)
+
+    # ---- persistence -------------------------------------------------------------------------------
+    _state_arrays: tuple[str, ...] = ("centres_", "centres_scaled_")
+
+    def to_json(self) -> str:
+        """The fitted model as JSON text (parameters, scaler, centres, k selection)."""
+        check_is_fitted(self, "n_habitats_")
+        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
+        state = {
+            "n_habitats_": int(self.n_habitats_),
+            "n_features_in_": int(self.n_features_in_),
+            "scaler_mean": self.scaler_.mean_.tolist(),
+            "scaler_scale": self.scaler_.scale_.tolist(),
+            "scaler_var": self.scaler_.var_.tolist(),
+            "scaler_n": int(np.max(self.scaler_.n_samples_seen_)),
+            "k_selection_": None if self.k_selection_ is None else self.k_selection_.to_dict(),
+        }
+        for name in self._state_arrays:
+            state[name] = np.asarray(getattr(self, name)).tolist()
+        doc = {"class": type(self).__name__, "hccrad_version": hccrad.__version__,
+               "params": params, "state": state}
+        return json.dumps(doc, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "_HabitatEstimator":
+        doc = json.loads(text)
+        if doc.get("class") != cls.__name__:
+            raise ModelError(
+                f"JSON holds a {doc.get('class')!r} model, not {cls.__name__}",
+                hint="use hccrad.habitat.load_habitat_model to load any strategy",
+            )
+        params = dict(doc["params"])
+        if params.get("k_range") is not None:
+            params["k_range"] = tuple(params["k_range"])
+        est = cls(**params)
+        st = doc["state"]
+        est.n_habitats_ = st["n_habitats_"]
+        est.n_features_in_ = st["n_features_in_"]
+        est._order_col = est._resolve_order_by(est.n_features_in_)
+        sc = StandardScaler()
+        sc.mean_ = np.asarray(st["scaler_mean"], dtype=float)
+        sc.scale_ = np.asarray(st["scaler_scale"], dtype=float)
+        sc.var_ = np.asarray(st["scaler_var"], dtype=float)
+        sc.n_samples_seen_ = st["scaler_n"]
+        sc.n_features_in_ = est.n_features_in_
+        est.scaler_ = sc
+        ks = st["k_selection_"]
+        est.k_selection_ = None if ks is None else KSelection.from_dict(ks)
+        for name in cls._state_arrays:
+            setattr(est, name, np.asarray(st[name], dtype=float))
+        return est
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.to_json(), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "_HabitatEstimator":
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+class PopulationHabitats(_HabitatEstimator):
+    """Population k-means on pooled training voxels (seed 000); new cases assigned to the nearest centre.
+
+    Fitted attributes: ``n_habitats_``, ``centres_`` (k, d) in descriptor units sorted by ``order_by``,
+    ``centres_scaled_``, ``scaler_``, ``k_selection_`` (`KSelection`, None when k is fixed).
+    """
+
+    def __init__(
+        self,
+        n_habitats: int | Literal["auto"] = "auto",
+        k_range: tuple[int, int] = (2, 10),
+        order_by: str | int = 0,
+        descriptor_names: Sequence[str] | None = None,
+        max_voxels_fit: int = 200_000,
+        random_state: int = 0,
+        n_init: int = 4,
+        max_voxels_k: int = 50_000,
+        silhouette_sample: int = 10_000,
+    ) -> None:
+        self.n_habitats = n_habitats
+        self.k_range = k_range
+        self.order_by = order_by
+        self.descriptor_names = descriptor_names
+        self.max_voxels_fit = max_voxels_fit
+        self.random_state = random_state
+        self.n_init = n_init
+        self.max_voxels_k = max_voxels_k
+        self.silhouette_sample = silhouette_sample
+
+    def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "PopulationHabitats":
+        Xs, digests = self._prepare(X_list)
+        S = self.scaler_.transform(self._sample(Xs, digests, self.max_voxels_fit))
+        k, self.k_selection_ = self._choose(S)
+        if S.shape[0] < k:
+            raise FeatureError(f"{S.shape[0]} training voxels cannot make {k} habitats", field="X_list")
+        centres = self._kmeans(S, k)
+        perm = self._ordering(self.scaler_.inverse_transform(centres))
+        self.centres_scaled_ = centres[perm]
+        self.centres_ = self.scaler_.inverse_transform(self.centres_scaled_)
+        self.n_habitats_ = k
+        logger.info("PopulationHabitats: k=%d from %d voxels of %d cases", k, S.shape[0], len(Xs))
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Labels 1..k (int16) of one case's voxels: nearest population centre (Euclidean, scaled)."""
+        S = self._check_case(X)
+        return (pairwise_distances_argmin(S, self.centres_scaled_) + 1).astype(np.int16)
+
+
+class IndividualHabitats(_HabitatEstimator):
+    """Per-tumour k-means (seed 001). ``predict`` clusters the case on its own and orders its labels.
+
+    ``fit`` learns the scaler (training voxels), k (when "auto": `choose_k` on the pooled training sample)
+    and ``centres_``: the mean over training cases of each case's ordered centres (descriptor units).
+    """
+
+    def __init__(
+        self,
+        n_habitats: int | Literal["auto"] = "auto",
+        k_range: tuple[int, int] = (2, 10),
+        order_by: str | int = 0,
+        descriptor_names: Sequence[str] | None = None,
+        max_voxels_fit: int = 200_000,
+        random_state: int = 0,
+        n_init: int = 4,
+        max_voxels_k: int = 50_000,
+        silhouette_sample: int = 10_000,
+    ) -> None:
+        self.n_habitats = n_habitats
+        self.k_range = k_range
+        self.order_by = order_by
+        self.descriptor_names = descriptor_names
+        self.max_voxels_fit = max_voxels_fit
+        self.random_state = random_state
+        self.n_init = n_init
+        self.max_voxels_k = max_voxels_k
+        self.silhouette_sample = silhouette_sample
+
+    def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "IndividualHabitats":
+        Xs, digests = self._prepare(X_list)
+        S = self.scaler_.transform(self._sample(Xs, digests, self.max_voxels_fit))
+        k, self.k_selection_ = self._choose(S)
+        self.n_habitats_ = k
+        per_case = [self._case_centres(self.scaler_.transform(X)) for X in Xs if X.shape[0] >= k]
+        if not per_case:
+            raise FeatureError(f"no training tumour has at least {k} voxels", field="X_list")
+        self.centres_scaled_ = np.mean(per_case, axis=0)
+        self.centres_ = self.scaler_.inverse_transform(self.centres_scaled_)
+        return self
+
+    def _case_centres(self, S: np.ndarray) -> np.ndarray:
+        centres = self._kmeans(S, self.n_habitats_)
+        return centres[self._ordering(self.scaler_.inverse_transform(centres))]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Labels 1..k (int16): k-means of this case alone, clusters ordered by ``order_by``."""
+        S = self._check_case(X)
+        centres = self._case_centres(S)
+        return (pairwise_distances_argmin(S, centres) + 1).astype(np.int16)
+
+
+class TwoStepHabitats(_HabitatEstimator):
+    """Two-step habitats: per-case k-means supervoxels, then population k-means of supervoxel means.
+
+    ``n_supervoxels`` (default 50, capped at the case's voxel count) supervoxels per case are found in
+    scaled descriptor space; habitats are clusters of the pooled training supervoxel centres.
+    """
+
+    def __init__(
+        self,
+        n_habitats: int | Literal["auto"] = "auto",
+        k_range: tuple[int, int] = (2, 10),
+        order_by: str | int = 0,
+        descriptor_names: Sequence[str] | None = None,
+        max_voxels_fit: int = 200_000,
+        random_state: int = 0,
+        n_init: int = 4,
+        max_voxels_k: int = 50_000,
+        silhouette_sample: int = 10_000,
+        n_supervoxels: int = 50,
+    ) -> None:
+        self.n_habitats = n_habitats
+        self.k_range = k_range
+        self.order_by = order_by
+        self.descriptor_names = descriptor_names
+        self.max_voxels_fit = max_voxels_fit
+        self.random_state = random_state
+        self.n_init = n_init
+        self.max_voxels_k = max_voxels_k
+        self.silhouette_sample = silhouette_sample
+        self.n_supervoxels = n_supervoxels
+
+    def _supervoxels(self, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(supervoxel centres, voxel -> supervoxel index) of one scaled case."""
+        n_sv = int(min(self.n_supervoxels, S.shape[0]))
+        centres = self._kmeans(S, n_sv, n_init=1)
+        return centres, pairwise_distances_argmin(S, centres)
+
+    def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "TwoStepHabitats":
+        if int(self.n_supervoxels) < 2:
+            raise FeatureError(f"n_supervoxels must be >= 2, got {self.n_supervoxels}", field="n_supervoxels")
+        Xs, _ = self._prepare(X_list)
+        pooled = np.concatenate([self._supervoxels(self.scaler_.transform(X))[0] for X in Xs])
+        k, self.k_selection_ = self._choose(pooled)
+        if pooled.shape[0] < k:
+            raise FeatureError(f"{pooled.shape[0]} supervoxels cannot make {k} habitats", field="X_list")
+        centres = self._kmeans(pooled, k)
+        perm = self._ordering(self.scaler_.inverse_transform(centres))
+        self.centres_scaled_ = centres[perm]
+        self.centres_ = self.scaler_.inverse_transform(self.centres_scaled_)
+        self.n_habitats_ = k
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Labels 1..k (int16): each supervoxel of the case takes its nearest habitat centre."""
+        S = self._check_case(X)
+        sv_centres, member = self._supervoxels(S)
+        sv_label = pairwise_distances_argmin(sv_centres, self.centres_scaled_) + 1
+        return sv_label[member].astype(np.int16)
+
+
+_STRATEGIES = {c.__name__: c for c in (PopulationHabitats, IndividualHabitats, TwoStepHabitats)}
+
+
+def load_habitat_model(path: str | Path) -> _HabitatEstimator:
+    """Load any habitat estimator saved with ``save`` (JSON), dispatching on the stored class name."""
+    text = Path(path).read_text(encoding="utf-8")
+    name = json.loads(text).get("class")
+    if name not in _STRATEGIES:
+        raise ModelError(f"unknown habitat model class {name!r}", file=path,
+                         hint=f"expected one of {sorted(_STRATEGIES)}")
+    return _STRATEGIES[name].from_json(text)

@@ -1,0 +1,339 @@
+"""Model bundles: a fitted model saved without pickle, with what is needed to score new patients safely.
+
+A bundle is a folder holding ``bundle.json`` (and, for non-linear models, ``model.skops``).
+
+Linear/logistic pipelines (selection steps + optional StandardScaler + :class:`LogisticModel`) are stored as
+plain numbers: score = intercept + sum_j coef_j * (x_j - center_j) / scale_j, probability = expit(score) when
+``link == "logit"``. Every variable carries its unit, definition and training range; ``predict_bundle``
+refuses a table that lacks a column, or whose values fall far outside the training range (by default more
+than half the range beyond either end: the typical sign of other units, e.g. bilirubin in mg/dL instead of
+umol/L). Other models (SVM, random forest, XGBoost) are stored with skops and loaded only if every type in the
+file belongs to the trusted packages (scikit-learn, xgboost, hccrad, numpy).
+
+``spec_hash`` (SHA-256 of the canonical JSON without the hash) is checked on load, so a hand-edited
+coefficient is noticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_selection import SelectorMixin
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from hccrad.core.errors import InputError, ModelError
+from hccrad.models.factory import ColumnSelector, scores_of, selected_features
+from hccrad.models.logistic import LogisticModel, format_formula
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "hccrad-model-bundle"
+FORMAT_VERSION = 1
+TRUSTED_PREFIXES = ("sklearn.", "xgboost.", "hccrad.", "numpy.")
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+    import statsmodels
+
+    import hccrad
+
+    return {"hccrad": getattr(hccrad, "__version__", "unknown"), "scikit-learn": sklearn.__version__,
+            "statsmodels": statsmodels.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def spec_hash(spec: dict) -> str:
+    body = {k: v for k, v in spec.items() if k != "spec_hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _dist(s: np.ndarray) -> dict[str, float]:
+    q = np.percentile(s, [0, 25, 50, 75, 100])
+    return {"mean": float(np.mean(s)), "sd": float(np.std(s, ddof=1)), "min": float(q[0]), "p25": float(q[1]),
+            "median": float(q[2]), "p75": float(q[3]), "max": float(q[4])}
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A loaded bundle: ``spec`` is the JSON content; ``model`` the skops-loaded estimator (non-linear only)."""
+
+    spec: dict
+    path: Path | None = None
+    model: object | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.get("name", "model")
+
+    @property
+    def kind(self) -> str:
+        return self.spec["kind"]
+
+    @property
+    def input_features(self) -> list[str]:
+        if self.kind == "linear":
+            own = [v["name"] for v in self.spec["variables"] if v["name"] not in self.spec.get("derived", {})]
+            return own
+        return list(self.spec["input_features"])
+
+    def summary(self) -> pd.DataFrame:
+        """One row per variable: coefficient, center, scale, unit, range, definition (linear bundles)."""
+        if self.kind != "linear":
+            return pd.DataFrame({"feature": self.input_features})
+        rows = [{"variable": v["name"], "coefficient": v.get("coefficient"), "center": v.get("center", 0.0),
+                 "scale": v.get("scale", 1.0), "unit": v.get("unit"),
+                 "range_min": (v.get("range") or [None, None])[0], "range_max": (v.get("range") or [None, None])[1],
+                 "definition": v.get("definition")} for v in self.spec["variables"]]
+        return pd.DataFrame(rows).set_index("variable")
+
+    def formula(self, digits: int = 4) -> str:
+        """The linear predictor on the variables' own (unscaled) units, as papers print it."""
+        if self.kind != "linear":
+            raise ModelError(f"bundle {self.name!r} is not linear; it has no formula")
+        b0 = float(self.spec["intercept"])
+        coefs = {}
+        for v in self.spec["variables"]:
+            c, m, s = v["coefficient"], v.get("center", 0.0), v.get("scale", 1.0)
+            if c is None:
+                raise ModelError(f"coefficient of {v['name']!r} is not published", field=v["name"])
+            coefs[v["name"]] = c / s
+            b0 -= c * m / s
+        return format_formula(b0, coefs, name=self.spec.get("score_name", "score"), digits=digits)
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``path/bundle.json`` (+ ``model.skops``); returns the folder."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = dict(self.spec)
+        spec["spec_hash"] = spec_hash(spec)
+        (folder / "bundle.json").write_text(json.dumps(spec, indent=2, ensure_ascii=False))
+        if self.kind == "skops":
+            import skops.io as sio
+
+            sio.dump(self.model, folder / "model.skops")
+        return folder
+
+
+def bundle_from_pipeline(
+    pipeline,
+    X_train: pd.DataFrame,
+    y_train,
+    name: str,
+    *,
+    units: dict[str, str] | None = None,
+    definitions: dict[str, str] | None = None,
+    thresholds: dict[str, float] | None = None,
+    outcome: str = "outcome",
+    source: str = "fitted with hccrad",
+    range_tolerance: float = 0.5,
+) -> ModelBundle:
+    """Bundle a *fitted* pipeline with the training data it was fitted on (for ranges and score summary).
+
+    Linear when the pipeline is [ColumnSelector] + selection steps + [StandardScaler] + LogisticModel (JSON
+    numbers, verified to reproduce the pipeline's linear predictor to 1e-9); otherwise skops.
+    """
+    units, definitions = dict(units or {}), dict(definitions or {})
+    if not isinstance(X_train, pd.DataFrame):
+        raise InputError("bundle_from_pipeline needs the training table as a DataFrame", field="X_train")
+    steps = pipeline.steps if isinstance(pipeline, Pipeline) else [("model", pipeline)]
+    final = steps[-1][1]
+    linear = (isinstance(final, LogisticModel)
+              and all(isinstance(s, (ColumnSelector, SelectorMixin, StandardScaler)) for _, s in steps[:-1])
+              and sum(isinstance(s, StandardScaler) for _, s in steps[:-1]) <= 1)
+    y = np.asarray(y_train).ravel()
+    score = np.asarray(pipeline.decision_function(X_train) if linear else scores_of(pipeline, X_train), float)
+    base = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "outcome": outcome, "source": source,
+        "versions": _versions(), "thresholds": dict(thresholds or {}), "range_tolerance": range_tolerance,
+        "training_summary": {"n": int(len(y)), "n_positive": int((y == np.unique(y)[-1]).sum()),
+                             "score": _dist(score)},
+    }
+    if not linear:
+        feats = [str(c) for c in (steps[0][1].features if isinstance(steps[0][1], ColumnSelector) else X_train.columns)]
+        ranges = {f: [float(X_train[f].min()), float(X_train[f].max())] for f in feats}
+        spec = {**base, "kind": "skops", "link": "unknown", "input_features": feats, "ranges": ranges,
+                "units": {f: units.get(f) for f in feats}, "selected_features": selected_features(pipeline)}
+        return ModelBundle(spec, None, pipeline)
+    center: dict[str, float] = {}
+    scale: dict[str, float] = {}
+    for _, s in steps[:-1]:
+        if isinstance(s, StandardScaler):
+            names = [str(c) for c in s.feature_names_in_]
+            mean = s.mean_ if s.mean_ is not None else np.zeros(len(names))
+            sc = s.scale_ if s.scale_ is not None else np.ones(len(names))
+            center.update({n: float(m) for n, m in zip(names, mean)})
+            scale.update({n: float(v) for n, v in zip(names, sc)})
+    variables = []
+    for n, c in zip(final.feature_names_in_, final.coef_[0]):
+        n = str(n)
+        variables.append({
+            "name": n, "coefficient": float(c), "center": float(center.get(n, 0.0)), "scale": float(scale.get(n, 1.0)),
+            "unit": units.get(n), "definition": definitions.get(n),
+            "range": [float(X_train[n].min()), float(X_train[n].max())],
+        })
+    spec = {**base, "kind": "linear", "link": "logit", "score_name": "score", "intercept": float(final.intercept_[0]),
+            "variables": variables}
+    bundle = ModelBundle(spec)
+    check = bundle_scores(bundle, X_train, check_ranges=False)
+    if not np.allclose(check, score, rtol=0, atol=1e-9):
+        raise ModelError(f"bundle {name!r} does not reproduce the pipeline's scores (max diff "
+                         f"{np.max(np.abs(check - score)):.3g})", hint="report this as a bug")
+    return bundle
+
+
+def load_bundle(path: str | Path) -> ModelBundle:
+    """Load a bundle folder (or its ``bundle.json``); verifies format, spec hash and skops types."""
+    p = Path(path)
+    file = p / "bundle.json" if p.is_dir() else p
+    if not file.is_file():
+        raise InputError("no bundle found", file=file, hint="pass a folder written by ModelBundle.save")
+    try:
+        spec = json.loads(file.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"bundle is not valid JSON ({exc})", file=file) from exc
+    if spec.get("format") != FORMAT:
+        raise InputError(f"not an hccrad model bundle (format={spec.get('format')!r})", file=file)
+    if spec.get("format_version", 0) > FORMAT_VERSION:
+        raise InputError(f"bundle format {spec['format_version']} is newer than this hccrad reads", file=file,
+                         hint="upgrade hccrad")
+    if "spec_hash" in spec and spec["spec_hash"] != spec_hash(spec):
+        raise InputError("bundle content does not match its spec_hash (edited by hand?)", file=file,
+                         hint="re-save the bundle with ModelBundle.save, or restore the original file")
+    model = None
+    if spec["kind"] == "skops":
+        import skops.io as sio
+
+        mfile = file.parent / "model.skops"
+        untrusted = sio.get_untrusted_types(file=mfile)
+        bad = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        if bad:
+            raise ModelError(f"model file contains types outside the trusted packages: {bad[:5]}", field="model.skops",
+                             hint="only load bundles from sources you trust; hccrad refuses these types")
+        model = sio.load(mfile, trusted=untrusted)
+    for w in spec.get("warnings", []):
+        logger.warning("bundle %s: %s", spec.get("name"), w)
+    return ModelBundle(spec, file.parent, model)
+
+
+def _check_input(bundle: ModelBundle, df: pd.DataFrame, names: list[str], ranges: dict, units: dict,
+                 id_col: str | None, check_ranges: bool) -> None:
+    missing = [n for n in names if n not in df.columns]
+    if missing:
+        raise ModelError(f"input lacks column(s) {missing} required by model {bundle.name!r}", field=missing[0],
+                         hint=f"provide {missing[0]!r}" + (f" in {units.get(missing[0])}" if units.get(missing[0]) else ""))
+    tol = float(bundle.spec.get("range_tolerance", 0.5))
+    for n in names:
+        col = df[n]
+        if not pd.api.types.is_numeric_dtype(col):
+            raise ModelError("column is not numeric", field=n, hint="encode it as the bundle documents")
+        if col.isna().any():
+            i = int(np.flatnonzero(col.isna().to_numpy())[0])
+            case = str(df[id_col].iloc[i]) if id_col and id_col in df.columns else str(df.index[i])
+            raise ModelError("missing value", field=n, case=case, hint="impute or remove this patient")
+        allowed = (bundle.spec.get("allowed_values") or {}).get(n)
+        if allowed is not None and not col.isin(allowed).all():
+            i = int(np.flatnonzero(~col.isin(allowed).to_numpy())[0])
+            case = str(df[id_col].iloc[i]) if id_col and id_col in df.columns else str(df.index[i])
+            raise ModelError(f"value {col.iloc[i]!r} not allowed; expected one of {allowed}", field=n, case=case,
+                             hint="code the variable as the bundle's definition says")
+        rng = ranges.get(n)
+        if check_ranges and rng is not None and None not in rng:
+            lo, hi = rng
+            span = max(hi - lo, 1e-12)
+            bad = (col < lo - tol * span) | (col > hi + tol * span)
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                case = str(df[id_col].iloc[i]) if id_col and id_col in df.columns else str(df.index[i])
+                unit = units.get(n)
+                raise ModelError(
+                    f"value {col.iloc[i]:g} is far outside the training range [{lo:g}, {hi:g}]"
+                    + (f" {unit}" if unit else ""), field=n, case=case,
+                    hint=("check the unit" + (f" (expected {unit})" if unit else "")
+                          + "; pass check_ranges=False to score anyway"))
+
+
+def bundle_scores(bundle: ModelBundle, df: pd.DataFrame, *, id_col: str | None = "case_id",
+                  check_ranges: bool = True, standardize: str = "none") -> np.ndarray:
+    """The bundle's score for each row (linear predictor for linear bundles; P(y=1) or decision otherwise).
+
+    ``standardize="cohort"``: variables whose ``center``/``scale`` the source did not publish (null in the
+    JSON; e.g. a paper that z-scored features without giving means/SDs) are z-scored on ``df`` itself (mean,
+    SD with ddof=1). Ranking (AUC) is then meaningful; absolute calibration is not an external test.
+    """
+    if standardize not in ("none", "cohort"):
+        raise ModelError(f"standardize={standardize!r}", field="standardize", hint="use 'none' or 'cohort'")
+    spec = bundle.spec
+    if bundle.kind != "linear":
+        feats = list(spec["input_features"])
+        _check_input(bundle, df, feats, spec.get("ranges", {}), spec.get("units", {}), id_col, check_ranges)
+        return scores_of(bundle.model, df[feats])
+    df = df.copy()
+    for dname, d in spec.get("derived", {}).items():
+        if dname not in df.columns:
+            from hccrad.models.published import load_published
+
+            df[dname] = bundle_scores(load_published(d["bundle"]), df, id_col=id_col, check_ranges=check_ranges,
+                                      standardize=standardize)
+    variables = spec["variables"]
+    unpublished = [v["name"] for v in variables if v.get("coefficient") is None]
+    if unpublished or spec.get("intercept") is None:
+        raise ModelError(f"model {bundle.name!r} cannot be scored: coefficient(s) not published for "
+                         f"{unpublished or ['intercept']}", field=(unpublished or ["intercept"])[0],
+                         hint="see the bundle's 'notes'; ask the authors for the full formula")
+    names = [v["name"] for v in variables]
+    _check_input(bundle, df, names, {v["name"]: v.get("range") for v in variables},
+                 {v["name"]: v.get("unit") for v in variables}, id_col, check_ranges)
+    X = df[names].to_numpy(float)
+    c = np.array([v["coefficient"] for v in variables], float)
+    m = np.array([np.nan if v.get("center", 0.0) is None else v.get("center", 0.0) for v in variables], float)
+    s = np.array([np.nan if v.get("scale", 1.0) is None else v.get("scale", 1.0) for v in variables], float)
+    unknown = np.isnan(m) | np.isnan(s)
+    if unknown.any():
+        if standardize != "cohort":
+            first = names[int(np.flatnonzero(unknown)[0])]
+            raise ModelError(
+                f"model {bundle.name!r}: the source did not publish the normalisation (mean/SD) of "
+                f"{[n for n, u in zip(names, unknown) if u]}", field=first,
+                hint="pass standardize='cohort' to z-score these variables on your cohort (AUC stays valid)")
+        if len(df) < 3:
+            raise ModelError("standardize='cohort' needs at least 3 patients", field="standardize")
+        m[unknown] = X[:, unknown].mean(0)
+        s[unknown] = X[:, unknown].std(0, ddof=1)
+        if np.any(s[unknown] == 0):
+            raise ModelError("a variable is constant in this cohort; cannot z-score it",
+                             field=names[int(np.flatnonzero(unknown & (s == 0))[0])])
+    return float(spec["intercept"]) + ((X - m) / s) @ c
+
+
+def predict_bundle(bundle: ModelBundle | str | Path, df: pd.DataFrame, *, id_col: str = "case_id",
+                   check_ranges: bool = True, standardize: str = "none") -> pd.DataFrame:
+    """Score new patients: DataFrame with ``id_col`` (if present in ``df``), ``score`` and ``probability``
+    (expit(score) for logit-link bundles; the model's P(y=1) for skops bundles; NaN-free, or an error)."""
+    if not isinstance(bundle, ModelBundle):
+        bundle = load_bundle(bundle)
+    s = bundle_scores(bundle, df, id_col=id_col, check_ranges=check_ranges, standardize=standardize)
+    out = pd.DataFrame(index=df.index)
+    if id_col in df.columns:
+        out[id_col] = df[id_col].to_numpy()
+    out["score"] = s
+    if bundle.kind == "linear":
+        if bundle.spec.get("link") == "logit":
+            out["probability"] = _expit(s)
+    elif hasattr(bundle.model, "predict_proba"):
+        try:
+            out["probability"] = np.asarray(bundle.model.predict_proba(df[bundle.input_features]))[:, 1]
+        except AttributeError:
+            pass
+    return out

@@ -1,0 +1,325 @@
+"""Model factory: selection + model pipelines on a DataFrame, score fusion, and seed 001's nested models.
+
+:func:`build_model_pipeline` is what the study pipeline calls. Step names (in the order given):
+
+=============== ===================================================== =========================================
+step            what                                                  ``params[step]`` keys
+=============== ===================================================== =========================================
+``scale``       z-score (StandardScaler), fitted in-fold              with_mean, with_std
+``stability``   :class:`~hccrad.selection.StabilityFilter`            table, icc_min, cv_max, missing
+``univariate``  :class:`~hccrad.selection.UnivariateFilter`           p_max, test, normality_alpha
+``correlation`` :class:`~hccrad.selection.CorrelationPruner`          threshold, method, test
+``vif``         :class:`~hccrad.selection.VIFPruner`                  max_vif
+``rfe``         :class:`~hccrad.selection.RFESelector`                n_features, step, C
+``lasso``       :class:`~hccrad.selection.LassoSelector`              cv, rule, Cs, c_ratio, scoring, random_state
+``mrmr``        :class:`~hccrad.selection.MRMRSelector`               n_features, random_state
+``stepwise``    :class:`~hccrad.selection.StepwiseSelector`           screen_p, entry_p, stay_p, direction, criterion
+``logistic``    :class:`~hccrad.models.logistic.LogisticModel` (last) maxiter
+``svm``         sklearn SVC, RBF kernel (last)                        C, kernel, gamma
+``rf``          sklearn RandomForestClassifier (last)                 n_estimators, max_depth, min_samples_leaf
+``xgboost``     xgboost XGBClassifier (last)                          n_estimators, max_depth, learning_rate,
+                                                                      subsample, colsample_bytree
+=============== ===================================================== =========================================
+
+Unknown step names or parameter keys raise :class:`ModelError` (a typo is an error, never ignored).
+``random_state`` is passed to every step that takes one unless ``params`` sets it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import cross_val_predict, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils.validation import check_is_fitted
+
+from hccrad.core.errors import DataError, ModelError
+from hccrad.models.logistic import LogisticModel
+from hccrad.selection import (
+    CorrelationPruner,
+    LassoSelector,
+    MRMRSelector,
+    RFESelector,
+    StabilityFilter,
+    StepwiseSelector,
+    UnivariateFilter,
+    VIFPruner,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _xgb(**kw):
+    from xgboost import XGBClassifier  # imported lazily: heavy
+
+    defaults = dict(n_estimators=200, max_depth=3, learning_rate=0.1, subsample=1.0, colsample_bytree=1.0,
+                    n_jobs=1, eval_metric="logloss")
+    defaults.update(kw)
+    return XGBClassifier(**defaults)
+
+
+def _svm(**kw):
+    defaults = dict(C=1.0, kernel="rbf", gamma="scale")
+    defaults.update(kw)
+    return SVC(**defaults)
+
+
+def _rf(**kw):
+    defaults = dict(n_estimators=300, min_samples_leaf=2, n_jobs=1)
+    defaults.update(kw)
+    return RandomForestClassifier(**defaults)
+
+
+SELECTION_STEPS = {
+    "scale": StandardScaler,
+    "stability": StabilityFilter,
+    "univariate": UnivariateFilter,
+    "correlation": CorrelationPruner,
+    "vif": VIFPruner,
+    "rfe": RFESelector,
+    "lasso": LassoSelector,
+    "mrmr": MRMRSelector,
+    "stepwise": StepwiseSelector,
+}
+MODEL_STEPS = {"logistic": LogisticModel, "svm": _svm, "rf": _rf, "xgboost": _xgb}
+_ALLOWED = {
+    "svm": {"C", "kernel", "gamma", "random_state"},
+    "rf": {"n_estimators", "max_depth", "min_samples_leaf", "max_features", "random_state"},
+    "xgboost": {"n_estimators", "max_depth", "learning_rate", "subsample", "colsample_bytree", "random_state"},
+}
+
+
+def _make(step: str, kw: dict, random_state: int | None):
+    factory = SELECTION_STEPS.get(step) or MODEL_STEPS.get(step)
+    if factory is None:
+        raise ModelError(
+            f"unknown pipeline step {step!r}", field="steps",
+            hint=f"use one of {sorted(SELECTION_STEPS) + sorted(MODEL_STEPS)}",
+        )
+    allowed = _ALLOWED.get(step) or set(inspect.signature(factory).parameters)
+    bad = set(kw) - allowed
+    if bad:
+        raise ModelError(f"unknown parameter(s) {sorted(bad)} for step {step!r}", field=f"params.{step}",
+                         hint=f"allowed: {sorted(allowed)}")
+    kw = dict(kw)
+    if "random_state" in allowed and "random_state" not in kw:
+        kw["random_state"] = random_state
+    return factory(**kw)
+
+
+class ColumnSelector(TransformerMixin, BaseEstimator):
+    """Select named columns of a DataFrame (first pipeline step); a missing column is a clear error."""
+
+    def __init__(self, features: list[str]) -> None:
+        self.features = features
+
+    def fit(self, X, y=None):
+        self._pick(X)
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def _pick(self, X) -> pd.DataFrame:
+        if not isinstance(X, pd.DataFrame):
+            raise DataError("ColumnSelector needs a DataFrame with named columns",
+                            hint="pass the feature table as a pandas DataFrame")
+        missing = [f for f in self.features if f not in X.columns]
+        if missing:
+            raise ModelError(f"{len(missing)} feature column(s) missing, e.g. {missing[:3]}", field=missing[0],
+                             hint="check the feature table or the model's feature list")
+        return X[list(self.features)]
+
+    def transform(self, X):
+        check_is_fitted(self, "n_features_in_")
+        return self._pick(X)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self.features, dtype=object)
+
+    def set_output(self, *, transform=None):
+        return self
+
+
+def build_model_pipeline(
+    features: list[str] | None,
+    steps: list[str] = ("scale", "univariate", "correlation", "lasso", "logistic"),
+    params: dict | None = None,
+    random_state: int | None = 0,
+) -> Pipeline:
+    """A selection + model ``Pipeline`` on a DataFrame: ``ColumnSelector(features)`` (if given) then ``steps``.
+
+    The last step must be a model (logistic, svm, rf, xgboost); the others selection steps (module doc table).
+    ``params`` maps a step name to its keyword arguments. The pipeline outputs pandas between steps so
+    feature names flow to the model (``pipeline[:-1].get_feature_names_out()`` = selected features).
+    """
+    steps = list(steps)
+    params = dict(params or {})
+    if not steps or steps[-1] not in MODEL_STEPS:
+        raise ModelError(f"the last step must be a model, got {steps[-1:]}", field="steps",
+                         hint=f"end steps with one of {sorted(MODEL_STEPS)}")
+    if len(set(steps)) != len(steps):
+        raise ModelError(f"duplicate step names in {steps}", field="steps")
+    extra = set(params) - set(steps)
+    if extra:
+        raise ModelError(f"params given for step(s) not in the pipeline: {sorted(extra)}", field="params")
+    bad_order = [s for s in steps[:-1] if s in MODEL_STEPS]
+    if bad_order:
+        raise ModelError(f"model step(s) {bad_order} must be last", field="steps")
+    chain = []
+    if features is not None:
+        if not features:
+            raise ModelError("empty feature list", field="features", hint="name at least one feature column")
+        chain.append(("columns", ColumnSelector(list(features))))
+    chain += [(s, _make(s, params.get(s, {}), random_state)) for s in steps]
+    return Pipeline(chain).set_output(transform="pandas")
+
+
+def selected_features(fitted) -> list[str]:
+    """Names of the features the fitted model finally uses (after all selection steps)."""
+    if hasattr(fitted, "selected_features_"):
+        return list(fitted.selected_features_)
+    if isinstance(fitted, Pipeline):
+        last = fitted.steps[-1][1]
+        if hasattr(last, "selected_features_"):
+            return list(last.selected_features_)
+        if len(fitted.steps) == 1:
+            return [str(c) for c in getattr(last, "feature_names_in_", [])]
+        return [str(c) for c in fitted[:-1].get_feature_names_out()]
+    return [str(c) for c in getattr(fitted, "feature_names_in_", [])]
+
+
+def scores_of(model, X) -> np.ndarray:
+    """Continuous score for ranking (AUC): P(y=1) when available, else the decision function."""
+    if hasattr(model, "predict_proba"):
+        try:
+            return np.asarray(model.predict_proba(X))[:, 1]
+        except AttributeError:
+            pass
+    return np.asarray(model.decision_function(X), dtype=float)
+
+
+class ScoreFusion(ClassifierMixin, BaseEstimator):
+    """Combined model of seed 000: logistic on clinical columns + a radiomics/habitat score fitted in-fold.
+
+    ``fit``: (1) fit ``score_pipeline`` on ``X[score_features]``; (2) the score of each training patient is its
+    linear predictor (``decision_function``) -- from the same fit (``inner_cv=None``, as seed 000) or out of
+    fold (``inner_cv=k``, stacking, less optimistic second stage); (3) fit :class:`LogisticModel` on
+    ``X[clinical_features] + score``. Inside a validation resample the whole thing is refitted.
+    """
+
+    def __init__(
+        self,
+        score_pipeline,
+        score_features: list[str],
+        clinical_features: list[str],
+        score_name: str = "HabitatScore",
+        inner_cv: int | None = None,
+        random_state: int | None = 0,
+    ) -> None:
+        self.score_pipeline = score_pipeline
+        self.score_features = score_features
+        self.clinical_features = clinical_features
+        self.score_name = score_name
+        self.inner_cv = inner_cv
+        self.random_state = random_state
+
+    def _cols(self, X, cols) -> pd.DataFrame:
+        if not isinstance(X, pd.DataFrame):
+            raise DataError("ScoreFusion needs a DataFrame", hint="pass a DataFrame with named columns")
+        missing = [c for c in cols if c not in X.columns]
+        if missing:
+            raise ModelError(f"ScoreFusion: missing column(s) {missing[:3]}", field=missing[0])
+        return X[list(cols)]
+
+    def _score(self, model, X) -> np.ndarray:
+        return np.asarray(model.decision_function(self._cols(X, self.score_features)), float)
+
+    def fit(self, X, y):
+        yv = np.asarray(y).ravel()
+        self.classes_ = np.unique(yv)
+        self.score_model_ = clone(self.score_pipeline).fit(self._cols(X, self.score_features), yv)
+        if self.inner_cv:
+            cv = StratifiedKFold(self.inner_cv, shuffle=True, random_state=self.random_state)
+            s = cross_val_predict(clone(self.score_pipeline), self._cols(X, self.score_features), yv, cv=cv,
+                                  method="decision_function")
+        else:
+            s = self._score(self.score_model_, X)
+        Z = self._cols(X, self.clinical_features).assign(**{self.score_name: s})
+        self.fusion_model_ = LogisticModel().fit(Z, yv)
+        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
+        return self
+
+    def _z(self, X) -> pd.DataFrame:
+        check_is_fitted(self, "fusion_model_")
+        return self._cols(X, self.clinical_features).assign(**{self.score_name: self._score(self.score_model_, X)})
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.fusion_model_.decision_function(self._z(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.fusion_model_.predict_proba(self._z(X))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    @property
+    def selected_features_(self) -> list[str]:
+        check_is_fitted(self, "fusion_model_")
+        return [*selected_features(self.score_model_), *self.clinical_features]
+
+    def summary(self) -> pd.DataFrame:
+        return self.fusion_model_.summary()
+
+    def formula(self, name: str = "combined", digits: int = 4) -> str:
+        return self.fusion_model_.formula(name=name, digits=digits)
+
+
+def _branch(steps: list[str], params: dict | None, random_state: int | None) -> Pipeline:
+    params = params or {}
+    return Pipeline([(s, _make(s, params.get(s, {}), random_state)) for s in steps]).set_output(transform="pandas")
+
+
+def seed001_nested_models(
+    clinical: list[str],
+    radiomics: list[str],
+    habitat: list[str],
+    selection_steps: list[str] = ("scale", "correlation", "rfe", "lasso"),
+    params: dict | None = None,
+    clinical_selection: bool = True,
+    random_state: int | None = 0,
+) -> dict[str, Pipeline]:
+    """Seed 001's three nested models as pipelines: ``clinical``, ``clinical_radiomics``,
+    ``clinical_radiomics_habitat``.
+
+    Clinical columns go through :class:`StepwiseSelector` (univariable -> multivariable, if
+    ``clinical_selection``); radiomics and habitat columns each through their own ``selection_steps``
+    (seed 001: normalisation, |r| > 0.9 pruning, RFE, LASSO with 10-fold CV; ``params`` keyed by step name, as
+    in :func:`build_model_pipeline`); the selected columns are concatenated and fed to one
+    :class:`LogisticModel`. Every part is refitted within each validation resample.
+    """
+    params = dict(params or {})
+    if "correlation" in selection_steps and "correlation" not in params:
+        params["correlation"] = {"threshold": 0.9}
+
+    def clin():
+        return StepwiseSelector() if clinical_selection else "passthrough"
+
+    def model(branches: list[tuple]) -> Pipeline:
+        ct = ColumnTransformer(branches, verbose_feature_names_out=False, remainder="drop")
+        return Pipeline([("features", ct), ("logistic", LogisticModel())]).set_output(transform="pandas")
+
+    rad = ("radiomics", _branch(list(selection_steps), params, random_state), list(radiomics))
+    hab = ("habitat", _branch(list(selection_steps), params, random_state), list(habitat))
+    return {
+        "clinical": model([("clinical", clin(), list(clinical))]),
+        "clinical_radiomics": model([("clinical", clin(), list(clinical)), rad]),
+        "clinical_radiomics_habitat": model([("clinical", clin(), list(clinical)), rad, hab]),
+    }

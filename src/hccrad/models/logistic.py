@@ -1,0 +1,340 @@
+"""Unpenalised logistic regression with a paper-style summary, and univariable -> stepwise selection.
+
+:class:`LogisticModel` is a scikit-learn classifier whose fit is statsmodels' ``Logit`` (maximum likelihood,
+Newton-Raphson), so coefficients, Wald standard errors, p-values and odds ratios with 95 % CIs
+(OR = exp(beta), CI = exp(beta +/- 1.96 SE)) are the ones papers report (seed 000 Table 2; seed 001 Table 3).
+``formula()`` prints the fitted linear predictor the way the seeds print their scores:
+``score = 0.1689 + 0.0722·2b3r − 0.6679·habitat1.1``.
+
+:func:`stepwise_logistic` reproduces seed 000's clinical model building: univariable logistic regression of
+each candidate (keep p < ``screen_p``, 0.1 in seed 000), then multivariable stepwise selection -- forward,
+backward or both, by Wald p-value (entry ``entry_p``, removal ``stay_p``) or by AIC (Hosmer, Lemeshow &
+Sturdivant, Applied Logistic Regression, 3rd ed., §4.3).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from hccrad.core.errors import DataError, ModelError
+
+logger = logging.getLogger(__name__)
+
+
+def _frame(X, names: list[str] | None = None) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        return X
+    arr = np.asarray(X, dtype=float)
+    if arr.ndim != 2:
+        raise DataError(f"expected a 2-D table of features, got shape {arr.shape}")
+    return pd.DataFrame(arr, columns=names or [f"x{i}" for i in range(arr.shape[1])])
+
+
+def _check_numeric(df: pd.DataFrame, what: str) -> np.ndarray:
+    for c in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            raise DataError(f"{what}: column is not numeric", field=str(c), hint="encode it as numbers (0/1)")
+        if df[c].isna().any():
+            raise DataError(f"{what}: column has missing values", field=str(c), hint="impute or drop them")
+    return df.to_numpy(float)
+
+
+def _fit_logit(X: np.ndarray, y: np.ndarray, names: list[str], maxiter: int):
+    """statsmodels Logit with a constant; ModelError on separation or non-convergence."""
+    exog = np.column_stack([np.ones(len(y)), X])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = sm.Logit(y, exog).fit(disp=0, method="newton", maxiter=maxiter)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            raise ModelError(
+                f"logistic fit failed ({exc}) for variables {names}",
+                hint="remove collinear or constant variables (VIFPruner, CorrelationPruner)",
+            ) from exc
+    msgs = [str(w.message) for w in caught]
+    if any("separation" in m.lower() for m in msgs):
+        raise ModelError(
+            f"perfect or quasi-perfect separation with variables {names}: the MLE does not exist",
+            hint="use fewer variables, or a penalised model (LassoSelector / 'lasso' step)",
+        )
+    if not res.mle_retvals.get("converged", True) or not np.all(np.isfinite(res.params)):
+        raise ModelError(
+            f"logistic fit did not converge for variables {names}",
+            hint="scale the variables, remove collinear ones, or raise maxiter",
+        )
+    return res
+
+
+def _format_number(v: float, digits: int) -> str:
+    return f"{abs(v):.{digits}f}"
+
+
+class LogisticModel(ClassifierMixin, BaseEstimator):
+    """Unpenalised (maximum-likelihood) binary logistic regression fitted with statsmodels ``Logit``.
+
+    logit P(y = 1 | x) = beta_0 + sum_j beta_j x_j. Fitted: ``coef_`` (1, p), ``intercept_`` (1,),
+    ``params_``/``bse_``/``pvalues_`` (Series indexed by "const" + feature names), ``classes_``,
+    ``feature_names_in_``. Perfect separation or non-convergence raises :class:`ModelError`.
+    """
+
+    def __init__(self, maxiter: int = 100) -> None:
+        self.maxiter = maxiter
+
+    def fit(self, X, y):
+        df = _frame(X)
+        Xv = _check_numeric(df, "LogisticModel")
+        yv = np.asarray(y).ravel()
+        if len(yv) != len(df):
+            raise DataError(f"LogisticModel: X has {len(df)} rows but y has {len(yv)}")
+        classes = np.unique(yv)
+        if classes.size != 2:
+            raise DataError(
+                f"LogisticModel: the outcome must have two classes, found {classes.size}",
+                hint="check the outcome column",
+            )
+        names = [str(c) for c in df.columns]
+        yb = (yv == classes[1]).astype(float)
+        res = _fit_logit(Xv, yb, names, self.maxiter)
+        idx = ["const", *names]
+        self.classes_ = classes
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = len(names)
+        self.params_ = pd.Series(res.params, index=idx)
+        self.bse_ = pd.Series(res.bse, index=idx)
+        self.pvalues_ = pd.Series(res.pvalues, index=idx)
+        self.aic_ = float(res.aic)
+        self.llf_ = float(res.llf)
+        self.nobs_ = int(res.nobs)
+        self.coef_ = res.params[1:].reshape(1, -1).copy()
+        self.intercept_ = res.params[:1].copy()
+        return self
+
+    def _x(self, X) -> np.ndarray:
+        check_is_fitted(self, "coef_")
+        names = list(self.feature_names_in_)
+        if isinstance(X, pd.DataFrame):
+            missing = [c for c in names if c not in X.columns]
+            if missing:
+                raise ModelError(
+                    f"LogisticModel: input lacks column(s) {missing[:5]}",
+                    field=missing[0],
+                    hint="pass a table with the same feature columns as at fit time",
+                )
+            return _check_numeric(X[names], "LogisticModel")
+        arr = np.asarray(X, dtype=float)
+        if arr.ndim != 2 or arr.shape[1] != len(names):
+            raise ModelError(f"LogisticModel: expected {len(names)} columns, got shape {arr.shape}")
+        return arr
+
+    def decision_function(self, X) -> np.ndarray:
+        """Linear predictor (log-odds), the "score" of the seeds."""
+        return self._x(X) @ self.coef_[0] + self.intercept_[0]
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    def summary(self) -> pd.DataFrame:
+        """Table indexed by term ("const" + features): coef, se, z, p, OR, OR_lower, OR_upper (95 % Wald)."""
+        check_is_fitted(self, "coef_")
+        z975 = stats.norm.ppf(0.975)
+        b, se = self.params_, self.bse_
+        return pd.DataFrame(
+            {
+                "coef": b,
+                "se": se,
+                "z": b / se,
+                "p": self.pvalues_,
+                "OR": np.exp(b),
+                "OR_lower": np.exp(b - z975 * se),
+                "OR_upper": np.exp(b + z975 * se),
+            }
+        )
+
+    def formula(self, name: str = "score", digits: int = 4) -> str:
+        """The fitted linear predictor as papers print it: ``score = 1.9806 − 1.5059·Comorbidities + …``."""
+        check_is_fitted(self, "coef_")
+        return format_formula(float(self.intercept_[0]), dict(zip(self.feature_names_in_, self.coef_[0])),
+                              name=name, digits=digits)
+
+
+def format_formula(intercept: float, coefs: dict[str, float], name: str = "score", digits: int = 4) -> str:
+    """``name = b0 ± |b1|·x1 ± …`` with a true minus sign (U+2212) and a middle dot, as in the seeds."""
+    text = f"{name} = {'−' if intercept < 0 else ''}{_format_number(intercept, digits)}"
+    for var, b in coefs.items():
+        text += f" {'−' if b < 0 else '+'} {_format_number(b, digits)}·{var}"
+    return text
+
+
+@dataclass(frozen=True)
+class StepwiseResult:
+    """Outcome of :func:`stepwise_logistic`: the univariable screen, the steps taken and the final model."""
+
+    univariable: pd.DataFrame  # index variable; columns coef, OR, OR_lower, OR_upper, p
+    screened: tuple[str, ...]
+    selected: tuple[str, ...]
+    steps: pd.DataFrame  # step, action, variable, p, aic
+    model: LogisticModel | None
+    method: str
+
+    def summary(self) -> pd.DataFrame:
+        """Seed-000 Table 2 layout: univariable OR (95 % CI), p and multivariable OR (95 % CI), p."""
+        uni = self.univariable[["OR", "OR_lower", "OR_upper", "p"]].add_prefix("uni_")
+        if self.model is None:
+            return uni
+        multi = self.model.summary().drop(index="const")[["OR", "OR_lower", "OR_upper", "p"]].add_prefix("multi_")
+        return uni.join(multi, how="left")
+
+    def formula(self, name: str = "score", digits: int = 4) -> str:
+        if self.model is None:
+            raise ModelError("stepwise selection kept no variable, so there is no formula")
+        return self.model.formula(name=name, digits=digits)
+
+
+def _try_fit(df: pd.DataFrame, y: np.ndarray, cols: list[str]):
+    X = df[cols].to_numpy(float)
+    try:
+        return _fit_logit(X, y, cols, 100)
+    except ModelError as exc:
+        logger.info("stepwise: skipping %s (%s)", cols, exc.message)
+        return None
+
+
+def stepwise_logistic(
+    df: pd.DataFrame,
+    outcome: str,
+    candidates: list[str],
+    entry_p: float = 0.1,
+    direction: str = "forward",
+    criterion: str = "p",
+    screen_p: float | None = 0.1,
+    stay_p: float = 0.1,
+) -> StepwiseResult:
+    """Univariable screen then multivariable stepwise logistic regression (seed 000, Methods 2.6).
+
+    1. Univariable logistic regression of ``outcome`` on each candidate; keep p < ``screen_p``
+       (``None`` keeps all).
+    2. Stepwise on the screened set. ``direction="forward"``: start empty, add the variable with the smallest
+       Wald p (``criterion="p"``, if p < ``entry_p``) or the largest AIC drop (``criterion="aic"``);
+       ``"backward"``: start full, remove the largest p (if > ``stay_p``) or the variable whose removal lowers
+       AIC most; ``"both"``: forward steps, each followed by backward removal checks.
+    Variables must be numeric (encode categories as 0/1 dummies).
+    """
+    if direction not in ("forward", "backward", "both"):
+        raise ModelError(f"direction={direction!r}", field="direction", hint="use forward, backward or both")
+    if criterion not in ("p", "aic"):
+        raise ModelError(f"criterion={criterion!r}", field="criterion", hint="use 'p' or 'aic'")
+    if stay_p < entry_p:
+        raise ModelError(f"stay_p ({stay_p}) < entry_p ({entry_p}) can cycle", field="stay_p",
+                         hint="set stay_p >= entry_p")
+    missing = [c for c in [outcome, *candidates] if c not in df.columns]
+    if missing:
+        raise DataError(f"stepwise_logistic: column(s) {missing} not in the table", field=missing[0])
+    _check_numeric(df[list(candidates)], "stepwise_logistic")
+    yraw = df[outcome].to_numpy()
+    classes = np.unique(yraw[~pd.isna(yraw)])
+    if classes.size != 2 or pd.isna(yraw).any():
+        raise DataError("stepwise_logistic: the outcome needs two classes and no missing values", field=outcome)
+    y = (yraw == classes[1]).astype(float)
+
+    rows = {}
+    for c in candidates:
+        r = _try_fit(df, y, [c])
+        if r is None:
+            rows[c] = dict(coef=np.nan, OR=np.nan, OR_lower=np.nan, OR_upper=np.nan, p=1.0)
+            continue
+        b, se = r.params[1], r.bse[1]
+        rows[c] = dict(coef=b, OR=np.exp(b), OR_lower=np.exp(b - 1.959964 * se),
+                       OR_upper=np.exp(b + 1.959964 * se), p=r.pvalues[1])
+    uni = pd.DataFrame.from_dict(rows, orient="index")
+    uni.index.name = "variable"
+    screened = [c for c in candidates if screen_p is None or uni.loc[c, "p"] < screen_p]
+
+    steps: list[dict] = []
+    current: list[str] = list(screened) if direction == "backward" else []
+
+    def aic_of(cols: list[str]) -> float:
+        if not cols:
+            p1 = y.mean()
+            return -2 * np.sum(y * np.log(p1) + (1 - y) * np.log(1 - p1)) + 2
+        r = _try_fit(df, y, cols)
+        return np.inf if r is None else float(r.aic)
+
+    def try_remove() -> bool:
+        if not current:
+            return False
+        if criterion == "p":
+            r = _try_fit(df, y, current)
+            if r is None:
+                return False
+            pv = pd.Series(r.pvalues[1:], index=current)
+            worst = pv.idxmax()
+            if pv[worst] > stay_p:
+                current.remove(worst)
+                steps.append(dict(step=len(steps) + 1, action="remove", variable=worst, p=pv[worst], aic=r.aic))
+                return True
+            return False
+        base = aic_of(current)
+        trial = {c: aic_of([v for v in current if v != c]) for c in current}
+        best = min(trial, key=trial.get)
+        if trial[best] < base:
+            current.remove(best)
+            steps.append(dict(step=len(steps) + 1, action="remove", variable=best, p=np.nan, aic=trial[best]))
+            return True
+        return False
+
+    def try_add() -> bool:
+        pool = [c for c in screened if c not in current]
+        if not pool:
+            return False
+        if criterion == "p":
+            pv = {}
+            for c in pool:
+                r = _try_fit(df, y, [*current, c])
+                if r is not None:
+                    pv[c] = (r.pvalues[-1], r.aic)
+            if not pv:
+                return False
+            best = min(pv, key=lambda c: pv[c][0])
+            if pv[best][0] < entry_p:
+                current.append(best)
+                steps.append(dict(step=len(steps) + 1, action="add", variable=best, p=pv[best][0], aic=pv[best][1]))
+                return True
+            return False
+        base = aic_of(current)
+        trial = {c: aic_of([*current, c]) for c in pool}
+        best = min(trial, key=trial.get)
+        if trial[best] < base:
+            current.append(best)
+            steps.append(dict(step=len(steps) + 1, action="add", variable=best, p=np.nan, aic=trial[best]))
+            return True
+        return False
+
+    limit = 4 * (len(screened) + 1) ** 2
+    if direction == "backward":
+        while try_remove() and len(steps) < limit:
+            pass
+    else:
+        while try_add() and len(steps) < limit:
+            if direction == "both":
+                while try_remove() and len(steps) < limit:
+                    pass
+    model = None
+    if current:
+        model = LogisticModel().fit(df[current], y)
+    method = (f"univariable screen p<{screen_p}; {direction} stepwise by "
+              + (f"Wald p (entry {entry_p}, stay {stay_p})" if criterion == "p" else "AIC"))
+    steps_df = pd.DataFrame(steps, columns=["step", "action", "variable", "p", "aic"])
+    return StepwiseResult(uni, tuple(screened), tuple(current), steps_df, model, method)

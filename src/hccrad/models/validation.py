@@ -1,0 +1,254 @@
+"""Leakage-free validation: every resample refits the *whole* pipeline, feature selection included.
+
+* :func:`train_test_validate` -- fit on a training cohort, score an independent test cohort (external
+  validation when the split is by centre; :func:`split_train_test` makes either split).
+* :func:`repeated_cv` -- repeated stratified k-fold CV; AUC per fold.
+* :func:`optimism_bootstrap` -- Harrell's optimism correction (Harrell, Lee & Mark, Stat Med 1996;
+  Steyerberg, Clinical Prediction Models, 2nd ed., §17.2): fit on the full data -> apparent AUC; for each of B
+  bootstrap samples, fit the whole pipeline on the sample, optimism_b = AUC(sample) - AUC(original data);
+  corrected AUC = apparent - mean(optimism_b). Seed 000's "bootstrap-corrected C-index" (B = 1000).
+
+Resamples run in parallel with joblib (loky processes). Each resample's indices come from its own child of
+``numpy.random.SeedSequence(seed)``, so results are identical for a seed whatever ``n_jobs`` is.
+A resample whose fit fails with a :class:`ModelError` (e.g. separation) is skipped and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
+
+from hccrad.core.errors import DataError, HccradError, ModelError
+from hccrad.models.factory import scores_of, selected_features
+from hccrad.evaluate.discrimination import auc_ci
+
+logger = logging.getLogger(__name__)
+
+
+def _binary(y, what: str = "y") -> np.ndarray:
+    yv = np.asarray(y).ravel()
+    if pd.isna(yv).any():
+        raise DataError(f"{what} has missing values", field=what, hint="drop patients without an outcome")
+    classes = np.unique(yv)
+    if classes.size != 2:
+        raise DataError(f"{what} must have two classes, found {classes.size}", field=what)
+    return (yv == classes[1]).astype(int)
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    if np.unique(y).size < 2:
+        raise DataError("AUC needs both outcome classes in the evaluated set")
+    return float(roc_auc_score(y, s))
+
+
+def _rows(X, idx):
+    return X.iloc[idx] if isinstance(X, pd.DataFrame) else np.asarray(X)[idx]
+
+
+@dataclass(frozen=True)
+class TrainTestResult:
+    """Apparent (training) and test AUC with the test AUC's DeLong 95 % CI, and the test predictions."""
+
+    train_auc: float
+    test_auc: float
+    test_ci: tuple[float, float]
+    test_scores: np.ndarray
+    selected: tuple[str, ...]
+    model: object
+    method: str = "fit on training cohort, scored on test cohort; DeLong CI"
+
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"auc": [self.train_auc, self.test_auc], "ci_lower": [np.nan, self.test_ci[0]],
+             "ci_upper": [np.nan, self.test_ci[1]]},
+            index=pd.Index(["train (apparent)", "test"], name="cohort"),
+        )
+
+
+def split_train_test(
+    df: pd.DataFrame, outcome: str, test_size: float = 0.3, centre_col: str | None = None,
+    test_centres: list | None = None, seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified random split, or by centre (external validation) when ``centre_col`` is given:
+    rows of ``test_centres`` (default: the centre with the fewest patients) form the test cohort."""
+    if outcome not in df.columns:
+        raise DataError("outcome column not in the table", field=outcome)
+    if centre_col is None:
+        tr, te = train_test_split(df, test_size=test_size, stratify=df[outcome], random_state=seed)
+        return tr, te
+    if centre_col not in df.columns:
+        raise DataError("centre column not in the table", field=centre_col)
+    centres = test_centres if test_centres is not None else [df[centre_col].value_counts().idxmin()]
+    is_test = df[centre_col].isin(centres)
+    if is_test.all() or not is_test.any():
+        raise DataError(f"test centres {centres} leave an empty cohort", field=centre_col,
+                        hint="name centres present in the table, not all of them")
+    return df[~is_test], df[is_test]
+
+
+def train_test_validate(pipeline, X_train, y_train, X_test, y_test) -> TrainTestResult:
+    """Fit a clone of ``pipeline`` on the training cohort only and evaluate on the test cohort."""
+    ytr, yte = _binary(y_train, "y_train"), _binary(y_test, "y_test")
+    model = clone(pipeline).fit(X_train, ytr)
+    s_te = scores_of(model, X_test)
+    res = auc_ci(yte, s_te, method="delong")
+    return TrainTestResult(_auc(ytr, scores_of(model, X_train)), res.auc, (res.lower, res.upper), s_te,
+                           tuple(selected_features(model)), model)
+
+
+def _fit_eval(pipeline, X, y, train_idx, eval_sets):
+    """Fit a clone on rows train_idx; return (AUCs on each eval index set, selected features) or None."""
+    try:
+        m = clone(pipeline).fit(_rows(X, train_idx), y[train_idx])
+        aucs = [_auc(y[idx], scores_of(m, _rows(X, idx))) if np.unique(y[idx]).size == 2 else np.nan
+                for idx in eval_sets]
+        return aucs, selected_features(m)
+    except HccradError as exc:
+        logger.info("resample skipped: %s", exc.message)
+        return None
+
+
+@dataclass(frozen=True)
+class CVResult:
+    """Repeated stratified k-fold CV: AUC of every held-out fold and selection frequencies."""
+
+    fold_auc: np.ndarray  # (n_repeats * n_splits,)
+    n_splits: int
+    n_repeats: int
+    n_failed: int
+    selection_frequency: pd.Series
+    method: str = "repeated stratified k-fold CV, whole pipeline refitted per fold"
+
+    @property
+    def mean_auc(self) -> float:
+        return float(np.mean(self.fold_auc))
+
+    @property
+    def sd_auc(self) -> float:
+        return float(np.std(self.fold_auc, ddof=1)) if self.fold_auc.size > 1 else float("nan")
+
+    def summary(self) -> pd.DataFrame:
+        q = np.percentile(self.fold_auc, [2.5, 97.5])
+        return pd.DataFrame({"mean_auc": [self.mean_auc], "sd_auc": [self.sd_auc], "p2.5": [q[0]],
+                             "p97.5": [q[1]], "n_folds": [self.fold_auc.size], "n_failed": [self.n_failed]})
+
+
+def _frequency(selections: list[list[str]]) -> pd.Series:
+    n = max(len(selections), 1)
+    c = Counter(f for sel in selections for f in set(sel))
+    return (pd.Series(c, dtype=float) / n).sort_values(ascending=False).rename("frequency")
+
+
+def repeated_cv(pipeline, X, y, n_splits: int = 5, n_repeats: int = 10, seed: int = 0,
+                n_jobs: int = 1) -> CVResult:
+    """Repeated stratified k-fold CV of the whole pipeline (selection refitted in every training fold)."""
+    yv = _binary(y)
+    rskf = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
+    splits = list(rskf.split(np.zeros(len(yv)), yv))
+    out = Parallel(n_jobs=n_jobs, backend="loky")(
+        delayed(_fit_eval)(pipeline, X, yv, tr, [te]) for tr, te in splits
+    )
+    ok = [o for o in out if o is not None]
+    if not ok:
+        raise ModelError("every CV fold failed to fit", hint="see the log; simplify the pipeline")
+    return CVResult(np.array([o[0][0] for o in ok]), n_splits, n_repeats, len(out) - len(ok),
+                    _frequency([o[1] for o in ok]))
+
+
+@dataclass(frozen=True)
+class OptimismResult:
+    """Harrell's bootstrap optimism correction of the AUC.
+
+    ``optimism`` holds optimism_b = AUC_b(bootstrap sample) - AUC_b(original) for every successful resample;
+    ``ci`` is the 2.5/97.5 percentile of (apparent - optimism_b), i.e. the spread of the corrected estimate
+    over resamples (the interval seeds 000/001 report next to the corrected C-index).
+    """
+
+    apparent_auc: float
+    optimism: np.ndarray
+    n_boot: int
+    n_failed: int
+    selection_frequency: pd.Series
+    apparent_selected: tuple[str, ...]
+    seed: int
+    boot_auc: np.ndarray = field(repr=False, default=None)
+    test_auc: np.ndarray = field(repr=False, default=None)
+    oob_auc: np.ndarray = field(repr=False, default=None)
+    method: str = "Harrell bootstrap optimism correction; whole pipeline refitted per resample"
+
+    @property
+    def mean_optimism(self) -> float:
+        return float(np.mean(self.optimism))
+
+    @property
+    def corrected_auc(self) -> float:
+        return self.apparent_auc - self.mean_optimism
+
+    @property
+    def auc_632plus(self) -> float:
+        """Efron & Tibshirani's .632+ estimate (JASA 1997) on the AUC scale, from the out-of-bag AUCs:
+        R = (apparent - oob) / (apparent - 0.5) clipped to [0, 1], w = 0.632 / (1 - 0.368 R),
+        AUC = (1 - w) apparent + w oob (oob = mean out-of-bag AUC, floored at 0.5)."""
+        oob = max(float(np.nanmean(self.oob_auc)), 0.5)
+        app = self.apparent_auc
+        r = 0.0 if app <= oob or app <= 0.5 else min(1.0, (app - oob) / (app - 0.5))
+        w = 0.632 / (1.0 - 0.368 * r)
+        return (1.0 - w) * app + w * oob
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        lo, hi = np.percentile(self.apparent_auc - self.optimism, [2.5, 97.5])
+        return float(lo), float(hi)
+
+    def summary(self) -> pd.DataFrame:
+        lo, hi = self.ci
+        return pd.DataFrame({
+            "apparent_auc": [self.apparent_auc], "mean_optimism": [self.mean_optimism],
+            "corrected_auc": [self.corrected_auc], "ci_lower": [lo], "ci_upper": [hi],
+            "oob_auc": [float(np.nanmean(self.oob_auc))], "auc_632plus": [self.auc_632plus],
+            "n_boot": [self.n_boot], "n_failed": [self.n_failed],
+        })
+
+
+def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs: int = 1) -> OptimismResult:
+    """Harrell's optimism-corrected AUC of ``pipeline`` (selection + model refitted in each resample).
+
+    Resamples lacking one outcome class are redrawn from the same child seed stream. ``n_jobs=-1`` uses
+    every core; the result does not depend on ``n_jobs``.
+    """
+    yv = _binary(y)
+    n = len(yv)
+    if n_boot < 1:
+        raise ModelError("n_boot must be >= 1", field="n_boot")
+    full = clone(pipeline).fit(X, yv)
+    apparent = _auc(yv, scores_of(full, X))
+    everyone = np.arange(n)
+    idx = []
+    for child in np.random.SeedSequence(seed).spawn(n_boot):
+        rng = np.random.default_rng(child)
+        while True:
+            b = rng.integers(0, n, n)
+            if np.unique(yv[b]).size == 2:
+                break
+        idx.append(b)
+    out = Parallel(n_jobs=n_jobs, backend="loky")(
+        delayed(_fit_eval)(pipeline, X, yv, b, [b, everyone, np.setdiff1d(everyone, b)]) for b in idx
+    )
+    ok = [o for o in out if o is not None]
+    if not ok:
+        raise ModelError("every bootstrap resample failed to fit", hint="see the log; simplify the pipeline")
+    if len(ok) < len(out):
+        logger.warning("optimism_bootstrap: %d of %d resamples failed and were skipped", len(out) - len(ok), n_boot)
+    boot = np.array([o[0][0] for o in ok])
+    test = np.array([o[0][1] for o in ok])
+    oob = np.array([o[0][2] for o in ok])
+    return OptimismResult(apparent, boot - test, n_boot, len(out) - len(ok), _frequency([o[1] for o in ok]),
+                          tuple(selected_features(full)), seed, boot, test, oob)

@@ -1,0 +1,107 @@
+"""Evaluation stage of a study run: every model in every cohort, side by side.
+
+Per cohort and model: AUC with DeLong CI (and the optimism-corrected AUC on training), classification
+metrics at the training-cohort Youden cut-off with Clopper–Pearson CIs, calibration (intercept, slope,
+Brier, Hosmer–Lemeshow), decision curves; per cohort, paired DeLong tests between models. Nothing here is
+fitted on a test cohort: thresholds come from training, scores from the frozen models.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from hccrad.config.spec import StudySpec
+from hccrad.core.errors import DataError
+from hccrad.evaluate.calibration import CalibrationResult, calibration
+from hccrad.evaluate.classification import classification_metrics
+from hccrad.evaluate.decision import decision_curve
+from hccrad.evaluate.discrimination import auc_ci, delong_test
+from hccrad.pipeline.modelling import FittedModels
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class CohortData:
+    name: str
+    y: np.ndarray
+    scores: dict[str, np.ndarray]
+
+
+@dataclass
+class Evaluation:
+    metrics: pd.DataFrame                 # model, cohort, n, events, auc, lower, upper, method (+ corrected)
+    classification: pd.DataFrame          # model, cohort, metric, estimate, lower, upper, k, n, display
+    comparisons: pd.DataFrame             # cohort, model_a, model_b, diff, lower, upper, z, p
+    calibration: dict[tuple[str, str], CalibrationResult]
+    decision: dict[str, pd.DataFrame]     # cohort -> net-benefit table
+    cohorts: list[CohortData] = field(default_factory=list)
+
+
+def _cohort_order(spec: StudySpec, fitted: FittedModels) -> list[str]:
+    present = list(dict.fromkeys(fitted.cohort))
+    ordered = [spec.cohorts.training] + [c for c in spec.cohorts.tests if c in present]
+    return ordered + [c for c in present if c not in ordered]
+
+
+def evaluate_models(spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
+                    progress: Progress | None = None) -> Evaluation:
+    level = spec.validation.level
+    metrics, classif, comps = [], [], []
+    calib: dict[tuple[str, str], CalibrationResult] = {}
+    decision: dict[str, pd.DataFrame] = {}
+    cohorts: list[CohortData] = []
+    names = list(fitted.models)
+    order = _cohort_order(spec, fitted)
+    for ci, cohort in enumerate(order):
+        idx = fitted.cohort.index[fitted.cohort == cohort]
+        y = fitted.y.loc[idx].to_numpy()
+        scores = {n: fitted.models[n].scores.loc[idx].to_numpy() for n in names}
+        cohorts.append(CohortData(cohort, y, scores))
+        if len(np.unique(y)) < 2:
+            log.warning("cohort %s has one outcome class only; discrimination is not defined there", cohort)
+            continue
+        for name in names:
+            m = fitted.models[name]
+            auc = auc_ci(y, scores[name], "delong", level=level)
+            row = {"model": name, "cohort": cohort, "n": int(y.size), "events": int(y.sum()),
+                   "auc": auc.auc, "lower": auc.lower, "upper": auc.upper, "method": auc.method}
+            if cohort == spec.cohorts.training and m.optimism is not None:
+                lo, hi = m.optimism.ci
+                row.update({"optimism": m.optimism.mean_optimism, "corrected_auc": m.optimism.corrected_auc,
+                            "corrected_lower": lo, "corrected_upper": hi, "n_boot": m.optimism.n_boot})
+            metrics.append(row)
+            cm = classification_metrics(y, scores[name], threshold=m.threshold, level=level).summary()
+            cm.insert(0, "cohort", cohort)
+            cm.insert(0, "model", name)
+            cm["threshold"] = m.threshold
+            classif.append(cm)
+            try:
+                calib[(name, cohort)] = calibration(y, np.clip(scores[name], 1e-6, 1 - 1e-6), level=level)
+            except DataError as exc:
+                log.warning("calibration of %s in %s not computed: %s", name, cohort, exc)
+        for a, b in itertools.combinations(names, 2):
+            try:
+                t = delong_test(y, scores[a], scores[b], names=(a, b), level=level)
+            except DataError as exc:
+                log.warning("DeLong %s vs %s in %s not computed: %s", a, b, cohort, exc)
+                continue
+            d = t.summary()
+            d.insert(0, "cohort", cohort)
+            comps.append(d)
+        decision[cohort] = decision_curve(y, scores, thresholds=np.round(np.arange(0.01, 1.0, 0.01), 2))
+        if progress:
+            progress("evaluation (cohorts)", ci + 1, len(order))
+    return Evaluation(
+        metrics=pd.DataFrame(metrics),
+        classification=pd.concat(classif, ignore_index=True) if classif else pd.DataFrame(),
+        comparisons=pd.concat(comps, ignore_index=True) if comps else pd.DataFrame(),
+        calibration=calib, decision=decision, cohorts=cohorts,
+    )

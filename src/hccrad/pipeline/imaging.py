@@ -1,0 +1,208 @@
+"""Imaging stage of a study run: descriptor maps → habitat model (fitted on training only) → habitat maps
+(NIfTI) → MSI features for reader 1 and, when present, reader 2 (for the ICC stability filter).
+
+One failing case is recorded in the error table and left out; it never stops the batch. Per-case features
+are cached under `out/cache/` keyed by the configuration hash, so a rerun after a crash resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from hccrad.cohort.study import Study
+from hccrad.config.spec import StudySpec
+from hccrad.core.errors import HccradError
+from hccrad.core.image import Image
+from hccrad.features.msi import heterogeneity_score, msi_features
+from hccrad.habitat.estimators import IndividualHabitats, PopulationHabitats, TwoStepHabitats
+from hccrad.habitat.descriptors import Descriptor, descriptor_maps, labels_to_volume, voxel_matrix
+from hccrad.habitat.summary import habitat_summary
+from hccrad.io.volume import write_image
+from hccrad.pipeline.cache import CaseCache, atomic_write_text, config_hash
+from hccrad.preprocess.shell import liver_shell
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+
+STRATEGIES = {"population": PopulationHabitats, "individual": IndividualHabitats, "two_step": TwoStepHabitats}
+
+
+@dataclass
+class CaseVoxels:
+    """What the habitat stage keeps of one case between the fit and the predict pass."""
+
+    case_id: str
+    cohort: str
+    reference: Image
+    tumor: np.ndarray
+    X: np.ndarray
+    reader2: np.ndarray | None = None
+    X2: np.ndarray | None = None
+    shell: np.ndarray | None = None
+
+
+@dataclass
+class ImagingResult:
+    features: pd.DataFrame                     # case_id x MSI features (reader 1)
+    features_reader2: pd.DataFrame | None      # same columns, reader-2 masks (None without them)
+    habitat_summary: pd.DataFrame
+    k_selection: object | None                 # hccrad.habitat KSelection (None when k is fixed)
+    n_habitats: int
+    model_path: Path
+    errors: pd.DataFrame
+    overlays: list[dict] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _descriptors(spec: StudySpec) -> list[Descriptor]:
+    return [Descriptor(name=d.name, kind=d.kind, phases=tuple(d.phases), window=d.window,
+                       normalise=d.normalise) for d in spec.habitat.descriptors]
+
+
+def _load_voxels(study: Study, case_id: str) -> CaseVoxels:
+    spec = study.spec
+    case = study.load_case(case_id)
+    tumor = case.mask(spec.data.tumor_mask)
+    ref = case.image(spec.data.reference_phase)
+    for name, m in case.masks.items():
+        if m.shape != ref.shape:
+            raise HccradError(f"mask {name!r} has shape {m.shape}, reference phase has {ref.shape}",
+                              case=case_id, field=f"mask_{name}",
+                              hint="resample the mask onto the image grid (hccrad.preprocess) first")
+    descs = _descriptors(spec)
+    names = [d.name for d in descs]
+    reader2 = None
+    if spec.data.reader2_mask and spec.data.reader2_mask in case.masks:
+        reader2 = case.mask(spec.data.reader2_mask)
+    region = tumor | reader2 if reader2 is not None else tumor
+    maps = descriptor_maps(case.images, region, descs, case_id=case_id)
+    liver = case.mask(spec.data.liver_mask) if spec.data.liver_mask and spec.data.liver_mask in case.masks else None
+    shell = liver_shell(tumor, liver, ref.spacing, width_mm=spec.features.msi.liver_shell_mm)
+    return CaseVoxels(
+        case_id=case_id, cohort=case.cohort, reference=ref, tumor=tumor,
+        X=voxel_matrix(maps, tumor, names).astype(np.float32),
+        reader2=reader2,
+        X2=voxel_matrix(maps, reader2, names).astype(np.float32) if reader2 is not None else None,
+        shell=shell,
+    )
+
+
+def _case_features(spec: StudySpec, model, cv: CaseVoxels, labels_of: str) -> tuple[dict, np.ndarray]:
+    mask, X = (cv.tumor, cv.X) if labels_of == "reader1" else (cv.reader2, cv.X2)
+    labels = model.predict(X)
+    vol = labels_to_volume(labels, mask)
+    k = int(model.n_habitats_)
+    msi = spec.features.msi
+    feats = msi_features(vol, k, cv.reference.spacing, connectivity=msi.connectivity, layout=msi.layout,
+                         background=cv.shell)
+    feats["habitat_heterogeneity"] = heterogeneity_score(vol, k)
+    return feats, vol
+
+
+def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> ImagingResult:
+    """Run the habitat + MSI stage for every case of the study; see the module docstring."""
+    spec = study.spec
+    seconds: dict[str, float] = {}
+    errors: list[dict] = []
+    t0 = time.perf_counter()
+    cases: dict[str, CaseVoxels] = {}
+    ids = study.case_ids()
+    for i, cid in enumerate(ids):
+        try:
+            cases[cid] = _load_voxels(study, cid)
+        except HccradError as exc:
+            log.error("case %s left out: %s", cid, exc)
+            errors.append({"case_id": cid, "stage": "descriptors", "error": type(exc).__name__,
+                           "message": str(exc)})
+        if progress:
+            progress("descriptor maps", i + 1, len(ids))
+    seconds["descriptors"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    train = [c for c in cases.values() if c.cohort == spec.cohorts.training]
+    if len(train) < 5:
+        raise HccradError(f"only {len(train)} training case(s) could be read; need at least 5",
+                          field="cohorts.training", hint="see the error table above for the cases left out")
+    hs = spec.habitat
+    names = [d.name for d in hs.descriptors]
+    Strategy = STRATEGIES[hs.strategy]
+    model = Strategy(n_habitats=hs.n_habitats, k_range=tuple(hs.k_range), order_by=hs.order_descriptor,
+                     descriptor_names=names, max_voxels_fit=hs.max_voxels_fit, random_state=spec.seed)
+    model_path = out / "models" / "habitat_model.json"
+    fit_key = config_hash({"habitat": hs.model_dump(mode="json"), "seed": spec.seed,
+                           "training": sorted(c.case_id for c in train),
+                           "voxels": [int(c.X.shape[0]) for c in sorted(train, key=lambda c: c.case_id)]})
+    key_path = model_path.with_suffix(".key")
+    if model_path.is_file() and key_path.is_file() and key_path.read_text() == fit_key:
+        model = Strategy.from_json(model_path.read_text())  # same training data and settings: resume
+    else:
+        if progress:
+            progress("habitat clustering (training cases)", 0, 1)
+        model.fit([c.X for c in train])
+        if progress:
+            progress("habitat clustering (training cases)", 1, 1)
+        atomic_write_text(model_path, model.to_json())
+        atomic_write_text(key_path, fit_key)
+    seconds["habitat_fit"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    key = config_hash({"spec": spec.model_dump(mode="json", include={"habitat", "features", "data", "seed"}),
+                       "model": model.to_json()})
+    cache1 = CaseCache(out / "cache", "msi_reader1", key)
+    cache2 = CaseCache(out / "cache", "msi_reader2", key)
+    rows1, rows2, labels_all = {}, {}, {}
+    overlays = []
+    for i, (cid, cv) in enumerate(cases.items()):
+        try:
+            f1 = cache1.get_json(cid)
+            hab_path = out / "habitats" / f"{cid}_habitat.nii.gz"
+            if f1 is None or not hab_path.is_file():
+                f1, vol = _case_features(spec, model, cv, "reader1")
+                write_image(cv.reference.with_array(vol.astype(np.int16), name="habitat"), hab_path)
+                cache1.put_json(cid, f1)
+            else:
+                vol = labels_to_volume(model.predict(cv.X), cv.tumor)
+            rows1[cid] = f1
+            labels_all[cid] = (cv.X, vol[cv.tumor])
+            if cv.reader2 is not None:
+                f2 = cache2.get_json(cid)
+                if f2 is None:
+                    f2, _ = _case_features(spec, model, cv, "reader2")
+                    cache2.put_json(cid, f2)
+                rows2[cid] = f2
+            if len(overlays) < spec.report.overlay_cases:
+                z = int(np.argmax(cv.tumor.sum(axis=(1, 2))))
+                overlays.append({"case_id": cid, "cohort": cv.cohort,
+                                 "image": cv.reference.array[z].astype(float), "labels": vol[z]})
+        except HccradError as exc:
+            log.error("case %s left out: %s", cid, exc)
+            errors.append({"case_id": cid, "stage": "habitats/MSI", "error": type(exc).__name__,
+                           "message": str(exc)})
+        if progress:
+            progress("habitat maps + MSI features", i + 1, len(cases))
+    seconds["habitat_features"] = time.perf_counter() - t0
+
+    features = pd.DataFrame.from_dict(rows1, orient="index").sort_index()
+    features.index.name = spec.data.id_column
+    features2 = None
+    if rows2:
+        features2 = pd.DataFrame.from_dict(rows2, orient="index").reindex(features.index)
+        features2.index.name = spec.data.id_column
+    train_ids = [c.case_id for c in train if c.case_id in labels_all]
+    summary = habitat_summary(
+        [labels_all[c][0] for c in train_ids], [labels_all[c][1] for c in train_ids], names,
+        [cases[c].reference.voxel_volume_mm3 for c in train_ids],
+    )
+    return ImagingResult(
+        features=features, features_reader2=features2, habitat_summary=summary,
+        k_selection=getattr(model, "k_selection_", None), n_habitats=int(model.n_habitats_),
+        model_path=model_path, errors=pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),
+        overlays=overlays, seconds=seconds,
+    )

@@ -1,0 +1,188 @@
+"""Modelling stage of a study run: build each model of the spec as one scikit-learn pipeline, fit it on the
+training cohort, validate it by Harrell's optimism bootstrap (the whole pipeline, selection included, refit
+in every resample), freeze it, and score every cohort with it.
+
+Model kinds (see `ModelSpec`): an imaging model (a feature group → selection steps → classifier), a
+clinical model (stepwise or all clinical candidates → logistic), or a fused model (clinical variables + the
+in-fold score of another model, seed 000's combined model).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+
+from hccrad.config.spec import ModelSpec, StudySpec
+from hccrad.core.errors import ModelError
+from hccrad.evaluate.classification import youden_threshold
+from hccrad.models.factory import ScoreFusion, build_model_pipeline, selected_features
+from hccrad.models.bundle import bundle_from_pipeline
+from hccrad.models.validation import optimism_bootstrap
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class FittedModel:
+    name: str
+    spec: ModelSpec
+    estimator: Pipeline
+    columns: list[str]
+    selected: list[str]
+    threshold: float
+    scores: pd.Series                 # predicted probability of the positive class, every case
+    optimism: object | None           # hccrad.models.validation.OptimismResult
+    coefficients: pd.DataFrame | None  # statsmodels-style table of the final logistic model
+    formula: str | None
+    bundle: Path | None
+
+
+@dataclass
+class FittedModels:
+    models: dict[str, FittedModel]
+    y: pd.Series                      # binary outcome, every case
+    cohort: pd.Series
+    training: str
+    lasso: object | None = None       # the fitted LASSO step of the first imaging model (for its path plot)
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict:
+        return {
+            name: {"selected": m.selected, "threshold": m.threshold, "formula": m.formula,
+                   "bundle": str(m.bundle) if m.bundle else None, "kind": m.spec.kind,
+                   "optimism_corrected_auc": getattr(m.optimism, "corrected_auc", None)}
+            for name, m in self.models.items()
+        }
+
+
+def _feature_columns(ms: ModelSpec, habitat_columns: list[str], radiomics_columns: list[str]) -> list[str]:
+    if isinstance(ms.features, list):
+        return list(ms.features)
+    return {"habitat": habitat_columns, "radiomics": radiomics_columns, "none": []}[ms.features]
+
+
+def _imaging_steps(ms: ModelSpec, use_stability: bool) -> tuple[list[str], dict]:
+    steps = (["stability"] if use_stability else []) + list(ms.selection_steps)
+    params = {"univariate": {"p_max": ms.univariate_p},
+              "correlation": {"threshold": ms.correlation_threshold, "method": "spearman"},
+              "lasso": {"rule": ms.lasso_rule}}
+    return steps, params
+
+
+def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], radiomics_columns: list[str],
+                    stability: pd.DataFrame | None, built: dict[str, Pipeline]) -> tuple[Pipeline, list[str]]:
+    """The unfitted pipeline for one model and the input columns it reads."""
+    feats = _feature_columns(ms, habitat_columns, radiomics_columns)
+    use_stab = stability is not None and spec.features.icc_min is not None and ms.features == "habitat"
+    params_extra = {}
+    if use_stab:  # ICC(2,1), two-way random, absolute agreement, single rater (Shrout & Fleiss 1979)
+        table = stability.rename(columns={"icc2_1": "icc"})[["feature", "icc", "cv"]]
+        params_extra = {"stability": {"table": table, "icc_min": spec.features.icc_min, "missing": "drop"}}
+    if ms.fuse is not None:
+        if ms.fuse not in built:
+            raise ModelError(f"model {ms.name!r} fuses {ms.fuse!r}, which must be listed before it",
+                             field=f"models.{ms.name}.fuse", hint="reorder the models in the spec")
+        inner, inner_cols = built[ms.fuse]
+        est = ScoreFusion(score_pipeline=inner, score_features=inner_cols, clinical_features=list(ms.clinical),
+                          score_name=f"{ms.fuse}_score", random_state=spec.seed)
+        return est, sorted(set(inner_cols) | set(ms.clinical), key=(inner_cols + ms.clinical).index)
+    if feats and ms.clinical:
+        raise ModelError(f"model {ms.name!r} mixes imaging features and clinical variables directly",
+                         field=f"models.{ms.name}", hint="fit the imaging model separately and `fuse` it")
+    if feats:
+        steps, params = _imaging_steps(ms, use_stab)
+        params.update(params_extra)
+        steps = steps + [ms.kind]
+        return build_model_pipeline(feats, steps=steps, params=params, random_state=spec.seed), feats
+    if ms.clinical:
+        steps = (["stepwise"] if ms.clinical_selection == "stepwise" else []) + [ms.kind]
+        params = {"stepwise": {"screen_p": ms.entry_p, "entry_p": ms.entry_p, "stay_p": ms.entry_p}}
+        return build_model_pipeline(list(ms.clinical), steps=steps, params=params,
+                                    random_state=spec.seed), list(ms.clinical)
+    raise ModelError(f"model {ms.name!r} has no inputs", field=f"models.{ms.name}",
+                     hint="set features (habitat/radiomics/columns) and/or clinical")
+
+
+def _check_inputs(data: pd.DataFrame, cols: list[str], model: str) -> None:
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise ModelError(f"model {model!r}: columns {missing} are not in the data", field="models.clinical",
+                         hint="check the column names against the clinical table")
+    bad = data[cols].isna().any()
+    if bad.any():
+        rows = data.index[data[cols].isna().any(axis=1)].tolist()
+        raise ModelError(f"model {model!r}: missing values in {bad[bad].index.tolist()} for cases {rows[:10]}",
+                         field=f"models.{model}", hint="impute or exclude those cases before modelling")
+
+
+def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str],
+               radiomics_columns: list[str] | None = None, stability: pd.DataFrame | None = None,
+               out: Path, progress: Progress | None = None) -> FittedModels:
+    """Fit every model of the spec on the training cohort; validate; score all cohorts; save bundles."""
+    radiomics_columns = radiomics_columns or []
+    r = spec.outcome.response
+    y_all = (data[r.column].astype(str) == str(r.positive)).astype(int)
+    train = data["cohort"] == spec.cohorts.training
+    Xtr, ytr = data.loc[train], y_all.loc[train].to_numpy()
+    if len(np.unique(ytr)) < 2:
+        raise ModelError("the training cohort has only one outcome class", field=r.column)
+    built: dict[str, tuple[Pipeline, list[str]]] = {}
+    fitted: dict[str, FittedModel] = {}
+    notes: list[str] = []
+    lasso = None
+    for i, ms in enumerate(spec.models):
+        est, cols = build_estimator(ms, spec, habitat_columns, radiomics_columns, stability, built)
+        built[ms.name] = (est, cols)
+        _check_inputs(data, cols, ms.name)
+        if progress:
+            progress(f"model {ms.name}: fit", 0, 1)
+        final = clone(est).fit(Xtr[cols], ytr)
+        if progress:
+            progress(f"model {ms.name}: fit", 1, 1)
+        scores = pd.Series(final.predict_proba(data[cols])[:, 1], index=data.index, name=ms.name)
+        threshold = float(youden_threshold(ytr, scores.loc[train].to_numpy()))
+        optimism = None
+        if spec.validation.bootstrap > 0:
+            if progress:
+                progress(f"model {ms.name}: optimism bootstrap ({spec.validation.bootstrap}x)", 0, 1)
+            optimism = optimism_bootstrap(clone(est), Xtr[cols], ytr, n_boot=spec.validation.bootstrap,
+                                          seed=spec.seed, n_jobs=spec.validation.n_jobs)
+            if progress:
+                progress(f"model {ms.name}: optimism bootstrap ({spec.validation.bootstrap}x)", 1, 1)
+        selected = selected_features(final)
+        coef, formula = _coefficients(final)
+        bundle = None
+        try:
+            bundle = bundle_from_pipeline(final, Xtr[cols], ytr, ms.name, thresholds={"youden": threshold},
+                                          outcome=r.column, source=f"hccrad study {spec.name!r}",
+                                          ).save(out / "models" / ms.name)
+        except TypeError as exc:  # skops cannot serialise this estimator's state
+            note = f"model {ms.name!r}: no shareable bundle written ({exc})"
+            log.warning(note)
+            notes.append(note)
+        if lasso is None and ms.features != "none" and "lasso" in getattr(final, "named_steps", {}):
+            lasso = final.named_steps["lasso"]
+        fitted[ms.name] = FittedModel(ms.name, ms, final, cols, selected, threshold, scores, optimism,
+                                      coef, formula, bundle)
+    return FittedModels(fitted, y_all, data["cohort"], spec.cohorts.training, lasso, notes)
+
+
+def _final_step(est):
+    if isinstance(est, Pipeline):
+        return est.steps[-1][1]
+    return est
+
+
+def _coefficients(est) -> tuple[pd.DataFrame | None, str | None]:
+    final = _final_step(est)
+    if hasattr(final, "summary") and hasattr(final, "formula"):
+        return final.summary(), final.formula()
+    return None, None

@@ -1,0 +1,318 @@
+"""Report stage of a study run: one section per table/figure of a seed-000-style paper, cohorts side by side.
+
+Each section is filled by the library's table and figure functions (`hccrad.evaluate`,
+`hccrad.report.figures`, `hccrad.survival`); this module only arranges them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from hccrad.cohort.study import Study  # noqa: E402
+from hccrad.config.spec import StudySpec  # noqa: E402
+from hccrad.core.errors import HccradError  # noqa: E402
+from hccrad.evaluate.classification import confusion_counts  # noqa: E402
+from hccrad.evaluate.descriptive import odds_ratio_table, table_one  # noqa: E402
+from hccrad.pipeline.evaluation import Evaluation  # noqa: E402
+from hccrad.pipeline.imaging import ImagingResult  # noqa: E402
+from hccrad.pipeline.modelling import FittedModels  # noqa: E402
+from hccrad.report.document import Report  # noqa: E402
+from hccrad.report.figures.calibration import plot_calibration  # noqa: E402
+from hccrad.report.figures.classification import plot_confusion_matrix  # noqa: E402
+from hccrad.report.figures.decision import plot_decision_curve  # noqa: E402
+from hccrad.report.figures.descriptive import plot_correlation_heatmap, plot_score_distribution  # noqa: E402
+from hccrad.report.figures.discrimination import plot_roc  # noqa: E402
+from hccrad.report.figures.habitat import plot_habitat_overlay, plot_k_selection  # noqa: E402
+from hccrad.report.figures.models_compare import plot_auc_bars, plot_radar  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def _panels(n: int, width: float = 4.6, height: float = 4.2, polar: bool = False):
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False,
+                             subplot_kw={"projection": "polar"} if polar else None)
+    return fig, list(axes[0])
+
+
+def _split_columns(df: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[str]]:
+    cont, cat = [], []
+    for c in columns:
+        s = df[c]
+        if pd.api.types.is_numeric_dtype(s) and s.nunique(dropna=True) > 5:
+            cont.append(c)
+        else:
+            cat.append(c)
+    return cont, cat
+
+
+def _clinical_columns(spec: StudySpec, data: pd.DataFrame, exclude: set[str]) -> list[str]:
+    skip = {"cohort", "patient_id", spec.data.id_column} | exclude
+    if spec.outcome.survival:
+        skip |= {spec.outcome.survival.time, spec.outcome.survival.event}
+    return [c for c in data.columns if c not in skip and not str(c).startswith(("image_", "mask_"))]
+
+
+def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataFrame,
+                      imaging: ImagingResult, order: list[str]) -> None:
+    s = rep.section("Study population and cohorts",
+                    "Cases per cohort; all data-driven steps are fitted on the training cohort only.")
+    counts = data["cohort"].value_counts().reindex(order).rename("cases analysed").to_frame()
+    counts["cases in manifest"] = study.table["cohort"].value_counts().reindex(order)
+    if spec.outcome.response:
+        r = spec.outcome.response
+        pos = (data[r.column].astype(str) == str(r.positive)).groupby(data["cohort"]).sum()
+        counts[f"{r.label} (n, %)"] = [f"{int(pos.get(c, 0))} ({100 * pos.get(c, 0) / max(counts.loc[c, 'cases analysed'], 1):.1f}%)"
+                                       for c in counts.index]
+    rep.add_table(s, counts, "Cases per cohort")
+    if len(imaging.errors):
+        rep.add_table(s, imaging.errors, "Cases left out (with the reason)", index=False)
+    else:
+        rep.add_text(s, "No case was left out: every case in the manifest was read and analysed.")
+
+
+def _section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, feature_cols: set[str],
+                       order: list[str]) -> None:
+    s = rep.section("Table 1. Baseline characteristics",
+                    "Mean ± SD or median [IQR] by a Shapiro–Wilk test; the test used is named per row.")
+    cols = _clinical_columns(spec, data, feature_cols | ({spec.outcome.response.column}
+                                                          if spec.outcome.response else set()))
+    cont, cat = _split_columns(data, cols)
+    if len(order) > 1:
+        df = data.assign(cohort=pd.Categorical(data["cohort"], categories=order))
+        rep.add_table(s, table_one(df, "cohort", cont, cat).summary(), "By cohort", index=False)
+    if spec.outcome.response:
+        r = spec.outcome.response
+        train = data[data["cohort"] == spec.cohorts.training]
+        grp = train[r.column].astype(str).eq(str(r.positive)).map({True: "responder", False: "non-responder"})
+        rep.add_table(s, table_one(train.assign(_outcome=grp), "_outcome", cont, cat).summary(),
+                      f"Training cohort by {r.label}", index=False)
+
+
+def _section_habitats(rep: Report, imaging: ImagingResult) -> None:
+    s = rep.section("Tumour habitats",
+                    f"{imaging.n_habitats} habitats from the training cohort's tumour voxels; habitat 1 has "
+                    "the lowest and habitat k the highest value of the ordering descriptor in every patient.")
+    if imaging.k_selection is not None:
+        fig = plt.figure(figsize=(10, 4))
+        plot_k_selection(fig, imaging.k_selection)
+        rep.add_figure(s, fig, "Choice of the number of habitats (elbow rule and silhouette)")
+        rep.add_table(s, imaging.k_selection.summary(), "Cluster-quality indices by k", index=False)
+    rep.add_table(s, imaging.habitat_summary, "Habitat descriptors (training cohort)", index=False)
+    if imaging.overlays:
+        fig, axes = _panels(len(imaging.overlays), 4.0, 4.0)
+        for ax, ov in zip(axes, imaging.overlays):
+            plot_habitat_overlay(ax, ov["image"], ov["labels"], imaging.n_habitats)
+            ax.set_title(f"{ov['case_id']} ({ov['cohort']})")
+        rep.add_figure(s, fig, "Habitat maps on the reference phase",
+                       "Largest tumour slice of the first cases; blue/green/red = habitats 1/2/3 for k = 3.")
+
+
+def _section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
+                      stability: pd.DataFrame | None) -> None:
+    s = rep.section("Feature stability and selection",
+                    "Selection steps run inside a scikit-learn pipeline fitted on the training cohort "
+                    "(and refitted in every bootstrap resample).")
+    if stability is not None:
+        thr = spec.features.icc_min
+        rep.add_table(s, stability, f"Inter-reader stability (training cohort; kept when ICC ≥ {thr})",
+                      index=False)
+    for name, m in fitted.models.items():
+        if m.coefficients is not None:
+            rep.add_table(s, m.coefficients, f"Model '{name}': coefficients and odds ratios")
+        if m.formula:
+            rep.add_text(s, m.formula, f"Model '{name}': fitted formula")
+        if m.optimism is not None and len(m.optimism.selection_frequency):
+            freq = m.optimism.selection_frequency.sort_values(ascending=False).head(15)
+            rep.add_table(s, freq.rename("selected in resamples (fraction)").to_frame(),
+                          f"Model '{name}': selection frequency over {m.optimism.n_boot} bootstrap resamples")
+    imaging_sel = [f for m in fitted.models.values() if m.spec.features != "none" for f in m.selected
+                   if f in data.columns]
+    imaging_sel = list(dict.fromkeys(imaging_sel))
+    if len(imaging_sel) >= 2:
+        train = data[data["cohort"] == spec.cohorts.training]
+        fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(imaging_sel), 0.9 + 0.5 * len(imaging_sel)))
+        plot_correlation_heatmap(ax, train[imaging_sel], method="spearman")
+        rep.add_figure(s, fig, "Spearman correlation of the selected imaging features (training cohort)")
+
+
+def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels) -> None:
+    clinical = [m for m in fitted.models.values() if m.spec.clinical and m.spec.fuse is None]
+    if not clinical or spec.outcome.response is None:
+        return
+    m = clinical[0]
+    s = rep.section("Table 2. Univariable and multivariable logistic regression of clinical variables",
+                    f"Training cohort; multivariable model = the variables kept by model '{m.name}'.")
+    train = data[data["cohort"] == spec.cohorts.training].copy()
+    r = spec.outcome.response
+    train["_y"] = train[r.column].astype(str).eq(str(r.positive)).astype(int)
+    kept = [v for v in m.selected if v in m.spec.clinical]
+    res = odds_ratio_table(train, "_y", list(m.spec.clinical), multivariable=kept or None)
+    rep.add_table(s, res.summary(), "Odds ratios (95% CI)", index=False)
+
+
+def _section_discrimination(rep: Report, spec: StudySpec, fitted: FittedModels, ev: Evaluation) -> None:
+    s = rep.section("Discrimination: ROC curves and AUC per cohort",
+                    "AUC with DeLong 95% CI; on the training cohort also Harrell's optimism-corrected AUC "
+                    "(whole pipeline refitted in every bootstrap resample).")
+    rep.add_table(s, ev.metrics, "AUC by model and cohort", index=False)
+    cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
+    fig, axes = _panels(len(cohorts))
+    for ax, c in zip(axes, cohorts):
+        plot_roc(ax, c.y, c.scores, title=f"{c.name} (n = {c.y.size})")
+    rep.add_figure(s, fig, "ROC curves")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    plot_auc_bars(ax, ev.metrics)
+    rep.add_figure(s, fig, "AUC across models and cohorts")
+    if len(ev.comparisons):
+        rep.add_table(s, ev.comparisons, "Paired DeLong tests between models", index=False)
+
+
+def _section_classification(rep: Report, fitted: FittedModels, ev: Evaluation) -> None:
+    s = rep.section("Classification at the training-cohort Youden cut-off",
+                    "Accuracy, sensitivity, specificity, PPV, NPV with Clopper–Pearson exact 95% CIs, [n/N].")
+    wide = ev.classification.pivot_table(index=["model", "metric"], columns="cohort", values="display",
+                                         aggfunc="first", sort=False)
+    rep.add_table(s, wide, "Classification metrics (cohorts side by side)")
+    cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
+    names = list(fitted.models)
+    fig, axes = plt.subplots(len(cohorts), len(names), figsize=(3.4 * len(names), 3.2 * len(cohorts)),
+                             squeeze=False)
+    for i, c in enumerate(cohorts):
+        for j, n in enumerate(names):
+            pred = (c.scores[n] >= fitted.models[n].threshold).astype(int)
+            plot_confusion_matrix(axes[i][j], confusion_counts(c.y, pred), title=f"{n} — {c.name}")
+    rep.add_figure(s, fig, "Confusion matrices")
+    radar = ev.classification.pivot_table(index=["model", "cohort"], columns="metric", values="estimate")
+    radar = radar.reset_index()
+    last = cohorts[-1].name
+    sub = radar[radar["cohort"] == last].drop(columns="cohort").set_index("model")
+    auc = ev.metrics[ev.metrics["cohort"] == last].set_index("model")["auc"]
+    sub = sub.assign(auc=auc)
+    fig, axes = _panels(1, 5.5, 5.5, polar=True)
+    plot_radar(axes[0], sub, title=f"Metrics in the {last} cohort")
+    rep.add_figure(s, fig, "Radar chart of metrics across models")
+
+
+def _section_calibration(rep: Report, ev: Evaluation) -> None:
+    s = rep.section("Calibration", "Binned and lowess-smoothed calibration curves; calibration-in-the-large, "
+                                   "slope, Brier score and Hosmer–Lemeshow test per model and cohort.")
+    cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
+    fig, axes = _panels(len(cohorts))
+    for ax, c in zip(axes, cohorts):
+        plot_calibration(ax, c.y, {k: np.clip(v, 1e-6, 1 - 1e-6) for k, v in c.scores.items()},
+                         title=c.name)
+    rep.add_figure(s, fig, "Calibration curves")
+    rows = []
+    for (model, cohort), cal in ev.calibration.items():
+        t = cal.summary()
+        t.insert(0, "cohort", cohort)
+        t.insert(0, "model", model)
+        rows.append(t)
+    if rows:
+        rep.add_table(s, pd.concat(rows, ignore_index=True), "Calibration statistics", index=False)
+
+
+def _section_decision(rep: Report, ev: Evaluation) -> None:
+    s = rep.section("Decision curve analysis", "Net benefit of each model versus treat-all and treat-none.")
+    fig, axes = _panels(len(ev.decision))
+    for ax, (cohort, dca) in zip(axes, ev.decision.items()):
+        plot_decision_curve(ax, dca, title=cohort)
+    rep.add_figure(s, fig, "Decision curves")
+    fig, axes = _panels(len(ev.cohorts))
+    for ax, c in zip(axes, ev.cohorts):
+        if len(np.unique(c.y)) == 2:
+            first = next(iter(c.scores))
+            plot_score_distribution(ax, c.y, c.scores[first], score_name=f"{first} score",
+                                    title=f"{c.name}")
+    rep.add_figure(s, fig, "Score distributions by outcome")
+
+
+def _section_survival(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels) -> None:
+    from hccrad.report.figures.survival import forest_plot, plot_km_with_risk_table
+    from hccrad.survival.cox import cox_regression
+    from hccrad.survival.cutpoint import maxstat_cutpoint
+    from hccrad.survival.kaplan_meier import kaplan_meier
+    from hccrad.survival.logrank import logrank_test
+
+    sv = spec.outcome.survival
+    if sv is None or not fitted.models:
+        return
+    name = next(iter(fitted.models))
+    score = fitted.models[name].scores
+    s = rep.section(f"Survival: {sv.label} by the '{name}' risk group",
+                    "Cut-point chosen on the training cohort by maximally selected log-rank statistics "
+                    "(Lausen–Schumacher corrected p) and applied unchanged to the other cohorts.")
+    train = data["cohort"] == spec.cohorts.training
+    cut = maxstat_cutpoint(data.loc[train, sv.time], data.loc[train, sv.event], score[train])
+    rep.add_table(s, cut.summary(), "Cut-point (training cohort)", index=False)
+    for cohort in dict.fromkeys(data["cohort"]):
+        idx = data["cohort"] == cohort
+        groups = np.where(score[idx] > cut.cutpoint, "high score", "low score")
+        if len(set(groups)) < 2:
+            continue
+        km = kaplan_meier(data.loc[idx, sv.time], data.loc[idx, sv.event], groups, time_unit=sv.unit)
+        lr = logrank_test(data.loc[idx, sv.time], data.loc[idx, sv.event], groups)
+        fig = plt.figure(figsize=(6.5, 5.2))
+        plot_km_with_risk_table(fig, km, p_value=lr.p_value, title=f"{cohort}")
+        rep.add_figure(s, fig, f"Kaplan–Meier by risk group — {cohort}")
+        rep.add_table(s, km.summary(), f"Median survival by group — {cohort}", index=False)
+    df = data.loc[train, [sv.time, sv.event]].assign(**{f"{name}_score": score[train]})
+    cox = cox_regression(df, sv.time, sv.event, [f"{name}_score"], time_unit=sv.unit)
+    rep.add_table(s, cox.summary(), "Cox regression of the score (training cohort)", index=False)
+
+
+def _section_truth(rep: Report, spec: StudySpec, ev: Evaluation) -> None:
+    truth_path = spec.data.manifest.parent / "truth.json"
+    if not truth_path.is_file():
+        return
+    truth = json.loads(truth_path.read_text())
+    s = rep.section("Synthetic cohort: validated AUC versus the Bayes-optimal AUC",
+                    "The generator knows the true response probabilities; their AUC is the ceiling any model "
+                    "can reach on these cases.")
+    rows = []
+    for _, m in ev.metrics.iterrows():
+        bayes = truth.get("cohorts", {}).get(m["cohort"], {})
+        rows.append({"model": m["model"], "cohort": m["cohort"], "n": m["n"], "auc": m["auc"],
+                     "optimism_corrected_auc": m.get("corrected_auc", np.nan),
+                     "bayes_auc_sample": bayes.get("bayes_auc_sample", np.nan),
+                     "bayes_auc_population": truth.get("bayes_auc_population", np.nan)})
+    rep.add_table(s, pd.DataFrame(rows), "Validated and Bayes-optimal AUC", index=False)
+
+
+def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: ImagingResult,
+                 fitted: FittedModels, ev: Evaluation, stability: pd.DataFrame | None, out: Path,
+                 appendix: dict[str, str]) -> Path:
+    """Write `out/report/index.html` (+ figures and tables) and return its path."""
+    rep = Report(out / "report", spec.report.title or spec.name)
+    order = [c.name for c in ev.cohorts]
+    feature_cols = set(imaging.features.columns)
+    steps = [
+        ("overview", lambda: _section_overview(rep, spec, study, data, imaging, order)),
+        ("table 1", lambda: _section_table_one(rep, spec, data, feature_cols, order)),
+        ("habitats", lambda: _section_habitats(rep, imaging)),
+        ("features", lambda: _section_features(rep, spec, data, fitted, stability)),
+        ("odds ratios", lambda: _section_odds_ratios(rep, spec, data, fitted)),
+        ("discrimination", lambda: _section_discrimination(rep, spec, fitted, ev)),
+        ("classification", lambda: _section_classification(rep, fitted, ev)),
+        ("calibration", lambda: _section_calibration(rep, ev)),
+        ("decision curves", lambda: _section_decision(rep, ev)),
+        ("survival", lambda: _section_survival(rep, spec, data, fitted)),
+        ("synthetic truth", lambda: _section_truth(rep, spec, ev)),
+    ]
+    for name, fn in steps:
+        try:
+            fn()
+        except HccradError as exc:  # a statistic undefined on these data: say so in the report
+            log.warning("report section %s incomplete: %s", name, exc)
+            sec = rep.sections[-1] if rep.sections else rep.section(name)
+            rep.add_text(sec, f"Section '{name}' could not be completed: {exc}", "Not computed")
+    return rep.write(appendix)

@@ -1,0 +1,102 @@
+"""The study report as data: sections holding figures and tables, rendered to one self-contained HTML file.
+
+Figures are saved as PNG and SVG under `report/figures/` and embedded in the HTML as base64 PNG, so the
+page opens from disk with no server and no network. Tables are saved as CSV under `report/tables/` and
+rendered as HTML. The study spec and package versions close the report.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
+
+from hccrad.pipeline.cache import atomic_write_text  # noqa: E402
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "item"
+
+
+@dataclass
+class Item:
+    kind: str                  # "figure" | "table" | "text"
+    title: str
+    caption: str = ""
+    body: str = ""             # HTML for tables, base64 PNG for figures, text for text
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Section:
+    title: str
+    intro: str = ""
+    items: list[Item] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        return slug(self.title)
+
+
+class Report:
+    """Collects sections; `add_figure` / `add_table` write the files and keep the rendered content."""
+
+    def __init__(self, out_dir: Path, title: str) -> None:
+        self.dir = Path(out_dir)
+        self.title = title
+        self.sections: list[Section] = []
+        (self.dir / "figures").mkdir(parents=True, exist_ok=True)
+        (self.dir / "tables").mkdir(parents=True, exist_ok=True)
+
+    def section(self, title: str, intro: str = "") -> Section:
+        s = Section(title, intro)
+        self.sections.append(s)
+        return s
+
+    def add_figure(self, section: Section, fig: plt.Figure, title: str, caption: str = "") -> Item:
+        name = slug(f"{section.title}-{title}")
+        png = self.dir / "figures" / f"{name}.png"
+        svg = self.dir / "figures" / f"{name}.svg"
+        fig.savefig(png, dpi=110, bbox_inches="tight")
+        fig.savefig(svg, bbox_inches="tight")
+        plt.close(fig)
+        data = base64.b64encode(png.read_bytes()).decode("ascii")
+        item = Item("figure", title, caption, data, [f"figures/{png.name}", f"figures/{svg.name}"])
+        section.items.append(item)
+        return item
+
+    def add_table(self, section: Section, table: pd.DataFrame, title: str, caption: str = "",
+                  index: bool = True, float_format: str = "{:.3f}") -> Item:
+        name = slug(f"{section.title}-{title}")
+        csv = self.dir / "tables" / f"{name}.csv"
+        atomic_write_text(csv, table.to_csv(index=index))
+        shown = table.copy()
+        for c in shown.columns:
+            if pd.api.types.is_float_dtype(shown[c]):
+                shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else float_format.format(v))
+        body = shown.to_html(index=index, border=0, classes="tbl", escape=True, na_rep="")
+        item = Item("table", title, caption, body, [f"tables/{csv.name}"])
+        section.items.append(item)
+        return item
+
+    def add_text(self, section: Section, text: str, title: str = "") -> Item:
+        item = Item("text", title, "", html.escape(text))
+        section.items.append(item)
+        return item
+
+    def write(self, appendix: dict[str, str]) -> Path:
+        env = Environment(loader=PackageLoader("hccrad.report", "templates"),
+                          autoescape=select_autoescape(["html", "j2"]))
+        page = env.get_template("report.html.j2").render(
+            title=self.title, sections=self.sections, appendix=appendix,
+        )
+        return atomic_write_text(self.dir / "index.html", page)

@@ -1,0 +1,97 @@
+"""Habitat figures: the k-selection ("elbow rule") plot of seed 000 Fig. 2c and habitat overlays (Fig. 4).
+
+Functions take a matplotlib Axes (or Figure) and return it; they never call ``plt.show``.
+Seed 000 Fig. 4 colours: high enhancement red, moderate green, low blue, i.e. habitat 1 (lowest
+``order_by`` value) blue, 2 green, 3 red; other k use evenly spaced colours of the ``jet`` map (blue -> red).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from hccrad.core.errors import FeatureError
+from hccrad.habitat.kselect import KSelection
+
+
+def habitat_colours(n_habitats: int) -> list[tuple[float, float, float, float]]:
+    """RGBA colour of habitats 1..k (k = 3: blue, green, red as in seed 000 Fig. 4)."""
+    if n_habitats == 3:
+        return [(0.0, 0.0, 1.0, 1.0), (0.0, 0.8, 0.0, 1.0), (1.0, 0.0, 0.0, 1.0)]
+    cmap = colormaps["jet"]
+    return [tuple(cmap(v)) for v in np.linspace(0.1, 0.9, n_habitats)]
+
+
+def plot_k_selection(axes_or_fig: Axes | Figure | Sequence[Axes], ks: KSelection):
+    """Inertia with the Kneedle elbow marked, and the silhouette coefficient, against k.
+
+    Figure -> two new side-by-side axes (returns the figure); two Axes -> one curve each (returns them);
+    one Axes -> inertia on it and silhouette on a twin y axis (returns the Axes).
+    """
+    s = ks.summary()
+    if isinstance(axes_or_fig, Figure):
+        ax_i, ax_s = axes_or_fig.subplots(1, 2)
+        ret = axes_or_fig
+    elif isinstance(axes_or_fig, Axes):
+        ax_i = axes_or_fig
+        ax_s = axes_or_fig.twinx()
+        ret = axes_or_fig
+    else:
+        ax_i, ax_s = axes_or_fig
+        ret = axes_or_fig
+    ax_i.plot(s["k"], s["inertia"], "o-", color="tab:blue", label="inertia")
+    if ks.elbow_k is not None:
+        y = float(s.loc[s["k"] == ks.elbow_k, "inertia"].iloc[0])
+        ax_i.axvline(ks.elbow_k, color="grey", ls="--", lw=1)
+        ax_i.plot([ks.elbow_k], [y], "s", color="tab:red", ms=9, label=f"elbow k = {ks.elbow_k}")
+    ax_i.set_xlabel("number of clusters k")
+    ax_i.set_ylabel("inertia (within-cluster SS)")
+    ax_s.plot(s["k"], s["silhouette"], "^-", color="tab:orange", label="silhouette")
+    ax_s.set_ylabel("silhouette coefficient")
+    if ax_s is not ax_i and not isinstance(axes_or_fig, Axes):
+        ax_s.set_xlabel("number of clusters k")
+    ax_i.set_title(f"Choice of k: {ks.k} (elbow {ks.elbow_k}, silhouette {ks.silhouette_k})")
+    ax_i.legend(loc="upper right", fontsize="small")
+    ax_s.legend(loc="center right", fontsize="small")
+    return ret
+
+
+def plot_habitat_overlay(
+    ax: Axes,
+    image2d: np.ndarray,
+    labels2d: np.ndarray,
+    n_habitats: int,
+    alpha: float = 0.5,
+    window: tuple[float, float] | None = None,
+) -> Axes:
+    """A grey image slice (e.g. the portal phase) with habitats 1..k overlaid in colour (0 transparent).
+
+    window: (low, high) grey levels; default the 1st and 99th percentiles of the slice.
+    """
+    image2d = np.asarray(image2d, dtype=float)
+    labels2d = np.asarray(labels2d)
+    if image2d.ndim != 2 or image2d.shape != labels2d.shape:
+        raise FeatureError(
+            f"image {image2d.shape} and labels {labels2d.shape} must be 2-D slices of one shape",
+            field="plot_habitat_overlay",
+        )
+    if labels2d.size and (labels2d.min() < 0 or labels2d.max() > n_habitats):
+        raise FeatureError(f"labels must lie in 0..{n_habitats}", field="plot_habitat_overlay")
+    lo, hi = window if window is not None else np.percentile(image2d, [1, 99])
+    ax.imshow(image2d, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+    colours = habitat_colours(n_habitats)
+    cmap = ListedColormap([(0.0, 0.0, 0.0, 0.0)] + [c[:3] + (alpha,) for c in colours])
+    ax.imshow(labels2d, cmap=cmap, vmin=-0.5, vmax=n_habitats + 0.5, interpolation="nearest")
+    ax.legend(
+        handles=[Patch(color=c, label=f"habitat {i + 1}") for i, c in enumerate(colours)],
+        loc="lower right",
+        fontsize="x-small",
+    )
+    ax.set_axis_off()
+    return ax

@@ -1,0 +1,219 @@
+"""Survival figures: Kaplan–Meier curves with CI bands and a numbers-at-risk table, forest plots of HRs/ORs,
+time-dependent AUC, survival calibration at a horizon, and nomograms.
+
+Functions take a matplotlib Axes (or a Figure where two linked panels are drawn) and return it; they never
+call ``plt.show``. They only draw result objects from :mod:`hccrad.survival` (or a tidy DataFrame for the
+forest plot); no statistic is computed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from hccrad.core.errors import DataError
+from hccrad.survival.calibration import SurvivalCalibrationResult
+from hccrad.survival.kaplan_meier import KaplanMeierResult
+from hccrad.survival.nomogram import Nomogram
+from hccrad.survival.time_auc import TimeAUCResult
+
+
+def _risk_times(km: KaplanMeierResult, times: Sequence[float] | None, n: int = 6) -> list[float]:
+    if times is not None:
+        return [float(t) for t in times]
+    t_max = max(float(c.time.max()) for c in km.curves)
+    return [float(t) for t in np.linspace(0.0, t_max, n).round(0)]
+
+
+def plot_km(
+    ax: Axes,
+    km: KaplanMeierResult,
+    *,
+    ci: bool = True,
+    censor_marks: bool = True,
+    p_value: float | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Step curves S(t) per group with shaded CI bands (the result's conf_type) and '+' censoring marks."""
+    for i, curve in enumerate(km.curves):
+        tab = curve.table
+        t = np.r_[0.0, tab["time"].to_numpy()]
+        s = np.r_[1.0, tab["survival"].to_numpy()]
+        colour = f"C{i}"
+        ax.step(t, s, where="post", color=colour, label=f"{curve.group} (n={curve.time.size})")
+        if ci:
+            lo = np.r_[1.0, tab["lower"].to_numpy()]
+            up = np.r_[1.0, tab["upper"].to_numpy()]
+            ok = np.isfinite(lo) & np.isfinite(up)
+            ax.fill_between(t[ok], lo[ok], up[ok], step="post", color=colour, alpha=0.15, lw=0)
+        if censor_marks:
+            cens = tab[tab["n_censor"] > 0]
+            ax.plot(cens["time"], cens["survival"], "+", color=colour, ms=6)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(f"time ({km.time_unit})")
+    ax.set_ylabel("survival probability")
+    if p_value is not None:
+        ax.text(0.02, 0.04, f"log-rank p = {p_value:.3g}" if p_value >= 1e-4 else "log-rank p < 0.0001",
+                transform=ax.transAxes)
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="upper right", fontsize="small", frameon=False)
+    return ax
+
+
+def plot_risk_table(ax: Axes, km: KaplanMeierResult, times: Sequence[float] | None = None) -> Axes:
+    """Numbers at risk (follow-up >= t) per group at `times`, written as a table aligned with the KM x axis."""
+    times = _risk_times(km, times)
+    table = km.numbers_at_risk(times)
+    for i, group in enumerate(table.index):
+        y = len(table.index) - 1 - i
+        for t in times:
+            ax.text(t, y, str(int(table.loc[group, t])), ha="center", va="center", color=f"C{i}",
+                    fontsize="small")
+    ax.set_yticks(range(len(table.index)))
+    ax.set_yticklabels(list(table.index)[::-1], fontsize="small")
+    ax.tick_params(axis="y", length=0, pad=14)
+    ax.set_ylim(-0.5, len(table.index) - 0.5)
+    ax.set_xticks(times)
+    ax.tick_params(axis="x", labelsize="small")
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.set_title("Number at risk", fontsize="small", loc="left")
+    return ax
+
+
+def plot_km_with_risk_table(
+    fig: Figure,
+    km: KaplanMeierResult,
+    *,
+    times: Sequence[float] | None = None,
+    p_value: float | None = None,
+    title: str | None = None,
+) -> tuple[Axes, Axes]:
+    """KM curves above a numbers-at-risk table sharing the time axis; returns (km_ax, table_ax)."""
+    grid = fig.add_gridspec(2, 1, height_ratios=[4, 1], hspace=0.35)
+    ax_km = fig.add_subplot(grid[0])
+    ax_tab = fig.add_subplot(grid[1], sharex=ax_km)
+    times = _risk_times(km, times)
+    plot_km(ax_km, km, p_value=p_value, title=title)
+    plot_risk_table(ax_tab, km, times)
+    ax_km.set_xticks(times)
+    ax_km.set_xlim(0, max(times) * 1.02 if max(times) > 0 else 1)
+    return ax_km, ax_tab
+
+
+def forest_plot(
+    ax: Axes,
+    table: pd.DataFrame,
+    *,
+    estimate: str = "hr",
+    lower: str = "hr_lower",
+    upper: str = "hr_upper",
+    label: str = "covariate",
+    p: str | None = "p",
+    reference: float = 1.0,
+    log_scale: bool = True,
+    xlabel: str = "hazard ratio (95% CI)",
+) -> Axes:
+    """Forest plot of ratios with CIs (Cox HRs, logistic ORs): any DataFrame with estimate/lower/upper columns."""
+    need = [c for c in (estimate, lower, upper, label) if c not in table.columns]
+    if need:
+        raise DataError(f"forest plot: columns {need} missing", field=need[0],
+                        hint=f"columns present: {list(table.columns)}")
+    tab = table.reset_index(drop=True)
+    if log_scale and ((tab[[estimate, lower, upper]] <= 0).any().any()):
+        raise DataError("forest plot: non-positive ratio on a log scale", field=estimate,
+                        hint="pass ratios (exp(coef)), or log_scale=False for differences")
+    y = np.arange(len(tab))[::-1]
+    est = tab[estimate].to_numpy(float)
+    ax.errorbar(est, y, xerr=[est - tab[lower].to_numpy(float), tab[upper].to_numpy(float) - est],
+                fmt="s", color="black", ecolor="black", capsize=3, ms=5)
+    ax.axvline(reference, color="grey", ls="--", lw=1)
+    if log_scale:
+        ax.set_xscale("log")
+    labels = []
+    for _, row in tab.iterrows():
+        text = f"{row[label]}  {row[estimate]:.2f} ({row[lower]:.2f}-{row[upper]:.2f})"
+        if p is not None and p in tab.columns:
+            pv = row[p]
+            text += "  p<0.001" if pv < 0.001 else f"  p={pv:.3f}"
+        labels.append(text)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize="small")
+    ax.set_ylim(-0.7, len(tab) - 0.3)
+    ax.set_xlabel(xlabel)
+    return ax
+
+
+def plot_time_auc(ax: Axes, results: dict[str, TimeAUCResult] | TimeAUCResult) -> Axes:
+    """AUC(t) against the horizon for one or several scores, with bootstrap CIs as error bars."""
+    if isinstance(results, TimeAUCResult):
+        results = {"model": results}
+    unit = "time"
+    for i, (name, res) in enumerate(results.items()):
+        tab = res.table
+        unit = res.time_unit
+        yerr = None
+        if tab["lower"].notna().all():
+            yerr = [tab["auc"] - tab["lower"], tab["upper"] - tab["auc"]]
+        ax.errorbar(tab["time"] + i * 0.0, tab["auc"], yerr=yerr, fmt="o-", color=f"C{i}", capsize=3, label=name)
+    ax.axhline(0.5, color="grey", ls=":", lw=1)
+    ax.set_ylim(0.3, 1.0)
+    ax.set_xlabel(f"time ({unit})")
+    ax.set_ylabel("time-dependent AUC")
+    ax.legend(loc="lower right", fontsize="small", frameon=False)
+    return ax
+
+
+def plot_survival_calibration(ax: Axes, cal: SurvivalCalibrationResult) -> Axes:
+    """Observed (KM, with CI) against mean predicted survival at the horizon, per risk group, with the diagonal."""
+    tab = cal.table
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="ideal")
+    ax.errorbar(tab["predicted"], tab["observed"],
+                yerr=[tab["observed"] - tab["lower"], tab["upper"] - tab["observed"]],
+                fmt="o-", color="C0", capsize=3, label="observed (Kaplan–Meier)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel(f"predicted survival at {cal.horizon:g} {cal.time_unit}")
+    ax.set_ylabel(f"observed survival at {cal.horizon:g} {cal.time_unit}")
+    ax.legend(loc="upper left", fontsize="small", frameon=False)
+    return ax
+
+
+def plot_nomogram(ax: Axes, nomo: Nomogram, *, n_outcome_ticks: int = 6) -> Axes:
+    """Points axis, one axis per variable, total points and the predicted probability/survival axis."""
+    rows: list[tuple[str, list[float], list[str]]] = []
+    top = np.linspace(0, nomo.max_points, 11)
+    rows.append(("Points", list(top), [f"{v:g}" for v in top]))
+    for var, grp in nomo.scales.groupby("variable", sort=False):
+        rows.append((var, list(grp["points"]), [f"{v:g}" for v in grp["value"]]))
+    total_max = float(nomo.scales.groupby("variable")["points"].max().sum())
+    scale = nomo.max_points / total_max if total_max > 0 else 1.0  # total-points axis drawn on the same width
+    totals = np.linspace(0, total_max, 11)
+    rows.append(("Total points", list(totals * scale), [f"{v:.0f}" for v in totals]))
+    probs = nomo.predict(totals)
+    lo, hi = float(np.nanmin(probs)), float(np.nanmax(probs))
+    targets = np.linspace(lo, hi, n_outcome_ticks)
+    dense = np.linspace(0, total_max, 2001)
+    pred = nomo.predict(dense)
+    order = np.argsort(pred)
+    pos = np.interp(targets, pred[order], dense[order]) * scale
+    name = "Predicted probability" if nomo.kind == "logistic" else f"Survival at {nomo.horizon:g}"
+    rows.append((name, list(pos), [f"{v:.2f}" for v in targets]))
+    for i, (label, xs, texts) in enumerate(rows):
+        y = -i
+        ax.plot([min(xs), max(xs)], [y, y], color="black", lw=1)
+        for x, text in zip(xs, texts):
+            ax.plot([x, x], [y, y + 0.12], color="black", lw=1)
+            ax.text(x, y + 0.18, text, ha="center", va="bottom", fontsize="x-small")
+        ax.text(-0.04 * nomo.max_points, y, label, ha="right", va="center", fontsize="small")
+    ax.set_xlim(-0.05 * nomo.max_points, 1.05 * nomo.max_points)
+    ax.set_ylim(-len(rows) + 0.5, 0.8)
+    ax.axis("off")
+    return ax

@@ -1,0 +1,280 @@
+"""Embedded and wrapper selection steps: LASSO-logistic with k-fold CV, RFE, mRMR, clinical stepwise.
+
+* :class:`LassoSelector` -- L1-penalised logistic regression (Tibshirani 1996) over a grid of C = 1/lambda,
+  k-fold stratified CV of the binomial deviance (2 x mean log-loss) or AUC, and the "min" or "1-SE" rule
+  (Hastie, Tibshirani & Friedman, ESL §7.10: the most regularised model whose CV error is within one
+  standard error of the minimum -- glmnet's ``lambda.1se``). Seeds 000 and 001 select features this way.
+  The CV curve and the coefficient path are kept for plotting (``cv_results_``, ``coef_path_``).
+* :class:`RFESelector` -- scikit-learn's recursive feature elimination with a linear model (seed 001).
+* :class:`MRMRSelector` -- minimum-redundancy maximum-relevance (Peng, Long & Ding 2005, MID scheme with
+  mutual information; relevance from ``mutual_info_classif``, redundancy as mean |Spearman rho| -- a common
+  fast variant, documented as such).
+* :class:`StepwiseSelector` -- the clinical univariable screen -> multivariable stepwise logistic of seed 000
+  as a transformer, so it is refitted inside every resample.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_selection import RFE, mutual_info_classif
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import l1_min_c
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+from hccrad.core.errors import ModelError
+from hccrad.selection.filters import _check_xy, _corr, _names, _Selector
+
+logger = logging.getLogger(__name__)
+
+
+def _l1_logistic(C: float, random_state) -> LogisticRegression:
+    return LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", max_iter=1000, random_state=random_state)
+
+
+def _deviance(y: np.ndarray, eta: np.ndarray) -> float:
+    """Mean binomial deviance -2/n * sum[y log p + (1-y) log(1-p)], p = expit(eta), computed stably."""
+    return float(2.0 * np.mean(np.logaddexp(0.0, eta) - y * eta))
+
+
+def _grouped_folds(X: np.ndarray, y: np.ndarray, k: int, random_state) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified k folds in which identical rows (a patient drawn twice by a bootstrap) share a fold, so the
+    inner CV cannot leak. Without duplicates this is plain StratifiedKFold(shuffle=True)."""
+    groups = np.unique(X, axis=0, return_inverse=True)[1].ravel()
+    if np.unique(groups).size == len(groups):
+        return list(StratifiedKFold(k, shuffle=True, random_state=random_state).split(X, y))
+    rng = np.random.default_rng(random_state)
+    fold_of_group = {}
+    for cls in (0, 1):  # duplicates share y, so every group belongs to one class
+        g = rng.permutation(np.unique(groups[y == cls]))
+        fold_of_group.update({int(gi): i % k for i, gi in enumerate(g)})
+    fold = np.array([fold_of_group[int(gi)] for gi in groups])
+    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
+
+
+class LassoSelector(_Selector):
+    """Keep the features with non-zero coefficients in an L1 logistic regression tuned by k-fold CV.
+
+    ``Cs``: number of grid points (log-spaced from the C at which every coefficient is zero, ``l1_min_c``, up
+    to ``c_ratio`` times it) or an explicit increasing array. ``scoring``: ``"deviance"`` (lower is better) or
+    ``"auc"``. ``rule``: ``"1se"`` or ``"min"``. Features should be standardised first (pipeline step "scale").
+    If the chosen C keeps no feature, the next larger C that keeps at least one is used (logged).
+    ``max_features`` caps the selection (glmnet's ``dfmax``): the largest C on the path with at most that many
+    non-zero coefficients; ``"epv"`` = one feature per 10 patients of the smaller class (Peduzzi et al. 1996).
+
+    Fitted: ``Cs_``, ``cv_results_`` (DataFrame: C, log10_lambda, mean, se, n_nonzero), ``coef_path_``
+    (DataFrame Cs x features, refitted on all training rows; ``None`` with ``keep_path=False``, which skips
+    those refits -- use it inside resampling), ``C_`` (chosen), ``coef_`` (at ``C_``).
+    """
+
+    def __init__(
+        self,
+        cv: int = 10,
+        rule: str = "1se",
+        Cs: int | np.ndarray = 20,
+        c_ratio: float = 1e3,
+        scoring: str = "deviance",
+        random_state: int | None = 0,
+        max_features: int | str | None = None,
+        keep_path: bool = True,
+    ) -> None:
+        self.max_features = max_features
+        self.keep_path = keep_path
+        self.cv = cv
+        self.rule = rule
+        self.Cs = Cs
+        self.c_ratio = c_ratio
+        self.scoring = scoring
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        Xv, yv = _check_xy(self, X, y)
+        if self.rule not in ("1se", "min"):
+            raise ModelError(f"rule={self.rule!r}", field="rule", hint="use '1se' or 'min'")
+        if self.scoring not in ("deviance", "auc"):
+            raise ModelError(f"scoring={self.scoring!r}", field="scoring", hint="use 'deviance' or 'auc'")
+        n_min = int(np.bincount(yv).min())
+        if n_min < self.cv:
+            raise ModelError(
+                f"LassoSelector: {self.cv}-fold CV needs >= {self.cv} patients per class, the smaller class has {n_min}",
+                field="cv",
+                hint="lower cv (e.g. cv=5)",
+            )
+        if np.ndim(self.Cs) == 0:
+            c0 = l1_min_c(Xv, yv, loss="log")
+            Cs = c0 * np.logspace(0, np.log10(self.c_ratio), int(self.Cs))
+        else:
+            Cs = np.sort(np.asarray(self.Cs, float))
+        splits = _grouped_folds(Xv, yv, self.cv, self.random_state)
+        scores = np.empty((self.cv, len(Cs)))
+        for f, (tr, va) in enumerate(splits):
+            for c, C in enumerate(Cs):
+                m = _l1_logistic(C, self.random_state).fit(Xv[tr], yv[tr])
+                eta = Xv[va] @ m.coef_[0] + m.intercept_[0]
+                if self.scoring == "deviance":
+                    scores[f, c] = _deviance(yv[va], eta)
+                else:
+                    scores[f, c] = roc_auc_score(yv[va], eta) if np.ptp(eta) > 0 else 0.5
+        mean, se = scores.mean(0), scores.std(0, ddof=1) / np.sqrt(self.cv)
+        cache: dict[int, np.ndarray] = {}
+
+        def coef(i: int) -> np.ndarray:  # refit on all training rows at Cs[i], on demand
+            if i not in cache:
+                cache[i] = _l1_logistic(Cs[i], self.random_state).fit(Xv, yv).coef_[0]
+            return cache[i]
+
+        def nnz(i: int) -> int:
+            return int(np.count_nonzero(coef(i)))
+
+        if self.keep_path:
+            for i in range(len(Cs)):
+                coef(i)
+        sign = 1.0 if self.scoring == "deviance" else -1.0  # make "lower is better"
+        best = int(np.argmin(sign * mean))
+        if self.rule == "min":
+            chosen = best
+        else:
+            ok = sign * mean <= sign * mean[best] + se[best]
+            chosen = int(np.argmax(ok))  # smallest C (most regularised) within 1 SE
+        if nnz(chosen) == 0:
+            later = [i for i in range(chosen + 1, len(Cs)) if nnz(i) > 0]
+            if not later:
+                raise ModelError(
+                    "LassoSelector: no C in the grid gives a non-zero coefficient",
+                    field="Cs",
+                    hint="widen the grid (larger c_ratio) or check that features vary",
+                )
+            logger.warning("LassoSelector: chosen C keeps no feature; using the next C with >= 1 feature")
+            chosen = later[0]
+        support = coef(chosen) != 0
+        k = self.max_features
+        if k is not None:
+            if k == "epv":
+                k = max(1, n_min // 10)
+            if not isinstance(k, (int, np.integer)) or k < 1:
+                raise ModelError(f"max_features={self.max_features!r}", field="max_features",
+                                 hint="use a positive integer, 'epv' or None")
+            if nnz(chosen) > k:
+                i = chosen - 1
+                while i >= 0 and nnz(i) > k:
+                    i -= 1
+                if i >= 0 and nnz(i) > 0:
+                    chosen = i
+                    support = coef(i) != 0
+                else:  # the path jumps past k: keep the k largest |coef| at the first C with any
+                    chosen = i + 1
+                    top = np.argsort(-np.abs(coef(chosen)), kind="stable")[:k]
+                    support = np.zeros(Xv.shape[1], bool)
+                    support[top] = True
+                logger.info("LassoSelector: capped at %d features (max_features=%r)", k, self.max_features)
+        names = _names(self, Xv.shape[1])
+        self.Cs_ = Cs
+        self.cv_results_ = pd.DataFrame(
+            {"C": Cs, "log10_lambda": -np.log10(Cs), "mean": mean, "se": se,
+             "n_nonzero": [nnz(i) if i in cache else np.nan for i in range(len(Cs))]}
+        )
+        self.cv_scoring_ = self.scoring
+        self.coef_path_ = (pd.DataFrame(np.vstack([coef(i) for i in range(len(Cs))]), index=pd.Index(Cs, name="C"),
+                                        columns=names) if self.keep_path else None)
+        self.C_ = float(Cs[chosen])
+        self.coef_ = np.where(support, coef(chosen), 0.0)
+        self.support_ = support
+        return self
+
+
+class RFESelector(_Selector):
+    """Recursive feature elimination (Guyon et al. 2002) with an L2 logistic regression ranking by |coef|.
+
+    ``n_features``: how many to keep (int) or a fraction of the inputs (float in (0, 1)); ``step``: how many
+    to drop per round. Fitted: ``ranking_`` (1 = kept).
+    """
+
+    def __init__(self, n_features: int | float = 10, step: int = 1, C: float = 1.0) -> None:
+        self.n_features = n_features
+        self.step = step
+        self.C = C
+
+    def fit(self, X, y=None):
+        Xv, yv = _check_xy(self, X, y)
+        k = self.n_features
+        k = max(1, int(round(k * Xv.shape[1]))) if isinstance(k, float) and k < 1 else int(k)
+        k = min(k, Xv.shape[1])
+        rfe = RFE(LogisticRegression(C=self.C, max_iter=1000), n_features_to_select=k, step=self.step)
+        rfe.fit(Xv, yv)
+        self.ranking_ = rfe.ranking_
+        self.support_ = rfe.support_.copy()
+        return self
+
+
+class MRMRSelector(_Selector):
+    """Minimum-redundancy maximum-relevance: greedily add the feature maximising
+    relevance - mean redundancy with the already chosen ones (Peng et al., IEEE TPAMI 2005, MID form).
+
+    Relevance: ``mutual_info_classif`` (seeded); redundancy: mean |Spearman rho| (fast variant of the MI
+    redundancy term). Fitted: ``relevance_``, ``order_`` (indices in the order chosen).
+    """
+
+    def __init__(self, n_features: int = 10, random_state: int | None = 0) -> None:
+        self.n_features = n_features
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        Xv, yv = _check_xy(self, X, y)
+        k = min(int(self.n_features), Xv.shape[1])
+        rel = mutual_info_classif(Xv, yv, random_state=self.random_state)
+        r = np.abs(_corr(Xv, "spearman"))
+        order = [int(np.argmax(rel))]
+        while len(order) < k:
+            score = rel - r[:, order].mean(1)
+            score[order] = -np.inf
+            order.append(int(np.argmax(score)))
+        self.relevance_ = rel
+        self.order_ = np.asarray(order)
+        self.support_ = np.zeros(Xv.shape[1], bool)
+        self.support_[order] = True
+        return self
+
+
+class StepwiseSelector(_Selector):
+    """Clinical-variable selection of seed 000 as a transformer: univariable logistic screen (p < ``screen_p``)
+    then multivariable stepwise logistic (see :func:`hccrad.models.logistic.stepwise_logistic`).
+
+    Fitted: ``result_`` (the :class:`~hccrad.models.logistic.StepwiseResult`). If nothing is selected, the
+    variable with the smallest univariable p is kept (logged).
+    """
+
+    def __init__(
+        self,
+        screen_p: float | None = 0.1,
+        entry_p: float = 0.1,
+        stay_p: float = 0.1,
+        direction: str = "both",
+        criterion: str = "p",
+    ) -> None:
+        self.screen_p = screen_p
+        self.entry_p = entry_p
+        self.stay_p = stay_p
+        self.direction = direction
+        self.criterion = criterion
+
+    def fit(self, X, y=None):
+        from hccrad.models.logistic import stepwise_logistic  # models imports selection; avoid a cycle
+
+        Xv, yv = _check_xy(self, X, y)
+        names = _names(self, Xv.shape[1])
+        df = pd.DataFrame(Xv, columns=names).assign(__y__=yv)
+        res = stepwise_logistic(
+            df, "__y__", names, screen_p=self.screen_p, entry_p=self.entry_p, stay_p=self.stay_p,
+            direction=self.direction, criterion=self.criterion,
+        )
+        mask = np.array([n in res.selected for n in names])
+        order = np.array([names.index(v) for v in res.univariable.sort_values("p").index])
+        self.result_ = res
+        self.support_ = self._keep_best(mask, order, "stepwise selection")
+        return self
+
+
+__all__ = ["LassoSelector", "RFESelector", "MRMRSelector", "StepwiseSelector"]

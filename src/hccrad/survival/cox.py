@@ -1,0 +1,283 @@
+"""Univariable and multivariable Cox proportional-hazards regression (lifelines, Efron ties).
+
+`lifelines.CoxPHFitter` maximises the Efron partial likelihood, as R `coxph` does by default, so
+coefficients, SEs and log-likelihoods match R survival (tests/reference/test_r_survival.py).
+Hazard ratio HR = exp(beta), Wald CI exp(beta +- z * se), Wald p-value; likelihood-ratio test
+2 (l(beta) - l(0)) and Wald test beta' V^-1 beta on p df. Proportional hazards are checked with the
+Grambsch–Therneau test on scaled Schoenfeld residuals (`lifelines.statistics.proportional_hazard_test`,
+time transform "km" as R `cox.zph`'s default; lifelines uses the 1994 approximation, not cox.zph's exact
+score test of survival >= 3.0, so p-values differ slightly from R's). Stepwise selection (`"forward"` /
+`"backward"`) minimises the partial-likelihood AIC = -2 l(beta) + 2 p, as R `step()`.
+
+Rows with a missing value in the duration, event or any covariate are dropped from the multivariable
+fit (complete-case, counted and logged); each univariable fit uses the rows complete for its covariate.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from lifelines import CoxPHFitter
+from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+from lifelines.statistics import proportional_hazard_test
+from scipy import stats
+
+from hccrad.core.errors import DataError, ModelError
+from hccrad.survival._data import complete_cases, level_label, survival_arrays
+
+logger = logging.getLogger(__name__)
+
+STEPWISE = (None, "forward", "backward")
+_COLS = ["covariate", "coef", "se", "hr", "hr_lower", "hr_upper", "z", "p", "n", "events"]
+
+
+def _design(
+    df: pd.DataFrame, covariates: Sequence[str], categorical: Mapping[str, object]
+) -> tuple[pd.DataFrame, dict]:
+    """Numeric design matrix; categorical columns become 0/1 dummies `col=level` against the reference."""
+    parts, groups = [], {}
+    for col in covariates:
+        if col in categorical:
+            ref = categorical[col]
+            values = df[col]
+            levels = sorted(values.dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
+            if ref not in levels:
+                raise DataError(f"reference level {ref!r} not found in column {col!r}", field=col,
+                                hint=f"levels present: {levels}")
+            names = []
+            for lev in levels:
+                if lev == ref:
+                    continue
+                name = f"{col}={level_label(lev)}"
+                parts.append(pd.Series(np.where(values.isna(), np.nan, (values == lev).astype(float)),
+                                       index=df.index, name=name))
+                names.append(name)
+            groups[col] = names
+        else:
+            numeric = pd.to_numeric(df[col], errors="coerce")
+            if (numeric.isna() & df[col].notna()).any():
+                raise DataError(f"non-numeric values in covariate {col!r}", field=col,
+                                hint=f"declare it categorical, e.g. categorical={{{col!r}: <reference level>}}")
+            parts.append(numeric.rename(col))
+            groups[col] = [col]
+    return pd.concat(parts, axis=1), groups
+
+
+def _fit(data: pd.DataFrame, duration: str, event: str, columns: list[str]) -> CoxPHFitter:
+    cph = CoxPHFitter()
+    hint = "check for a covariate that separates events perfectly (complete separation) or has no variance"
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cph.fit(data[[duration, event, *columns]], duration_col=duration, event_col=event)
+    except ConvergenceError as exc:
+        raise ModelError(f"Cox model with {columns} did not converge: {exc}".split("\n")[0], field=columns[0],
+                         hint=hint) from exc
+    for w in caught:
+        text = str(w.message)
+        if isinstance(w.message, ConvergenceWarning) and ("norm(delta)" in text or "failed to converge" in text):
+            raise ModelError(f"Cox model with {columns} did not converge: {text.splitlines()[0]}",
+                             field=columns[0], hint=hint)
+        if isinstance(w.message, ConvergenceWarning):
+            logger.warning("Cox model with %s: %s", columns, text.splitlines()[0])
+    return cph
+
+
+def _table(cph: CoxPHFitter, z: float, n: int, events: int) -> pd.DataFrame:
+    s = cph.summary
+    coef, se = s["coef"].to_numpy(), s["se(coef)"].to_numpy()
+    out = pd.DataFrame({"covariate": s.index.astype(str), "coef": coef, "se": se, "hr": np.exp(coef),
+                        "hr_lower": np.exp(coef - z * se), "hr_upper": np.exp(coef + z * se),
+                        "z": coef / se, "p": 2 * stats.norm.sf(np.abs(coef / se)), "n": n, "events": events})
+    return out.reset_index(drop=True)
+
+
+def _ll_null(cph: CoxPHFitter) -> float:
+    """Partial log-likelihood at beta = 0: l(beta) - LR / 2."""
+    return float(cph.log_likelihood_ - cph.log_likelihood_ratio_test().test_statistic / 2.0)
+
+
+def _aic(cph: CoxPHFitter | None, ll_null: float) -> float:
+    return -2.0 * ll_null if cph is None else float(cph.AIC_partial_)
+
+
+@dataclass(frozen=True)
+class CoxResult:
+    """Fitted Cox model: multivariable table (`summary()`), univariable table, fit statistics, PH test."""
+
+    duration: str
+    event: str
+    covariates: tuple[str, ...]  # design-matrix columns of the final model
+    coefficients: pd.Series
+    means: pd.Series  # lifelines centres covariates at their training means
+    baseline_survival: pd.Series  # S0(t) at the means (index: time)
+    multivariable: pd.DataFrame
+    univariable: pd.DataFrame
+    n: int
+    n_events: int
+    n_dropped: int
+    log_likelihood: float
+    log_likelihood_null: float
+    lr_test: tuple[float, int, float]
+    wald_test: tuple[float, int, float]
+    concordance: float
+    ph_test: pd.DataFrame
+    steps: tuple[str, ...]
+    conf_level: float
+    time_unit: str
+    categorical: Mapping[str, object] = field(default_factory=dict)
+    source_covariates: tuple[str, ...] = ()
+
+    def summary(self) -> pd.DataFrame:
+        out = self.multivariable.copy()
+        out.attrs.update(n=self.n, events=self.n_events, concordance=self.concordance,
+                         lr_test=self.lr_test, wald_test=self.wald_test)
+        return out
+
+    def linear_predictor(self, df: pd.DataFrame) -> np.ndarray:
+        """beta'(x - mean) for new rows (the training means, as lifelines); missing values are an error."""
+        x = self._matrix(df)
+        return (x - self.means.to_numpy()) @ self.coefficients.to_numpy()
+
+    def predict_survival(self, df: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
+        """S(t | x) = S0(t) ** exp(beta'(x - mean)) at `times` (rows: subjects, columns: times)."""
+        lp = self.linear_predictor(df)
+        s0 = np.array([self.baseline_at(t) for t in times])
+        return pd.DataFrame(s0[None, :] ** np.exp(lp)[:, None], index=df.index, columns=[float(t) for t in times])
+
+    def baseline_at(self, t: float) -> float:
+        idx = self.baseline_survival.index.to_numpy(dtype=float)
+        k = np.searchsorted(idx, t, side="right") - 1
+        return 1.0 if k < 0 else float(self.baseline_survival.iloc[k])
+
+    def _matrix(self, df: pd.DataFrame) -> np.ndarray:
+        src = self.source_covariates or self.covariates
+        missing = [c for c in src if c not in df.columns]
+        if missing:
+            raise ModelError(f"columns {missing} needed by the Cox model are missing", field=missing[0])
+        design, _ = _design(df, list(src), dict(self.categorical))
+        design = design.reindex(columns=list(self.covariates), fill_value=0.0)
+        if design.isna().any().any():
+            bad = design.columns[design.isna().any()].tolist()
+            raise DataError(f"missing values in {bad} for prediction", field=bad[0],
+                            hint="impute or drop these rows before predicting")
+        return design.to_numpy(dtype=float)
+
+    def __str__(self) -> str:
+        lr, _, lrp = self.lr_test
+        return (f"Cox PH (Efron ties), n={self.n}, events={self.n_events}, C={self.concordance:.3f}, "
+                f"LR={lr:.2f} (p={lrp:.3g})\n" + self.multivariable.to_string(index=False))
+
+
+def cox_regression(
+    df: pd.DataFrame,
+    duration: str,
+    event: str,
+    covariates: Sequence[str],
+    *,
+    categorical: Mapping[str, object] | None = None,
+    stepwise: str | None = None,
+    conf_level: float = 0.95,
+    time_unit: str = "days",
+) -> CoxResult:
+    """Univariable and multivariable Cox regression with HRs, CIs, p-values, concordance and PH test.
+
+    `categorical` maps a column to its reference level (dummy coding). `stepwise` is None, "forward" or
+    "backward" (AIC); the univariable table always covers every covariate.
+    """
+    if stepwise not in STEPWISE:
+        raise DataError(f"unknown stepwise option {stepwise!r}", field="stepwise", hint=f"use one of {STEPWISE}")
+    if not covariates:
+        raise DataError("no covariates given", field="covariates")
+    categorical = dict(categorical or {})
+    absent = [c for c in [duration, event, *covariates] if c not in df.columns]
+    if absent:
+        raise DataError(f"Cox regression: column(s) {absent} not in the table", field=absent[0],
+                        hint=f"available columns: {list(df.columns)[:30]}")
+    z = float(stats.norm.ppf(0.5 + conf_level / 2))
+    base, n_dropped_outcome = complete_cases(df, [duration, event], what="Cox regression outcome")
+    survival_arrays(base[duration], base[event], what="Cox regression")  # codes, signs, events
+    design, groups = _design(base, covariates, categorical)
+    data = pd.concat([base[[duration, event]].astype(float), design], axis=1)
+
+    uni = []
+    for col in covariates:
+        sub, _ = complete_cases(data, [duration, event, *groups[col]], what=f"univariable Cox ({col})")
+        if sub[event].sum() < 1:
+            raise DataError(f"no events among the rows with {col!r} recorded", field=col,
+                            hint="drop this covariate or check its missing values")
+        cph = _fit(sub, duration, event, groups[col])
+        uni.append(_table(cph, z, len(sub), int(sub[event].sum())))
+    univariable = pd.concat(uni, ignore_index=True)
+
+    all_cols = [c for col in covariates for c in groups[col]]
+    full, n_dropped = complete_cases(data, [duration, event, *all_cols], what="multivariable Cox")
+    n_dropped += n_dropped_outcome
+    n, n_events = len(full), int(full[event].sum())
+    if n_events < 1:
+        raise DataError("no events among complete cases", field=event)
+    steps: list[str] = []
+    chosen = list(covariates)
+    if stepwise is not None:
+        chosen, steps = _stepwise(full, duration, event, list(covariates), groups, stepwise)
+        if not chosen:
+            raise ModelError("stepwise selection kept no covariate (the null model has the lowest AIC)",
+                             field="covariates", hint="report the univariable table, or fit without stepwise")
+    cols = [c for col in chosen for c in groups[col]]
+    cph = _fit(full, duration, event, cols)
+    lr = cph.log_likelihood_ratio_test()
+    beta = cph.params_.to_numpy()
+    wald = float(beta @ np.linalg.solve(cph.variance_matrix_.to_numpy(), beta))
+    ph = _ph_test(cph, full[[duration, event, *cols]])
+    return CoxResult(
+        duration=duration, event=event, covariates=tuple(cols), coefficients=cph.params_.copy(),
+        means=cph._norm_mean.copy(), baseline_survival=cph.baseline_survival_.iloc[:, 0].copy(),
+        multivariable=_table(cph, z, n, n_events), univariable=univariable, n=n, n_events=n_events,
+        n_dropped=n_dropped, log_likelihood=float(cph.log_likelihood_), log_likelihood_null=_ll_null(cph),
+        lr_test=(float(lr.test_statistic), int(lr.degrees_freedom), float(lr.p_value)),
+        wald_test=(wald, len(beta), float(stats.chi2.sf(wald, len(beta)))),
+        concordance=float(cph.concordance_index_), ph_test=ph, steps=tuple(steps), conf_level=conf_level,
+        time_unit=time_unit, categorical=categorical, source_covariates=tuple(chosen))
+
+
+def _ph_test(cph: CoxPHFitter, data: pd.DataFrame) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = proportional_hazard_test(cph, data, time_transform="km")
+    out = res.summary.reset_index()
+    out = out.rename(columns={out.columns[0]: "covariate", "test_statistic": "chisq", "p": "p"})
+    out = out.set_index("covariate").reindex(list(cph.params_.index)).reset_index()
+    return out[["covariate", "chisq", "p"]]
+
+
+def _stepwise(data, duration, event, covariates, groups, direction):
+    """AIC stepwise over source covariates (a categorical variable enters or leaves as one block)."""
+    ll_null = _ll_null(_fit(data, duration, event, groups[covariates[0]]))
+
+    def aic(cols):
+        return _aic(_fit(data, duration, event, [c for col in cols for c in groups[col]]) if cols else None,
+                    ll_null)
+
+    current = [] if direction == "forward" else list(covariates)
+    best = aic(current)
+    steps = [f"start: {current or 'null model'} AIC={best:.3f}"]
+    while True:
+        if direction == "forward":
+            candidates = [(aic(current + [c]), "+", c) for c in covariates if c not in current]
+        else:
+            candidates = [(aic([x for x in current if x != c]), "-", c) for c in current]
+        if not candidates:
+            break
+        value, sign, col = min(candidates)
+        if value >= best - 1e-9:
+            break
+        best = value
+        current = current + [col] if sign == "+" else [x for x in current if x != col]
+        steps.append(f"{sign} {col}: AIC={value:.3f}")
+        logger.info("stepwise %s: %s %s (AIC %.3f)", direction, sign, col, value)
+    return current, steps

@@ -1,0 +1,82 @@
+"""Table 1 test choice (named per row) and odds ratios against closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from hccrad.core.errors import DataError
+from hccrad.evaluate.descriptive import odds_ratio_table, table_one
+from hccrad.testing import assert_close
+
+
+@pytest.fixture
+def df(rng):
+    n = 120
+    g = np.repeat([0, 1], n // 2)
+    d = pd.DataFrame({
+        "group": g,
+        "normal_eq": rng.normal(50, 5, n) + 3 * g,
+        "normal_uneq": np.where(g == 1, rng.normal(50, 20, n), rng.normal(50, 2, n)),
+        "skewed": rng.lognormal(2, 1.2, n),
+        "sex": rng.choice(["F", "M"], n),
+        "rare": np.where(np.arange(n) < 3, "yes", "no"),
+        "cohort": np.tile(["train", "internal", "external"], n // 3),
+    })
+    d.loc[5, "skewed"] = np.nan
+    return d
+
+
+def _row(t, var):
+    return t.table.set_index("variable").loc[var]
+
+
+def test_test_choice_is_named(df):
+    t = table_one(df, "group", ["normal_eq", "normal_uneq", "skewed"], ["sex", "rare"])
+    assert _row(t, "normal_eq")["test"].startswith("Student t-test")
+    assert _row(t, "normal_uneq")["test"].startswith("Welch t-test")
+    assert _row(t, "skewed")["test"] == "Mann–Whitney U"
+    assert _row(t, "skewed")["summary"] == "median [Q1, Q3]" and _row(t, "skewed")["missing"] == 1
+    assert "±" in _row(t, "normal_eq")["Overall"]
+    cat = t.table[(t.table.variable == "rare") & (t.table.level == "")].iloc[0]
+    assert cat["test"] == "Fisher exact"
+    sex = t.table[(t.table.variable == "sex") & (t.table.level == "")].iloc[0]
+    assert sex["test"] == "Pearson χ² (Yates)"
+    # the p-value is scipy's for the named test
+    x = df["skewed"]
+    p = stats.mannwhitneyu(x[df.group == 0].dropna(), x[df.group == 1].dropna()).pvalue
+    assert _row(t, "skewed")["p"] == ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def test_three_groups_use_omnibus_tests(df):
+    t = table_one(df, "cohort", ["normal_eq", "skewed"], ["sex"], variance_test="bartlett")
+    assert _row(t, "skewed")["test"] == "Kruskal–Wallis"
+    assert "ANOVA" in _row(t, "normal_eq")["test"] and "Bartlett" in _row(t, "normal_eq")["test"]
+    assert list(t.groups) == ["cohort=external", "cohort=internal", "cohort=train"]
+
+
+def test_categorical_percentages(df):
+    t = table_one(df, None, [], ["sex"])
+    f = t.table[(t.table.variable == "sex") & (t.table.level == "F")].iloc[0]
+    k = int((df.sex == "F").sum())
+    assert f["Overall"] == f"{k} ({100 * k / len(df):.1f})"
+
+
+def test_univariable_or_equals_cross_product_ratio(df, rng):
+    d = df.copy()
+    d["y"] = (rng.random(len(d)) < np.where(d.sex == "M", 0.6, 0.35)).astype(int)
+    res = odds_ratio_table(d, "y", ["sex", "normal_eq"], multivariable=["sex", "normal_eq"])
+    tab = pd.crosstab(d.sex, d.y)
+    cpr = (tab.loc["M", 1] * tab.loc["F", 0]) / (tab.loc["M", 0] * tab.loc["F", 1])
+    row = res.summary().set_index("term").loc["sex: M"]
+    assert_close(row["or_uv"], cpr, rtol=1e-6, atol=0, what="univariable OR = ad/bc")
+    assert np.isfinite(row["or_mv"]) and row["lower_uv"] < row["or_uv"] < row["upper_uv"]
+    assert res.n_multivariable == len(d)
+
+
+def test_missing_column_is_named(df):
+    with pytest.raises(DataError) as err:
+        table_one(df, "group", ["nope"], [])
+    assert "nope" in str(err.value)

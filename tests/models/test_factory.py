@@ -1,0 +1,78 @@
+"""Pipeline factory, model wrappers, score fusion and seed 001's nested models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hccrad.core.errors import ModelError
+from hccrad.models import LogisticModel, ScoreFusion, build_model_pipeline, seed001_nested_models, selected_features
+
+
+@pytest.fixture
+def cohort(rng):
+    n = 160
+    rad = pd.DataFrame(rng.normal(size=(n, 20)), columns=[f"rad{i:02d}" for i in range(20)])
+    hab = pd.DataFrame(rng.normal(size=(n, 10)), columns=[f"hab{i:02d}" for i in range(10)])
+    clin = pd.DataFrame({"VI": rng.integers(0, 2, n), "d_tumor": rng.uniform(2, 15, n), "age": rng.normal(57, 11, n)})
+    lp = 1.0 * rad.rad00 - 0.8 * hab.hab00 + 1.0 * clin.VI - 0.1 * (clin.d_tumor - 8)
+    y = (rng.random(n) < 1 / (1 + np.exp(-lp))).astype(int)
+    return pd.concat([clin, rad, hab], axis=1), y
+
+
+def test_factory_validates_steps_and_params(cohort):
+    X, y = cohort
+    with pytest.raises(ModelError, match="unknown pipeline step"):
+        build_model_pipeline(None, ["scale", "lassso", "logistic"])
+    with pytest.raises(ModelError, match="unknown parameter"):
+        build_model_pipeline(None, params={"lasso": {"cvv": 5}})
+    with pytest.raises(ModelError, match="last step must be a model"):
+        build_model_pipeline(None, ["scale", "lasso"])
+    with pytest.raises(ModelError, match="not in the pipeline"):
+        build_model_pipeline(None, params={"vif": {"max_vif": 5}})
+    pipe = build_model_pipeline(["rad00", "rad01", "nope"])
+    with pytest.raises(ModelError, match="nope"):
+        pipe.fit(X, y)
+
+
+@pytest.mark.parametrize("model", ["logistic", "svm", "rf", "xgboost"])
+def test_each_model_fits_and_scores(cohort, model):
+    X, y = cohort
+    feats = [c for c in X.columns if c.startswith("rad")]
+    params = {"rf": {"n_estimators": 30}, "xgboost": {"n_estimators": 30}}.get(model, {})
+    pipe = build_model_pipeline(feats, ["scale", "univariate", "vif", model],
+                                params={model: params} if params else None, random_state=3)
+    pipe.fit(X, y)
+    assert "rad00" in selected_features(pipe)
+    s = pipe.decision_function(X) if model == "svm" else pipe.predict_proba(X)[:, 1]
+    assert np.isfinite(s).all() and s.shape == (len(y),)
+
+
+def test_score_fusion_matches_two_stage_fit(cohort):
+    X, y = cohort
+    hab = [c for c in X.columns if c.startswith("hab")]
+    score_pipe = build_model_pipeline(None, ["scale", "univariate", "logistic"])
+    fus = ScoreFusion(score_pipe, hab, ["VI", "d_tumor"]).fit(X, y)
+    stage1 = build_model_pipeline(None, ["scale", "univariate", "logistic"]).fit(X[hab], y)
+    z = X[["VI", "d_tumor"]].assign(HabitatScore=stage1.decision_function(X[hab]))
+    stage2 = LogisticModel().fit(z, y)
+    np.testing.assert_allclose(fus.decision_function(X), stage2.decision_function(z), rtol=0, atol=1e-10)
+    assert list(fus.summary().index) == ["const", "VI", "d_tumor", "HabitatScore"]
+    assert "HabitatScore" in fus.formula()
+    assert {"hab00", "VI"} <= set(fus.selected_features_)
+    stacked = ScoreFusion(score_pipe, hab, ["VI"], inner_cv=5).fit(X, y)
+    assert np.isfinite(stacked.predict_proba(X)).all()
+
+
+def test_seed001_nested_models(cohort):
+    X, y = cohort
+    models = seed001_nested_models(
+        ["VI", "d_tumor", "age"], [c for c in X.columns if c.startswith("rad")],
+        [c for c in X.columns if c.startswith("hab")], params={"rfe": {"n_features": 5, "step": 5}, "lasso": {"cv": 5, "Cs": 8, "keep_path": False}})
+    assert list(models) == ["clinical", "clinical_radiomics", "clinical_radiomics_habitat"]
+    fitted = {k: m.fit(X, y) for k, m in models.items()}
+    used = {k: list(m[-1].feature_names_in_) for k, m in fitted.items()}
+    assert used["clinical"] and set(used["clinical"]) <= {"VI", "d_tumor", "age"}
+    assert "rad00" in used["clinical_radiomics"]
+    assert "hab00" in used["clinical_radiomics_habitat"]

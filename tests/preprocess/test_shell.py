@@ -1,0 +1,60 @@
+"""Liver shell: volume of a spherical ring against the analytic value; liver restriction; errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hccrad.core.errors import GeometryError, SpecError
+from hccrad.core.image import Image
+from hccrad.preprocess import liver_shell
+from hccrad.testing import assert_close
+
+
+def _sphere(shape, centre, radius, spacing):
+    idx = np.indices(shape).astype(float)
+    d2 = sum(((idx[i] - centre[i]) * spacing[i]) ** 2 for i in range(3))
+    return d2 <= radius**2
+
+
+def test_ring_volume_matches_analytic():
+    spacing = (1.0, 0.5, 0.5)
+    shape = (40, 80, 80)
+    tumour = _sphere(shape, (20, 40, 40), 8.0, spacing)
+    ring = liver_shell(tumour, spacing=spacing, width_mm=5.0)
+    assert not np.any(ring & tumour)
+    idx = np.indices(shape).astype(float)
+    d = np.sqrt(sum(((idx[i] - c) * spacing[i]) ** 2 for i, c in enumerate((20, 40, 40))))
+    # every ring voxel lies 8 < d <= 13 mm from the centre; every voxel with 8 < d <= 13 - half-diagonal is in
+    half_diag = 0.5 * np.sqrt(sum(s**2 for s in spacing))
+    assert d[ring].min() > 8.0 and d[ring].max() <= 13.0 + 1e-9
+    assert ring[(d > 8.0) & (d <= 13.0 - half_diag)].all()
+    # volume within 8 % of the continuous shell 4/3 pi (13^3 - 8^3): the voxelised tumour surface lies up to
+    # half a voxel inside the 8 mm sphere, which thins the digital ring
+    vol = ring.sum() * np.prod(spacing)
+    analytic = 4 / 3 * np.pi * (13.0**3 - 8.0**3)
+    assert_close(vol, analytic, rtol=0.08, atol=0, what="shell volume mm3")
+    img = Image(tumour.astype(np.uint8), spacing)
+    assert np.array_equal(liver_shell(img, width_mm=5.0), ring)
+
+
+def test_shell_inside_liver_only():
+    spacing = (1.0, 1.0, 1.0)
+    tumour = _sphere((30, 30, 30), (15, 15, 15), 5.0, spacing)
+    liver = np.zeros(tumour.shape, bool)
+    liver[:, :, :15] = True  # half of the space is liver
+    ring = liver_shell(tumour, liver, spacing, 3.0)
+    full = liver_shell(tumour, None, spacing, 3.0)
+    assert ring.sum() > 0 and np.array_equal(ring, full & liver)
+    assert not ring[:, :, 15:].any()
+
+
+def test_shell_errors():
+    with pytest.raises(GeometryError, match="empty"):
+        liver_shell(np.zeros((3, 3, 3)), spacing=(1, 1, 1))
+    with pytest.raises(SpecError):
+        liver_shell(np.ones((3, 3, 3)))
+    with pytest.raises(SpecError):
+        liver_shell(np.ones((3, 3, 3)), spacing=(1, 1, 1), width_mm=0)
+    with pytest.raises(GeometryError, match="liver mask shape"):
+        liver_shell(np.ones((3, 3, 3)), np.ones((3, 3, 4)), (1, 1, 1))
