@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(HASH)
 DEMO_N ?= 60
 DEMO_OUT ?= hccrad-demo
 
-.PHONY: install demo test clean
+.PHONY: install browser demo test clean
 
 install: $(STAMP)
 
@@ -28,7 +28,15 @@ $(STAMP): $(REQS)
 demo: install
 	$(BIN)/hccrad demo --n $(DEMO_N) --out $(DEMO_OUT)
 
-test: install
+# Headless Chromium for the report's browser test (Debian package; installed only when missing and root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the browser test will be skipped"; \
+	  else echo "warning: chromium missing and not root; the browser test will be skipped"; fi; }
+
+test: install browser
 	$(BIN)/python -m pytest -n 2 -q
 
 clean:

@@ -147,6 +147,102 @@ def demo(
     typer.echo(str(result.report))
 
 
+def _read_table(path: Path):
+    import pandas as pd
+
+    from hccrad.core.errors import InputError
+
+    if not path.is_file():
+        raise InputError("table does not exist", file=path, hint="pass a CSV, TSV or Parquet file")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep="\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+
+
+@app.command()
+def ingest(
+    src: Path = typer.Argument(..., help="Cohort folder: one subfolder per patient (DICOM series / NIfTI)."),
+    out: Path = typer.Option(..., "--out", help="Folder for de-identified NIfTI files and manifest.csv."),
+    cohort: str = typer.Option("training", help="Cohort name written into the manifest."),
+    mapping: Optional[Path] = typer.Option(None, help="Write the pseudonym -> source mapping here (private!)."),
+) -> None:
+    """Ingest a cohort folder (DICOM or NIfTI) into de-identified NIfTI + manifest.csv (resumable)."""
+    from hccrad.io.ingest import ingest_folder
+
+    try:
+        with _Bars() as bars:
+            res = ingest_folder(src, out, cohort=cohort, mapping_path=mapping,
+                                progress=lambda i, total, _case: bars("cases", i, total))
+    except HccradError as exc:
+        _fail(exc)
+    console.print(res.summary().to_string(index=False))
+    if res.n_rejected:
+        console.print(f"[yellow]{res.n_rejected} case(s) rejected[/]: see {res.table_path}")
+    typer.echo(str(res.manifest_path))
+
+
+@app.command()
+def predict(
+    bundle: Path = typer.Argument(..., help="Model bundle folder (or its bundle.json) written by hccrad."),
+    cases: Path = typer.Argument(..., help="Table (CSV/TSV/Parquet) with one row per patient."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write predictions here (CSV); default stdout."),
+    id_column: str = typer.Option("case_id", help="Patient id column."),
+) -> None:
+    """Score new patients with a saved model bundle; refuses missing columns and out-of-range values."""
+    from hccrad.models.bundle import predict_bundle
+
+    try:
+        pred = predict_bundle(bundle, _read_table(cases), id_col=id_column)
+    except HccradError as exc:
+        _fail(exc)
+    if out is None:
+        typer.echo(pred.to_csv(index=False))
+    else:
+        from hccrad.pipeline.cache import atomic_write_text
+
+        atomic_write_text(out, pred.to_csv(index=False))
+        console.print(f"[green]predictions:[/] {out}")
+
+
+@app.command("validate-published")
+def validate_published_cmd(
+    model: str = typer.Argument(..., help="Published model name (see --list) or a bundle path."),
+    cases: Optional[Path] = typer.Argument(None, help="Table with the model's variables and the outcome."),
+    outcome: str = typer.Option("response", help="Binary outcome column (1 = positive)."),
+    list_models: bool = typer.Option(False, "--list", help="List the shipped published models and exit."),
+) -> None:
+    """Externally validate a published model (seed 000/001 formulas) on your own cohort."""
+    from hccrad.models.published import list_published, validate_published
+
+    if list_models:
+        typer.echo("\n".join(list_published()))
+        raise typer.Exit()
+    if cases is None:
+        console.print("[red]error:[/] give a CASES table (or --list)")
+        raise typer.Exit(code=2)
+    try:
+        res = validate_published(model, _read_table(cases), outcome)
+    except HccradError as exc:
+        _fail(exc)
+    typer.echo(res.summary().to_string(index=False))
+
+
+@app.command()
+def serve(
+    bundle: Path = typer.Argument(..., help="Model bundle folder written by hccrad."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (localhost by default)."),
+    port: int = typer.Option(8000, help="Port."),
+    token: Optional[str] = typer.Option(None, envvar="HCCRAD_TOKEN", help="Require this access token."),
+) -> None:
+    """Serve a clinician-facing web page (and JSON API) for one model bundle."""
+    from hccrad.serve import serve as serve_bundle
+
+    try:
+        serve_bundle(bundle, host=host, port=port, token=token)
+    except HccradError as exc:
+        _fail(exc)
+
+
 def entry() -> None:  # pragma: no cover - console-script shim
     try:
         app()

@@ -218,3 +218,10 @@ def test_habit_compatible_option_matches_habit(name):
     assert_close(f["homogeneity"], ref_f["homogeneity"], rtol=1e-12, atol=0, what="habit homogeneity")
     # and the reference (Wu) rule gives other numbers, as ARCHITECTURE.md section 5 warns
     assert msi_matrix(lab, k)[0, 0] == 0
+
+
+def test_isolated_voxel_with_empty_shell_is_an_error():
+    vol = np.zeros((1, 3, 3), dtype=int)
+    vol[0, 1, 1] = 1
+    with pytest.raises(FeatureError, match="empty"):
+        msi_features(vol, 1, (1, 1, 1), background=np.zeros((1, 3, 3), bool))

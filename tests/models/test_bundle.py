@@ -83,3 +83,18 @@ def test_skops_bundle_for_tree_model(cohort, tmp_path):
     assert_close(out["probability"].to_numpy(), pipe.predict_proba(X)[:, 1], rtol=0, atol=0, what="rf P")
     with pytest.raises(ModelError, match="f03"):
         predict_bundle(loaded, X.drop(columns="f03"))
+
+
+def test_score_fusion_bundle_is_json_with_embedded_score(cohort, tmp_path):
+    from hccrad.models import ScoreFusion
+
+    X, y = cohort
+    rad = [f"f{i:02d}" for i in range(2, 25)]
+    fus = ScoreFusion(build_model_pipeline(None, params={"lasso": {"cv": 5, "Cs": 8}}), rad, ["f00", "TBIL"]).fit(X, y)
+    bundle = bundle_from_pipeline(fus, X, y, "combined", units={"TBIL": "µmol/L"})
+    assert bundle.kind == "linear" and "HabitatScore" in bundle.spec["derived"]
+    loaded = load_bundle(bundle.save(tmp_path / "fusion"))
+    assert not (tmp_path / "fusion" / "model.skops").exists()
+    out = predict_bundle(loaded, X)
+    assert_close(out["score"].to_numpy(), fus.decision_function(X), rtol=0, atol=1e-12, what="fusion score")
+    assert "TBIL" in loaded.input_features

@@ -69,10 +69,24 @@ def test_seed001_nested_models(cohort):
     X, y = cohort
     models = seed001_nested_models(
         ["VI", "d_tumor", "age"], [c for c in X.columns if c.startswith("rad")],
-        [c for c in X.columns if c.startswith("hab")], params={"rfe": {"n_features": 5, "step": 5}, "lasso": {"cv": 5, "Cs": 8, "keep_path": False}})
+        [c for c in X.columns if c.startswith("hab")],
+        params={"rfe": {"n_features": 5, "step": 5}, "lasso": {"cv": 5, "Cs": 8, "keep_path": False}})
     assert list(models) == ["clinical", "clinical_radiomics", "clinical_radiomics_habitat"]
     fitted = {k: m.fit(X, y) for k, m in models.items()}
     used = {k: list(m[-1].feature_names_in_) for k, m in fitted.items()}
     assert used["clinical"] and set(used["clinical"]) <= {"VI", "d_tumor", "age"}
     assert "rad00" in used["clinical_radiomics"]
     assert "hab00" in used["clinical_radiomics_habitat"]
+
+
+def test_stability_table_step_survives_cloning_in_resampling(cohort):
+    from hccrad.models import optimism_bootstrap
+
+    X, y = cohort
+    feats = [c for c in X.columns if c.startswith("rad")]
+    table = pd.DataFrame({"feature": feats, "icc": np.linspace(0.5, 0.99, len(feats))})
+    pipe = build_model_pipeline(feats, ["stability", "univariate", "logistic"],
+                                params={"stability": {"table": table, "icc_min": 0.8}})
+    res = optimism_bootstrap(pipe, X, y, n_boot=3, seed=0)
+    kept = set(table.feature[table.icc >= 0.8])
+    assert set(res.selection_frequency.index) <= kept

@@ -104,3 +104,7 @@ def test_validate_published_refuses_bad_coding(rng):
         "VascularInvasion": rng.integers(0, 2, 60), "d_tumor": rng.uniform(2, 18, 60),
         "OR": rng.integers(0, 2, 60)}), "OR", standardize="cohort")
     assert res.citl is None and any("logit" in n for n in res.notes)
+    df["OR"] = rng.integers(0, 2, 50)
+    df.loc[3, "VP"] = 1
+    comb = validate_published("wu2025_combined", df, "OR", standardize="cohort")
+    assert comb.citl is None and any("z-scored" in n for n in comb.notes)

@@ -125,8 +125,9 @@ def test_lasso_selector_path_rules_and_determinism(rng):
     assert {"f00", "f01"} <= set(b.selected_features_)
     assert b.support_.sum() <= a.support_.sum()
     assert b.C_ <= a.C_
-    assert a.cv_results_.shape == (15, 5) and a.coef_path_.shape == (15, 30)
-    assert (a.cv_results_["n_nonzero"].diff().dropna() >= -2).all()  # path grows (almost monotone)
+    cvr = pd.DataFrame(a.cv_results_)
+    assert cvr.shape == (15, 5) and a.coef_path_.shape == (15, 30)
+    assert (cvr["n_nonzero"].diff().dropna() >= -2).all()  # path grows (almost monotone)
     again = LassoSelector(cv=5, Cs=15, rule="min", random_state=1).fit(X, y)
     assert np.array_equal(a.coef_, again.coef_)
     capped = LassoSelector(cv=5, Cs=15, rule="min", max_features=2, random_state=1).fit(X, y)

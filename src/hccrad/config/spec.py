@@ -163,7 +163,8 @@ class ModelSpec(_Strict):
     clinical_selection: Literal["stepwise", "all"] = "stepwise"
     entry_p: float = Field(default=0.1, gt=0, le=1)
     fuse: str | None = None
-    selection_steps: list[str] = Field(
+    selection_steps: list[Literal["stability", "univariate", "correlation", "vif", "rfe", "scale", "lasso",
+                              "mrmr"]] = Field(
         default_factory=lambda: ["univariate", "correlation", "scale", "lasso"]
     )
     univariate_p: float = Field(default=0.05, gt=0, le=1)

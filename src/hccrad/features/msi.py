@@ -159,6 +159,12 @@ def msi_matrix(
 def _second_order(m: np.ndarray) -> dict[str, float]:
     """graycoprops contrast/homogeneity/correlation/energy and entropy on P = M / sum(M)."""
     total = m.sum()
+    if total <= 0:
+        raise FeatureError(
+            "MSI matrix is empty: no tumour voxel has a counted neighbour",
+            field="background",
+            hint="the liver shell does not touch this one-voxel tumour; check the liver mask",
+        )
     p = m / total
     n = m.shape[0]
     i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")

@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from hccrad.core.errors import InputError, ModelError
-from hccrad.models.factory import ColumnSelector, scores_of, selected_features
+from hccrad.models.factory import ColumnSelector, ScoreFusion, scores_of, selected_features
 from hccrad.models.logistic import LogisticModel, format_formula
 
 logger = logging.getLogger(__name__)
@@ -84,7 +84,11 @@ class ModelBundle:
     @property
     def input_features(self) -> list[str]:
         if self.kind == "linear":
-            own = [v["name"] for v in self.spec["variables"] if v["name"] not in self.spec.get("derived", {})]
+            derived = self.spec.get("derived", {})
+            own = [v["name"] for v in self.spec["variables"] if v["name"] not in derived]
+            for d in derived.values():
+                if "spec" in d:
+                    own += [f for f in ModelBundle(d["spec"]).input_features if f not in own]
             return own
         return list(self.spec["input_features"])
 
@@ -122,7 +126,12 @@ class ModelBundle:
         if self.kind == "skops":
             import skops.io as sio
 
-            sio.dump(self.model, folder / "model.skops")
+            try:
+                sio.dump(self.model, folder / "model.skops")
+            except TypeError as exc:
+                raise ModelError(f"model {self.name!r} holds objects skops cannot store safely ({exc})",
+                                 field="model", hint="use a logistic final step (saved as JSON) or plain "
+                                 "scikit-learn steps before a tree model") from exc
         return folder
 
 
@@ -147,6 +156,11 @@ def bundle_from_pipeline(
     units, definitions = dict(units or {}), dict(definitions or {})
     if not isinstance(X_train, pd.DataFrame):
         raise InputError("bundle_from_pipeline needs the training table as a DataFrame", field="X_train")
+    if isinstance(pipeline, ScoreFusion):
+        fused = _fusion_bundle(pipeline, X_train, y_train, name, units=units, definitions=definitions,
+                               thresholds=thresholds, outcome=outcome, source=source, range_tolerance=range_tolerance)
+        if fused is not None:
+            return fused
     steps = pipeline.steps if isinstance(pipeline, Pipeline) else [("model", pipeline)]
     final = steps[-1][1]
     linear = (isinstance(final, LogisticModel)
@@ -193,6 +207,37 @@ def bundle_from_pipeline(
     return bundle
 
 
+def _fusion_bundle(fus: ScoreFusion, X_train, y_train, name, **kw) -> ModelBundle | None:
+    """ScoreFusion with a linear score model -> one linear bundle whose score variable is derived from an
+    inline linear bundle (the seed-000 combined-model layout). None if the score model is not linear."""
+    inner = bundle_from_pipeline(fus.score_model_, X_train[list(fus.score_features)], y_train, f"{name}_score",
+                                 units=kw["units"], definitions=kw["definitions"], source=kw["source"],
+                                 outcome=kw["outcome"], range_tolerance=kw["range_tolerance"])
+    if inner.kind != "linear":
+        return None
+    final = fus.fusion_model_
+    score_train = bundle_scores(inner, X_train, check_ranges=False)
+    full = X_train.assign(**{fus.score_name: score_train})
+    y = np.asarray(y_train).ravel()
+    variables = [{"name": str(n), "coefficient": float(c), "center": 0.0, "scale": 1.0,
+                  "unit": "logit" if n == fus.score_name else kw["units"].get(str(n)),
+                  "definition": (f"linear predictor of the embedded score model {inner.name!r}" if n == fus.score_name
+                                 else kw["definitions"].get(str(n))),
+                  "range": [float(full[n].min()), float(full[n].max())]}
+                 for n, c in zip(final.feature_names_in_, final.coef_[0])]
+    s = np.asarray(fus.decision_function(X_train), float)
+    spec = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "outcome": kw["outcome"],
+            "source": kw["source"], "versions": _versions(), "thresholds": dict(kw["thresholds"] or {}),
+            "range_tolerance": kw["range_tolerance"], "kind": "linear", "link": "logit", "score_name": "score",
+            "training_summary": {"n": int(len(y)), "n_positive": int((y == np.unique(y)[-1]).sum()), "score": _dist(s)},
+            "intercept": float(final.intercept_[0]), "variables": variables,
+            "derived": {fus.score_name: {"spec": inner.spec}}}
+    bundle = ModelBundle(spec)
+    if not np.allclose(bundle_scores(bundle, X_train, check_ranges=False), s, rtol=0, atol=1e-9):
+        raise ModelError(f"bundle {name!r} does not reproduce the fusion model's scores", hint="report this as a bug")
+    return bundle
+
+
 def load_bundle(path: str | Path) -> ModelBundle:
     """Load a bundle folder (or its ``bundle.json``); verifies format, spec hash and skops types."""
     p = Path(path)
@@ -232,7 +277,8 @@ def _check_input(bundle: ModelBundle, df: pd.DataFrame, names: list[str], ranges
     missing = [n for n in names if n not in df.columns]
     if missing:
         raise ModelError(f"input lacks column(s) {missing} required by model {bundle.name!r}", field=missing[0],
-                         hint=f"provide {missing[0]!r}" + (f" in {units.get(missing[0])}" if units.get(missing[0]) else ""))
+                         hint=f"provide {missing[0]!r}"
+                         + (f" in {units.get(missing[0])}" if units.get(missing[0]) else ""))
     tol = float(bundle.spec.get("range_tolerance", 0.5))
     for n in names:
         col = df[n]
@@ -281,7 +327,10 @@ def bundle_scores(bundle: ModelBundle, df: pd.DataFrame, *, id_col: str | None =
         return scores_of(bundle.model, df[feats])
     df = df.copy()
     for dname, d in spec.get("derived", {}).items():
-        if dname not in df.columns:
+        if dname not in df.columns and "spec" in d:
+            df[dname] = bundle_scores(ModelBundle(d["spec"]), df, id_col=id_col, check_ranges=check_ranges,
+                                      standardize=standardize)
+        elif dname not in df.columns:
             from hccrad.models.published import load_published
 
             df[dname] = bundle_scores(load_published(d["bundle"]), df, id_col=id_col, check_ranges=check_ranges,

@@ -11,7 +11,8 @@ step            what                                                  ``params[s
 ``correlation`` :class:`~hccrad.selection.CorrelationPruner`          threshold, method, test
 ``vif``         :class:`~hccrad.selection.VIFPruner`                  max_vif
 ``rfe``         :class:`~hccrad.selection.RFESelector`                n_features, step, C
-``lasso``       :class:`~hccrad.selection.LassoSelector`              cv, rule, Cs, c_ratio, scoring, random_state
+``lasso``       :class:`~hccrad.selection.LassoSelector`              cv, rule, Cs, c_ratio, scoring, random_state,
+                                                                      max_features, keep_path
 ``mrmr``        :class:`~hccrad.selection.MRMRSelector`               n_features, random_state
 ``stepwise``    :class:`~hccrad.selection.StepwiseSelector`           screen_p, entry_p, stay_p, direction, criterion
 ``logistic``    :class:`~hccrad.models.logistic.LogisticModel` (last) maxiter
@@ -35,7 +36,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.model_selection import cross_val_predict, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -113,6 +114,11 @@ def _make(step: str, kw: dict, random_state: int | None):
     if "random_state" in allowed and "random_state" not in kw:
         kw["random_state"] = random_state
     return factory(**kw)
+
+
+def make_step(step: str, params: dict | None = None, random_state: int | None = 0):
+    """One pipeline step by name (selection step or model), as :func:`build_model_pipeline` builds it."""
+    return _make(step, dict(params or {}), random_state)
 
 
 class ColumnSelector(TransformerMixin, BaseEstimator):
@@ -316,10 +322,14 @@ def seed001_nested_models(
         ct = ColumnTransformer(branches, verbose_feature_names_out=False, remainder="drop")
         return Pipeline([("features", ct), ("logistic", LogisticModel())]).set_output(transform="pandas")
 
-    rad = ("radiomics", _branch(list(selection_steps), params, random_state), list(radiomics))
-    hab = ("habitat", _branch(list(selection_steps), params, random_state), list(habitat))
+    def rad():
+        return ("radiomics", _branch(list(selection_steps), params, random_state), list(radiomics))
+
+    def hab():
+        return ("habitat", _branch(list(selection_steps), params, random_state), list(habitat))
+
     return {
         "clinical": model([("clinical", clin(), list(clinical))]),
-        "clinical_radiomics": model([("clinical", clin(), list(clinical)), rad]),
-        "clinical_radiomics_habitat": model([("clinical", clin(), list(clinical)), rad, hab]),
+        "clinical_radiomics": model([("clinical", clin(), list(clinical)), rad()]),
+        "clinical_radiomics_habitat": model([("clinical", clin(), list(clinical)), rad(), hab()]),
     }

@@ -82,7 +82,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
     """Unpenalised (maximum-likelihood) binary logistic regression fitted with statsmodels ``Logit``.
 
     logit P(y = 1 | x) = beta_0 + sum_j beta_j x_j. Fitted: ``coef_`` (1, p), ``intercept_`` (1,),
-    ``params_``/``bse_``/``pvalues_`` (Series indexed by "const" + feature names), ``classes_``,
+    ``params_``/``bse_``/``pvalues_`` (arrays: intercept then features, as in ``summary()``), ``classes_``,
     ``feature_names_in_``. Perfect separation or non-convergence raises :class:`ModelError`.
     """
 
@@ -108,9 +108,9 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_features_in_ = len(names)
-        self.params_ = pd.Series(res.params, index=idx)
-        self.bse_ = pd.Series(res.bse, index=idx)
-        self.pvalues_ = pd.Series(res.pvalues, index=idx)
+        self.params_ = np.asarray(res.params, float)  # numpy, not pandas: bundles/skops store plain arrays
+        self.bse_ = np.asarray(res.bse, float)
+        self.pvalues_ = np.asarray(res.pvalues, float)
         self.aic_ = float(res.aic)
         self.llf_ = float(res.llf)
         self.nobs_ = int(res.nobs)
@@ -152,7 +152,8 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         z975 = stats.norm.ppf(0.975)
         b, se = self.params_, self.bse_
         return pd.DataFrame(
-            {
+            index=pd.Index(["const", *self.feature_names_in_], name="term"),
+            data={
                 "coef": b,
                 "se": se,
                 "z": b / se,
@@ -160,7 +161,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
                 "OR": np.exp(b),
                 "OR_lower": np.exp(b - z975 * se),
                 "OR_upper": np.exp(b + z975 * se),
-            }
+            },
         )
 
     def formula(self, name: str = "score", digits: int = 4) -> str:

@@ -123,8 +123,7 @@ def validate_published(
     notes = list(bundle.spec.get("warnings", []))
     citl = slope = None
     citl_ci = slope_ci = None
-    used_cohort_scaling = standardize == "cohort" and any(
-        v.get("center") is None or v.get("scale") is None for v in bundle.spec["variables"])
+    used_cohort_scaling = standardize == "cohort" and _needs_cohort_scaling(bundle.spec, df)
     if bundle.spec.get("link") == "logit" and not used_cohort_scaling:
         cal = calibration(y, np.clip(1.0 / (1.0 + np.exp(-s)), 1e-12, 1 - 1e-12))
         citl, citl_ci = cal.citl, (cal.citl_lower, cal.citl_upper)
@@ -142,6 +141,19 @@ def validate_published(
     formula = _recalibrated_formula(bundle, ra, rb, df if used_cohort_scaling else None)
     return PublishedValidation(bundle.name, int(y.size), int(y.sum()), a.auc, a.lower, a.upper, citl, citl_ci,
                                slope, slope_ci, ra, rb, formula, s, standardize, tuple(notes))
+
+
+def _needs_cohort_scaling(spec: dict, df: pd.DataFrame) -> bool:
+    """True if scoring ``df`` z-scores any variable on the cohort (here or in a derived score it computes)."""
+    if any(v.get("center") is None or v.get("scale") is None for v in spec["variables"]):
+        return True
+    for name, d in spec.get("derived", {}).items():
+        if name in df.columns:
+            continue
+        inner = d["spec"] if "spec" in d else load_published(d["bundle"]).spec
+        if _needs_cohort_scaling(inner, df):
+            return True
+    return False
 
 
 def _recalibrated_formula(bundle: ModelBundle, a: float, b: float, cohort: pd.DataFrame | None) -> str:

@@ -27,6 +27,7 @@ from hccrad.models.bundle import bundle_from_pipeline
 from hccrad.models.validation import optimism_bootstrap
 
 log = logging.getLogger(__name__)
+KIND_STEP = {"logistic": "logistic", "svm": "svm", "random_forest": "rf", "xgboost": "xgboost"}
 Progress = Callable[[str, int, int], None]
 
 
@@ -100,11 +101,12 @@ def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], 
     if feats:
         steps, params = _imaging_steps(ms, use_stab)
         params.update(params_extra)
-        steps = steps + [ms.kind]
+        steps = steps + [KIND_STEP[ms.kind]]
         return build_model_pipeline(feats, steps=steps, params=params, random_state=spec.seed), feats
     if ms.clinical:
-        steps = (["stepwise"] if ms.clinical_selection == "stepwise" else []) + [ms.kind]
-        params = {"stepwise": {"screen_p": ms.entry_p, "entry_p": ms.entry_p, "stay_p": ms.entry_p}}
+        stepwise = ms.clinical_selection == "stepwise"
+        steps = (["stepwise"] if stepwise else []) + [KIND_STEP[ms.kind]]
+        params = {"stepwise": {"screen_p": ms.entry_p, "entry_p": ms.entry_p, "stay_p": ms.entry_p}} if stepwise else {}
         return build_model_pipeline(list(ms.clinical), steps=steps, params=params,
                                     random_state=spec.seed), list(ms.clinical)
     raise ModelError(f"model {ms.name!r} has no inputs", field=f"models.{ms.name}",

@@ -65,9 +65,9 @@ class LassoSelector(_Selector):
     ``max_features`` caps the selection (glmnet's ``dfmax``): the largest C on the path with at most that many
     non-zero coefficients; ``"epv"`` = one feature per 10 patients of the smaller class (Peduzzi et al. 1996).
 
-    Fitted: ``Cs_``, ``cv_results_`` (DataFrame: C, log10_lambda, mean, se, n_nonzero), ``coef_path_``
-    (DataFrame Cs x features, refitted on all training rows; ``None`` with ``keep_path=False``, which skips
-    those refits -- use it inside resampling), ``C_`` (chosen), ``coef_`` (at ``C_``).
+    Fitted: ``Cs_``, ``cv_results_`` (dict of arrays: C, log10_lambda, mean, se, n_nonzero), ``coef_path_``
+    (array Cs x features, columns = ``feature_names_in_``, refitted on all training rows; ``None`` with
+    ``keep_path=False``, which skips those refits -- use it inside resampling), ``C_`` (chosen), ``coef_``.
     """
 
     def __init__(
@@ -99,7 +99,8 @@ class LassoSelector(_Selector):
         n_min = int(np.bincount(yv).min())
         if n_min < self.cv:
             raise ModelError(
-                f"LassoSelector: {self.cv}-fold CV needs >= {self.cv} patients per class, the smaller class has {n_min}",
+                f"LassoSelector: {self.cv}-fold CV needs >= {self.cv} patients per class, "
+                f"the smaller class has {n_min}",
                 field="cv",
                 hint="lower cv (e.g. cv=5)",
             )
@@ -147,7 +148,7 @@ class LassoSelector(_Selector):
                     field="Cs",
                     hint="widen the grid (larger c_ratio) or check that features vary",
                 )
-            logger.warning("LassoSelector: chosen C keeps no feature; using the next C with >= 1 feature")
+            logger.info("LassoSelector: chosen C keeps no feature; using the next C with >= 1 feature")
             chosen = later[0]
         support = coef(chosen) != 0
         k = self.max_features
@@ -170,15 +171,13 @@ class LassoSelector(_Selector):
                     support = np.zeros(Xv.shape[1], bool)
                     support[top] = True
                 logger.info("LassoSelector: capped at %d features (max_features=%r)", k, self.max_features)
-        names = _names(self, Xv.shape[1])
         self.Cs_ = Cs
-        self.cv_results_ = pd.DataFrame(
-            {"C": Cs, "log10_lambda": -np.log10(Cs), "mean": mean, "se": se,
-             "n_nonzero": [nnz(i) if i in cache else np.nan for i in range(len(Cs))]}
-        )
+        self.cv_results_ = {  # dict of arrays, like GridSearchCV.cv_results_: pd.DataFrame(cv_results_) to plot
+            "C": Cs, "log10_lambda": -np.log10(Cs), "mean": mean, "se": se,
+            "n_nonzero": np.array([nnz(i) if i in cache else np.nan for i in range(len(Cs))]),
+        }
         self.cv_scoring_ = self.scoring
-        self.coef_path_ = (pd.DataFrame(np.vstack([coef(i) for i in range(len(Cs))]), index=pd.Index(Cs, name="C"),
-                                        columns=names) if self.keep_path else None)
+        self.coef_path_ = np.vstack([coef(i) for i in range(len(Cs))]) if self.keep_path else None
         self.C_ = float(Cs[chosen])
         self.coef_ = np.where(support, coef(chosen), 0.0)
         self.support_ = support
