@@ -60,7 +60,8 @@ def synthetic_tumour(radius: int, seed: int = 0, noise: float = 5.0):
     pre = 40.0 + rng.normal(0, noise, shape)
     art = pre + CENTRES[t, 0] + rng.normal(0, noise, shape)
     por = pre + CENTRES[t, 1] + rng.normal(0, noise, shape)
-    imgs = {p: Image(a, (1.0, 1.0, 1.0), name=p) for p, a in (("pre", pre), ("arterial", art), ("portal", por))}
+    phases = (("pre", pre), ("arterial", art), ("portal", por))
+    imgs = {p: Image(a, (1.0, 1.0, 1.0), name=p) for p, a in phases}
     return imgs, mask, truth
 
 
@@ -178,7 +179,8 @@ def bench_habit(habit_python: str, n_cases: int, radius: int) -> list[tuple[str,
     runner.write_text(HABIT_RUNNER)
     names = ["AE", "VE"]
     ours = {"one_step": IndividualHabitats, "direct_pooling": PopulationHabitats, "two_step": TwoStepHabitats}
-    rows: list[tuple[str, str]] = [("HABIT comparison cases", f"{n_cases} x {int(cases[0][2].sum()):,} voxels")]
+    n_vox = int(cases[0][2].sum())
+    rows: list[tuple[str, str]] = [("HABIT comparison cases", f"{n_cases} x {n_vox:,} voxels")]
     for mode, cls in ours.items():
         out = tmp / f"out_{mode}"
         t0 = time.perf_counter()
@@ -207,7 +209,8 @@ def bench_habit(habit_python: str, n_cases: int, radius: int) -> list[tuple[str,
             (f"{mode}: wall ratio HABIT fit / hccrad", f"{habit_fit / our_wall:.1f}"),
             (f"{mode}: mean per-case ARI vs planted, HABIT / hccrad", f"{case_ari_h:.3f} / {case_ari_o:.3f}"),
             (f"{mode}: pooled ARI (labels comparable across cases)",
-             f"{adjusted_rand_score(truth_all, habit_all):.3f} / {adjusted_rand_score(truth_all, ours_all):.3f}"),
+             f"{adjusted_rand_score(truth_all, habit_all):.3f} / "
+             f"{adjusted_rand_score(truth_all, ours_all):.3f}"),
             (f"{mode}: label == planted label, HABIT / hccrad",
              f"{np.mean(habit_all == truth_all):.3f} / {np.mean(ours_all == truth_all):.3f}"),
         ]

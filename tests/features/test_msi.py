@@ -1,4 +1,4 @@
-"""MSI matrix and features against hand-computed matrices (Wu et al. 2018 reference rule, ARCHITECTURE §5)."""
+"""MSI matrix and features against hand-computed matrices (Wu et al. 2018 rule, ARCHITECTURE.md §5)."""
 
 from __future__ import annotations
 
@@ -210,7 +210,8 @@ def test_habit_compatible_option_matches_habit(name):
     from hccrad.features.msi import habit_msi_features, habit_msi_matrix
 
     lab, k, ref_m, ref_f = HABIT_REF[name]
-    assert_close(habit_msi_matrix(lab, k), np.array(ref_m, float), rtol=0, atol=0, what=f"HABIT matrix {name}")
+    assert_close(habit_msi_matrix(lab, k), np.array(ref_m, float), rtol=0, atol=0,
+                 what=f"HABIT matrix {name}")
     f = habit_msi_features(lab, k)
     assert len(f) == 2 * (k * (k + 1) // 2 + k) + 4
     for key, ref in ref_f.items():

@@ -90,3 +90,16 @@ def test_paths_are_named(tmp_path, make_image, make_mask):
     write_image(img.with_array(np.zeros(img.shape, np.uint8)), tmp_path / "tumor.nii.gz")
     with pytest.raises(GeometryError, match="tumor.nii.gz"):
         check_geometry("c8", {"portal": tmp_path / "portal.nii.gz"}, tmp_path / "tumor.nii.gz")
+
+
+def test_read_image_reports_nifti_nan(tmp_path, make_image):
+    """ITK would silently turn NaN into 0 when reading NIfTI; read_image must refuse instead."""
+    from hccrad.io import read_image
+
+    img = make_image()
+    arr = img.array.astype(np.float32)
+    arr[1, 2, 3] = np.nan
+    write_image(img.with_array(arr), tmp_path / "nan.nii.gz")
+    with pytest.raises(GeometryError, match="1 NaN/inf voxel") as err:
+        read_image(tmp_path / "nan.nii.gz", case="c9")
+    assert "nan.nii.gz" in str(err.value)

@@ -147,3 +147,14 @@ def test_dicom_seg_round_trip(tmp_path, make_image, make_mask):
     assert np.array_equal(back.array, mask.array)
     own = read_mask(tmp_path / "seg.dcm")  # no reference: the SEG's own frame grid
     assert int(own.array.sum()) == int(mask.array.sum())
+
+
+def test_mask_folder_and_wrong_dicom_kind(tmp_path, make_image):
+    img = make_image()
+    paths = write_dicom_series(img, tmp_path / "ct")
+    with pytest.raises(InputError, match="neither RTSTRUCT nor SEG"):
+        read_mask(paths[0], img)
+    with pytest.raises(InputError, match="exactly one DICOM file"):
+        read_mask(tmp_path / "ct", img)
+    with pytest.raises(InputError, match="does not exist"):
+        read_mask(tmp_path / "none.nii.gz")

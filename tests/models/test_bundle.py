@@ -98,3 +98,13 @@ def test_score_fusion_bundle_is_json_with_embedded_score(cohort, tmp_path):
     out = predict_bundle(loaded, X)
     assert_close(out["score"].to_numpy(), fus.decision_function(X), rtol=0, atol=1e-12, what="fusion score")
     assert "TBIL" in loaded.input_features
+
+
+def test_bundle_without_column_selector_uses_fitted_feature_names(cohort, tmp_path):
+    X, y = cohort
+    feats = [f"f{i:02d}" for i in range(6)]
+    svm = build_model_pipeline(None, ["scale", "svm"]).fit(X[feats], y)
+    loaded = load_bundle(bundle_from_pipeline(svm, X, y, "svm").save(tmp_path / "svm"))
+    assert loaded.input_features == feats
+    out = predict_bundle(loaded, X)  # extra columns (case_id, others) are ignored
+    assert_close(out["score"].to_numpy(), svm.decision_function(X[feats]), rtol=0, atol=0, what="svm decision")

@@ -59,8 +59,10 @@ def test_model_formula_matches_fit(clinical):
 def test_separation_and_bad_input():
     X = pd.DataFrame({"x": np.arange(20.0)})
     y = (X.x > 9.5).astype(int)
-    with pytest.raises(ModelError, match="separation|converge"):
-        LogisticModel().fit(X, y)
+    with pytest.raises(ModelError, match="separation"):
+        LogisticModel(firth=False).fit(X, y)
+    m = LogisticModel().fit(X, y)  # default firth="auto": finite Firth estimates instead
+    assert m.method_ == "firth" and np.isfinite(m.coef_).all() and m.coef_[0, 0] > 0
     with pytest.raises(DataError, match="two classes"):
         LogisticModel().fit(X, np.zeros(20))
     with pytest.raises(DataError):
@@ -91,3 +93,24 @@ def test_stepwise_screen_and_aic(clinical):
         stepwise_logistic(clinical, "response", ["VP"], entry_p=0.2, stay_p=0.1)
     with pytest.raises(DataError, match="missing_col"):
         stepwise_logistic(clinical, "response", ["missing_col"])
+
+
+def test_firth_equals_haldane_corrected_log_odds_ratio():
+    """Single binary covariate (saturated model): Firth's estimates equal the log odds with 0.5 added to each
+    cell (Firth 1993; Heinze & Schemper 2002), also under separation (a zero cell)."""
+    for a, b, c, d in [(10, 0, 5, 10), (7, 3, 4, 9), (12, 1, 0, 6)]:  # x=1: a events, b non; x=0: c, d
+        x = np.r_[np.ones(a + b), np.zeros(c + d)]
+        y = np.r_[np.ones(a), np.zeros(b), np.ones(c), np.zeros(d)]
+        m = LogisticModel(firth=True).fit(pd.DataFrame({"x": x}), y)
+        assert_close(m.coef_[0, 0], np.log((a + 0.5) * (d + 0.5) / ((b + 0.5) * (c + 0.5))), rtol=1e-8, atol=1e-8,
+                     what=f"Firth log OR for table {(a, b, c, d)}")
+        assert_close(m.intercept_[0], np.log((c + 0.5) / (d + 0.5)), rtol=1e-8, atol=1e-8, what="Firth intercept")
+
+
+def test_firth_close_to_mle_without_separation(clinical):
+    cols = ["Comorbidities", "VP", "TBIL", "Cirrhosis"]
+    mle = LogisticModel(firth=False).fit(clinical[cols], clinical["response"])
+    fir = LogisticModel(firth=True).fit(clinical[cols], clinical["response"])
+    assert mle.method_ == "mle" and fir.method_ == "firth"
+    assert_close(fir.coef_[0], mle.coef_[0], rtol=0, atol=0.1, what="Firth vs MLE, n=400")
+    assert np.all(np.abs(fir.coef_[0]) <= np.abs(mle.coef_[0]) + 1e-9)  # shrinks towards zero

@@ -60,6 +60,11 @@ def test_unpublished_normalisation_requires_opt_in(rng):
     df = _clinical(rng, 10)
     with pytest.raises(ModelError, match="normalisation"):
         bundle_scores(load_published("wu2025_habitat"), df)
+    assert load_published("wu2025_habitat").formula() == (
+        "HabitatScore = 0.1689 + 0.0722·z(2b3r) + 0.7221·z(habitat3.1) − 0.6679·z(habitat1.1) − 0.5208·z(b01) "
+        "+ 0.7522·z(2border0)")
+    assert load_published("wu2025_clinical").formula() == (
+        "ClinicalScore = 1.9806 − 1.5059·Comorbidities + 1.2923·VP − 0.0470·TBIL − 1.0785·Cirrhosis")
 
 
 def test_seed001_formulas_and_flags(rng):

@@ -120,15 +120,15 @@ def test_stability_filter(rng):
 def test_lasso_selector_path_rules_and_determinism(rng):
     X, y = _data(rng, n=200, p=30)
     X = (X - X.mean()) / X.std()
-    a = LassoSelector(cv=5, Cs=15, rule="min", random_state=1).fit(X, y)
-    b = LassoSelector(cv=5, Cs=15, rule="1se", random_state=1).fit(X, y)
+    a = LassoSelector(cv=5, Cs=15, rule="min", max_features=None, random_state=1).fit(X, y)
+    b = LassoSelector(cv=5, Cs=15, rule="1se", max_features=None, random_state=1).fit(X, y)
     assert {"f00", "f01"} <= set(b.selected_features_)
     assert b.support_.sum() <= a.support_.sum()
     assert b.C_ <= a.C_
     cvr = pd.DataFrame(a.cv_results_)
     assert cvr.shape == (15, 5) and a.coef_path_.shape == (15, 30)
     assert (cvr["n_nonzero"].diff().dropna() >= -2).all()  # path grows (almost monotone)
-    again = LassoSelector(cv=5, Cs=15, rule="min", random_state=1).fit(X, y)
+    again = LassoSelector(cv=5, Cs=15, rule="min", max_features=None, random_state=1).fit(X, y)
     assert np.array_equal(a.coef_, again.coef_)
     capped = LassoSelector(cv=5, Cs=15, rule="min", max_features=2, random_state=1).fit(X, y)
     assert capped.support_.sum() <= 2
@@ -145,3 +145,18 @@ def test_rfe_mrmr_stepwise_find_signal(rng):
     sw = StepwiseSelector(direction="forward").fit(X, y)
     assert {"f00", "f01"} <= set(sw.selected_features_)
     assert set(sw.result_.selected) == set(sw.selected_features_)
+
+
+def test_lasso_min_rule_matches_sklearn_logistic_regression_cv(rng):
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.model_selection import StratifiedKFold
+
+    X = rng.normal(size=(200, 30))
+    y = (rng.random(200) < 1 / (1 + np.exp(-(X[:, 0] - X[:, 1])))).astype(int)
+    ours = LassoSelector(cv=5, Cs=15, rule="min", max_features=None, random_state=1).fit(X, y)
+    ref = LogisticRegressionCV(
+        Cs=ours.Cs_, cv=StratifiedKFold(5, shuffle=True, random_state=1), l1_ratios=(1.0,), solver="liblinear",
+        scoring="neg_log_loss", max_iter=1000, use_legacy_attributes=False, random_state=1,
+    ).fit(X, y)
+    assert_close(ours.C_, ref.C_, rtol=1e-12, atol=0, what="C chosen by the min rule")
+    assert_close(ours.coef_, ref.coef_.ravel(), rtol=1e-8, atol=1e-10, what="LASSO coefficients at C")

@@ -88,6 +88,7 @@ class DescriptorSpec(_Strict):
     phases: list[str] = Field(min_length=1, max_length=2)
     window: int = Field(default=3, ge=3)
     normalise: Literal["none", "zscore"] = "none"
+    smooth_mm: float = Field(default=0.0, ge=0, description="Gaussian σ (mm) inside the tumour; 0 = none")
 
     @model_validator(mode="after")
     def _phase_count(self) -> "DescriptorSpec":

@@ -45,6 +45,7 @@ class Descriptor:
     window: int = 3
     normalise: Literal["none", "zscore"] = "none"
     bins: int = 16
+    smooth_mm: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "phases", tuple(self.phases))
@@ -69,6 +70,8 @@ class Descriptor:
             raise FeatureError(f"unknown normalise {self.normalise!r}", field=f"descriptor {self.name}")
         if self.bins < 2:
             raise FeatureError(f"bins must be >= 2, got {self.bins}", field=f"descriptor {self.name}")
+        if not self.smooth_mm >= 0:
+            raise FeatureError(f"smooth_mm must be >= 0, got {self.smooth_mm}", field=f"descriptor {self.name}")
 
 
 #: Seed 000's two descriptors (AE first, so habitats are ordered by arterial enhancement).
@@ -109,6 +112,23 @@ def _image(images: Mapping[str, Image], phase: str, case_id: str | None) -> Imag
             hint=f"add the {phase!r} phase or remove descriptors that use it",
         )
     return images[phase]
+
+
+def _masked_smooth(values: np.ndarray, mask: np.ndarray, sigma_mm: float,
+                   spacing: tuple[float, float, float]) -> np.ndarray:
+    """Gaussian smoothing inside the tumour only (normalised convolution):
+    s = G_σ * (v·m) / G_σ * m on tumour voxels, so liver voxels never leak into border voxels.
+    σ is given in mm and converted per axis with the (z, y, x) spacing."""
+    sigma = tuple(sigma_mm / float(sp) for sp in spacing)
+    margin = int(np.ceil(3 * max(sigma))) + 1
+    sl = _bbox(mask, margin)
+    m = mask[sl].astype(float)
+    num = ndimage.gaussian_filter(values[sl] * m, sigma, mode="constant")
+    den = ndimage.gaussian_filter(m, sigma, mode="constant")
+    out = values.copy()
+    inside = mask[sl]
+    out[sl][inside] = num[inside] / den[inside]
+    return out
 
 
 def descriptor_maps(
@@ -164,6 +184,8 @@ def descriptor_maps(
                 out[sl] = ndimage.uniform_filter(sub, size=d.window, mode="reflect")
             else:
                 out[sl] = _local_entropy(sub, mask[sl], d.window, d.bins)
+        if d.smooth_mm > 0:
+            out = _masked_smooth(out, mask, d.smooth_mm, ref.spacing)
         if not np.all(np.isfinite(out[mask])):
             raise FeatureError(
                 f"descriptor {d.name!r} has non-finite values inside the tumour",

@@ -39,7 +39,8 @@ def habitat_summary(
         lab = np.asarray(lab).ravel()
         if X.ndim != 2 or X.shape[1] != len(names) or X.shape[0] != lab.shape[0]:
             raise FeatureError(
-                f"case {i}: X shape {X.shape} does not match {len(names)} descriptors and {lab.shape[0]} labels",
+                f"case {i}: X shape {X.shape} does not match {len(names)} descriptors "
+                f"and {lab.shape[0]} labels",
                 field="habitat_summary",
             )
         Xs.append(X)

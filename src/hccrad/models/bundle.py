@@ -103,7 +103,8 @@ class ModelBundle:
         return pd.DataFrame(rows).set_index("variable")
 
     def formula(self, digits: int = 4) -> str:
-        """The linear predictor on the variables' own (unscaled) units, as papers print it."""
+        """The linear predictor on the variables' own (unscaled) units, as papers print it; variables whose
+        normalisation is unpublished appear as ``z(name)``."""
         if self.kind != "linear":
             raise ModelError(f"bundle {self.name!r} is not linear; it has no formula")
         b0 = float(self.spec["intercept"])
@@ -112,6 +113,9 @@ class ModelBundle:
             c, m, s = v["coefficient"], v.get("center", 0.0), v.get("scale", 1.0)
             if c is None:
                 raise ModelError(f"coefficient of {v['name']!r} is not published", field=v["name"])
+            if m is None or s is None:  # normalisation unpublished: print on the z-score scale
+                coefs[f"z({v['name']})"] = c
+                continue
             coefs[v["name"]] = c / s
             b0 -= c * m / s
         return format_formula(b0, coefs, name=self.spec.get("score_name", "score"), digits=digits)
@@ -167,7 +171,13 @@ def bundle_from_pipeline(
               and all(isinstance(s, (ColumnSelector, SelectorMixin, StandardScaler)) for _, s in steps[:-1])
               and sum(isinstance(s, StandardScaler) for _, s in steps[:-1]) <= 1)
     y = np.asarray(y_train).ravel()
-    score = np.asarray(pipeline.decision_function(X_train) if linear else scores_of(pipeline, X_train), float)
+    first = steps[0][1]
+    if isinstance(first, ColumnSelector):
+        feats, X_in = [str(c) for c in first.features], X_train
+    else:
+        feats = [str(c) for c in getattr(pipeline, "feature_names_in_", X_train.columns)]
+        X_in = X_train[feats]
+    score = np.asarray(pipeline.decision_function(X_in) if linear else scores_of(pipeline, X_in), float)
     base = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "outcome": outcome, "source": source,
         "versions": _versions(), "thresholds": dict(thresholds or {}), "range_tolerance": range_tolerance,
@@ -175,7 +185,6 @@ def bundle_from_pipeline(
                              "score": _dist(score)},
     }
     if not linear:
-        feats = [str(c) for c in (steps[0][1].features if isinstance(steps[0][1], ColumnSelector) else X_train.columns)]
         ranges = {f: [float(X_train[f].min()), float(X_train[f].max())] for f in feats}
         spec = {**base, "kind": "skops", "link": "unknown", "input_features": feats, "ranges": ranges,
                 "units": {f: units.get(f) for f in feats}, "selected_features": selected_features(pipeline)}
@@ -198,7 +207,7 @@ def bundle_from_pipeline(
             "range": [float(X_train[n].min()), float(X_train[n].max())],
         })
     spec = {**base, "kind": "linear", "link": "logit", "score_name": "score", "intercept": float(final.intercept_[0]),
-            "variables": variables}
+            "fit_method": getattr(final, "method_", "mle"), "variables": variables}
     bundle = ModelBundle(spec)
     check = bundle_scores(bundle, X_train, check_ranges=False)
     if not np.allclose(check, score, rtol=0, atol=1e-9):

@@ -61,17 +61,86 @@ def _fit_logit(X: np.ndarray, y: np.ndarray, names: list[str], maxiter: int):
                 hint="remove collinear or constant variables (VIFPruner, CorrelationPruner)",
             ) from exc
     msgs = [str(w.message) for w in caught]
-    if any("separation" in m.lower() for m in msgs):
+    converged = res.mle_retvals.get("converged", True) and np.all(np.isfinite(res.params))
+    separated = any("separation" in m.lower() for m in msgs)
+    if not converged and np.all(np.isfinite(res.params)):
+        fitted = 1.0 / (1.0 + np.exp(-np.clip(exog @ res.params, -700, 700)))
+        separated |= bool(np.any((fitted < 1e-8) | (fitted > 1 - 1e-8)))  # fitted P of 0 or 1: (quasi-)separation
+    if separated:
         raise ModelError(
             f"perfect or quasi-perfect separation with variables {names}: the MLE does not exist",
-            hint="use fewer variables, or a penalised model (LassoSelector / 'lasso' step)",
+            hint="use fewer variables, LogisticModel(firth=True), or a penalised selection step ('lasso')",
         )
-    if not res.mle_retvals.get("converged", True) or not np.all(np.isfinite(res.params)):
+    if not converged:
         raise ModelError(
             f"logistic fit did not converge for variables {names}",
-            hint="scale the variables, remove collinear ones, or raise maxiter",
+            hint="scale the variables, remove collinear ones, raise maxiter, or use LogisticModel(firth=True)",
         )
     return res
+
+
+@dataclass(frozen=True)
+class _FirthFit:
+    """Result of :func:`_fit_firth` with the attribute names of a statsmodels result."""
+
+    params: np.ndarray
+    bse: np.ndarray
+    pvalues: np.ndarray
+    llf: float
+    aic: float
+    nobs: int
+    iterations: int
+
+
+def _fit_firth(X: np.ndarray, y: np.ndarray, names: list[str], maxiter: int = 100, tol: float = 1e-10,
+               max_step: float = 5.0) -> _FirthFit:
+    """Firth's bias-reduced logistic regression (Firth, Biometrika 1993; Heinze & Schemper, Stat Med 2002).
+
+    Maximises l(beta) + 1/2 log|I(beta)| (Jeffreys prior) by Newton-Raphson on the modified score
+    U*(beta) = X'(y - p + h (1/2 - p)), h = diag of W^1/2 X (X'WX)^-1 X' W^1/2, with step halving on the
+    penalised log-likelihood and steps capped at ``max_step`` (R ``logistf`` defaults). Finite under
+    separation. SEs from (X'WX)^-1 at the solution; Wald p-values (``logistf`` reports profile-likelihood
+    p-values by default, so p can differ slightly). ``llf``/``aic`` use the unpenalised log-likelihood.
+    """
+    Xc = np.column_stack([np.ones(len(y)), X])
+    beta = np.zeros(Xc.shape[1])
+
+    def penalised(b: np.ndarray):
+        eta = Xc @ b
+        p = 1.0 / (1.0 + np.exp(-eta))
+        w = p * (1.0 - p)
+        info = Xc.T @ (Xc * w[:, None])
+        sign, logdet = np.linalg.slogdet(info)
+        ll = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+        return (ll + 0.5 * logdet if sign > 0 else -np.inf), ll, p, w, info
+
+    cur, ll, p, w, info = penalised(beta)
+    if not np.isfinite(cur):
+        raise ModelError(f"Firth logistic: singular information matrix for variables {names}",
+                         hint="remove constant or collinear variables")
+    for it in range(1, maxiter + 1):
+        inv = np.linalg.inv(info)
+        h = w * np.einsum("ij,jk,ik->i", Xc, inv, Xc)
+        step = inv @ (Xc.T @ (y - p + h * (0.5 - p)))
+        big = np.max(np.abs(step))
+        if big > max_step:
+            step *= max_step / big
+        t = 1.0
+        while True:
+            new = penalised(beta + t * step)
+            if new[0] >= cur or t < 1e-8:
+                break
+            t /= 2.0
+        beta = beta + t * step
+        cur, ll, p, w, info = new
+        if np.max(np.abs(t * step)) < tol:
+            break
+    else:
+        raise ModelError(f"Firth logistic did not converge in {maxiter} iterations for variables {names}",
+                         hint="raise maxiter or remove collinear variables")
+    se = np.sqrt(np.diag(np.linalg.inv(info)))
+    pv = 2.0 * stats.norm.sf(np.abs(beta / se))
+    return _FirthFit(beta, se, pv, ll, -2.0 * ll + 2.0 * Xc.shape[1], len(y), it)
 
 
 def _format_number(v: float, digits: int) -> str:
@@ -83,11 +152,17 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
 
     logit P(y = 1 | x) = beta_0 + sum_j beta_j x_j. Fitted: ``coef_`` (1, p), ``intercept_`` (1,),
     ``params_``/``bse_``/``pvalues_`` (arrays: intercept then features, as in ``summary()``), ``classes_``,
-    ``feature_names_in_``. Perfect separation or non-convergence raises :class:`ModelError`.
+    ``feature_names_in_``, ``method_`` ("mle" or "firth").
+
+    ``firth``: ``False`` = maximum likelihood, separation or non-convergence raises :class:`ModelError`;
+    ``True`` = always Firth's bias-reduced estimates (:func:`_fit_firth`); ``"auto"`` (default) = maximum
+    likelihood, refitted with Firth (logged as a warning, ``method_ = "firth"``) when the MLE does not exist,
+    which happens in small cohorts and bootstrap resamples.
     """
 
-    def __init__(self, maxiter: int = 100) -> None:
+    def __init__(self, maxiter: int = 100, firth: bool | str = "auto") -> None:
         self.maxiter = maxiter
+        self.firth = firth
 
     def fit(self, X, y):
         df = _frame(X)
@@ -103,7 +178,20 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
             )
         names = [str(c) for c in df.columns]
         yb = (yv == classes[1]).astype(float)
-        res = _fit_logit(Xv, yb, names, self.maxiter)
+        if self.firth not in (True, False, "auto"):
+            raise ModelError(f"firth={self.firth!r}", field="firth", hint="use True, False or 'auto'")
+        method = "firth" if self.firth is True else "mle"
+        if method == "mle":
+            try:
+                res = _fit_logit(Xv, yb, names, self.maxiter)
+            except ModelError as exc:
+                if self.firth is False:
+                    raise
+                logger.warning("LogisticModel: %s; refitting with Firth's penalised likelihood", exc.message)
+                method = "firth"
+        if method == "firth":
+            res = _fit_firth(Xv, yb, names, max(self.maxiter, 100))
+        self.method_ = method
         idx = ["const", *names]
         self.classes_ = classes
         self.feature_names_in_ = np.asarray(names, dtype=object)

@@ -63,7 +63,7 @@ class ImagingResult:
 
 def _descriptors(spec: StudySpec) -> list[Descriptor]:
     return [Descriptor(name=d.name, kind=d.kind, phases=tuple(d.phases), window=d.window,
-                       normalise=d.normalise) for d in spec.habitat.descriptors]
+                       normalise=d.normalise, smooth_mm=d.smooth_mm) for d in spec.habitat.descriptors]
 
 
 def _load_voxels(study: Study, case_id: str) -> CaseVoxels:

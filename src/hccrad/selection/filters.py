@@ -61,6 +61,12 @@ def _check_xy(est: BaseEstimator, X, y, *, need_y: bool = True) -> tuple[np.ndar
                 field=str(nan_cols[0]),
                 hint="impute or drop missing values before fitting (fit an imputer inside the pipeline)",
             )
+    else:
+        arr = np.asarray(X, dtype=float)
+        if arr.ndim == 2 and not np.isfinite(arr).all():
+            j = int(np.flatnonzero(~np.isfinite(arr).all(axis=0))[0])
+            raise DataError(f"{type(est).__name__}: missing or infinite values in column {j}", field=f"x{j}",
+                            hint="impute or drop missing values before fitting")
     Xv = validate_data(est, X, reset=True, dtype=float, ensure_all_finite=True)
     if not need_y:
         return Xv, None

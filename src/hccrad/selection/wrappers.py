@@ -63,7 +63,9 @@ class LassoSelector(_Selector):
     ``"auc"``. ``rule``: ``"1se"`` or ``"min"``. Features should be standardised first (pipeline step "scale").
     If the chosen C keeps no feature, the next larger C that keeps at least one is used (logged).
     ``max_features`` caps the selection (glmnet's ``dfmax``): the largest C on the path with at most that many
-    non-zero coefficients; ``"epv"`` = one feature per 10 patients of the smaller class (Peduzzi et al. 1996).
+    non-zero coefficients; ``"epv"`` (default) = one feature per 10 patients of the smaller class (Peduzzi et
+    al. 1996), which also keeps the unpenalised logistic refit away from separation in bootstrap resamples;
+    ``None`` = no cap (the seeds' procedure).
 
     Fitted: ``Cs_``, ``cv_results_`` (dict of arrays: C, log10_lambda, mean, se, n_nonzero), ``coef_path_``
     (array Cs x features, columns = ``feature_names_in_``, refitted on all training rows; ``None`` with
@@ -78,7 +80,7 @@ class LassoSelector(_Selector):
         c_ratio: float = 1e3,
         scoring: str = "deviance",
         random_state: int | None = 0,
-        max_features: int | str | None = None,
+        max_features: int | str | None = "epv",
         keep_path: bool = True,
     ) -> None:
         self.max_features = max_features

@@ -151,7 +151,7 @@ def generate_cohort(
     cohorts: dict[str, float] | None = None,
     delayed: bool = False,
     misregistration_mm: float = 0.0,
-    noise_hu: float = 12.0,
+    noise_hu: float = 8.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> SynthCohort:
     """Generate ``n`` synthetic cases into ``out_dir`` and return the paths of manifest, clinical and truth.

@@ -47,7 +47,7 @@ class GenerativeModel:
     """All constants of the generating distribution (written to truth.json)."""
 
     # Habitat centres (AE, VE) in HU, habitat 1 = low, 2 = moderate, 3 = high enhancement.
-    habitat_centres_hu: tuple[tuple[float, float], ...] = ((10.0, 30.0), (35.0, 50.0), (70.0, 80.0))
+    habitat_centres_hu: tuple[tuple[float, float], ...] = ((5.0, 25.0), (45.0, 55.0), (85.0, 90.0))
     habitat_case_shift_sd_hu: float = 3.0  # per-case common shift of all centres (AE and VE separately)
     proportion_mean: tuple[float, float, float] = (0.35, 0.45, 0.20)
     dirichlet_concentration: float = 12.0

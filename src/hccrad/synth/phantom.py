@@ -225,7 +225,7 @@ def make_phantom(
 
     habitats = np.zeros(shape, dtype=np.uint8)
     habitats[box] = plant_habitats(rng, tumour[box], r_tum[box], np.asarray(target_proportions, dtype=float),
-                                   correlation_mm=max(4.0, 0.3 * float(np.mean(semi))), spacing=spacing)
+                                   correlation_mm=max(6.0, 0.5 * float(np.mean(semi))), spacing=spacing)
     counts = np.bincount(habitats[tumour], minlength=4)[1:]
     proportions = tuple(float(c) / float(tumour.sum()) for c in counts)
 

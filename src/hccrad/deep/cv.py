@@ -1,0 +1,218 @@
+"""Patient-grouped k-fold cross-validation, train/test, and architecture choice by validation cross-entropy.
+
+Seed 003: five-fold cross-validation in the training cohort, then the model trained on the whole training
+cohort validated in an independent cohort; the architecture (AlexNet / ResNet / Inception) is the one with
+the smallest validation cross-entropy loss (CEL).
+
+Leakage rules: folds are built at the patient level (scikit-learn StratifiedGroupKFold, groups =
+patient_id, stratified on the first task's label), so the slices or lesions of one patient are never split
+across folds; the learning-rate schedule and early stopping watch an inner validation split carved out of
+the training folds (also patient-grouped), never the held-out fold, so out-of-fold predictions and deep
+features are honest. Item predictions (e.g. the k slices of a case) are averaged per case.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+from hccrad.core.errors import DataError
+from hccrad.deep.data import Augmentation, PatchDataset, PatchSet
+from hccrad.deep.train import NetworkSpec, Progress, TrainConfig, TrainResult, evaluate_loss, predict, train_model
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ArchitectureSelection", "CVResult", "TrainTestResult", "case_level", "cross_validate",
+           "patient_folds", "select_architecture", "train_test"]
+
+
+def case_level(items: pd.DataFrame) -> pd.DataFrame:
+    """Average item rows (probabilities, deep features) per case; keeps case_id, patient_id and fold."""
+    keys = [c for c in ("case_id", "patient_id", "fold") if c in items]
+    num = [c for c in items.columns if c not in keys]
+    return items.groupby(keys, sort=False, as_index=False)[num].mean()
+
+
+def _strata(targets: Mapping[str, np.ndarray], task: str | None, n: int) -> np.ndarray:
+    if task is None:
+        return np.zeros(n, dtype=int)
+    if task not in targets:
+        raise DataError(f"stratify task {task!r} has no labels", field="stratify", hint=f"use one of {sorted(targets)}")
+    return np.asarray(targets[task])
+
+
+def patient_folds(patches: PatchSet, labels: np.ndarray | None, n_splits: int, seed: int) -> np.ndarray:
+    """Fold number (0..n_splits−1) per item; every patient's items share one fold (StratifiedGroupKFold)."""
+    groups = np.asarray(patches.patient_ids)
+    n_groups = len(set(groups))
+    if n_splits < 2 or n_splits > n_groups:
+        raise DataError(f"{n_splits} folds for {n_groups} patients", field="n_splits",
+                        hint=f"use 2 <= n_splits <= {n_groups}")
+    y = np.zeros(len(groups), dtype=int) if labels is None else np.asarray(labels)
+    fold = np.full(len(groups), -1, dtype=int)
+    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    for k, (_, test) in enumerate(cv.split(np.zeros(len(groups)), y, groups)):
+        fold[test] = k
+    return fold
+
+
+def _subset_targets(targets: Mapping[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v)[idx] for k, v in targets.items()}
+
+
+def _inner_split(patches: PatchSet, strata: np.ndarray, idx: np.ndarray, val_fraction: float | None,
+                 seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    if not val_fraction:
+        return idx, None
+    n_inner = max(2, int(round(1.0 / val_fraction)))
+    sub = patches.subset(idx)
+    inner = patient_folds(sub, strata[idx], min(n_inner, len(set(sub.patient_ids))), seed)
+    return idx[inner != 0], idx[inner == 0]
+
+
+@dataclass(frozen=True, eq=False)
+class CVResult:
+    """Out-of-fold predictions and deep features of a k-fold cross-validation.
+
+    predictions: one row per case (case_id, patient_id, fold, <task>_p<j>); features: case_id ×
+    deep_<i> (out-of-fold); folds: per-fold table (fold, n_train, n_val, n_test items, best_epoch,
+    test_ce_<task>, test_loss); histories: per-epoch history with a fold column.
+    """
+
+    arch: str
+    predictions: pd.DataFrame
+    features: pd.DataFrame
+    folds: pd.DataFrame
+    histories: pd.DataFrame
+    results: tuple[TrainResult, ...] = field(repr=False)
+
+    def test_ce(self, task: str) -> tuple[float, float]:
+        """Mean and SD over folds of the held-out cross-entropy of `task`."""
+        v = self.folds[f"test_ce_{task}"].to_numpy(dtype=float)
+        return float(np.nanmean(v)), float(np.nanstd(v, ddof=1)) if np.isfinite(v).sum() > 1 else float("nan")
+
+    def summary(self) -> pd.DataFrame:
+        return self.folds.copy()
+
+
+def cross_validate(spec: NetworkSpec, patches: PatchSet, targets: Mapping[str, np.ndarray],
+                   config: TrainConfig | None = None, *, n_splits: int = 5, stratify: str | None = "first",
+                   val_fraction: float | None = 0.2, augmentation: Augmentation | None = None,
+                   progress: Progress | None = None) -> CVResult:
+    """k-fold CV (patient-grouped): train on k−1 folds (inner split for early stopping), predict the k-th."""
+    cfg = config or TrainConfig()
+    task = spec.tasks[0].name if stratify == "first" else stratify
+    strata = _strata(targets, task, len(patches))
+    fold = patient_folds(patches, strata, n_splits, cfg.seed)
+    preds, feats, rows, hists, results = [], [], [], [], []
+    for k in range(n_splits):
+        test_idx = np.flatnonzero(fold == k)
+        train_idx, val_idx = _inner_split(patches, strata, np.flatnonzero(fold != k), val_fraction, cfg.seed + k + 1)
+        tr = PatchDataset(patches.subset(train_idx), _subset_targets(targets, train_idx),
+                          augmentation=augmentation, seed=cfg.seed)
+        va = None if val_idx is None else PatchDataset(patches.subset(val_idx), _subset_targets(targets, val_idx))
+        res = train_model(spec, tr, va, cfg)
+        te_set = patches.subset(test_idx)
+        te = PatchDataset(te_set, _subset_targets(targets, test_idx))
+        loss, per = evaluate_loss(res.network, te, cfg, next(res.network.parameters()).device)
+        p = predict(res.network, te_set, embeddings=True)
+        p.insert(2, "fold", k)
+        preds.append(p)
+        row = {"fold": k, "n_train": len(train_idx), "n_val": 0 if val_idx is None else len(val_idx),
+               "n_test": len(test_idx), "best_epoch": res.best_epoch, "test_loss": loss}
+        row.update({f"test_ce_{t.name}": per.get(t.name, np.nan) for t in spec.tasks})
+        rows.append(row)
+        hists.append(res.history.assign(fold=k))
+        results.append(res)
+        if progress is not None:
+            progress("fold", k + 1, n_splits)
+        log.info("%s fold %d/%d: test loss %.4f", spec.arch, k + 1, n_splits, loss)
+    items = pd.concat(preds, ignore_index=True)
+    cases = case_level(items)
+    deep_cols = [c for c in cases.columns if c.startswith("deep_")]
+    features = cases.set_index("case_id")[deep_cols]
+    predictions = cases.drop(columns=deep_cols)
+    return CVResult(spec.arch, predictions, features, pd.DataFrame(rows), pd.concat(hists, ignore_index=True),
+                    tuple(results))
+
+
+@dataclass(frozen=True, eq=False)
+class TrainTestResult:
+    """A network trained on the training cohort and applied to the test cohort (case-level outputs)."""
+
+    train: TrainResult
+    train_features: pd.DataFrame
+    test_predictions: pd.DataFrame
+    test_features: pd.DataFrame
+
+    def summary(self) -> pd.DataFrame:
+        return self.train.summary().assign(n_test_cases=len(self.test_predictions))
+
+
+def train_test(spec: NetworkSpec, train_patches: PatchSet, train_targets: Mapping[str, np.ndarray],
+               test_patches: PatchSet, config: TrainConfig | None = None, *, val_fraction: float | None = 0.2,
+               stratify: str | None = "first", augmentation: Augmentation | None = None,
+               progress: Progress | None = None) -> TrainTestResult:
+    """Train on the training cohort (inner patient-grouped validation split) and predict the test cohort.
+
+    train_features are the trained network's own training-case embeddings (optimistic: for a fusion model
+    prefer `cross_validate(...).features`, which are out-of-fold).
+    """
+    cfg = config or TrainConfig()
+    overlap = set(train_patches.patient_ids) & set(test_patches.patient_ids)
+    if overlap:
+        raise DataError(f"{len(overlap)} patient(s) are in both cohorts, e.g. {sorted(overlap)[:3]}",
+                        field="patient_id", hint="split cohorts by patient")
+    task = spec.tasks[0].name if stratify == "first" else stratify
+    strata = _strata(train_targets, task, len(train_patches))
+    tr_idx, va_idx = _inner_split(train_patches, strata, np.arange(len(train_patches)), val_fraction, cfg.seed + 1)
+    tr = PatchDataset(train_patches.subset(tr_idx), _subset_targets(train_targets, tr_idx),
+                      augmentation=augmentation, seed=cfg.seed)
+    va = None if va_idx is None else PatchDataset(train_patches.subset(va_idx), _subset_targets(train_targets, va_idx))
+    res = train_model(spec, tr, va, cfg, progress=progress)
+    tr_cases = case_level(predict(res.network, train_patches, embeddings=True))
+    te_cases = case_level(predict(res.network, test_patches, embeddings=True))
+    deep = [c for c in te_cases.columns if c.startswith("deep_")]
+    return TrainTestResult(res, tr_cases.set_index("case_id")[deep], te_cases.drop(columns=deep),
+                           te_cases.set_index("case_id")[deep])
+
+
+@dataclass(frozen=True, eq=False)
+class ArchitectureSelection:
+    """Architectures ranked by mean held-out cross-entropy of `task` (seed 003); `chosen` is the smallest."""
+
+    table: pd.DataFrame
+    chosen: str
+    task: str
+    results: dict[str, CVResult] = field(repr=False)
+
+    def summary(self) -> pd.DataFrame:
+        return self.table.copy()
+
+
+def select_architecture(specs: Mapping[str, NetworkSpec], patches: PatchSet, targets: Mapping[str, np.ndarray],
+                        config: TrainConfig | None = None, *, task: str | None = None, n_splits: int = 5,
+                        val_fraction: float | None = 0.2, augmentation: Augmentation | None = None,
+                        progress: Progress | None = None) -> ArchitectureSelection:
+    """Cross-validate every candidate with the same folds and seed; choose the lowest mean validation CE."""
+    if not specs:
+        raise DataError("no candidate architectures", field="specs", hint='e.g. {"resnet": NetworkSpec(...)}')
+    rows, results = [], {}
+    for i, (name, spec) in enumerate(specs.items()):
+        t = task or spec.tasks[0].name
+        cv = cross_validate(spec, patches, targets, config, n_splits=n_splits, val_fraction=val_fraction,
+                            augmentation=augmentation)
+        mean, sd = cv.test_ce(t)
+        rows.append({"model": name, "arch": spec.arch, "mean_val_ce": mean, "sd_val_ce": sd, "n_folds": n_splits})
+        results[name] = cv
+        if progress is not None:
+            progress("architecture", i + 1, len(specs))
+    table = pd.DataFrame(rows).sort_values("mean_val_ce", kind="stable").reset_index(drop=True)
+    chosen = str(table["model"].iloc[0])
+    log.info("chose %s by validation cross-entropy", chosen)
+    return ArchitectureSelection(table, chosen, task or next(iter(specs.values())).tasks[0].name, results)

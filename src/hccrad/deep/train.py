@@ -1,0 +1,334 @@
+"""Training loop: SGD/AdamW, learning-rate reduction on plateau, early stopping, resumable checkpoints.
+
+Seed 003's recipe is the default: SGD (momentum 0.9), initial learning rate 0.01 divided by 10 when the
+monitored validation loss has not improved for 10 epochs (torch ReduceLROnPlateau; seed 003 monitors
+validation accuracy, we monitor the validation cross-entropy, the quantity it selects models by), dropout
+0.2 before the output layers (`build_network`), cross-entropy loss (`multitask_loss`). Weight decay is
+L2 (SGD) or decoupled (AdamW, Loshchilov & Hutter 2019). Early stopping keeps the weights of the epoch
+with the lowest monitored loss.
+
+Determinism: the initial weights come from ``torch.manual_seed(seed)``; every epoch reseeds dropout, the
+shuffling/balanced sampler and the augmentation from (seed, epoch), and deterministic algorithms are
+switched on while training, so the same seed gives the same weights on CPU, and a run resumed from a
+checkpoint continues exactly as if it had not stopped. Mixed precision (torch.autocast + GradScaler) is
+used only on CUDA. Checkpoints are ``torch.save`` dicts of state_dicts and plain numbers, read back with
+``torch.load(..., weights_only=True)`` (no pickle code execution).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch.utils.data import DataLoader
+
+from hccrad.core.errors import ModelError
+from hccrad.deep.data import PatchDataset, PatchSet, balanced_sampler
+from hccrad.deep.networks import Network, Task, build_network, multitask_loss
+
+log = logging.getLogger(__name__)
+
+__all__ = ["NetworkSpec", "TrainConfig", "TrainResult", "evaluate_loss", "load_checkpoint", "predict", "resolve_device",
+           "train_model"]
+
+Progress = Callable[[str, int, int], None]
+
+
+class TrainConfig(BaseModel):
+    """Training settings (defaults: seed 003 — SGD, lr 0.01, ÷10 after 10 epochs without improvement)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(50, ge=1)
+    batch_size: int = Field(8, ge=1)
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    lr: float = Field(0.01, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(1e-4, ge=0)
+    plateau_factor: float = Field(0.1, gt=0, lt=1)
+    plateau_patience: int = Field(10, ge=0)
+    early_stopping_patience: int | None = Field(20, ge=1)
+    min_delta: float = Field(0.0, ge=0)
+    task_weights: dict[str, float] | None = None
+    balance_task: str | None = None
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True
+    deterministic: bool = True
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """What to build (see `build_network`); `build(seed)` gives identical initial weights for a seed."""
+
+    arch: str
+    in_channels: int
+    tasks: tuple[Task, ...]
+    spatial_dims: int = 3
+    width: int = 16
+    dropout: float = 0.2
+
+    def build(self, seed: int) -> Network:
+        torch.manual_seed(int(seed))
+        return build_network(self.arch, self.in_channels, self.tasks, spatial_dims=self.spatial_dims,
+                             width=self.width, dropout=self.dropout)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """A trained network (weights of the best epoch) with its per-epoch history.
+
+    history columns: epoch, train_loss, val_loss, lr, and val_loss_<task> per task.
+    """
+
+    network: Network
+    history: pd.DataFrame
+    best_epoch: int
+    best_loss: float
+    stopped_early: bool
+    device: str
+    config: TrainConfig = field(repr=False)
+
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame([{"arch": self.network.arch, "epochs_run": len(self.history),
+                              "best_epoch": self.best_epoch, "best_loss": self.best_loss,
+                              "stopped_early": self.stopped_early, "device": self.device,
+                              "optimizer": self.config.optimizer, "seed": self.config.seed}])
+
+    def save_loss_curves(self, path: str | Path, title: str | None = None) -> Path:
+        """Write the train/validation loss curves (`plot_loss_curves`) to an image file."""
+        from matplotlib.figure import Figure
+
+        from hccrad.report.figures.deep import plot_loss_curves
+
+        fig = Figure(figsize=(5, 3.5))
+        plot_loss_curves(fig.add_subplot(), self.history, best_epoch=self.best_epoch, title=title)
+        fig.tight_layout()
+        out = Path(path)
+        fig.savefig(out, dpi=120)
+        return out
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """CUDA when available (or asked for), else CPU; asking for CUDA without one is an error."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelError("CUDA was requested but is not available", field="device", hint='use device="auto" or "cpu"')
+    if device in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+@contextmanager
+def _deterministic(on: bool):
+    prev = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    prev_bench = torch.backends.cudnn.benchmark
+    if on:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+        torch.backends.cudnn.benchmark = prev_bench
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (int(seed) * 1_000_003 + int(epoch) * 7919 + 17) % (2**63 - 1)
+
+
+def _make_optimizer(net: Network, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _loader(ds: PatchDataset, cfg: TrainConfig, epoch: int, train: bool) -> DataLoader:
+    if not train:
+        return DataLoader(ds, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
+    s = _epoch_seed(cfg.seed, epoch)
+    if cfg.balance_task is not None:
+        if cfg.balance_task not in ds.targets:
+            raise ModelError(f"balance_task {cfg.balance_task!r} is not a target", field="balance_task",
+                             hint=f"use one of {sorted(ds.targets)}")
+        return DataLoader(ds, batch_size=cfg.batch_size, sampler=balanced_sampler(ds.targets[cfg.balance_task], s),
+                          num_workers=0)
+    return DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, num_workers=0,
+                      generator=torch.Generator().manual_seed(s))
+
+
+def evaluate_loss(net: Network, ds: PatchDataset, cfg: TrainConfig, device: torch.device
+               ) -> tuple[float, dict[str, float]]:
+    """Item-weighted mean of the multitask loss and of each task's CE over labelled items (eval mode)."""
+    net.eval()
+    ds.eval()
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    with torch.no_grad():
+        for x, y in _loader(ds, cfg, 0, train=False):
+            out = net(x.to(device))
+            for t, logits in out.items():
+                yt = y[t].to(device)
+                k = yt >= 0
+                if k.any():
+                    ce = torch.nn.functional.cross_entropy(logits[k].float(), yt[k], reduction="sum")
+                    sums[t] = sums.get(t, 0.0) + float(ce)
+                    counts[t] = counts.get(t, 0) + int(k.sum())
+    per = {t: sums[t] / counts[t] for t in sums}
+    w = cfg.task_weights or {}
+    total = sum(w.get(t, 1.0) * v for t, v in per.items()) if per else float("nan")
+    return total, per
+
+
+def _check_targets(net: Network, ds: PatchDataset, what: str) -> None:
+    missing = [t.name for t in net.tasks if t.name not in ds.targets]
+    if missing:
+        raise ModelError(f"{what} dataset has no labels for task(s) {missing}", field="targets",
+                         hint="build targets with item_targets(patches, table) including every task column")
+    for t in net.tasks:
+        y = ds.targets[t.name]
+        if (y >= t.n_classes).any():
+            raise ModelError(f"task {t.name!r} has label {int(y.max())} but {t.n_classes} classes", field=t.name,
+                             hint="set Task(n_classes=...) to the number of classes")
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint written by `train_model` (torch.load with weights_only=True)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelError("checkpoint not found", file=p, hint="train with checkpoint=PATH first")
+    return torch.load(p, map_location="cpu", weights_only=True)
+
+
+def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None = None,
+                config: TrainConfig | None = None, *, checkpoint: str | Path | None = None,
+                resume: bool = False, progress: Progress | None = None) -> TrainResult:
+    """Train `spec.build(config.seed)` on `train`; monitor `val` (or the training loss when None).
+
+    The monitored loss drives ReduceLROnPlateau, early stopping and the choice of the returned weights.
+    With `checkpoint`, the state is saved after every epoch; with `resume=True` training restarts from it
+    (same config required, `epochs` may grow) and continues identically.
+    """
+    cfg = config or TrainConfig()
+    device = resolve_device(cfg.device)
+    use_amp = bool(cfg.amp and device.type == "cuda")
+    with _deterministic(cfg.deterministic):
+        net = spec.build(cfg.seed).to(device)
+        _check_targets(net, train, "training")
+        if val is not None:
+            _check_targets(net, val, "validation")
+        opt = _make_optimizer(net, cfg)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=cfg.plateau_factor,
+                                                           patience=cfg.plateau_patience)
+        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        state = {"epoch": 0, "history": [], "best_loss": math.inf, "best_epoch": -1, "bad_epochs": 0,
+                 "stopped_early": False}
+        best_weights = copy.deepcopy(net.state_dict())
+        ck_path = Path(checkpoint) if checkpoint is not None else None
+        if resume:
+            if ck_path is None:
+                raise ModelError("resume=True needs a checkpoint path", field="checkpoint", hint="pass checkpoint=PATH")
+            ck = load_checkpoint(ck_path)
+            saved = {k: v for k, v in ck["config"].items() if k != "epochs"}
+            now = {k: v for k, v in cfg.model_dump().items() if k != "epochs"}
+            if saved != now:
+                raise ModelError("checkpoint was written with a different config", file=ck_path,
+                                 hint="resume with the same TrainConfig (only epochs may change)")
+            net.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            scaler.load_state_dict(ck["scaler"]) if use_amp and ck.get("scaler") else None
+            best_weights = ck["best_model"]
+            state = {k: ck[k] for k in state}
+            log.info("resumed from %s at epoch %d", ck_path, state["epoch"])
+        for epoch in range(int(state["epoch"]), cfg.epochs):
+            if state["stopped_early"]:
+                break
+            torch.manual_seed(_epoch_seed(cfg.seed, epoch))
+            train.train()
+            train.set_epoch(epoch)
+            net.train()
+            run, n = 0.0, 0
+            for x, y in _loader(train, cfg, epoch, train=True):
+                x = x.to(device)
+                opt.zero_grad(set_to_none=True)
+                with torch.autocast(device_type=device.type, enabled=use_amp):
+                    out = net(x)
+                loss, _ = multitask_loss(out, y, cfg.task_weights)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                run += float(loss.detach()) * x.shape[0]
+                n += x.shape[0]
+            train.eval()
+            train_loss = run / max(n, 1)
+            val_loss, per = evaluate_loss(net, val, cfg, device) if val is not None else (float("nan"), {})
+            monitor = val_loss if val is not None else train_loss
+            if not math.isfinite(monitor):
+                raise ModelError(f"loss is {monitor} at epoch {epoch}", field="lr",
+                                 hint="lower the learning rate, or check the validation set has labels")
+            sched.step(monitor)
+            row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                   "lr": float(opt.param_groups[0]["lr"])}
+            row.update({f"val_loss_{t}": v for t, v in per.items()})
+            state["history"].append(row)
+            if monitor < state["best_loss"] - cfg.min_delta:
+                state.update(best_loss=float(monitor), best_epoch=epoch, bad_epochs=0)
+                best_weights = copy.deepcopy(net.state_dict())
+            else:
+                state["bad_epochs"] += 1
+            stop = cfg.early_stopping_patience is not None and state["bad_epochs"] >= cfg.early_stopping_patience
+            state.update(epoch=epoch + 1, stopped_early=bool(stop))
+            if ck_path is not None:
+                torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                            "scaler": scaler.state_dict() if use_amp else {}, "best_model": best_weights,
+                            "config": cfg.model_dump(), "arch": spec.arch, **state}, ck_path)
+            if progress is not None:
+                progress("train", epoch + 1, cfg.epochs)
+            log.debug("epoch %d train %.4f val %.4f lr %.3g", epoch, train_loss, val_loss, row["lr"])
+        net.load_state_dict(best_weights)
+        net.eval()
+    hist = pd.DataFrame(state["history"])
+    return TrainResult(net, hist, int(state["best_epoch"]), float(state["best_loss"]), bool(state["stopped_early"]),
+                       device.type, cfg)
+
+
+def predict(network: Network, patches: PatchSet, *, batch_size: int = 16, embeddings: bool = False
+            ) -> pd.DataFrame:
+    """Softmax probabilities per item (eval mode, no augmentation).
+
+    Columns: case_id, patient_id, then ``<task>_p<j>`` for each task and class; with `embeddings=True`,
+    also the penultimate features ``deep_<i>``.
+    """
+    device = next(network.parameters()).device
+    network.eval()
+    probs: dict[str, list[np.ndarray]] = {}
+    feats: list[np.ndarray] = []
+    with torch.no_grad():
+        for start in range(0, len(patches), batch_size):
+            x = torch.from_numpy(patches.x[start:start + batch_size]).to(device)
+            f = network.embed(x)
+            out = network.head(f)
+            for t, z in out.items():
+                probs.setdefault(t, []).append(torch.softmax(z.float(), dim=1).cpu().numpy())
+            if embeddings:
+                feats.append(f.float().cpu().numpy())
+    df = pd.DataFrame({"case_id": patches.case_ids, "patient_id": patches.patient_ids})
+    cols = {}
+    for t, parts in probs.items():
+        p = np.concatenate(parts)
+        cols.update({f"{t}_p{j}": p[:, j] for j in range(p.shape[1])})
+    if embeddings:
+        f = np.concatenate(feats)
+        cols.update({f"deep_{i}": f[:, i] for i in range(f.shape[1])})
+    return pd.concat([df, pd.DataFrame(cols)], axis=1)
