@@ -49,7 +49,8 @@ def test_fusion_is_fitted_on_training_and_evaluated_on_test(rng, kind):
     ref = auc_ci(y_te, res.test_scores.to_numpy())
     assert_close([res.test_auc.auc, res.test_auc.lower], [ref.auc, ref.lower], rtol=1e-12, atol=0,
                  what="test AUC via hccrad.evaluate")
-    s_tr = res.model.predict_proba(X_tr.to_numpy(dtype=float))[:, 1]
+    X = X_tr.to_numpy(dtype=float)
+    s_tr = res.model.predict_proba(X)[:, 1] if kind == "logistic" else res.model.decision_function(X)
     assert res.threshold == youden_threshold(y_tr, s_tr)   # cut-off from the training cohort only
     assert res.test_auc.auc > 0.8
     s = res.summary()
@@ -69,3 +70,36 @@ def test_join_errors(rng):
         join_features(deep, clinical.assign(sex=list("MFMFM")), ids)
     with pytest.raises(DataError, match="unknown fusion"):
         evaluate_fusion(deep, [0, 1, 0, 1, 0], deep, [0, 1, 0, 1, 0], kind="tree")
+
+
+def test_end_to_end_cnn_score_and_deep_features_fused_with_clinical():
+    """Cases → 2-D slices → CV (out-of-fold CNN score) + train/test → fusion with clinical → test AUC."""
+    from hccrad.deep import NetworkSpec, Task, TrainConfig, build_patches, cnn_scores, cross_validate, train_test
+
+    from .conftest import WINDOWS, make_cohort
+
+    tr, y_tr, _ = make_cohort(24, 31, "tr")
+    te, y_te, _ = make_cohort(16, 41, "te")
+    kw = dict(mode="2d", size=(16, 16), k=2, windows=WINDOWS)
+    p_tr, p_te = build_patches(tr, ["pre", "arterial"], **kw), build_patches(te, ["pre", "arterial"], **kw)
+    spec = NetworkSpec("resnet", 2, (Task("response"),), spatial_dims=2, width=4)
+    cfg = TrainConfig(epochs=8, batch_size=8, lr=0.01, early_stopping_patience=None)
+    targets = {"response": np.repeat(y_tr, 2)}
+    cv = cross_validate(spec, p_tr, targets, cfg, n_splits=3, val_fraction=None)
+    tt = train_test(spec, p_tr, targets, p_te, cfg, val_fraction=None)
+    rng = np.random.default_rng(0)
+    ids_tr, ids_te = [c.case_id for c in tr], [c.case_id for c in te]
+
+    def clinical(ids):
+        return pd.DataFrame({"age": rng.normal(55, 10, len(ids)), "pvtt": rng.integers(0, 2, len(ids))}, index=ids)
+
+    c_tr, c_te = clinical(ids_tr), clinical(ids_te)
+    score = evaluate_fusion(join_features(cnn_scores(cv.predictions), c_tr, ids_tr), y_tr,
+                            join_features(cnn_scores(tt.test_predictions), c_te, ids_te), y_te, kind="logistic")
+    assert score.features == ("cnn_response", "age", "pvtt")
+    assert score.test_auc.auc > 0.9
+    deep = evaluate_fusion(join_features(tt.train_features, c_tr, ids_tr), y_tr,
+                           join_features(tt.test_features, c_te, ids_te), y_te, kind="svm")
+    assert len(deep.features) == tt.train_features.shape[1] + 2 and deep.test_auc.auc > 0.9
+    with pytest.raises(DataError, match="several rows"):
+        cnn_scores(pd.concat([cv.predictions, cv.predictions]))

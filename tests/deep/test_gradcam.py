@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from monai.visualize import GradCAM
@@ -103,3 +104,52 @@ def test_2d_map_and_errors():
     net = build_network("resnet", 1, (Task("response"),), spatial_dims=2, width=4)
     with pytest.raises(DataError, match="spatial dims"):
         grad_cam(net, np.zeros((1, 8, 8), np.float32))
+    for prm in net.parameters():
+        prm.requires_grad_(False)                       # frozen weights still give a map
+    before = [t.clone() for t in net.state_dict().values()]
+    cam = grad_cam(net, np.random.default_rng(0).normal(size=(1, 1, 8, 8)).astype(np.float32))
+    assert cam.shape == (1, 8, 8) and np.isfinite(cam).all()
+    assert all(torch.equal(a, b) for a, b in zip(before, net.state_dict().values()))  # weights unchanged
+    assert all(prm.grad is None for prm in net.parameters())
+
+
+def test_3d_cam_concentrates_on_the_enhancing_blob_inside_the_tumour():
+    cases, y, blobs = make_cohort(24, 2)
+    ps = build_patches(cases, ["pre", "arterial"], mode="3d", size=(8, 16, 16), windows=WINDOWS)
+    spec = NetworkSpec("resnet", 2, (Task("response"),), spatial_dims=3, width=4)
+    res = train_model(spec, PatchDataset(ps, {"response": y}), None,
+                      TrainConfig(epochs=8, batch_size=4, lr=0.01, early_stopping_patience=None))
+    pos = np.flatnonzero(y == 1)
+    cam = grad_cam(res.network, ps.x[pos], class_index=1)
+    ratio = []
+    for c, i in zip(cam, pos):
+        b = np.asarray(blobs[i]) - ps.boxes[i][0]          # blob centre in patch coordinates
+        m = np.zeros(c.shape, bool)
+        m[max(b[0] - 2, 0):b[0] + 3, b[1] - 2:b[1] + 3, b[2] - 2:b[2] + 3] = True
+        ratio.append(c[m].mean() / c[~m].mean())
+    ratio = np.asarray(ratio)
+    assert np.median(ratio) > 1.5 and (ratio > 1).mean() >= 0.9
+
+
+def test_figures(tmp_path):
+    from matplotlib.figure import Figure
+
+    from hccrad.report.figures.deep import plot_cam_overlay, plot_loss_curves
+
+    fig = Figure()
+    ax1, ax2 = fig.subplots(1, 2)
+    hist = pd.DataFrame({"epoch": [0, 1, 2], "train_loss": [0.7, 0.5, 0.4], "val_loss": [0.72, 0.6, 0.65]})
+    assert plot_loss_curves(ax1, hist, best_epoch=1) is ax1
+    assert len(ax1.get_lines()) == 3
+    ax3 = fig.add_subplot(2, 2, 4)
+    plot_loss_curves(ax3, pd.concat([hist.assign(fold=0), hist.assign(fold=1)]))
+    assert len(ax3.get_lines()) == 4
+    img = np.random.default_rng(0).normal(size=(16, 16))
+    cam = np.zeros((16, 16))
+    cam[4:8, 4:8] = 1
+    assert plot_cam_overlay(ax2, img, cam, mask=cam > 0) is ax2
+    fig.savefig(tmp_path / "f.png")
+    with pytest.raises(DataError, match="same 2-D shape"):
+        plot_cam_overlay(ax2, img, cam[:8])
+    with pytest.raises(DataError, match="columns"):
+        plot_loss_curves(ax1, pd.DataFrame({"x": [1]}))

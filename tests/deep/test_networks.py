@@ -62,8 +62,8 @@ def test_loss_with_no_known_label_adds_nothing_and_keeps_the_graph():
     assert np.allclose(z.grad.numpy(), 0.0)
     w = torch.randn(2, 2, requires_grad=True)
     total, _ = multitask_loss({"mtm": z, "r": w}, {"mtm": torch.tensor([-1, -1]), "r": torch.tensor([0, 1])})
-    assert_close(float(total.detach()), float(torch.nn.functional.cross_entropy(w.detach(), torch.tensor([0, 1]))), rtol=1e-6,
-                 atol=0, what="loss of the only labelled task")
+    ref = float(torch.nn.functional.cross_entropy(w.detach(), torch.tensor([0, 1])))
+    assert_close(float(total.detach()), ref, rtol=1e-6, atol=0, what="loss of the only labelled task")
 
 
 def test_errors():

@@ -103,12 +103,15 @@ def test_cross_validation_and_architecture_choice_by_validation_ce():
     ps, y = _toy(n=12)
     cfg = TrainConfig(epochs=2, batch_size=4, lr=0.05)
     specs = {"resnet": SPEC2D, "alexnet": NetworkSpec("alexnet", 2, (Task("response"),), spatial_dims=2, width=4)}
-    sel = select_architecture(specs, ps, {"response": y}, cfg, n_splits=3, val_fraction=None)
+    steps = []
+    sel = select_architecture(specs, ps, {"response": y}, cfg, n_splits=3, val_fraction=None,
+                              progress=lambda s, d, t: steps.append((s, d, t)))
+    assert steps[-1] == ("architecture", 2, 2) and ("fold", 3, 3) in steps and ("train", 2, 2) in steps
     t = sel.summary()
     assert list(t["mean_val_ce"]) == sorted(t["mean_val_ce"]) and sel.chosen == t["model"].iloc[0]
     cv = sel.results["resnet"]
     assert sorted(cv.predictions["case_id"]) == sorted(ps.case_ids)      # every case predicted once
-    assert cv.features.shape == (12, 16) and list(cv.features.columns[:2]) == ["deep_0", "deep_1"]
+    assert not any(c.startswith("deep_") for c in cv.predictions.columns)
     assert len(cv.folds) == 3 and cv.folds["n_test"].sum() == 12
     # identical folds for both candidates (same seed) -> a fair comparison
     f = {k: r.predictions.set_index("case_id")["fold"].sort_index() for k, r in sel.results.items()}
@@ -129,3 +132,24 @@ def test_config_and_device_errors():
         train_model(SPEC2D, PatchDataset(ps, {"other": y}), None, TrainConfig(epochs=1))
     with pytest.raises(ModelError, match="classes"):
         train_model(SPEC2D, PatchDataset(ps, {"response": y + 1}), None, TrainConfig(epochs=1))
+
+
+def test_multitask_training_with_missing_labels():
+    """Response for all, MTM for half the patients, survival-interval classes with early censoring unknown."""
+    from hccrad.deep.data import survival_interval_classes
+    from hccrad.deep.train import predict
+
+    ps, y = _toy(n=16)
+    os_cls = survival_interval_classes(np.linspace(3, 48, 16), np.tile([1, 0], 8))
+    assert np.isnan(os_cls).any()
+    targets = {"response": y, "mtm": np.where(np.arange(16) < 8, y, -1),
+               "os": np.where(np.isnan(os_cls), -1, os_cls).astype(int)}
+    spec = NetworkSpec("mobilenet", 2, (Task("response"), Task("mtm"), Task("os", 4)), spatial_dims=2, width=4)
+    cfg = TrainConfig(epochs=2, batch_size=4, lr=0.01, balance_task="response", task_weights={"os": 0.5})
+    res = train_model(spec, PatchDataset(ps, targets), PatchDataset(ps, targets), cfg)
+    assert {"val_loss_response", "val_loss_mtm", "val_loss_os"} <= set(res.history.columns)
+    h = res.history.iloc[-1]
+    assert np.isclose(h["val_loss"], h["val_loss_response"] + h["val_loss_mtm"] + 0.5 * h["val_loss_os"])
+    p = predict(res.network, ps)
+    assert [c for c in p.columns if c.startswith("os_p")] == ["os_p0", "os_p1", "os_p2", "os_p3"]
+    assert np.allclose(p[["os_p0", "os_p1", "os_p2", "os_p3"]].sum(axis=1), 1.0, atol=1e-5)

@@ -75,7 +75,7 @@ def test_tampered_bundle_refused(cohort, tmp_path):
 def test_skops_bundle_for_tree_model(cohort, tmp_path):
     X, y = cohort
     feats = [c for c in X.columns if c != "case_id"]
-    pipe = build_model_pipeline(feats, steps=["univariate", "rf"], params={"rf": {"n_estimators": 30}}).fit(X, y)
+    pipe = build_model_pipeline(feats, steps=["univariate", "rf"], params={"rf": {"n_estimators": 5}}).fit(X, y)
     bundle = bundle_from_pipeline(pipe, X, y, "rf")
     assert bundle.kind == "skops"
     loaded = load_bundle(bundle.save(tmp_path / "rf"))

@@ -33,11 +33,11 @@ def test_outputs_exist(demo):
 
 def test_habitat_maps_align_with_input(demo):
     out = demo.out_dir
-    manifest = pd.read_csv(out / "cohort" / "manifest.csv")
+    manifest = pd.read_csv(out.parent / "cohort" / "manifest.csv")
     row = manifest.iloc[0]
     hab = read_image(out / "habitats" / f"{row.case_id}_habitat.nii.gz")
-    ref = read_image(out / "cohort" / row.image_portal)
-    tumour = read_image(out / "cohort" / row.mask_tumor).array > 0
+    ref = read_image(out.parent / "cohort" / row.image_portal)
+    tumour = read_image(out.parent / "cohort" / row.mask_tumor).array > 0
     assert hab.same_grid(ref)
     assert np.array_equal(hab.array > 0, tumour), "habitat labels must cover exactly the tumour mask"
 
@@ -54,3 +54,14 @@ def test_report_has_every_section_and_numbers(demo):
     assert set(metrics["cohort"]) == {"training", "internal_test"}
     assert metrics["auc"].between(0, 1).all()
     assert metrics.loc[metrics["cohort"] == "training", "corrected_auc"].notna().all()
+
+
+def test_validated_auc_near_the_bayes_ceiling(demo):
+    """The planted signal is found: the habitat model's optimism-corrected AUC on training is close to the
+    Bayes-optimal AUC of those cases (a fixed seed, so this is deterministic, not flaky)."""
+    from hccrad.pipeline.reporting import truth_comparison
+
+    truth = json.loads((demo.out_dir.parent / "cohort" / "truth.json").read_text())
+    tab = truth_comparison(demo.metrics, truth).set_index(["model", "cohort"])
+    row = tab.loc[("habitat", "training")]
+    assert abs(row["difference"]) <= 0.1, row.to_dict()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hccrad.radiogenomics import bundled_gene_sets
+from hccrad.radiogenomics import RadiogenomicsConfig, bundled_gene_sets, run_radiogenomics
 
 PLANTED = "B Cell Receptor Signaling Pathway (GO:0050853)"
 PLANTED_LFC = -3.0  # log2 fold change of the planted genes, high vs low score group
@@ -26,7 +26,10 @@ class NetworkCalled(AssertionError):
 def blocked_network():
     """Any socket connection or DNS lookup fails the test (proves the analysis is offline)."""
 
+    attempts: list[str] = []
+
     def guard(*args, **kwargs):
+        attempts.append(repr(args[:2]))  # recorded too, in case a library swallows the exception
         raise NetworkCalled(f"network access attempted: {args[:2]}")
 
     with pytest.MonkeyPatch.context() as mp:
@@ -35,6 +38,7 @@ def blocked_network():
         mp.setattr(socket, "create_connection", guard)
         mp.setattr(socket, "getaddrinfo", guard)
         yield
+    assert not attempts, f"network access attempted: {attempts}"
 
 
 @pytest.fixture
@@ -102,3 +106,17 @@ def airway_subset():
     obs = airway.obs.copy()
     groups = pd.Series(np.where(obs["dex"].astype(str) == "trt", "high", "low"), index=obs.index)
     return counts.loc[genes], groups, obs[["cell"]].astype(str)
+
+
+@pytest.fixture(scope="session")
+def rg_result(synthetic, go_sets, tmp_path_factory):
+    gmt = tmp_path_factory.mktemp("sig") / "signatures.gmt"
+    rng = np.random.default_rng(5)
+    control = rng.choice(synthetic["counts"]["gene_name"].iloc[len(synthetic["planted"]):], 20, replace=False)
+    gmt.write_text("BCR_planted\tplanted\t" + "\t".join(synthetic["planted"]) + "\n"
+                   "control\trandom\t" + "\t".join(control) + "\n")
+    cfg = RadiogenomicsConfig(gsea_permutations=200, n_cpus=1, covariates=["age"])
+    with blocked_network():
+        return run_radiogenomics(synthetic["counts"], synthetic["scores"], id_column="patient", groups=0.0,
+                                 clinical=synthetic["clinical"], gene_sets=[go_sets], signatures=[gmt],
+                                 config=cfg, seed=3)

@@ -72,6 +72,11 @@ def test_read_gdc_star_counts_and_sample_sheet(tmp_path):
     assert t.gene_names.tolist() == ["A1BG", "c1orf112", "A1BG"]
 
 
+def test_single_star_file_is_not_a_count_table(tmp_path):
+    with pytest.raises(InputError, match="single GDC STAR-Counts file"):
+        read_counts(_write_star(tmp_path / "one.tsv", [1, 2, 3]))
+
+
 def test_star_file_with_wrong_columns(tmp_path):
     p = tmp_path / "x.tsv"
     p.write_text("gene\tcount\nG1\t3\n")
@@ -159,3 +164,10 @@ def test_groups_fixed_and_maxstat():
     ref = maxstat_cutpoint(time.to_numpy(), event.to_numpy(), sc.to_numpy())
     assert m.method == "maxstat" and m.cutoff == ref.cutpoint
     assert m.summary()["maxstat_p_lausen"].iloc[0] == ref.p_value
+
+
+def test_non_numeric_scores():
+    s = _scores()
+    s["score"] = ["0.1", "high", "0.3"]
+    with pytest.raises(InputError, match="non-numeric score.*TCGA-AA-0002"):
+        match_samples(read_counts(_frame()), s, id_column="pid")

@@ -21,74 +21,60 @@ from hccrad.survival import kaplan_meier, logrank_test  # noqa: E402
 from .conftest import PLANTED, blocked_network  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def result(synthetic, go_sets, tmp_path_factory):
-    gmt = tmp_path_factory.mktemp("sig") / "signatures.gmt"
-    rng = np.random.default_rng(5)
-    control = rng.choice(synthetic["counts"]["gene_name"].iloc[len(synthetic["planted"]):], 20, replace=False)
-    gmt.write_text(f"BCR_planted\tplanted\t" + "\t".join(synthetic["planted"]) + "\n"
-                   f"control\trandom\t" + "\t".join(control) + "\n")
-    cfg = RadiogenomicsConfig(gsea_permutations=200, n_cpus=1, covariates=["age"])
-    with blocked_network():
-        return run_radiogenomics(synthetic["counts"], synthetic["scores"], id_column="patient", groups=0.0,
-                                 clinical=synthetic["clinical"], gene_sets=[go_sets], signatures=[gmt],
-                                 config=cfg, seed=3)
+def test_join_and_groups(rg_result, synthetic):
+    assert rg_result.samples.index.tolist() == synthetic["scores"]["patient"].tolist()
+    assert (rg_result.samples["group"] == np.where(synthetic["high"], "high", "low")).all()
+    assert rg_result.samples["sample_id"].str.endswith("-01A-11R-A00Z-07").all()  # normal sample skipped
+    assert rg_result.de.design == "~age + group"
 
 
-def test_join_and_groups(result, synthetic):
-    assert result.samples.index.tolist() == synthetic["scores"]["patient"].tolist()
-    assert (result.samples["group"] == np.where(synthetic["high"], "high", "low")).all()
-    assert result.samples["sample_id"].str.endswith("-01A-11R-A00Z-07").all()  # normal sample skipped
-    assert result.de.design == "~age + group"
-
-
-def test_deseq2_recovers_planted_genes(result, synthetic):
-    t = result.de.table
+def test_deseq2_recovers_planted_genes(rg_result, synthetic):
+    t = rg_result.de.table
     planted = t["gene_name"].isin(synthetic["planted"])
     down = t["direction"] == "down"
     assert (down & planted).sum() >= 0.8 * planted.sum()  # true log2FC = -3
     assert (down & ~planted).sum() <= 3 and (t["direction"] == "up").sum() <= 3
 
 
-def test_ora_finds_planted_term_among_down_genes(result):
-    down = result.ora[f"GO_Biological_Process_2023: down in high"].table.set_index("term")
+def test_ora_finds_planted_term_among_down_genes(rg_result):
+    down = rg_result.ora["GO_Biological_Process_2023: down in high"].table.set_index("term")
     assert down.loc[PLANTED, "padj"] < 1e-6
     assert down.loc[PLANTED, "fold_enrichment"] > 5
-    up = result.ora.get("GO_Biological_Process_2023: up in high")
+    up = rg_result.ora.get("GO_Biological_Process_2023: up in high")
     assert up is None or PLANTED not in set(up.significant()["term"])
 
 
-def test_gsea_planted_term_negative(result):
-    g = result.gsea["GO_Biological_Process_2023"].table.set_index("term")
+def test_gsea_planted_term_negative(rg_result):
+    g = rg_result.gsea["GO_Biological_Process_2023"].table.set_index("term")
     assert g.loc[PLANTED, "nes"] < 0 and g.loc[PLANTED, "fdr"] < 0.05
 
 
-def test_ssgsea_planted_signature_lower_in_high(result):
-    comp = result.ssgsea["signatures"].comparison.set_index("signature")
+def test_ssgsea_planted_signature_lower_in_high(rg_result):
+    comp = rg_result.ssgsea["signatures"].comparison.set_index("signature")
     assert comp.loc["BCR_planted", "difference"] < 0 and comp.loc["BCR_planted", "padj"] < 0.05
     assert comp.loc["control", "padj"] > 0.05
 
 
-def test_correlation_and_survival_wired(result, synthetic):
-    corr = result.correlation
+def test_correlation_and_survival_wired(rg_result, synthetic):
+    corr = rg_result.correlation
     top = corr.loc[corr["padj"] < 0.05, "gene_name"]
     assert len(top) > 0 and top.isin(synthetic["planted"]).mean() > 0.8
     assert (corr.loc[corr["gene_name"].isin(synthetic["planted"]), "rho"] < 0).mean() > 0.9
     clin = synthetic["clinical"]
-    ref = logrank_test(clin["os_time"].to_numpy(), clin["os_event"].to_numpy(), result.samples["group"].to_numpy())
-    assert result.logrank.chisq == ref.chisq and result.logrank.p_value == ref.p_value
-    km = kaplan_meier(clin["os_time"].to_numpy(), clin["os_event"].to_numpy(), result.samples["group"].to_numpy())
-    pd.testing.assert_frame_equal(result.km.summary(), km.summary())
+    ref = logrank_test(clin["os_time"].to_numpy(), clin["os_event"].to_numpy(), rg_result.samples["group"].to_numpy())
+    assert rg_result.logrank.chisq == ref.chisq and rg_result.logrank.p_value == ref.p_value
+    km = kaplan_meier(clin["os_time"].to_numpy(), clin["os_event"].to_numpy(), rg_result.samples["group"].to_numpy())
+    pd.testing.assert_frame_equal(rg_result.km.summary(), km.summary())
 
 
-def test_summary_tables_figures(result):
-    s = result.summary()
+def test_summary_tables_figures(rg_result):
+    s = rg_result.summary()
     assert {"groups", "DESeq2", "OS log-rank"} <= set(s["analysis"])
-    tables = result.tables()
+    tables = rg_result.tables()
     assert {"deseq2_results", "ssgsea_compare_signatures", "gsea_go_biological_process_2023",
             "score_gene_spearman", "os_logrank"} <= set(tables)
     assert all(isinstance(v, pd.DataFrame) for v in tables.values())
-    figs = result.figures()
+    figs = rg_result.figures()
     titles = [t for t, _ in figs]
     assert any("volcano" in t for t in titles) and any("Heatmap" in t for t in titles)
     assert any(t.startswith("Kaplan") for t in titles) and any(t.startswith("ssGSEA") for t in titles)
@@ -101,4 +87,19 @@ def test_config_rejects_typos_and_names_are_not_fetched(synthetic):
         RadiogenomicsConfig(lfc_treshold=1.0)
     with blocked_network(), pytest.raises(InputError, match="neither a bundled library"):
         run_radiogenomics(read_counts(synthetic["counts"]), synthetic["scores"], id_column="patient", groups=0.0,
-                          gene_sets=["KEGG_2019_Human"], config=RadiogenomicsConfig(n_cpus=1, min_total_count=10**9))
+                          gene_sets=["KEGG_2019_Human"], config=RadiogenomicsConfig(n_cpus=1))
+
+
+def test_spec_section_validates():
+    from hccrad.radiogenomics import RadiogenomicsSpec
+
+    spec = RadiogenomicsSpec(counts="c.tsv", signatures=["immune.gmt"], cutoff=0.015,
+                             settings={"lfc_threshold": 1.0})
+    assert spec.settings.lfc_threshold == 1.0 and spec.gene_sets == ["GO_Biological_Process_2023"]
+    assert RadiogenomicsSpec(counts="c.tsv").cutoff == "model"
+    with pytest.raises(ValidationError, match="never fetched"):
+        RadiogenomicsSpec(counts="c.tsv", gene_sets=["GO_Biological_Process_2021"])
+    with pytest.raises(ValidationError):
+        RadiogenomicsSpec(counts="c.tsv", signatures=["immune.txt"])
+    with pytest.raises(ValidationError):
+        RadiogenomicsSpec(counts="c.tsv", settings={"fdr_cutoff": 0.1})

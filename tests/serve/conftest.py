@@ -1,5 +1,5 @@
 """Fixtures for the web page tests: a small logistic bundle fitted on synthetic data (with the coefficient
-covariance added in the documented format), and a tiny synthetic imaging bundle: three phases with three
+covariance added by hccrad.serve.covariance.add_covariance), and a tiny synthetic imaging bundle: three phases with three
 planted enhancement regions in a disc-shaped tumour, a PopulationHabitats model fitted on three such cases,
 and a logistic bundle on habitat fractions + TBIL (layout A: bundle.json + imaging.json + habitat_model.json)."""
 
@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
 
 from hccrad.core.image import Image
 from hccrad.habitat.descriptors import SEED000_DESCRIPTORS, descriptor_maps, voxel_matrix
@@ -19,6 +18,7 @@ from hccrad.habitat.estimators import PopulationHabitats
 from hccrad.io.volume import write_image
 from hccrad.models import build_model_pipeline
 from hccrad.models.bundle import ModelBundle, bundle_from_pipeline
+from hccrad.serve.covariance import add_covariance
 from hccrad.serve.imaging import write_imaging_spec
 
 UNITS = {"TBIL": "µmol/L", "AFP": "log10 ng/mL", "VP": "0/1"}
@@ -41,13 +41,7 @@ def fit_bundle(X: pd.DataFrame, y, name: str, *, covariance: bool, threshold: fl
                                   definitions={"VP": "1 = Vp4 portal vein tumour thrombus"})
     spec = dict(bundle.spec)
     spec["allowed_values"] = {"VP": [0, 1]} if "VP" in X.columns else {}
-    if covariance:
-        # the documented 'covariance' key: statsmodels Logit on the bundle's own (scaled) variables
-        names = [v["name"] for v in spec["variables"]]
-        Z = np.column_stack([(X[v["name"]] - v["center"]) / v["scale"] for v in spec["variables"]])
-        res = sm.Logit(y, sm.add_constant(Z)).fit(disp=0)
-        spec["covariance"] = {"terms": ["intercept", *names], "matrix": np.asarray(res.cov_params()).tolist()}
-    return ModelBundle(spec)
+    return add_covariance(ModelBundle(spec), X, y) if covariance else ModelBundle(spec)
 
 
 @pytest.fixture(scope="session")

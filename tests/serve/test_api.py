@@ -146,10 +146,12 @@ def test_bundle_without_covariance_says_so(bundle_dir_nocov):
     assert "no confidence interval" in page and "stores no threshold" in page
 
 
-def test_published_clinical_model(tmp_path):
-    spec_bundle = load_published("wu2025_clinical")
-    folder = spec_bundle.save(tmp_path / "wu2025_clinical")
-    c = TestClient(create_app(folder))
+@pytest.mark.parametrize("by_name", [True, False])
+def test_published_clinical_model(tmp_path, by_name):
+    from pathlib import Path
+
+    folder = load_published("wu2025_clinical").save(tmp_path / "wu2025_clinical")
+    c = TestClient(create_app(Path("wu2025_clinical") if by_name else folder))
     patient = {"Comorbidities": 0, "VP": 1, "TBIL": 15.0, "Cirrhosis": 1}
     out = c.post("/api/predict", json=patient).json()
     ref = 1.9806 + 1.2923 - 0.0470 * 15.0 - 1.0785  # the formula printed in seed 000, section 3.3
@@ -196,3 +198,62 @@ def test_skops_bundle(cohort, tmp_path):
     page = c.post("/predict", data={k: str(v) for k, v in PATIENT.items()})
     assert page.status_code == 200 and 'id="probability"' in page.text
     assert c.post("/api/predict", json={**PATIENT, "TBIL": -500}).status_code == 422
+
+
+def test_fused_bundle_asks_for_the_embedded_score_inputs(cohort, tmp_path):
+    from hccrad.models import build_model_pipeline
+    from hccrad.models.bundle import bundle_from_pipeline
+    from hccrad.models.factory import ScoreFusion
+
+    X, y = cohort
+    fus = ScoreFusion(build_model_pipeline(None, steps=["scale", "logistic"]), ["TBIL", "AFP"], ["VP"],
+                      score_name="LabScore").fit(X, y)
+    folder = bundle_from_pipeline(fus, X, y, "fused", units={"TBIL": "µmol/L"}).save(tmp_path / "fused")
+    c = TestClient(create_app(folder))
+    assert {f["name"] for f in c.get("/api/model").json()["fields"]} == {"TBIL", "AFP", "VP"}
+    out = c.post("/api/predict", json=PATIENT).json()
+    ref = bundle_scores(load_bundle(folder), pd.DataFrame([PATIENT]))[0]
+    assert_close(out["score"], ref, rtol=0, atol=1e-12, what="fused score vs bundle_scores")
+    assert_close(out["score"], fus.decision_function(pd.DataFrame([PATIENT]))[0], rtol=0, atol=1e-9,
+                 what="fused score vs the fitted ScoreFusion")
+    rows = {r["variable"]: r for r in out["contributions"]}
+    assert set(rows) == {"VP", "LabScore"}
+    assert_close(out["intercept"] + sum(r["contribution"] for r in rows.values()), ref, rtol=0, atol=1e-10,
+                 what="fused contributions")
+    from hccrad.serve.covariance import add_covariance
+
+    with_cov = add_covariance(load_bundle(folder), X, y).save(tmp_path / "fused_cov")  # derived score held fixed
+    out = TestClient(create_app(with_cov)).post("/api/predict", json=PATIENT).json()
+    assert out["ci_lower"] < out["probability"] < out["ci_upper"] and "treated as fixed" in out["uncertainty"]
+
+
+@pytest.mark.parametrize("value", [True, "18.5", [18.5], {"v": 1}])
+def test_api_refuses_wrong_json_types(client, value):
+    r = client.post("/api/predict", json={**PATIENT, "TBIL": value})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "TBIL"
+
+
+def test_inputs_are_escaped_in_the_page(client):
+    r = client.post("/predict", data={"TBIL": "<script>x</script>", "AFP": "2", "VP": "1"})
+    assert r.status_code == 422 and "<script>x" not in r.text and "must be a number" in r.text
+
+
+def test_serve_refuses_public_host_without_token(bundle_dir):
+    from hccrad.core.errors import InputError
+    from hccrad.serve import serve
+
+    with pytest.raises(InputError, match="without a token"):
+        serve(bundle_dir, host="0.0.0.0", port=0)
+
+
+def test_add_covariance_refuses_other_training_data(cohort, bundle_dir_nocov):
+    from hccrad.serve.covariance import add_covariance
+
+    X, y = cohort
+    bundle = load_bundle(bundle_dir_nocov)
+    cov = add_covariance(bundle, X, y).spec["covariance"]
+    assert cov["terms"] == ["intercept", "TBIL", "AFP", "VP"] and np.all(np.diag(cov["matrix"]) > 0)
+    with pytest.raises(ModelError, match="does not reproduce"):
+        add_covariance(bundle, X.iloc[:60], y[:60])
+    with pytest.raises(ModelError, match="not a logit-link"):
+        add_covariance(load_published("seed001_clinical"), X, y)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -119,3 +120,45 @@ def test_no_patient_identifiers_in_logs(client, case, tmp_path, caplog, make_zip
     assert bad.status_code == 422
     text = caplog.text + r.text + bad.text
     assert "DOE" not in text and "P123456" not in text and "21.0" not in caplog.text
+
+
+def test_run_output_layout(imaging_bundle, case, tmp_path, make_zip):
+    """Layout B: OUT/models/<model>/bundle.json + OUT/models/habitat_model.json + OUT/run.json (resolved spec)."""
+    import json
+    import shutil
+    from importlib import resources
+
+    from hccrad.config.load import dump_spec, load_spec
+    from hccrad.serve.imaging import load_imaging_spec
+
+    spec = load_spec(Path(str(resources.files("hccrad.pipeline") / "demo_study.yaml")), check_files=False)
+    out = tmp_path / "results"
+    (out / "models" / "habitat").mkdir(parents=True)
+    shutil.copy(imaging_bundle / "bundle.json", out / "models" / "habitat" / "bundle.json")
+    shutil.copy(imaging_bundle / "habitat_model.json", out / "models" / "habitat_model.json")
+    resolved = dump_spec(spec)
+    (out / "run.json").write_text(json.dumps({"spec": resolved}))
+    assert [d.smooth_mm for d in load_imaging_spec(out / "models" / "habitat").descriptors] == [
+        d.get("smooth_mm", 0.0) for d in resolved["habitat"]["descriptors"]]  # every descriptor setting is kept
+    for d in resolved["habitat"]["descriptors"]:
+        d["smooth_mm"] = 0.0  # as the test's habitat model was fitted
+    (out / "run.json").write_text(json.dumps({"spec": resolved}))
+    found = load_imaging_spec(out / "models" / "habitat")
+    explicit = load_imaging_spec(imaging_bundle)
+    assert found.descriptors == explicit.descriptors and found.phases == explicit.phases
+    _, _, planted, paths = case
+    archive = make_zip(tmp_path / "c.zip", {p.name: p for p in paths.values()})
+    r = TestClient(create_app(out / "models" / "habitat")).post(
+        "/api/predict-imaging", data=TBIL, files={"archive": ("c.zip", archive.read_bytes())})
+    assert r.status_code == 200, r.text
+    assert_close(r.json()["image_features"]["habitat3_fraction"], planted[3], rtol=0, atol=1e-12,
+                 what="layout B habitat 3 fraction")
+
+
+def test_token_in_multipart_form_with_files(imaging_bundle, case):
+    _, _, _, paths = case
+    c = TestClient(create_app(imaging_bundle, token="t0k"))
+    files = {f"file_{role}": (p.name, p.read_bytes()) for role, p in paths.items()}
+    assert c.post("/predict", data=TBIL, files=files).status_code == 401
+    r = c.post("/predict", data={**TBIL, "token": "t0k"}, files=files)
+    assert r.status_code == 200 and 'id="overlay"' in r.text

@@ -77,16 +77,17 @@ def _inner_split(patches: PatchSet, strata: np.ndarray, idx: np.ndarray, val_fra
 
 @dataclass(frozen=True, eq=False)
 class CVResult:
-    """Out-of-fold predictions and deep features of a k-fold cross-validation.
+    """Out-of-fold predictions of a k-fold cross-validation.
 
-    predictions: one row per case (case_id, patient_id, fold, <task>_p<j>); features: case_id ×
-    deep_<i> (out-of-fold); folds: per-fold table (fold, n_train, n_val, n_test items, best_epoch,
-    test_ce_<task>, test_loss); histories: per-epoch history with a fold column.
+    predictions: one row per case (case_id, patient_id, fold, <task>_p<j>), each from the network that did
+    not see the case — usable as the CNN score of the training cohort in a fusion model (`cnn_scores`);
+    folds: per-fold table (fold, n_train, n_val, n_test items, best_epoch, test_ce_<task>, test_loss);
+    histories: per-epoch history with a fold column. (No out-of-fold deep-feature vectors: each fold's
+    network has its own feature space, so deep_<i> of different folds are not the same variable.)
     """
 
     arch: str
     predictions: pd.DataFrame
-    features: pd.DataFrame
     folds: pd.DataFrame
     histories: pd.DataFrame
     results: tuple[TrainResult, ...] = field(repr=False)
@@ -116,11 +117,11 @@ def cross_validate(spec: NetworkSpec, patches: PatchSet, targets: Mapping[str, n
         tr = PatchDataset(patches.subset(train_idx), _subset_targets(targets, train_idx),
                           augmentation=augmentation, seed=cfg.seed)
         va = None if val_idx is None else PatchDataset(patches.subset(val_idx), _subset_targets(targets, val_idx))
-        res = train_model(spec, tr, va, cfg)
+        res = train_model(spec, tr, va, cfg, progress=progress)
         te_set = patches.subset(test_idx)
         te = PatchDataset(te_set, _subset_targets(targets, test_idx))
         loss, per = evaluate_loss(res.network, te, cfg, next(res.network.parameters()).device)
-        p = predict(res.network, te_set, embeddings=True)
+        p = predict(res.network, te_set)
         p.insert(2, "fold", k)
         preds.append(p)
         row = {"fold": k, "n_train": len(train_idx), "n_val": 0 if val_idx is None else len(val_idx),
@@ -132,18 +133,16 @@ def cross_validate(spec: NetworkSpec, patches: PatchSet, targets: Mapping[str, n
         if progress is not None:
             progress("fold", k + 1, n_splits)
         log.info("%s fold %d/%d: test loss %.4f", spec.arch, k + 1, n_splits, loss)
-    items = pd.concat(preds, ignore_index=True)
-    cases = case_level(items)
-    deep_cols = [c for c in cases.columns if c.startswith("deep_")]
-    features = cases.set_index("case_id")[deep_cols]
-    predictions = cases.drop(columns=deep_cols)
-    return CVResult(spec.arch, predictions, features, pd.DataFrame(rows), pd.concat(hists, ignore_index=True),
-                    tuple(results))
+    predictions = case_level(pd.concat(preds, ignore_index=True))
+    return CVResult(spec.arch, predictions, pd.DataFrame(rows), pd.concat(hists, ignore_index=True), tuple(results))
 
 
 @dataclass(frozen=True, eq=False)
 class TrainTestResult:
-    """A network trained on the training cohort and applied to the test cohort (case-level outputs)."""
+    """A network trained on the training cohort and applied to the test cohort (case-level outputs).
+
+    test_predictions: case_id, patient_id, <task>_p<j>; train_features / test_features: case_id × deep_<i>.
+    """
 
     train: TrainResult
     train_features: pd.DataFrame
@@ -160,8 +159,9 @@ def train_test(spec: NetworkSpec, train_patches: PatchSet, train_targets: Mappin
                progress: Progress | None = None) -> TrainTestResult:
     """Train on the training cohort (inner patient-grouped validation split) and predict the test cohort.
 
-    train_features are the trained network's own training-case embeddings (optimistic: for a fusion model
-    prefer `cross_validate(...).features`, which are out-of-fold).
+    train_features and test_features (case_id × deep_<i>) come from the same network, so they are one
+    set of variables; the training cases' features are in-sample (the network was fitted on them), which
+    makes a fusion model's training fit optimistic — its test-cohort evaluation stays honest.
     """
     cfg = config or TrainConfig()
     overlap = set(train_patches.patient_ids) & set(test_patches.patient_ids)
@@ -206,7 +206,7 @@ def select_architecture(specs: Mapping[str, NetworkSpec], patches: PatchSet, tar
     for i, (name, spec) in enumerate(specs.items()):
         t = task or spec.tasks[0].name
         cv = cross_validate(spec, patches, targets, config, n_splits=n_splits, val_fraction=val_fraction,
-                            augmentation=augmentation)
+                            augmentation=augmentation, progress=progress)
         mean, sd = cv.test_ce(t)
         rows.append({"model": name, "arch": spec.arch, "mean_val_ce": mean, "sd_val_ce": sd, "n_folds": n_splits})
         results[name] = cv

@@ -3,10 +3,20 @@ clinical variables into an SVM; seed 002: DL score combined with clinical variab
 
 `deep_feature_table` exports the penultimate layer (global-average-pooled last feature map) as a tidy
 case_id × ``deep_<i>`` frame (items of one case averaged). `fusion_pipeline` is a scikit-learn Pipeline
-(standardise → SVC with Platt probabilities, or L2 logistic regression); `evaluate_fusion` fits it on the
-training cohort only and reports the test AUC with its DeLong CI and SEN/SPE/PPV/NPV at the Youden cut-off
-chosen on the training cohort (`hccrad.evaluate`). Use out-of-fold training features
-(`cross_validate(...).features`) so the fusion model does not learn from features the CNN memorised.
+(standardise → RBF SVC, or L2 logistic regression); `evaluate_fusion` fits it on the training cohort only
+and reports the test AUC with its DeLong CI and SEN/SPE/PPV/NPV at the Youden cut-off chosen on the
+training cohort (`hccrad.evaluate`). The score is the SVM's decision value f(x) = Σ α_i y_i K(x_i, x) + b
+(ranking only; Platt-scaled probabilities from an inner CV can come out inverted on small cohorts, so they
+are not used) or the logistic model's probability.
+
+Two honest ways to fuse (both tested):
+
+* CNN score + clinical (seed 003's "CNN output"): the training cohort's score is the out-of-fold
+  probability of `cross_validate` (`cnn_scores(cv.predictions)`), the test cohort's that of the network
+  trained on the whole training cohort (`cnn_scores(train_test(...).test_predictions)`); a probability
+  means the same thing whichever network produced it.
+* Deep-feature vector + clinical: `train_test(...).train_features` / `.test_features` from one network
+  (deep_<i> of different networks are different variables, so never mix folds).
 """
 
 from __future__ import annotations
@@ -17,9 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -33,7 +41,7 @@ from hccrad.evaluate import AUCResult, ClassificationResult, auc_ci, classificat
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FusionResult", "deep_feature_table", "evaluate_fusion", "fusion_pipeline", "join_features"]
+__all__ = ["FusionResult", "cnn_scores", "deep_feature_table", "evaluate_fusion", "fusion_pipeline", "join_features"]
 
 
 def deep_feature_table(network: Network, patches: PatchSet, *, batch_size: int = 16) -> pd.DataFrame:
@@ -41,6 +49,17 @@ def deep_feature_table(network: Network, patches: PatchSet, *, batch_size: int =
     items = predict(network, patches, batch_size=batch_size, embeddings=True)
     cases = case_level(items)
     return cases.set_index("case_id")[[c for c in cases.columns if c.startswith("deep_")]]
+
+
+def cnn_scores(predictions: pd.DataFrame, task: str = "response", positive: int = 1) -> pd.DataFrame:
+    """The CNN's probability of class `positive` of `task` per case: index case_id, column cnn_<task>."""
+    col = f"{task}_p{positive}"
+    if "case_id" not in predictions or col not in predictions:
+        raise DataError(f"predictions need columns case_id and {col}", field="predictions",
+                        hint="pass CVResult.predictions or TrainTestResult.test_predictions")
+    if predictions["case_id"].duplicated().any():
+        raise DataError("several rows per case", field="predictions", hint="aggregate items first (case_level)")
+    return predictions.set_index("case_id")[[col]].rename(columns={col: f"cnn_{task}"})
 
 
 def join_features(deep: pd.DataFrame, clinical: pd.DataFrame, case_ids: Sequence[str]) -> pd.DataFrame:
@@ -71,12 +90,11 @@ def join_features(deep: pd.DataFrame, clinical: pd.DataFrame, case_ids: Sequence
 
 
 def fusion_pipeline(kind: str = "svm", *, C: float = 1.0, seed: int = 0) -> Pipeline:
-    """StandardScaler → SVC (RBF) with Platt (sigmoid) probabilities fitted on 5-fold out-of-fold decision
-    values (CalibratedClassifierCV, ensemble=False; what SVC(probability=True) did before scikit-learn 1.9
-    deprecated it), for kind="svm"; or → LogisticRegression (L2) for kind="logistic"."""
+    """StandardScaler → SVC (RBF kernel) for kind="svm", or → LogisticRegression (L2) for kind="logistic".
+
+    `seed` is kept for pipelines with randomness; both models here are deterministic."""
     if kind == "svm":
-        model = CalibratedClassifierCV(SVC(C=C, kernel="rbf"), method="sigmoid", ensemble=False,
-                                       cv=StratifiedKFold(5, shuffle=True, random_state=seed))
+        model = SVC(C=C, kernel="rbf")
     elif kind == "logistic":
         model = LogisticRegression(C=C, max_iter=5000)
     else:
@@ -84,9 +102,18 @@ def fusion_pipeline(kind: str = "svm", *, C: float = 1.0, seed: int = 0) -> Pipe
     return Pipeline([("scale", StandardScaler()), ("model", model)])
 
 
+def _score(model: Pipeline, X: np.ndarray) -> np.ndarray:
+    """Logistic: P(y = 1); SVM: decision value (positive class side > 0)."""
+    if hasattr(model, "predict_proba") and isinstance(model[-1], LogisticRegression):
+        return model.predict_proba(X)[:, 1]
+    return model.decision_function(X)
+
+
 @dataclass(frozen=True, eq=False)
 class FusionResult:
-    """A fused deep + clinical model fitted on the training cohort and its test-cohort performance."""
+    """A fused deep + clinical model fitted on the training cohort and its test-cohort performance.
+
+    test_scores: logistic probabilities or SVM decision values (threshold on the same scale)."""
 
     model: Pipeline = field(repr=False)
     features: tuple[str, ...]
@@ -121,8 +148,8 @@ def evaluate_fusion(train_X: pd.DataFrame, y_train: Sequence[int], test_X: pd.Da
         raise DataError("outcome length differs from the feature rows", field="y",
                         hint="pass one outcome per row, in the same order")
     model = fusion_pipeline(kind, C=C, seed=seed).fit(train_X.to_numpy(dtype=float), ytr)
-    s_tr = model.predict_proba(train_X.to_numpy(dtype=float))[:, 1]
-    s_te = model.predict_proba(test_X.to_numpy(dtype=float))[:, 1]
+    s_tr = _score(model, train_X.to_numpy(dtype=float))
+    s_te = _score(model, test_X.to_numpy(dtype=float))
     thr = youden_threshold(ytr, s_tr)
     return FusionResult(model, tuple(map(str, train_X.columns)), float(thr), auc_ci(ytr, s_tr), auc_ci(yte, s_te),
                         classification_metrics(yte, s_te, threshold=thr),

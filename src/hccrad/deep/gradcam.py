@@ -49,7 +49,7 @@ def grad_cam(network: Network, x: torch.Tensor | np.ndarray, *, task: str | None
         raise ModelError(f"unknown task {task!r}", field="task", hint=f"use one of {names}")
     target = layer if layer is not None else network.cam_layer
     device = next(network.parameters()).device
-    xt = xt.to(device)
+    xt = xt.to(device).detach().requires_grad_(True)  # so the hook sees a graph even with frozen weights
     store: dict[str, torch.Tensor] = {}
 
     def fwd_hook(_mod, _inp, out):

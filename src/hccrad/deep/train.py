@@ -38,8 +38,8 @@ from hccrad.deep.networks import Network, Task, build_network, multitask_loss
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NetworkSpec", "TrainConfig", "TrainResult", "evaluate_loss", "load_checkpoint", "predict", "resolve_device",
-           "train_model"]
+__all__ = ["NetworkSpec", "TrainConfig", "TrainResult", "evaluate_loss", "load_checkpoint", "predict",
+           "resolve_device", "train_model"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -247,7 +247,8 @@ def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None
             net.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])
-            scaler.load_state_dict(ck["scaler"]) if use_amp and ck.get("scaler") else None
+            if use_amp and ck.get("scaler"):
+                scaler.load_state_dict(ck["scaler"])
             best_weights = ck["best_model"]
             state = {k: ck[k] for k in state}
             log.info("resumed from %s at epoch %d", ck_path, state["epoch"])

@@ -237,18 +237,30 @@ def odds_ratio_table(df: pd.DataFrame, outcome: str, variables: Sequence[str],
     _check_columns(df, [outcome, *variables], "variables")
     y = pd.Series(_checks.binary_outcome(df[outcome], field=outcome), index=df.index)
     alpha = 1.0 - lv
-    uv = {v: _logit_fit(y, _design(df, [v]), alpha, v) for v in variables}
+    uv: dict[str, pd.DataFrame] = {}
+    notes: dict[str, str] = {}
+    for v in variables:  # a variable that separates the outcome is reported as not estimable, not dropped
+        try:
+            uv[v] = _logit_fit(y, _design(df, [v]), alpha, v)
+        except DataError as exc:
+            notes[v] = f"univariable OR not estimable: {exc.message}"
+            log.warning("odds_ratio_table: %s", notes[v])
     if isinstance(multivariable, (int, float)) and not isinstance(multivariable, bool):
-        mv_vars = [v for v in variables if (uv[v]["p"] < float(multivariable)).any()]
+        mv_vars = [v for v in variables if v in uv and (uv[v]["p"] < float(multivariable)).any()]
     else:
         mv_vars = list(multivariable or [])
         _check_columns(df, mv_vars, "multivariable")
     mv = _logit_fit(y, _design(df, mv_vars), alpha, "multivariable model") if mv_vars else None
     rows = []
     for v in variables:
+        if v not in uv:
+            rows.append({"variable": v, "term": v, "n_uv": int(df[v].notna().sum()), "or_uv": np.nan,
+                         "lower_uv": np.nan, "upper_uv": np.nan, "p_uv": np.nan, "or_mv": np.nan,
+                         "lower_mv": np.nan, "upper_mv": np.nan, "p_mv": np.nan, "note": notes[v]})
+            continue
         for term, r in uv[v].iterrows():
             row = {"variable": v, "term": term, "n_uv": int(r["n"]), "or_uv": r["or"], "lower_uv": r["lower"],
-                   "upper_uv": r["upper"], "p_uv": r["p"]}
+                   "upper_uv": r["upper"], "p_uv": r["p"], "note": ""}
             if mv is not None and term in mv.index:
                 m = mv.loc[term]
                 row.update(or_mv=m["or"], lower_mv=m["lower"], upper_mv=m["upper"], p_mv=m["p"])

@@ -18,10 +18,11 @@ from hccrad.radiogenomics.inputs import (CountTable, MatchedData, gdc_sample_ids
                                          read_counts, read_star_counts, tcga_sample_type, validate_counts)
 from hccrad.radiogenomics.pipeline import (RadiogenomicsConfig, RadiogenomicsResult, resolve_gene_sets,
                                            run_radiogenomics)
+from hccrad.radiogenomics.spec import RadiogenomicsSpec
 
 __all__ = [
     "BUNDLED", "CountTable", "DEResult", "GeneSets", "GroupAssignment", "GseaResult", "MatchedData", "OraResult",
-    "RadiogenomicsConfig", "RadiogenomicsResult", "SsgseaResult", "bh_adjust", "bundled_gene_sets",
+    "RadiogenomicsConfig", "RadiogenomicsResult", "RadiogenomicsSpec", "SsgseaResult", "bh_adjust", "bundled_gene_sets",
     "collapse_to_symbols", "compare_groups", "define_groups", "differential_expression", "export_bundled_gmt",
     "gdc_sample_ids", "gene_sets_from_dict", "gsea_prerank", "match_samples", "over_representation",
     "patient_id", "read_counts", "read_gmt", "read_star_counts", "resolve_gene_sets", "run_radiogenomics",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np

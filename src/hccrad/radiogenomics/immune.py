@@ -84,7 +84,8 @@ def ssgsea_scores(
     return nes.loc[:, cols], es.loc[:, cols], matched
 
 
-def compare_groups(scores: pd.DataFrame, groups: pd.Series, *, labels: tuple[str, str] = ("low", "high")) -> pd.DataFrame:
+def compare_groups(scores: pd.DataFrame, groups: pd.Series, *,
+                   labels: tuple[str, str] = ("low", "high")) -> pd.DataFrame:
     """Two-sided Mann–Whitney U of each row of `scores` (rows x patients) between the groups; BH-adjusted."""
     g = groups.reindex(scores.columns)
     a_cols = g.index[g == labels[0]]

@@ -122,6 +122,9 @@ def validate_counts(counts: pd.DataFrame, *, source: str = "counts") -> pd.DataF
 
 
 def _from_frame(frame: pd.DataFrame, source: str) -> CountTable:
+    if {"unstranded", "stranded_first", "tpm_unstranded"} <= set(map(str, frame.columns)):
+        raise InputError("this is a single GDC STAR-Counts file, not a genes x samples table", file=source,
+                         hint="combine the per-sample files with read_star_counts({sample_id: path})")
     frame = frame.copy()
     if "gene_id" in frame.columns:
         frame = frame.set_index("gene_id")
@@ -263,6 +266,11 @@ def match_samples(
     if dup:
         raise InputError(f"patient(s) scored more than once: {_shown(dup)}", field=id_column,
                          hint="give one score per patient (TCGA ids are compared at the patient level)")
+    numeric = pd.to_numeric(sc[score_column], errors="coerce")
+    bad_num = sc.loc[numeric.isna() & sc[score_column].notna(), "_patient"].tolist()
+    if bad_num:
+        raise InputError(f"non-numeric score for patient(s) {_shown(bad_num)}", field=score_column)
+    sc[score_column] = numeric
     if sc[score_column].isna().any():
         bad = sc.loc[sc[score_column].isna(), "_patient"].tolist()
         raise InputError(f"missing score for patient(s) {_shown(bad)}", field=score_column)

@@ -112,7 +112,8 @@ class RadiogenomicsResult:
             rows.append({"analysis": f"GSEA {key}", "result": f"{int((g.table['fdr'] < 0.25).sum())} of "
                                                              f"{len(g.table)} terms FDR < 0.25"})
         for key, s in self.ssgsea.items():
-            sig = s.comparison.loc[s.comparison["padj"] < 0.05, "signature"].tolist() if s.comparison is not None else []
+            comp = s.comparison
+            sig = comp.loc[comp["padj"] < 0.05, "signature"].tolist() if comp is not None else []
             rows.append({"analysis": f"ssGSEA {key}", "result": f"{len(sig)} of {len(s.scores)} differ "
                                                                f"(padj < 0.05): {', '.join(sig[:8])}"})
         rows.append({"analysis": "Spearman score-gene",
@@ -219,6 +220,8 @@ def run_radiogenomics(
 ) -> RadiogenomicsResult:
     """Run the radiogenomics analysis (module doc); `groups` is the cut-off or "maxstat"."""
     cfg = config or RadiogenomicsConfig()
+    collections = [resolve_gene_sets(src) for src in gene_sets]  # fail fast, before DESeq2
+    signature_sets = [resolve_gene_sets(src) for src in signatures]
     table = counts if isinstance(counts, CountTable) else read_counts(counts)
     matched = match_samples(table, scores, id_column=id_column, score_column=cfg.score_column,
                             sample_types=cfg.sample_types, drop_unmatched=cfg.drop_unmatched)
@@ -251,8 +254,7 @@ def run_radiogenomics(
     vst_sym = _vst_by_symbol(de)
     ora: dict[str, OraResult] = {}
     gsea: dict[str, GseaResult] = {}
-    for src in gene_sets:
-        gs = resolve_gene_sets(src)
+    for gs in collections:
         for label, genes in lists.items():
             if len(genes):
                 ora[f"{gs.name}: {label}"] = over_representation(genes, universe, gs, min_size=cfg.ora_min_size,
@@ -260,8 +262,7 @@ def run_radiogenomics(
         gsea[gs.name] = gsea_prerank(ranking, gs, permutations=cfg.gsea_permutations, min_size=cfg.gsea_min_size,
                                      max_size=cfg.gsea_max_size, seed=seed)
     ssgsea: dict[str, SsgseaResult] = {}
-    for src in signatures:
-        gs = resolve_gene_sets(src)
+    for gs in signature_sets:
         ssgsea[gs.name] = run_ssgsea(vst_sym, gs, grouping.groups, min_size=cfg.ssgsea_min_size, seed=seed)
     correlation = score_gene_correlation(de.vst, score, gene_names=res["gene_name"])
     km = lr = None

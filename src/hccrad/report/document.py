@@ -8,7 +8,6 @@ rendered as HTML. The study spec and package versions close the report.
 from __future__ import annotations
 
 import base64
-import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +88,7 @@ class Report:
         return item
 
     def add_text(self, section: Section, text: str, title: str = "") -> Item:
-        item = Item("text", title, "", html.escape(text))
+        item = Item("text", title, "", text)  # escaped by the template (autoescape)
         section.items.append(item)
         return item
 

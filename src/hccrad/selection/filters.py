@@ -47,7 +47,7 @@ def _names(est: BaseEstimator, n: int) -> list[str]:
 def _check_xy(est: BaseEstimator, X, y, *, need_y: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Validate X (finite numbers) and a binary y; return float X and y coded 0/1."""
     if isinstance(X, pd.DataFrame):
-        bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+        bad = [c for c, dt in X.dtypes.items() if not pd.api.types.is_numeric_dtype(dt)]
         if bad:
             raise DataError(
                 f"{type(est).__name__}: non-numeric column(s) {bad[:5]}",

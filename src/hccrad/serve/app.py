@@ -28,15 +28,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import ConfigDict, Field as PydField, create_model
+from pydantic import ConfigDict, Field as PydField, StrictFloat, create_model
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from hccrad.core.errors import HccradError, InputError
 from hccrad.models.bundle import load_bundle
+from hccrad.models.published import list_published, load_published
 from hccrad.serve.fields import bundle_fields, check_servable, parse_inputs
 from hccrad.serve.figures import overlay_png, score_position_svg, survival_svg
 from hccrad.serve.imaging import (compute_case_features, extract_case_zip, imaging_feature_names,
-                                  load_imaging_spec, load_model, role_of)
+                                  image_suffix, load_imaging_spec, load_model)
 from hccrad.serve.predict import Prediction, predict_one
 from hccrad.serve.schemas import PredictionOut, prediction_json
 
@@ -93,7 +97,7 @@ def _inputs_model(fields):
     for i, f in enumerate(fields):
         desc = " ".join(p for p in [f.definition or "", f"unit: {f.unit}." if f.unit else "",
                                     f.describe_range() + "."] if p)
-        defs[f"v{i}"] = (float | None, PydField(default=None, alias=f.name, description=desc))
+        defs[f"v{i}"] = (StrictFloat | None, PydField(default=None, alias=f.name, description=desc))
     return create_model("PatientInputs", __config__=ConfigDict(extra="forbid", populate_by_name=False), **defs)
 
 
@@ -103,9 +107,13 @@ def _detail(errors: dict[str, str], where: str = "body") -> list[dict]:
 
 def create_app(bundle_path: Path, *, token: str | None = None, max_upload_mb: int = 200,
                max_files: int = 2000) -> FastAPI:
-    """The FastAPI application serving one bundle (see the module docstring)."""
+    """The FastAPI application serving one bundle: a bundle folder (or its bundle.json), or the name of a
+    shipped published model (``hccrad.models.published.list_published``); see the module docstring."""
     bundle_path = Path(bundle_path)
-    bundle = load_bundle(bundle_path)
+    if not bundle_path.exists() and str(bundle_path) in list_published():
+        bundle = load_published(str(bundle_path))  # a shipped published model, by name
+    else:
+        bundle = load_bundle(bundle_path)
     check_servable(bundle)
     folder = bundle.path or bundle_path
     imaging = load_imaging_spec(folder)
@@ -150,7 +158,7 @@ def create_app(bundle_path: Path, *, token: str | None = None, max_upload_mb: in
                     form = await request.form(max_files=max_files, max_fields=len(all_fields) + 20)
                     value = form.get("token")
                     form_token = value if isinstance(value, str) else None
-                except Exception:  # malformed form: no token can be read from it
+                except (HTTPException, MultiPartException):  # malformed form: no token can be read from it
                     form_token = None
             if not _authorised(request, form_token):
                 return JSONResponse({"detail": "a valid token is required (header X-Hccrad-Token)"}, status_code=401)
@@ -169,7 +177,7 @@ def create_app(bundle_path: Path, *, token: str | None = None, max_upload_mb: in
 
     def _page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
         base = {"bundle": bundle, "fields": fields, "imaging": imaging, "token": request.query_params.get("token")
-                or ctx.pop("form_token", None), "values": {}, "errors": {}, "warnings": {}, "general_error": None}
+                or ctx.pop("form_token", None), "values": {}, "errors": {}, "warnings": {}}
         base.update(ctx)
         return templates.TemplateResponse(request, name, base, status_code=status)
 
@@ -184,6 +192,8 @@ def create_app(bundle_path: Path, *, token: str | None = None, max_upload_mb: in
         uploads = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile) and v.filename]
         if len(uploads) > max_files:
             return {}, None, {"upload": f"more than {max_files} files"}
+        if sum(k == "archive" for k, _ in uploads) > 1:
+            return {}, None, {"archive": "upload one archive per case"}
         with tempfile.TemporaryDirectory(prefix="hccrad-serve-") as tmp:
             tmpdir = Path(tmp)
             files: dict[str, Path] = {}
@@ -193,21 +203,17 @@ def create_app(bundle_path: Path, *, token: str | None = None, max_upload_mb: in
                         arch = tmpdir / "upload.zip"
                         arch.write_bytes(await up.read())
                         (tmpdir / "x").mkdir()
-                        files.update(extract_case_zip(arch, tmpdir / "x", imaging.roles, imaging.phases,
-                                                      max_files=max_files, max_bytes=max_bytes))
+                        files.update(await run_in_threadpool(extract_case_zip, arch, tmpdir / "x", imaging.roles,
+                                                             imaging.phases, max_files=max_files, max_bytes=max_bytes))
                     elif key.startswith("file_") and key[5:] in imaging.roles:
                         role = key[5:]
-                        suffix = "".join(s for s in [".nii.gz", ".nii", ".nrrd", ".mha"]
-                                         if (up.filename or "").lower().endswith(s))[:7] or ".nii.gz"
-                        if role_of(f"x{suffix}", ("x",)) is None:
-                            suffix = ".nii.gz"
-                        target = tmpdir / f"{role}{suffix}"
+                        target = tmpdir / f"{role}{image_suffix(up.filename or '') or '.nii.gz'}"
                         target.write_bytes(await up.read())
                         files[role] = target
-                result = compute_case_features(imaging, hab_model, files)
+                result = await run_in_threadpool(compute_case_features, imaging, hab_model, files)
             except HccradError as exc:
                 return {}, None, {(exc.field or "upload"): exc.message + (f" ({exc.hint})" if exc.hint else "")}
-        png, z = overlay_png(result.reference, result.labels, result.n_habitats)
+        png, z = await run_in_threadpool(overlay_png, result.reference, result.labels, result.n_habitats)
         return result.features, {"png": png, "slice": z, "fractions": result.habitat_fractions}, {}
 
     def _score(values: dict[str, float], warnings: dict[str, str], features: dict[str, float]) -> Prediction:
@@ -216,7 +222,10 @@ def create_app(bundle_path: Path, *, token: str | None = None, max_upload_mb: in
 
     @app.post("/predict", response_class=HTMLResponse, summary="Form submission: the result page")
     async def predict_form(request: Request):
-        form = await request.form(max_files=max_files, max_fields=len(all_fields) + 20)
+        async with request.form(max_files=max_files, max_fields=len(all_fields) + 20) as form:  # closes temp files
+            return await _predict_form(request, form)
+
+    async def _predict_form(request: Request, form) -> HTMLResponse:
         raw = {k: v for k, v in form.items() if isinstance(v, str)}
         values, errors, warnings = parse_inputs(fields, raw)
         features, overlay, img_errors = ({}, None, {})
@@ -259,7 +268,10 @@ def create_app(bundle_path: Path, *, token: str | None = None, max_upload_mb: in
                                       "description": "zip of <role>.nii.gz files and/or <phase>/ DICOM folders"},
                           **{f"file_{r}": {"type": "string", "format": "binary"} for r in imaging.roles}}}}}}})
         async def predict_imaging_api(request: Request):
-            form = await request.form(max_files=max_files, max_fields=len(all_fields) + 20)
+            async with request.form(max_files=max_files, max_fields=len(all_fields) + 20) as form:
+                return await _predict_imaging(form)
+
+        async def _predict_imaging(form):
             raw = {k: v for k, v in form.items() if isinstance(v, str)}
             values, errors, warnings = parse_inputs(fields, raw)
             if errors:

@@ -52,7 +52,7 @@ def cox_bundle(result: CoxResult, data: pd.DataFrame, name: str, *, horizons: li
     s0 = result.baseline_survival
     spec = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "kind": "linear", "link": "cox",
-        "score_name": "linear_predictor", "outcome": outcome or f"{result.event} (time {result.duration})",
+        "score_name": "linear_predictor", "outcome": outcome or f"{result.event} over {result.duration} ({result.time_unit})",
         "source": source, "versions": _versions(), "intercept": 0.0, "variables": variables,
         "time_unit": result.time_unit, "horizons": [float(h) for h in horizons],
         "baseline_survival": {"time": [float(t) for t in s0.index], "survival": [float(v) for v in s0.to_numpy()]},

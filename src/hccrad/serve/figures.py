@@ -65,10 +65,7 @@ def score_position_svg(pred: Prediction, link: str | None) -> str | None:
 
 def overlay_png(image: np.ndarray, labels: np.ndarray, n_habitats: int) -> tuple[str, int]:
     """Base64 PNG of the axial slice with the most tumour voxels, habitats overlaid; returns (data, slice)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # the object API: no pyplot, no global backend switch
 
     from hccrad.report.figures.habitat import plot_habitat_overlay
 

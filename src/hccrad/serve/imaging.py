@@ -28,6 +28,7 @@ uploaded names, so no patient name reaches a log or an error message.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -50,7 +51,7 @@ from hccrad.preprocess.shell import liver_shell
 logger = logging.getLogger(__name__)
 
 FORMAT = "hccrad-serve-imaging"
-IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
+IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")
 TUMOR, LIVER = "tumor", "liver"
 
 
@@ -75,8 +76,7 @@ def write_imaging_spec(folder: str | Path, habitat_model: str, descriptors: list
     """Write ``folder/imaging.json`` (layout A); ``habitat_model`` is a file name inside ``folder``."""
     doc = {"format": FORMAT, "format_version": 1, "habitat_model": habitat_model, "phases": list(phases),
            "reference_phase": reference_phase,
-           "descriptors": [{"name": d.name, "kind": d.kind, "phases": list(d.phases), "window": d.window,
-                            "normalise": d.normalise, "bins": d.bins} for d in descriptors],
+           "descriptors": [{**dataclasses.asdict(d), "phases": list(d.phases)} for d in descriptors],
            "msi": {"connectivity": connectivity, "layout": layout, "liver_shell_mm": liver_shell_mm}}
     path = Path(folder) / "imaging.json"
     path.write_text(json.dumps(doc, indent=2))
@@ -84,12 +84,13 @@ def write_imaging_spec(folder: str | Path, habitat_model: str, descriptors: list
 
 
 def _descriptor(d: dict, file: Path) -> Descriptor:
-    known = {"name", "kind", "phases", "window", "normalise", "bins"}
+    """A Descriptor from its JSON form; every key must be a Descriptor field (see hccrad.habitat.descriptors)."""
+    known = {f.name for f in dataclasses.fields(Descriptor)}
     extra = set(d) - known
     if extra:
-        raise InputError(f"unknown descriptor key(s) {sorted(extra)}", file=file, field="descriptors")
-    return Descriptor(name=d["name"], kind=d.get("kind", "difference"), phases=tuple(d["phases"]),
-                      window=int(d.get("window", 3)), normalise=d.get("normalise", "none"), bins=int(d.get("bins", 16)))
+        raise InputError(f"unknown descriptor key(s) {sorted(extra)}", file=file, field="descriptors",
+                         hint=f"use only {sorted(known)}")
+    return Descriptor(**{**d, "phases": tuple(d["phases"])})
 
 
 def load_imaging_spec(bundle_folder: Path) -> ImagingSpec | None:
@@ -116,8 +117,7 @@ def load_imaging_spec(bundle_folder: Path) -> ImagingSpec | None:
         if not hab.get("descriptors"):
             return None
         return ImagingSpec(tuple(data.get("phases", [])), data.get("reference_phase", "portal"),
-                           tuple(_descriptor({k: v for k, v in d.items() if k != "bins"} | {"bins": 16}, run)
-                                 for d in hab["descriptors"]), model,
+                           tuple(_descriptor(d, run) for d in hab["descriptors"]), model,
                            msi.get("connectivity", "2d"), msi.get("layout", "reference"),
                            float(msi.get("liver_shell_mm", 5.0)))
     return None
@@ -147,7 +147,8 @@ def role_of(name: str, roles: tuple[str, ...]) -> str | None:
     return None
 
 
-def _suffix(name: str) -> str:
+def image_suffix(name: str) -> str:
+    """The image suffix of a file name ('.nii.gz', '.nii', '.nrrd', '.mha') or ''."""
     low = name.lower()
     return next((s for s in IMAGE_SUFFIXES if low.endswith(s)), "")
 
@@ -192,7 +193,7 @@ def extract_case_zip(archive: Path, dest: Path, roles: tuple[str, ...], phases: 
                 if role in found:
                     raise InputError(f"archive holds two files for {role!r}", field=f"file_{role}",
                                      hint="keep one file per phase and mask")
-                target = dest / f"{role}{_suffix(parts[-1])}"
+                target = dest / f"{role}{image_suffix(parts[-1])}"
                 found[role] = target
             else:
                 phase = next((p for p in parts[:-1] if p.lower() in {q.lower() for q in phases}), None)

@@ -14,13 +14,19 @@ __all__ = ["plot_cam_overlay", "plot_loss_curves"]
 
 def plot_loss_curves(ax: Axes, history: pd.DataFrame, *, best_epoch: int | None = None,
                      title: str | None = None) -> Axes:
-    """Train (and validation, when present) cross-entropy by epoch; a dotted line marks the kept epoch."""
+    """Train (and validation, when present) cross-entropy by epoch; a dotted line marks the kept epoch.
+
+    A history with a ``fold`` column (`CVResult.histories`) gets one thin pair of curves per fold.
+    """
     if "epoch" not in history or "train_loss" not in history:
         raise DataError("history needs columns epoch and train_loss", field="history",
-                        hint="pass TrainResult.history")
-    ax.plot(history["epoch"], history["train_loss"], label="training", color="C0")
-    if "val_loss" in history and history["val_loss"].notna().any():
-        ax.plot(history["epoch"], history["val_loss"], label="validation", color="C1")
+                        hint="pass TrainResult.history or CVResult.histories")
+    groups = list(history.groupby("fold", sort=True)) if "fold" in history else [(None, history)]
+    lw = 1.5 if len(groups) == 1 else 0.9
+    for i, (_, h) in enumerate(groups):
+        ax.plot(h["epoch"], h["train_loss"], color="C0", linewidth=lw, label="training" if i == 0 else "_")
+        if "val_loss" in h and h["val_loss"].notna().any():
+            ax.plot(h["epoch"], h["val_loss"], color="C1", linewidth=lw, label="validation" if i == 0 else "_")
     if best_epoch is not None and best_epoch >= 0:
         ax.axvline(best_epoch, linestyle=":", color="grey", label=f"kept (epoch {best_epoch})")
     ax.set_xlabel("Epoch")
