@@ -3,7 +3,9 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-REQS   := requirements/base.txt requirements/radiomics.txt requirements/test.txt pyproject.toml
+REQS   := requirements/base.txt requirements/radiomics.txt requirements/deep.txt \
+          requirements/constraints-deep.txt requirements/serve.txt requirements/radiogenomics.txt \
+          requirements/test.txt pyproject.toml
 HASH   := $(shell cat $(REQS) | sha256sum | cut -c1-16)
 STAMP  := $(VENV)/.installed-$(HASH)
 DEMO_N ?= 60
@@ -20,6 +22,10 @@ $(STAMP): $(REQS)
 	$(BIN)/python -m pip install --quiet -r requirements/base.txt
 	$(BIN)/python -m pip install --quiet --no-build-isolation -r requirements/radiomics.txt
 	$(BIN)/python -c "import radiomics._cmatrices, radiomics._cshape" || (echo "PyRadiomics C extensions did not build" && exit 1)
+	$(BIN)/python -m pip install --quiet -c requirements/constraints-deep.txt -r requirements/deep.txt
+	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	$(BIN)/python -m pip install --quiet -r requirements/serve.txt
+	$(BIN)/python -m pip install --quiet -r requirements/radiogenomics.txt
 	$(BIN)/python -m pip install --quiet -r requirements/test.txt
 	$(BIN)/python -m pip install --quiet --no-build-isolation --no-deps -e .
 	$(BIN)/python -m pip check
@@ -28,13 +34,13 @@ $(STAMP): $(REQS)
 demo: install
 	$(BIN)/hccrad demo --n $(DEMO_N) --out $(DEMO_OUT)
 
-# Headless Chromium for the report's browser test (Debian package; installed only when missing and root).
+# Headless Chromium + ChromeDriver for the browser tests (Debian packages; installed when missing and root).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "warning: could not install chromium; the browser test will be skipped"; \
-	  else echo "warning: chromium missing and not root; the browser test will be skipped"; fi; }
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "warning: could not install chromium; the browser tests will be skipped"; \
+	  else echo "warning: chromium missing and not root; the browser tests will be skipped"; fi; }
 
 test: install browser
 	$(BIN)/python -m pytest -n 2 -q

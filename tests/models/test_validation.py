@@ -54,9 +54,9 @@ def test_bootstrap_seeded_and_reports_frequencies():
 
 
 @pytest.mark.slow
-def test_optimism_corrected_auc_matches_fresh_cohort_and_naive_is_optimistic():
+def test_optimism_corrected_auc_matches_fresh_cohort_and_naive_is_optimistic(caplog):
     """Also checks that n_jobs=2 (loky processes) and n_jobs=1 give identical bootstrap results."""
-    logging.getLogger("hccrad").setLevel(logging.ERROR)
+    caplog.set_level(logging.ERROR, logger="hccrad")  # restored after the test
     naive, corrected, fresh, leaky = [], [], [], []
     for s in range(6):
         rng = np.random.default_rng(1000 + s)

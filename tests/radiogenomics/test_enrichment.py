@@ -120,6 +120,7 @@ def test_prerank_is_seeded_and_finds_the_planted_set(no_network):
     a = gsea_prerank(stat, gs, permutations=200, seed=11)
     b = gsea_prerank(stat, gs, permutations=200, seed=11)
     pd.testing.assert_frame_equal(a.table, b.table)
+    pd.testing.assert_frame_equal(a.table, gsea_prerank(stat, gs, permutations=200, seed=11, threads=2).table)
     top = a.table.iloc[0]
     assert top["term"] == "S0" and top["nes"] < 0 and top["fdr"] < 0.05
     res, hits = a.curves["S0"]

@@ -171,6 +171,7 @@ class ModelSpec(_Strict):
     univariate_p: float = Field(default=0.05, gt=0, le=1)
     correlation_threshold: float = Field(default=0.95, gt=0, le=1)
     lasso_rule: Literal["1se", "min"] = "1se"
+    lasso_cv: int = Field(default=10, ge=2, description="folds of the LASSO's internal cross-validation")
 
 
 class ValidationSpec(_Strict):

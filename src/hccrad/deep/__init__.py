@@ -29,6 +29,6 @@ __all__ = [
     "balanced_sampler", "build_network", "build_patches", "cam_to_image", "case_level", "cnn_scores", "crop_2d",
     "crop_3d", "cross_validate", "deep_feature_table", "evaluate_fusion", "evaluate_loss", "fusion_pipeline",
     "grad_cam", "item_targets", "join_features", "largest_slices", "load_checkpoint", "multitask_loss",
-    "normalise_intensity", "patient_folds", "predict", "resolve_device", "select_architecture", "survival_interval_classes",
-    "train_model", "train_test",
+    "normalise_intensity", "patient_folds", "predict", "resolve_device", "select_architecture",
+    "survival_interval_classes", "train_model", "train_test",
 ]

@@ -89,10 +89,9 @@ def join_features(deep: pd.DataFrame, clinical: pd.DataFrame, case_ids: Sequence
     return out
 
 
-def fusion_pipeline(kind: str = "svm", *, C: float = 1.0, seed: int = 0) -> Pipeline:
+def fusion_pipeline(kind: str = "svm", *, C: float = 1.0) -> Pipeline:
     """StandardScaler → SVC (RBF kernel) for kind="svm", or → LogisticRegression (L2) for kind="logistic".
-
-    `seed` is kept for pipelines with randomness; both models here are deterministic."""
+    Both are deterministic (no random state)."""
     if kind == "svm":
         model = SVC(C=C, kernel="rbf")
     elif kind == "logistic":
@@ -136,7 +135,7 @@ class FusionResult:
 
 
 def evaluate_fusion(train_X: pd.DataFrame, y_train: Sequence[int], test_X: pd.DataFrame, y_test: Sequence[int],
-                    *, kind: str = "svm", C: float = 1.0, seed: int = 0) -> FusionResult:
+                    *, kind: str = "svm", C: float = 1.0) -> FusionResult:
     """Fit `fusion_pipeline(kind)` on the training rows only; AUC (DeLong CI) in both cohorts and
     SEN/SPE/PPV/NPV in the test cohort at the training Youden threshold."""
     if list(train_X.columns) != list(test_X.columns):
@@ -147,7 +146,7 @@ def evaluate_fusion(train_X: pd.DataFrame, y_train: Sequence[int], test_X: pd.Da
     if len(ytr) != len(train_X) or len(yte) != len(test_X):
         raise DataError("outcome length differs from the feature rows", field="y",
                         hint="pass one outcome per row, in the same order")
-    model = fusion_pipeline(kind, C=C, seed=seed).fit(train_X.to_numpy(dtype=float), ytr)
+    model = fusion_pipeline(kind, C=C).fit(train_X.to_numpy(dtype=float), ytr)
     s_tr = _score(model, train_X.to_numpy(dtype=float))
     s_te = _score(model, test_X.to_numpy(dtype=float))
     thr = youden_threshold(ytr, s_tr)

@@ -173,8 +173,10 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
             labels_all[cid] = (cv.X, vol[cv.tumor])
             if cv.reader2 is not None:
                 f2 = cache2.get_json(cid)
-                if f2 is None:
-                    f2, _ = _case_features(spec, model, cv, "reader2")
+                hab2_path = out / "habitats" / f"{cid}_habitat_reader2.nii.gz"
+                if f2 is None or not hab2_path.is_file():
+                    f2, vol2 = _case_features(spec, model, cv, "reader2")
+                    write_image(cv.reference.with_array(vol2.astype(np.int16), name="habitat"), hab2_path)
                     cache2.put_json(cid, f2)
                 rows2[cid] = f2
             if len(overlays) < spec.report.overlay_cases:

@@ -74,15 +74,16 @@ def _imaging_steps(ms: ModelSpec, use_stability: bool) -> tuple[list[str], dict]
     steps = (["stability"] if use_stability else []) + list(ms.selection_steps)
     params = {"univariate": {"p_max": ms.univariate_p},
               "correlation": {"threshold": ms.correlation_threshold, "method": "spearman"},
-              "lasso": {"rule": ms.lasso_rule}}
-    return steps, params
+              "lasso": {"rule": ms.lasso_rule, "cv": ms.lasso_cv}}
+    return steps, {k: v for k, v in params.items() if k in steps}
 
 
 def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], radiomics_columns: list[str],
                     stability: pd.DataFrame | None, built: dict[str, Pipeline]) -> tuple[Pipeline, list[str]]:
     """The unfitted pipeline for one model and the input columns it reads."""
     feats = _feature_columns(ms, habitat_columns, radiomics_columns)
-    use_stab = stability is not None and spec.features.icc_min is not None and ms.features == "habitat"
+    use_stab = (stability is not None and spec.features.icc_min is not None
+                and ms.features in ("habitat", "radiomics"))
     params_extra = {}
     if use_stab:  # ICC(2,1), two-way random, absolute agreement, single rater (Shrout & Fleiss 1979)
         table = stability.rename(columns={"icc2_1": "icc"})[["feature", "icc", "cv"]]

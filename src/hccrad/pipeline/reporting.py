@@ -62,7 +62,7 @@ def _clinical_columns(spec: StudySpec, data: pd.DataFrame, exclude: set[str]) ->
 
 
 def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataFrame,
-                      imaging: ImagingResult, order: list[str]) -> None:
+                      errors: pd.DataFrame, order: list[str]) -> None:
     s = rep.section("Study population and cohorts",
                     "Cases per cohort; all data-driven steps are fitted on the training cohort only.")
     counts = data["cohort"].value_counts().reindex(order).rename("cases analysed").to_frame()
@@ -73,8 +73,8 @@ def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataF
         counts[f"{r.label} (n, %)"] = [f"{int(pos.get(c, 0))} ({100 * pos.get(c, 0) / max(counts.loc[c, 'cases analysed'], 1):.1f}%)"
                                        for c in counts.index]
     rep.add_table(s, counts, "Cases per cohort")
-    if len(imaging.errors):
-        rep.add_table(s, imaging.errors, "Cases left out (with the reason)", index=False)
+    if len(errors):
+        rep.add_table(s, errors, "Cases left out (with the reason)", index=False)
     else:
         rep.add_text(s, "No case was left out: every case in the manifest was read and analysed.")
 
@@ -299,14 +299,15 @@ def truth_comparison(metrics: pd.DataFrame, truth: dict) -> pd.DataFrame:
 
 
 def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: ImagingResult,
-                 fitted: FittedModels, ev: Evaluation, stability: pd.DataFrame | None, out: Path,
-                 appendix: dict[str, str]) -> Path:
+                 fitted: FittedModels, ev: Evaluation, stability: pd.DataFrame | None,
+                 errors: pd.DataFrame, out: Path, appendix: dict[str, str]) -> Path:
     """Write `out/report/index.html` (+ figures and tables) and return its path."""
     rep = Report(out / "report", spec.report.title or spec.name)
     order = [c.name for c in ev.cohorts]
-    feature_cols = set(imaging.features.columns)
+    feature_cols = set(imaging.features.columns) | {c for c in data.columns if c.count("_original_") or
+                                                     "_log-sigma" in c or "_wavelet" in c}
     steps = [
-        ("overview", lambda: _section_overview(rep, spec, study, data, imaging, order)),
+        ("overview", lambda: _section_overview(rep, spec, study, data, errors, order)),
         ("table 1", lambda: _section_table_one(rep, spec, data, feature_cols, order)),
         ("habitats", lambda: _section_habitats(rep, imaging)),
         ("features", lambda: _section_features(rep, spec, data, fitted, stability)),

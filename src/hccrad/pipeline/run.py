@@ -76,6 +76,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     from hccrad.pipeline.evaluation import evaluate_models
     from hccrad.pipeline.imaging import run_imaging
     from hccrad.pipeline.modelling import fit_models
+    from hccrad.pipeline.radiomics_stage import run_radiomics, usable_radiomics_columns
     from hccrad.pipeline.reporting import build_report
 
     out = Path(out_dir or spec.output_dir).resolve()
@@ -92,18 +93,44 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     imaging = run_imaging(study, out, progress=progress)
     timings.update({f"imaging_{k}": v for k, v in imaging.seconds.items()})
     _write_table(imaging.features, out / "features" / "habitat_features", meta)
+    timings["imaging"] = time.perf_counter() - t0
+    errors = [imaging.errors]
+    features, features2 = imaging.features, imaging.features_reader2
+    radiomics_columns: list[str] = []
+    train_ids = [c for c in study.case_ids(spec.cohorts.training) if c in imaging.features.index]
+    if spec.features.radiomics.enabled:
+        t0 = time.perf_counter()
+        rad = run_radiomics(study, imaging, out, n_jobs=-1 if spec.validation.n_jobs != 1 else 1,
+                            progress=progress)
+        errors.append(rad.errors)
+        _write_table(rad.features, out / "features" / "radiomics_features", meta)
+        radiomics_columns, dropped = usable_radiomics_columns(rad.features, train_ids)
+        if dropped:
+            log.warning("%d radiomics feature(s) undefined for some training case were dropped", len(dropped))
+        features = features.join(rad.features[radiomics_columns], how="inner")
+        if features2 is not None and rad.features_reader2 is not None:
+            features2 = features2.join(rad.features_reader2.reindex(columns=radiomics_columns), how="left")
+            _write_table(rad.features_reader2, out / "features" / "radiomics_features_reader2", meta)
+        incomplete = features.index[features[radiomics_columns].isna().any(axis=1)]
+        errors.append(pd.DataFrame({"case_id": list(incomplete), "stage": "radiomics",
+                                    "error": "UndefinedFeature",
+                                    "message": "a feature kept on the training cohort is undefined for this case "
+                                               "(e.g. an absent habitat)"}))
+        features = features.drop(index=incomplete)
+        timings["radiomics"] = time.perf_counter() - t0
     stability = None
-    if imaging.features_reader2 is not None:
-        train_ids = [c for c in study.case_ids(spec.cohorts.training) if c in imaging.features.index]
-        stability = stability_table(imaging.features.loc[train_ids], imaging.features_reader2.loc[train_ids])
+    if features2 is not None:
+        ids = [c for c in train_ids if c in features.index]
+        stability = stability_table(features.loc[ids], features2.loc[ids])
         atomic_write_text(out / "features" / "stability.csv", stability.to_csv(index=False))
         _write_table(imaging.features_reader2, out / "features" / "habitat_features_reader2", meta)
-    timings["imaging"] = time.perf_counter() - t0
+    errors_table = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(len(e) for e in errors) \
+        else imaging.errors
 
     t0 = time.perf_counter()
-    data = table.loc[imaging.features.index].join(imaging.features)
-    fitted = fit_models(spec, data, habitat_columns=list(imaging.features.columns), stability=stability,
-                        out=out, progress=progress)
+    data = table.loc[features.index].join(features)
+    fitted = fit_models(spec, data, habitat_columns=list(imaging.features.columns),
+                        radiomics_columns=radiomics_columns, stability=stability, out=out, progress=progress)
     timings["models"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -111,7 +138,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     timings["evaluation"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    report = build_report(spec, study, data, imaging, fitted, evaluation, stability, out,
+    report = build_report(spec, study, data, imaging, fitted, evaluation, stability, errors_table, out,
                           appendix={"study spec (resolved)": yaml.safe_dump(dump_spec(spec), sort_keys=False)})
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.time() - started
@@ -120,7 +147,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "spec": dump_spec(spec), "versions": package_versions(), "seed": spec.seed,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "started_unix": started, "n_cases": int(len(table)), "n_cases_analysed": int(len(data)),
-        "cases_left_out": imaging.errors.to_dict(orient="records"),
+        "cases_left_out": errors_table.to_dict(orient="records"),
         "cohorts": data["cohort"].value_counts().to_dict(),
         "habitats": {"n_habitats": imaging.n_habitats, "model": str(imaging.model_path.relative_to(out))},
         "models": fitted.describe(),

@@ -61,7 +61,7 @@ class RadiogenomicsConfig(BaseModel):
     ssgsea_min_size: int = Field(2, ge=1)
     minprop: float = Field(0.1, gt=0, lt=0.5)
     heatmap_max_genes: int = Field(100, ge=2)
-    n_cpus: int | None = Field(None, ge=1)
+    n_cpus: int | None = Field(None, ge=1)  # DESeq2 workers (None = all cores); gseapy threads (None = 1)
 
 
 GeneSetSource = GeneSets | str | Path
@@ -252,6 +252,7 @@ def run_radiogenomics(
              "down in high": res.loc[res["direction"] == "down", "gene_name"]}
     ranking = collapse_to_symbols(res["stat"], res["gene_name"], res["baseMean"])
     vst_sym = _vst_by_symbol(de)
+    threads = cfg.n_cpus or 1
     ora: dict[str, OraResult] = {}
     gsea: dict[str, GseaResult] = {}
     for gs in collections:
@@ -260,10 +261,11 @@ def run_radiogenomics(
                 ora[f"{gs.name}: {label}"] = over_representation(genes, universe, gs, min_size=cfg.ora_min_size,
                                                                  max_size=cfg.ora_max_size, label=label)
         gsea[gs.name] = gsea_prerank(ranking, gs, permutations=cfg.gsea_permutations, min_size=cfg.gsea_min_size,
-                                     max_size=cfg.gsea_max_size, seed=seed)
+                                     max_size=cfg.gsea_max_size, seed=seed, threads=threads)
     ssgsea: dict[str, SsgseaResult] = {}
     for gs in signature_sets:
-        ssgsea[gs.name] = run_ssgsea(vst_sym, gs, grouping.groups, min_size=cfg.ssgsea_min_size, seed=seed)
+        ssgsea[gs.name] = run_ssgsea(vst_sym, gs, grouping.groups, min_size=cfg.ssgsea_min_size, seed=seed,
+                                     threads=threads)
     correlation = score_gene_correlation(de.vst, score, gene_names=res["gene_name"])
     km = lr = None
     if time is not None:
