@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 REQS   := requirements/base.txt requirements/radiomics.txt requirements/deep.txt \
           requirements/constraints-deep.txt requirements/serve.txt requirements/radiogenomics.txt \
-          requirements/test.txt pyproject.toml
+          requirements/dask.txt requirements/test.txt pyproject.toml
 HASH   := $(shell cat $(REQS) | sha256sum | cut -c1-16)
 STAMP  := $(VENV)/.installed-$(HASH)
 DEMO_N ?= 60
@@ -26,6 +26,7 @@ $(STAMP): $(REQS)
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	$(BIN)/python -m pip install --quiet -r requirements/serve.txt
 	$(BIN)/python -m pip install --quiet -r requirements/radiogenomics.txt
+	$(BIN)/python -m pip install --quiet -r requirements/dask.txt
 	$(BIN)/python -m pip install --quiet -r requirements/test.txt
 	$(BIN)/python -m pip install --quiet --no-build-isolation --no-deps -e .
 	$(BIN)/python -m pip check

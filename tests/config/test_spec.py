@@ -77,3 +77,14 @@ def test_demo_spec_is_valid():
     spec = parse_spec(yaml.safe_load(demo_spec_text()))
     assert [m.name for m in spec.models] == ["habitat", "clinical", "combined"]
     assert spec.habitat.order_descriptor == "AE"
+
+
+def test_shipped_examples_are_valid_specs():
+    from hccrad.config import load_spec
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    specs = sorted(root.glob("*/study.yaml"))
+    assert specs, "no example studies found"
+    for path in specs:
+        spec = load_spec(path, check_files=False)
+        assert spec.models, path

@@ -54,6 +54,17 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
                 data[key] = str((base / data[key]).resolve()) if not Path(data[key]).is_absolute() else data[key]
     if isinstance(raw.get("output_dir"), str) and not Path(raw["output_dir"]).is_absolute():
         raw["output_dir"] = str((base / raw["output_dir"]).resolve())
+    rg = raw.get("radiogenomics")
+    if isinstance(rg, dict):
+        for key in ("counts", "scores", "clinical"):
+            if isinstance(rg.get(key), str) and not Path(rg[key]).is_absolute():
+                rg[key] = str((base / rg[key]).resolve())
+        if isinstance(rg.get("signatures"), list):
+            rg["signatures"] = [str((base / p).resolve()) if isinstance(p, str) and not Path(p).is_absolute()
+                                else p for p in rg["signatures"]]
+        if isinstance(rg.get("gene_sets"), list):
+            rg["gene_sets"] = [str((base / g).resolve()) if isinstance(g, str) and g.lower().endswith(".gmt")
+                               and not Path(g).is_absolute() else g for g in rg["gene_sets"]]
     rad = raw.get("features", {}).get("radiomics") if isinstance(raw.get("features"), dict) else None
     if isinstance(rad, dict) and isinstance(rad.get("params"), str) and not Path(rad["params"]).is_absolute():
         rad["params"] = str((base / rad["params"]).resolve())

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hccrad.radiogenomics.spec import RadiogenomicsSpec
+
 SCHEMA_VERSION = 1
 
 
@@ -201,6 +203,7 @@ class StudySpec(_Strict):
     models: list[ModelSpec] = Field(default_factory=list)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
+    radiogenomics: RadiogenomicsSpec | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "StudySpec":
@@ -218,6 +221,8 @@ class StudySpec(_Strict):
                 problems.append(f"model {m.name!r} fuses unknown model {m.fuse!r}")
             if m.fuse == m.name:
                 problems.append(f"model {m.name!r} cannot fuse itself")
+        if self.radiogenomics is not None and self.radiogenomics.scores is None and not self.models:
+            problems.append("radiogenomics without a scores table needs a model whose scores it uses")
         if self.models and self.outcome.response is None:
             problems.append("models need outcome.response (the binary outcome they predict)")
         if problems:

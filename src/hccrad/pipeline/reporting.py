@@ -134,6 +134,13 @@ def _section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: 
             freq = m.optimism.selection_frequency.sort_values(ascending=False).head(15)
             rep.add_table(s, freq.rename("selected in resamples (fraction)").to_frame(),
                           f"Model '{name}': selection frequency over {m.optimism.n_boot} bootstrap resamples")
+    if fitted.lasso is not None and getattr(fitted.lasso, "coef_path_", None) is not None:
+        from hccrad.report.figures.lasso import plot_lasso_cv, plot_lasso_path
+
+        fig, axes = _panels(2, 5.5, 4.2)
+        plot_lasso_cv(axes[0], fitted.lasso, title="LASSO cross-validation")
+        plot_lasso_path(axes[1], fitted.lasso, title="LASSO coefficient path")
+        rep.add_figure(s, fig, "LASSO: cross-validation curve and coefficient path (training cohort)")
     imaging_sel = [f for m in fitted.models.values() if m.spec.features != "none" for f in m.selected
                    if f in data.columns]
     imaging_sel = list(dict.fromkeys(imaging_sel))
@@ -298,9 +305,25 @@ def truth_comparison(metrics: pd.DataFrame, truth: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _section_radiogenomics(rep: Report, result) -> None:
+    if result is None:
+        return
+    s = rep.section("Radiogenomics: gene expression by score group",
+                    "High vs low score at the training cut-off; DESeq2 (Wald, BH), GO over-representation "
+                    "and GSEA prerank on gene sets shipped inside the blitzgsea package (GO Biological Process "
+                    "2023: CC BY 4.0; KEGG 2021: free for academic use) or user .gmt files; ssGSEA of "
+                    "user-supplied signatures. Computed offline.")
+    rep.add_table(s, result.summary(), "Analyses", index=False)
+    for name, table in result.tables().items():
+        if isinstance(table, pd.DataFrame) and len(table):
+            rep.add_table(s, table, name, index=False, max_rows=200)
+    for title, fig in result.figures():
+        rep.add_figure(s, fig, title)
+
+
 def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: ImagingResult,
                  fitted: FittedModels, ev: Evaluation, stability: pd.DataFrame | None,
-                 errors: pd.DataFrame, out: Path, appendix: dict[str, str]) -> Path:
+                 errors: pd.DataFrame, out: Path, appendix: dict[str, str], radiogenomics=None) -> Path:
     """Write `out/report/index.html` (+ figures and tables) and return its path."""
     rep = Report(out / "report", spec.report.title or spec.name)
     order = [c.name for c in ev.cohorts]
@@ -318,6 +341,7 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
         ("decision curves", lambda: _section_decision(rep, ev)),
         ("survival", lambda: _section_survival(rep, spec, data, fitted)),
         ("synthetic truth", lambda: _section_truth(rep, spec, ev)),
+        ("radiogenomics", lambda: _section_radiogenomics(rep, radiogenomics)),
     ]
     for name, fn in steps:
         try:

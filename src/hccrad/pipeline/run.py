@@ -137,9 +137,21 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     evaluation = evaluate_models(spec, data, fitted, progress=progress)
     timings["evaluation"] = time.perf_counter() - t0
 
+    radiogenomics = None
+    if spec.radiogenomics is not None:
+        from hccrad.pipeline.radiogenomics_stage import run_study_radiogenomics
+
+        t0 = time.perf_counter()
+        if progress:
+            progress("radiogenomics", 0, 1)
+        radiogenomics = run_study_radiogenomics(study, fitted)
+        if progress:
+            progress("radiogenomics", 1, 1)
+        timings["radiogenomics"] = time.perf_counter() - t0
+
     t0 = time.perf_counter()
     report = build_report(spec, study, data, imaging, fitted, evaluation, stability, errors_table, out,
-                          appendix={"study spec (resolved)": yaml.safe_dump(dump_spec(spec), sort_keys=False)})
+                          radiogenomics=radiogenomics, appendix={"study spec (resolved)": yaml.safe_dump(dump_spec(spec), sort_keys=False)})
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.time() - started
 

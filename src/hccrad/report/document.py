@@ -74,10 +74,14 @@ class Report:
         return item
 
     def add_table(self, section: Section, table: pd.DataFrame, title: str, caption: str = "",
-                  index: bool = True, float_format: str = "{:.3f}") -> Item:
+                  index: bool = True, float_format: str = "{:.3f}", max_rows: int | None = None) -> Item:
+        """Write the whole table as CSV; show it (its first `max_rows` rows, if given) in the page."""
         name = slug(f"{section.title}-{title}")
         csv = self.dir / "tables" / f"{name}.csv"
         atomic_write_text(csv, table.to_csv(index=index))
+        if max_rows is not None and len(table) > max_rows:
+            caption = (caption + " " if caption else "") + f"First {max_rows} of {len(table)} rows; the CSV holds all."
+            table = table.head(max_rows)
         shown = table.copy()
         for c in shown.columns:
             if pd.api.types.is_float_dtype(shown[c]):
