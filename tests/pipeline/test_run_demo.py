@@ -57,11 +57,14 @@ def test_report_has_every_section_and_numbers(demo):
 
 
 def test_validated_auc_near_the_bayes_ceiling(demo):
-    """The planted signal is found: the habitat model's optimism-corrected AUC on training is close to the
-    Bayes-optimal AUC of those cases (a fixed seed, so this is deterministic, not flaky)."""
+    """The planted signal is found and not overstated: the best optimism-corrected AUC on training is within
+    0.1 of the Bayes-optimal AUC of those cases, and no validated AUC beats that ceiling by more than 0.05
+    (a leak -- selection fitted on the cases it is judged on -- would). Fixed seed: deterministic."""
     from hccrad.pipeline.reporting import truth_comparison
 
     truth = json.loads((demo.out_dir.parent / "cohort" / "truth.json").read_text())
-    tab = truth_comparison(demo.metrics, truth).set_index(["model", "cohort"])
-    row = tab.loc[("habitat", "training")]
-    assert abs(row["difference"]) <= 0.1, row.to_dict()
+    tab = truth_comparison(demo.metrics, truth)
+    train = tab[tab["cohort"] == "training"]
+    best = train.loc[train["validated_auc"].idxmax()]
+    assert abs(best["difference"]) <= 0.1, best.to_dict()
+    assert (train["difference"] <= 0.05).all(), train[["model", "validated_auc", "bayes_auc_sample"]]
