@@ -14,6 +14,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from hccrad.core.image import Image  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
 
@@ -29,3 +31,37 @@ def shared_data() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261125)
+
+
+# Small synthetic images for the io and preprocess tests (written into tmp_path, a few KB each).
+def blob_image(shape=(8, 20, 24), spacing=(2.5, 0.8, 0.8), origin=(-10.0, -8.0, 30.0), name="portal",
+               seed=0, direction=(1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0)) -> Image:
+    """An int16 CT-like volume: -1000 background, a 60 HU body and a 120 HU blob, plus noise."""
+    rng = np.random.default_rng(seed)
+    z, y, x = np.indices(shape)
+    arr = np.full(shape, -1000.0)
+    arr[(y - shape[1] / 2) ** 2 / (shape[1] / 2.2) ** 2 + (x - shape[2] / 2) ** 2 / (shape[2] / 2.2) ** 2 < 1] = 60
+    arr[(z - shape[0] / 2) ** 2 / 9 + (y - shape[1] / 2) ** 2 / 16 + (x - shape[2] / 2) ** 2 / 16 < 1] = 120
+    arr += rng.normal(0, 5, shape)
+    return Image(np.round(arr).astype(np.int16), spacing, origin, direction, name)
+
+
+def blob_mask(image: Image) -> Image:
+    return image.with_array((image.array > 100).astype(np.uint8), name="tumor")
+
+
+@pytest.fixture
+def small_image() -> Image:
+    return blob_image()
+
+
+@pytest.fixture
+def make_image():
+    """Factory: make_image(shape=..., spacing=..., origin=..., name=..., seed=...) -> Image."""
+    return blob_image
+
+
+@pytest.fixture
+def make_mask():
+    """Factory: make_mask(image) -> the blob's label image (1 inside)."""
+    return blob_mask

@@ -54,6 +54,28 @@ def _case_rng(random_state: int, digest: bytes) -> np.random.Generator:
 class _HabitatEstimator(BaseEstimator):
     """Shared validation, scaling, ordering and JSON persistence."""
 
+    def __init__(
+        self,
+        n_habitats: int | Literal["auto"] = "auto",
+        k_range: tuple[int, int] = (2, 10),
+        order_by: str | int = 0,
+        descriptor_names: Sequence[str] | None = None,
+        max_voxels_fit: int = 200_000,
+        random_state: int = 0,
+        n_init: int = 4,
+        max_voxels_k: int = 50_000,
+        silhouette_sample: int = 10_000,
+    ) -> None:
+        self.n_habitats = n_habitats
+        self.k_range = k_range
+        self.order_by = order_by
+        self.descriptor_names = descriptor_names
+        self.max_voxels_fit = max_voxels_fit
+        self.random_state = random_state
+        self.n_init = n_init
+        self.max_voxels_k = max_voxels_k
+        self.silhouette_sample = silhouette_sample
+
     def _check_X(self, X: np.ndarray, what: str) -> np.ndarray:
         X = np.asarray(X, dtype=float)
         if X.ndim != 2:
@@ -230,28 +252,6 @@ class PopulationHabitats(_HabitatEstimator):
     ``centres_scaled_``, ``scaler_``, ``k_selection_`` (`KSelection`, None when k is fixed).
     """
 
-    def __init__(
-        self,
-        n_habitats: int | Literal["auto"] = "auto",
-        k_range: tuple[int, int] = (2, 10),
-        order_by: str | int = 0,
-        descriptor_names: Sequence[str] | None = None,
-        max_voxels_fit: int = 200_000,
-        random_state: int = 0,
-        n_init: int = 4,
-        max_voxels_k: int = 50_000,
-        silhouette_sample: int = 10_000,
-    ) -> None:
-        self.n_habitats = n_habitats
-        self.k_range = k_range
-        self.order_by = order_by
-        self.descriptor_names = descriptor_names
-        self.max_voxels_fit = max_voxels_fit
-        self.random_state = random_state
-        self.n_init = n_init
-        self.max_voxels_k = max_voxels_k
-        self.silhouette_sample = silhouette_sample
-
     def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "PopulationHabitats":
         Xs, digests = self._prepare(X_list)
         S = self.scaler_.transform(self._sample(Xs, digests, self.max_voxels_fit))
@@ -278,28 +278,6 @@ class IndividualHabitats(_HabitatEstimator):
     ``fit`` learns the scaler (training voxels), k (when "auto": `choose_k` on the pooled training sample)
     and ``centres_``: the mean over training cases of each case's ordered centres (descriptor units).
     """
-
-    def __init__(
-        self,
-        n_habitats: int | Literal["auto"] = "auto",
-        k_range: tuple[int, int] = (2, 10),
-        order_by: str | int = 0,
-        descriptor_names: Sequence[str] | None = None,
-        max_voxels_fit: int = 200_000,
-        random_state: int = 0,
-        n_init: int = 4,
-        max_voxels_k: int = 50_000,
-        silhouette_sample: int = 10_000,
-    ) -> None:
-        self.n_habitats = n_habitats
-        self.k_range = k_range
-        self.order_by = order_by
-        self.descriptor_names = descriptor_names
-        self.max_voxels_fit = max_voxels_fit
-        self.random_state = random_state
-        self.n_init = n_init
-        self.max_voxels_k = max_voxels_k
-        self.silhouette_sample = silhouette_sample
 
     def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "IndividualHabitats":
         Xs, digests = self._prepare(X_list)
@@ -344,15 +322,8 @@ class TwoStepHabitats(_HabitatEstimator):
         silhouette_sample: int = 10_000,
         n_supervoxels: int = 50,
     ) -> None:
-        self.n_habitats = n_habitats
-        self.k_range = k_range
-        self.order_by = order_by
-        self.descriptor_names = descriptor_names
-        self.max_voxels_fit = max_voxels_fit
-        self.random_state = random_state
-        self.n_init = n_init
-        self.max_voxels_k = max_voxels_k
-        self.silhouette_sample = silhouette_sample
+        super().__init__(n_habitats, k_range, order_by, descriptor_names, max_voxels_fit, random_state, n_init,
+                         max_voxels_k, silhouette_sample)
         self.n_supervoxels = n_supervoxels
 
     def _supervoxels(self, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

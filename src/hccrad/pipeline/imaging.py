@@ -106,6 +106,12 @@ def _case_features(spec: StudySpec, model, cv: CaseVoxels, labels_of: str) -> tu
     return feats, vol
 
 
+def _left_out(case_id: str, stage: str, exc: HccradError) -> dict:
+    """One row of the error table for a case the stage had to leave out (logged, never silent)."""
+    log.error("case %s left out at %s: %s", case_id, stage, exc)
+    return {"case_id": case_id, "stage": stage, "error": type(exc).__name__, "message": str(exc)}
+
+
 def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> ImagingResult:
     """Run the habitat + MSI stage for every case of the study; see the module docstring."""
     spec = study.spec
@@ -118,9 +124,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         try:
             cases[cid] = _load_voxels(study, cid)
         except HccradError as exc:
-            log.error("case %s left out: %s", cid, exc)
-            errors.append({"case_id": cid, "stage": "descriptors", "error": type(exc).__name__,
-                           "message": str(exc)})
+            errors.append(_left_out(cid, "descriptors", exc))
         if progress:
             progress("descriptor maps", i + 1, len(ids))
     seconds["descriptors"] = time.perf_counter() - t0
@@ -184,9 +188,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                 overlays.append({"case_id": cid, "cohort": cv.cohort,
                                  "image": cv.reference.array[z].astype(float), "labels": vol[z]})
         except HccradError as exc:
-            log.error("case %s left out: %s", cid, exc)
-            errors.append({"case_id": cid, "stage": "habitats/MSI", "error": type(exc).__name__,
-                           "message": str(exc)})
+            errors.append(_left_out(cid, "habitats/MSI", exc))
         if progress:
             progress("habitat maps + MSI features", i + 1, len(cases))
     seconds["habitat_features"] = time.perf_counter() - t0
