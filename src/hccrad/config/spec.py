@@ -176,6 +176,15 @@ class ModelSpec(_Strict):
     lasso_cv: int = Field(default=10, ge=2, description="folds of the LASSO's internal cross-validation")
 
 
+class ReaderSpec(_Strict):
+    """A radiologist's call (0/1) or ordinal rating per patient, in a column of the clinical table
+    (seed 003: model vs radiologists). Ratings need the `threshold` at which a reader calls positive."""
+
+    name: str
+    column: str
+    threshold: float | None = None
+
+
 class ValidationSpec(_Strict):
     bootstrap: int = Field(default=1000, ge=0)
     cv_folds: int = Field(default=5, ge=2)
@@ -204,6 +213,7 @@ class StudySpec(_Strict):
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
     radiogenomics: RadiogenomicsSpec | None = None
+    readers: list[ReaderSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "StudySpec":
@@ -223,6 +233,11 @@ class StudySpec(_Strict):
                 problems.append(f"model {m.name!r} cannot fuse itself")
         if self.radiogenomics is not None and self.radiogenomics.scores is None and not self.models:
             problems.append("radiogenomics without a scores table needs a model whose scores it uses")
+        clash = {r.name for r in self.readers} & set(names)
+        if clash:
+            problems.append(f"reader names {sorted(clash)} are also model names")
+        if self.readers and not self.models:
+            problems.append("readers are compared with models: declare at least one model")
         if self.models and self.outcome.response is None:
             problems.append("models need outcome.response (the binary outcome they predict)")
         if problems:

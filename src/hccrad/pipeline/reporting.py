@@ -83,8 +83,8 @@ def _section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, feature
                        order: list[str]) -> None:
     s = rep.section("Table 1. Baseline characteristics",
                     "Mean ± SD or median [IQR] by a Shapiro–Wilk test; the test used is named per row.")
-    cols = _clinical_columns(spec, data, feature_cols | ({spec.outcome.response.column}
-                                                          if spec.outcome.response else set()))
+    cols = _clinical_columns(spec, data, feature_cols | {r.column for r in spec.readers}
+                             | ({spec.outcome.response.column} if spec.outcome.response else set()))
     cont, cat = _split_columns(data, cols)
     if len(order) > 1:
         df = data.assign(cohort=pd.Categorical(data["cohort"], categories=order))
@@ -309,6 +309,31 @@ def truth_comparison(metrics: pd.DataFrame, truth: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _section_readers(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
+                     ev: Evaluation) -> None:
+    """Seed 003 table 3: each model against each radiologist, per cohort (DeLong, exact CIs)."""
+    from hccrad.evaluate.readers import reader_comparison
+
+    if not spec.readers:
+        return
+    s = rep.section("Comparison with radiologists",
+                    "Readers' calls (or ratings at their stated threshold) against the models at the "
+                    "training-cohort Youden cut-off; AUC with DeLong CI, rates with Clopper–Pearson CIs, "
+                    "paired DeLong tests of each reader against each model.")
+    thresholds = {name: m.threshold for name, m in fitted.models.items()}
+    thresholds.update({r.name: r.threshold for r in spec.readers if r.threshold is not None})
+    for c in ev.cohorts:
+        if len(np.unique(c.y)) < 2:
+            continue
+        idx = fitted.cohort.index[fitted.cohort == c.name]
+        calls = {r.name: pd.to_numeric(data.loc[idx, r.column], errors="raise").to_numpy(float)
+                 for r in spec.readers}
+        res = reader_comparison(c.y, calls, c.scores, thresholds, level=spec.validation.level)
+        rep.add_table(s, res.metrics, f"Readers and models — {c.name}", index=False)
+        if len(res.tests):
+            rep.add_table(s, res.tests, f"DeLong tests, readers vs models — {c.name}", index=False)
+
+
 def _section_radiogenomics(rep: Report, result) -> None:
     if result is None:
         return
@@ -343,6 +368,7 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
         ("classification", lambda: _section_classification(rep, fitted, ev)),
         ("calibration", lambda: _section_calibration(rep, ev)),
         ("decision curves", lambda: _section_decision(rep, ev)),
+        ("readers", lambda: _section_readers(rep, spec, data, fitted, ev)),
         ("survival", lambda: _section_survival(rep, spec, data, fitted)),
         ("synthetic truth", lambda: _section_truth(rep, spec, ev)),
         ("radiogenomics", lambda: _section_radiogenomics(rep, radiogenomics)),
