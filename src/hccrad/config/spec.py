@@ -101,7 +101,6 @@ class DescriptorSpec(_Strict):
 
 
 class HabitatSpec(_Strict):
-    enabled: bool = True
     descriptors: list[DescriptorSpec] = Field(
         default_factory=lambda: [
             DescriptorSpec(name="AE", phases=["arterial", "pre"]),
@@ -172,6 +171,7 @@ class ModelSpec(_Strict):
     )
     univariate_p: float = Field(default=0.05, gt=0, le=1)
     correlation_threshold: float = Field(default=0.95, gt=0, le=1)
+    correlation_method: Literal["spearman", "pearson"] = "spearman"
     lasso_rule: Literal["1se", "min"] = "1se"
     lasso_cv: int = Field(default=10, ge=2, description="folds of the LASSO's internal cross-validation")
 
