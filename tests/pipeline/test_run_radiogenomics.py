@@ -27,7 +27,8 @@ def test_radiogenomics_section_end_to_end(tmp_path):
         "data": {"manifest": "cohort/manifest.csv", "clinical": "cohort/clinical.csv"},
         "cohorts": {"training": "training", "tests": ["internal_test"]},
         "outcome": {"response": {"column": "response"},
-                    "survival": {"time": "os_months", "event": "os_event"}},
+                    "survival": {"time": "os_months", "event": "os_event", "horizons": [18],
+                                 "compare_with": ["ecog_ps", "tumor_number"]}},
         "habitat": {"n_habitats": 3},
         "features": {"icc_min": None},
         "models": [{"name": "habitat", "features": "habitat", "selection_steps": ["scale", "lasso"],
@@ -42,6 +43,9 @@ def test_radiogenomics_section_end_to_end(tmp_path):
     res = run_study(load_spec(tmp_path / "study.yaml"))
     html = res.report.read_text()
     assert "Radiogenomics: gene expression by score group" in html
+    staging = pd.read_csv(next((res.out_dir / "report" / "tables").glob("*model-vs-staging-systems*training.csv")))
+    assert list(staging["score"]) == ["habitat risk", "ecog_ps", "tumor_number"]
+    assert staging["c_index"].between(0, 1).all() and staging["c_p_vs_reference"].iloc[1:].notna().all()
     tables = res.out_dir / "report" / "tables"
     de = pd.read_csv(next(tables.glob("*deseq2-results.csv")))
     assert len(de) > 100 and {"log2FoldChange", "padj"} <= set(de.columns)

@@ -51,3 +51,14 @@ def test_report_loads_in_headless_chromium(tmp_path):
     assert attrs.get("images") == "3", attrs
     assert attrs.get("broken-images") == "0", attrs
     assert attrs.get("sections") == "3", attrs
+
+
+def test_file_names_are_unique_even_for_long_titles(tmp_path):
+    rep = Report(tmp_path / "report", "t")
+    s = rep.section("A very long section title about survival by the risk group of the habitat model")
+    long = "Model versus staging systems by C-index and time-dependent AUC in the cohort called "
+    for cohort in ("training", "internal_test", "training"):
+        rep.add_table(s, pd.DataFrame({"a": [1]}), long + cohort)
+    files = sorted(p.name for p in (tmp_path / "report" / "tables").glob("*.csv"))
+    assert len(files) == 3, files
+    assert any(f.endswith("internal-test.csv") for f in files), files

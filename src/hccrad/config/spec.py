@@ -69,6 +69,9 @@ class SurvivalOutcome(_Strict):
     unit: Literal["days", "weeks", "months", "years"] = "months"
     label: str = "overall survival"
     horizons: list[float] = Field(default_factory=lambda: [12.0, 24.0, 36.0])
+    compare_with: list[str] = Field(default_factory=list, description=(
+        "columns of staging systems / clinical scores (ordinal: higher = worse) compared with the model by "
+        "C-index and time-dependent AUC (seed 002 table 3)"))
 
 
 class OutcomeSpec(_Strict):

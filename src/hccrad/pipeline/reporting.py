@@ -275,6 +275,55 @@ def _section_survival(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: 
     df = data.loc[train, [sv.time, sv.event]].assign(**{f"{name}_score": score[train]})
     cox = cox_regression(df, sv.time, sv.event, [f"{name}_score"], time_unit=sv.unit)
     rep.add_table(s, cox.summary(), "Cox regression of the score (training cohort)", index=False)
+    if sv.compare_with:
+        _staging_comparison(rep, s, spec, data, name, score, float(cox.summary()["coef"].iloc[0]))
+
+
+def _ordinal(col: pd.Series) -> pd.Series:
+    """A staging column as numbers (higher = more advanced): ordered categoricals by their order."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        if not col.cat.ordered:
+            raise HccradError(f"staging column {col.name!r} is an unordered category",
+                              field=f"outcome.survival.compare_with", hint="give an ordered stage column")
+        return col.cat.codes.where(col.notna()).astype(float)
+    out = pd.to_numeric(col, errors="coerce")
+    bad = col.notna() & out.isna()
+    if bad.any():
+        raise HccradError(f"staging column {col.name!r} has non-numeric values, e.g. {col[bad].iloc[0]!r}",
+                          field="outcome.survival.compare_with",
+                          hint="derive the stage with hccrad's clinical scores (ordered) or code it 0, 1, 2, …")
+    return out
+
+
+def _staging_comparison(rep: Report, s, spec: StudySpec, data: pd.DataFrame, name: str, score: pd.Series,
+                        cox_coef: float) -> None:
+    """Seed 002 table 3: the model's risk against staging systems by C-index and AUC(t), per cohort.
+
+    The model score is turned into a risk by the sign of its training-cohort Cox coefficient (so higher =
+    worse, as for stages); the censoring distribution of AUC(t) comes from the training cohort."""
+    from hccrad.survival.compare import compare_prognostic_scores
+
+    sv = spec.outcome.survival
+    risk_name = f"{name} risk"
+    frame = data[[sv.time, sv.event]].copy()
+    frame[risk_name] = np.sign(cox_coef or 1.0) * score
+    for col in sv.compare_with:
+        frame[col] = _ordinal(data[col])
+    train = data["cohort"] == spec.cohorts.training
+    for cohort in dict.fromkeys(data["cohort"]):
+        sub = frame[data["cohort"] == cohort]
+        horizons = [h for h in sv.horizons if h < sub[sv.time].max()]
+        try:
+            res = compare_prognostic_scores(
+                sub, time=sv.time, event=sv.event, scores=[risk_name, *sv.compare_with], reference=risk_name,
+                horizons=horizons, train_time=frame.loc[train, sv.time].to_numpy(float),
+                train_event=frame.loc[train, sv.event].to_numpy(), time_unit=sv.unit, n_boot=200,
+                seed=spec.seed)
+        except HccradError as exc:
+            rep.add_text(s, f"{cohort}: comparison not computed ({exc})", "Model vs staging systems")
+            continue
+        rep.add_table(s, res.summary(), f"Model vs staging systems: C-index and AUC(t) — {cohort}",
+                      index=False)
 
 
 def _section_truth(rep: Report, spec: StudySpec, ev: Evaluation) -> None:

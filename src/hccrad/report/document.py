@@ -22,8 +22,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 from hccrad.pipeline.cache import atomic_write_text  # noqa: E402
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "item"
+def slug(text: str, limit: int = 80) -> str:
+    """Lower-case file-name stem; a long one keeps its start and its end (where cohort names usually are)."""
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "item"
+    if len(s) <= limit:
+        return s
+    head = (limit * 2) // 3
+    return s[:head].strip("-") + "--" + s[-(limit - head - 2):].strip("-")
 
 
 @dataclass
@@ -53,8 +58,19 @@ class Report:
         self.dir = Path(out_dir)
         self.title = title
         self.sections: list[Section] = []
+        self._names: set[str] = set()
         (self.dir / "figures").mkdir(parents=True, exist_ok=True)
         (self.dir / "tables").mkdir(parents=True, exist_ok=True)
+
+    def _file_name(self, section: Section, title: str) -> str:
+        """A file stem unique within the report: section and item title, each shortened, then -2, -3, …"""
+        base = f"{slug(section.title, 40)}--{slug(title, 70)}"
+        name, i = base, 1
+        while name in self._names:
+            i += 1
+            name = f"{base}-{i}"
+        self._names.add(name)
+        return name
 
     def section(self, title: str, intro: str = "") -> Section:
         s = Section(title, intro)
@@ -62,7 +78,7 @@ class Report:
         return s
 
     def add_figure(self, section: Section, fig: plt.Figure, title: str, caption: str = "") -> Item:
-        name = slug(f"{section.title}-{title}")
+        name = self._file_name(section, title)
         png = self.dir / "figures" / f"{name}.png"
         svg = self.dir / "figures" / f"{name}.svg"
         fig.savefig(png, dpi=110, bbox_inches="tight")
@@ -76,7 +92,7 @@ class Report:
     def add_table(self, section: Section, table: pd.DataFrame, title: str, caption: str = "",
                   index: bool = True, float_format: str = "{:.3f}", max_rows: int | None = None) -> Item:
         """Write the whole table as CSV; show it (its first `max_rows` rows, if given) in the page."""
-        name = slug(f"{section.title}-{title}")
+        name = self._file_name(section, title)
         csv = self.dir / "tables" / f"{name}.csv"
         atomic_write_text(csv, table.to_csv(index=index))
         if max_rows is not None and len(table) > max_rows:

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 PHASES = ("pre", "arterial", "portal")
 MASKS = ("tumor", "liver", "tumor_reader2")
 POPULATION_DRAWS = 200_000
-_STREAM_CLINICAL, _STREAM_CASE, _STREAM_OUTCOME, _STREAM_POPULATION, _STREAM_SPLIT = 1, 2, 3, 4, 5
+_STREAM_CLINICAL, _STREAM_CASE, _STREAM_OUTCOME, _STREAM_POPULATION, _STREAM_SPLIT, _STREAM_STAGING = 1, 2, 3, 4, 5, 6
 
 
 @dataclass(frozen=True)
@@ -232,11 +232,17 @@ def generate_cohort(
     clin.insert(0, "case_id", ids)
     clin.insert(1, "centre", [centre_of[c] for c in cohort_of])
     clin.insert(clin.columns.get_loc("tumor_number"), "tumor_diameter_cm", np.round(measured_d, 1))
+    # Staging inputs (BCLC needs performance status and extrahepatic spread): drawn on their own stream,
+    # independent of the outcomes, so adding them left every other synthetic value unchanged.
+    staging_rng = np.random.default_rng([seed, _STREAM_STAGING])
+    clin["ecog_ps"] = staging_rng.choice(3, size=len(clin), p=[0.60, 0.35, 0.05])
+    clin["extrahepatic"] = (staging_rng.random(len(clin)) < 0.15).astype(int)
     clin["response"] = y
     clin["os_months"] = os_m
     clin["os_event"] = os_e
     cols = ["case_id", "centre", "age", "sex", "comorbidities", "cirrhosis", "vp_grade", "vp4", "tbil_umol_l",
-            "alb_g_l", "afp_ng_ml", "tumor_diameter_cm", "tumor_number", "response", "os_months", "os_event"]
+            "alb_g_l", "afp_ng_ml", "tumor_diameter_cm", "tumor_number", "ecog_ps", "extrahepatic", "response",
+            "os_months", "os_event"]
     clin = clin[cols]
     manifest = pd.DataFrame(manifest_rows)
 

@@ -1,0 +1,99 @@
+"""`DeepSpec`: the study spec's settings for the CNN stage (`hccrad.deep.study.run_deep_stage`).
+
+The defaults suit the synthetic cohort on CPU (a small 2-D ResNet on 64 × 64 tumour-centred slices, AdamW,
+20 epochs). Training settings are not validated here a second time: `train_config()` builds the
+`hccrad.deep.train.TrainConfig` they map to, and the spec validator calls it, so a bad learning rate or
+patience is reported by TrainConfig's own rules, under the `deep.` keys the user wrote.
+
+This module imports torch only inside `train_config()` (when a spec with a deep section is validated).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = ["DeepSpec"]
+
+_DEFAULT_SIZE = {"2d": (64, 64), "3d": (32, 64, 64)}
+
+#: DeepSpec field -> TrainConfig field (the training settings handed through unchanged).
+_TRAIN_FIELDS = {"epochs": "epochs", "batch_size": "batch_size", "optimizer": "optimizer", "lr": "lr",
+                 "weight_decay": "weight_decay", "plateau_patience": "plateau_patience",
+                 "early_stopping_patience": "early_stopping_patience", "seed": "seed", "device": "device"}
+
+
+class DeepSpec(BaseModel):
+    """CNN stage settings (seed 002/003 design, sized for small cohorts).
+
+    arch, width, dropout: `hccrad.deep.build_network`. mode "2d": the `k_slices` largest-tumour axial
+    slices of each case (their probabilities averaged per case); "3d": one tumour-centred volume. size:
+    patch size in voxels ((y, x) for 2d, (z, y, x) for 3d; default 64² / 32 × 64²). phases: channels
+    (None = the study's `data.phases`). window / normalise: per-phase intensity scaling (`build_patches`).
+    n_splits, val_fraction: patient-grouped k-fold CV of the training cohort (out-of-fold scores) and the
+    inner early-stopping split. balance: sample response classes equally often while training.
+    gradcam_cases: Grad-CAM maps written for the first N cases of each cohort.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    arch: Literal["resnet", "mobilenet", "alexnet", "inception"] = "resnet"
+    mode: Literal["2d", "3d"] = "2d"
+    size: list[int] | None = None
+    phases: list[str] | None = None
+    k_slices: int = Field(1, ge=1)
+    fit: Literal["crop", "resize"] = "crop"
+    window: tuple[float, float] = (-100.0, 300.0)
+    normalise: Literal["window", "zscore"] = "window"
+    width: int = Field(16, ge=1)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    epochs: int = 20
+    batch_size: int = 16
+    optimizer: Literal["sgd", "adamw"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    plateau_patience: int = 5
+    early_stopping_patience: int | None = 10
+    balance: bool = False
+    n_splits: int = Field(5, ge=2)
+    val_fraction: float | None = Field(0.2, gt=0, lt=1)
+    augment: bool = True
+    gradcam_cases: int = Field(3, ge=0)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @model_validator(mode="after")
+    def _check(self) -> "DeepSpec":
+        want = 2 if self.mode == "2d" else 3
+        if self.size is not None and (len(self.size) != want or min(self.size) < 1):
+            raise ValueError(f"size {self.size} must be {want} positive numbers for mode {self.mode!r}, "
+                             f"e.g. {list(_DEFAULT_SIZE[self.mode])}")
+        if self.mode == "3d" and self.k_slices != 1:
+            raise ValueError("k_slices applies to mode '2d' only; leave it at 1 for '3d'")
+        lo, hi = self.window
+        if not hi > lo:
+            raise ValueError(f"window {list(self.window)} needs hi > lo, e.g. [-100, 300]")
+        self.train_config()  # TrainConfig's own rules, reported as ValueError
+        return self
+
+    @property
+    def patch_size(self) -> tuple[int, ...]:
+        """`size`, or the mode's default (64, 64) / (32, 64, 64)."""
+        return tuple(self.size) if self.size is not None else _DEFAULT_SIZE[self.mode]
+
+    def train_config(self):
+        """The `hccrad.deep.train.TrainConfig` these settings map to (imports torch)."""
+        try:
+            from hccrad.deep.train import TrainConfig
+        except ImportError as exc:  # torch missing
+            raise ValueError(f"the deep stage needs torch ({exc}); install it with "
+                             "pip install -c requirements/constraints-deep.txt -r requirements/deep.txt") from exc
+        values = {dst: getattr(self, src) for src, dst in _TRAIN_FIELDS.items()}
+        values["balance_task"] = "response" if self.balance else None
+        try:
+            return TrainConfig(**values)
+        except ValidationError as exc:
+            back = {v: k for k, v in _TRAIN_FIELDS.items()}
+            problems = [f"{back.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in exc.errors()]
+            raise ValueError("; ".join(problems)) from None

@@ -1,0 +1,321 @@
+"""The CNN stage of a study: one honest deep-learning score per case, comparable with the radiomics models.
+
+Seed 003's protocol (five-fold cross-validation in the training cohort, then the network trained on the
+whole training cohort validated in the independent cohorts) applied to a `hccrad.cohort.study.Study`:
+
+1. every case is cut into tumour-centred patches of the chosen phases (`build_patches`; phases are
+   channels, intensities windowed per case, so nothing is learned across patients);
+2. training cohort: patient-grouped k-fold CV (`cross_validate`); each training case's score is the
+   response probability p(y = 1 | x) from the fold network that never saw the case (**out-of-fold**), so
+   a model fitted on the training scores (e.g. radiomics + `cnn_score`) is not fitted on memorised values;
+3. one network trained on the whole training cohort (inner patient-grouped split for early stopping)
+   scores every case of the other cohorts (**trained-on-training**); a patient present in both the
+   training and another cohort is an error (the score would be leaked);
+4. Grad-CAM maps (Selvaraju 2017) of the final network for the positive class are written as NIfTI on the
+   reference phase's grid for the first `gradcam_cases` cases of each cohort, with overlay figures.
+
+The score is a probability in [0, 1], `scores.name == "cnn_score"`; join it to the modelling table by
+case id. Same seed → same scores on CPU (the training loop is seeded and deterministic).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from hccrad.core.errors import DataError, HccradError, InputError, SpecError
+from hccrad.core.image import Image
+from hccrad.deep.cv import CVResult, case_level, cross_validate, patient_folds
+from hccrad.deep.data import Augmentation, PatchDataset, PatchSet, build_patches, item_targets
+from hccrad.deep.gradcam import cam_to_image, grad_cam
+from hccrad.deep.networks import Network, Task
+from hccrad.deep.spec import DeepSpec
+from hccrad.deep.train import NetworkSpec, Progress, TrainResult, predict, train_model
+from hccrad.io.volume import write_image
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DeepStageResult", "load_deep_network", "run_deep_stage"]
+
+TASK = "response"
+OUT_OF_FOLD = "out-of-fold"
+TRAINED_ON_TRAINING = "trained-on-training"
+
+
+@dataclass(frozen=True, eq=False)
+class DeepStageResult:
+    """CNN scores of every case of a study, with how each was obtained.
+
+    scores: case_id → p(response) ("cnn_score"); kind: case_id → "out-of-fold" (training cohort) or
+    "trained-on-training" (other cohorts); cohort, outcome: case_id → cohort name / 0-1 response;
+    folds: training case_id → CV fold whose network scored it; history: per-epoch losses with a `network`
+    column ("fold 0" … "final"); cam_paths: case_id → Grad-CAM NIfTI; figures: (name, Figure) pairs;
+    checkpoint: the final network (`load_deep_network`); cv / final: the underlying training results.
+    """
+
+    scores: pd.Series
+    kind: pd.Series
+    cohort: pd.Series
+    outcome: pd.Series
+    folds: pd.Series
+    history: pd.DataFrame
+    cam_paths: dict[str, Path]
+    figures: list[tuple[str, Figure]] = field(repr=False)
+    checkpoint: Path
+    spec: DeepSpec
+    cv: CVResult = field(repr=False)
+    final: TrainResult = field(repr=False)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per cohort: kind, n_cases, n_positive, AUC of cnn_score with its DeLong 95 % CI."""
+        from hccrad.evaluate import auc_ci
+
+        rows = []
+        for name in dict.fromkeys(self.cohort):
+            ids = self.cohort.index[self.cohort == name]
+            y = self.outcome.loc[ids].to_numpy()
+            row = {"cohort": name, "kind": str(self.kind.loc[ids].iloc[0]), "n_cases": len(ids),
+                   "n_positive": int(y.sum()), "auc": np.nan, "auc_lower": np.nan, "auc_upper": np.nan}
+            if 0 < y.sum() < len(y):
+                a = auc_ci(y, self.scores.loc[ids].to_numpy())
+                row.update(auc=a.auc, auc_lower=a.lower, auc_upper=a.upper)
+            else:
+                log.warning("cohort %s has one outcome class only: no CNN AUC", name)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def _wrap(progress: Progress | None) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda step, done, total: progress(f"deep {step}", done, total)
+
+
+def _concat(parts: list[PatchSet]) -> PatchSet:
+    return PatchSet(np.concatenate([p.x for p in parts]), sum((p.case_ids for p in parts), ()),
+                    sum((p.patient_ids for p in parts), ()), parts[0].phases, parts[0].mode,
+                    np.concatenate([p.boxes for p in parts]))
+
+
+def _phases(study, spec: DeepSpec) -> list[str]:
+    have = list(study.spec.data.phases)
+    phases = list(spec.phases) if spec.phases is not None else have
+    missing = [p for p in phases if p not in have]
+    if missing or not phases:
+        raise SpecError([f"deep.phases {phases} must be a non-empty subset of data.phases {have}"])
+    return phases
+
+
+def _case_patches(study, case_id: str, spec: DeepSpec, phases: list[str]) -> PatchSet:
+    """Patches of one case; any failure is re-raised naming the case."""
+    tumor = study.spec.data.tumor_mask
+    try:
+        case = study.load_case(case_id, masks=(tumor,))
+        return build_patches([case], phases, mode=spec.mode, size=spec.patch_size, k=spec.k_slices,
+                             mask_name=tumor, windows={p: spec.window for p in phases},
+                             normalise=spec.normalise, fit=spec.fit)
+    except HccradError as exc:
+        if exc.case is not None:
+            raise
+        raise InputError(f"cannot cut the CNN input: {exc.message}", case=case_id, file=exc.file,
+                         field=exc.field, hint=exc.hint) from exc
+
+
+def _select(patches: PatchSet, ids: list[str]) -> PatchSet:
+    wanted = set(ids)
+    return patches.subset([i for i, c in enumerate(patches.case_ids) if c in wanted])
+
+
+def _inner_fraction(patches: PatchSet, y: np.ndarray, spec: DeepSpec, seed: int) -> float | None:
+    """The inner early-stopping fraction the cohort allows.
+
+    The inner split is a stratified patient-grouped k-fold with k = round(1/val_fraction) (`cross_validate`);
+    scikit-learn needs k <= the larger class's item count in every CV training part. On a small cohort k is
+    lowered (logged); below 2 the training loss is monitored instead (val_fraction None).
+    """
+    if not spec.val_fraction:
+        return None
+    fold = patient_folds(patches, y, spec.n_splits, seed)
+    parts = [y[fold != k] for k in range(spec.n_splits)] + [y]
+    room = min(int(np.bincount(p, minlength=2).max()) for p in parts)
+    k = max(2, int(round(1 / spec.val_fraction)))
+    if k <= room:
+        return spec.val_fraction
+    if room < 2:
+        log.warning("training cohort too small for an inner validation split: monitoring the training loss")
+        return None
+    log.warning("inner validation split lowered from %d to %d folds for a small training cohort", k, room)
+    return 1.0 / room
+
+
+def _train_final(net_spec: NetworkSpec, patches: PatchSet, targets: dict[str, np.ndarray], spec: DeepSpec,
+                 cfg, val_fraction: float | None, progress: Progress | None) -> TrainResult:
+    """Train on the whole training cohort; early stopping on a patient-grouped inner split (as `train_test`)."""
+    idx = np.arange(len(patches))
+    tr, va = idx, None
+    if val_fraction:
+        n_patients = len(set(patches.patient_ids))
+        inner = patient_folds(patches, targets[TASK], min(max(2, round(1 / val_fraction)), n_patients),
+                              cfg.seed + 1)
+        tr, va = idx[inner != 0], idx[inner == 0]
+    aug = Augmentation() if spec.augment else None
+    train_ds = PatchDataset(patches.subset(tr), {TASK: targets[TASK][tr]}, augmentation=aug, seed=cfg.seed)
+    val_ds = None if va is None else PatchDataset(patches.subset(va), {TASK: targets[TASK][va]})
+    return train_model(net_spec, train_ds, val_ds, cfg, progress=progress)
+
+
+def _save_network(net: Network, net_spec: NetworkSpec, spec: DeepSpec, phases: list[str], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": net.state_dict(), "arch": net_spec.arch, "in_channels": net_spec.in_channels,
+                "spatial_dims": net_spec.spatial_dims, "width": net_spec.width, "dropout": net_spec.dropout,
+                "tasks": [[t.name, t.n_classes] for t in net_spec.tasks], "phases": list(phases),
+                "mode": spec.mode, "size": list(spec.patch_size), "deep_spec": spec.model_dump(mode="json")},
+               path)
+    return path
+
+
+def load_deep_network(path: str | Path) -> Network:
+    """Rebuild the final network saved by `run_deep_stage` (torch.load with weights_only=True; eval mode)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("CNN checkpoint not found", file=p, hint="run the deep stage first")
+    ck = torch.load(p, map_location="cpu", weights_only=True)
+    net_spec = NetworkSpec(ck["arch"], int(ck["in_channels"]), tuple(Task(n, int(k)) for n, k in ck["tasks"]),
+                           spatial_dims=int(ck["spatial_dims"]), width=int(ck["width"]),
+                           dropout=float(ck["dropout"]))
+    net = net_spec.build(0)
+    net.load_state_dict(ck["state_dict"])
+    return net.eval()
+
+
+def _gradcam(study, net: Network, patches: PatchSet, case_ids: list[str], out: Path, cohort: str
+             ) -> tuple[dict[str, Path], Figure | None]:
+    """Positive-class Grad-CAM of each case on its reference-phase grid (NIfTI) and an overlay figure."""
+    from hccrad.report.figures.deep import plot_cam_overlay
+
+    if not case_ids:
+        return {}, None
+    ref_phase, tumor = study.spec.data.reference_phase, study.spec.data.tumor_mask
+    paths: dict[str, Path] = {}
+    fig = Figure(figsize=(3.2 * len(case_ids), 3.2))
+    for j, cid in enumerate(case_ids):
+        idx = [i for i, c in enumerate(patches.case_ids) if c == cid]
+        cams = grad_cam(net, patches.x[idx], task=TASK, class_index=1)
+        case = study.load_case(cid, masks=(tumor,))
+        ref: Image = case.image(ref_phase)
+        vol = np.zeros(ref.shape, dtype=np.float32)
+        for cam, i in zip(cams, idx):  # 2-D items are distinct slices; 3-D has one item
+            vol = np.maximum(vol, cam_to_image(cam, ref, patches.boxes[i]).array)
+        cam_img = ref.with_array(vol, name="gradcam")
+        paths[cid] = write_image(cam_img, out / f"{cid}_gradcam.nii.gz")
+        box = patches.boxes[idx[0]]
+        z = int(box[0, 0] if patches.mode == "2d" else (box[0, 0] + box[1, 0]) // 2)
+        z = min(max(z, 0), ref.shape[0] - 1)
+        ys = slice(max(int(box[0, 1]), 0), min(int(box[1, 1]), ref.shape[1]))
+        xs = slice(max(int(box[0, 2]), 0), min(int(box[1, 2]), ref.shape[2]))
+        plot_cam_overlay(fig.add_subplot(1, len(case_ids), j + 1), ref.array[z, ys, xs], vol[z, ys, xs],
+                         mask=case.mask(tumor)[z, ys, xs], title=f"{cid} ({cohort})")
+    fig.tight_layout()
+    return paths, fig
+
+
+def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | None = None) -> DeepStageResult:
+    """CNN scores for every case of `study` (a `hccrad.cohort.study.Study`); see the module docstring.
+
+    Writes under `out/deep/`: cnn_final.pt (final network), cnn_scores.csv and gradcam/<case>_gradcam.nii.gz.
+    Raises an `HccradError` naming the case when a case cannot be cut into patches.
+    """
+    prog = _wrap(progress)
+    cfg = spec.train_config()
+    phases = _phases(study, spec)
+    deep_dir = Path(out) / "deep"
+    (deep_dir / "gradcam").mkdir(parents=True, exist_ok=True)
+    training = study.spec.cohorts.training
+    ids = study.case_ids()
+    cohort = study.table.loc[ids, "cohort"].astype(str).rename("cohort")
+    train_ids = [c for c in ids if cohort[c] == training]
+    other_ids = [c for c in ids if cohort[c] != training]
+    if not train_ids:
+        raise DataError(f"the training cohort {training!r} has no cases", field="cohorts.training",
+                        hint="check the cohort column of the manifest")
+    outcome = pd.Series(study.outcome(ids), index=pd.Index(ids, name="case_id"), name=TASK)
+    if outcome.loc[train_ids].nunique() < 2:
+        raise DataError("the training cohort has one response class only; a CNN cannot be trained",
+                        field=study.spec.outcome.response.column, hint="check the outcome column")
+
+    parts = []
+    for i, cid in enumerate(ids):
+        parts.append(_case_patches(study, cid, spec, phases))
+        if prog:
+            prog("patches", i + 1, len(ids))
+    patches = _concat(parts)
+    train_p, other_p = _select(patches, train_ids), _select(patches, other_ids)
+    shared = set(train_p.patient_ids) & set(other_p.patient_ids)
+    if shared:
+        raise DataError(f"{len(shared)} patient(s) are in the training and another cohort, e.g. {sorted(shared)[:3]}",
+                        field="patient_id", hint="split cohorts by patient, or the CNN score of the other "
+                                                 "cohort would come from a network trained on the same patient")
+    table = outcome.to_frame()
+    train_y = item_targets(train_p, table)
+    net_spec = NetworkSpec(spec.arch, len(phases), (Task(TASK, 2),), spatial_dims=2 if spec.mode == "2d" else 3,
+                           width=spec.width, dropout=spec.dropout)
+    aug = Augmentation() if spec.augment else None
+
+    counts = np.bincount(train_y[TASK], minlength=2)
+    if spec.n_splits > counts.max() or spec.n_splits > len(set(train_p.patient_ids)):
+        raise DataError(f"{spec.n_splits} CV folds for a training cohort with {counts.tolist()} items per class",
+                        field="deep.n_splits", hint="use fewer folds (n_splits) or a larger training cohort")
+    vf = _inner_fraction(train_p, train_y[TASK], spec, cfg.seed)
+    cv = cross_validate(net_spec, train_p, train_y, cfg, n_splits=spec.n_splits, val_fraction=vf,
+                        augmentation=aug, progress=prog)
+    oof = cv.predictions.set_index("case_id")
+    final = _train_final(net_spec, train_p, train_y, spec, cfg, vf, prog)
+    if prog:
+        prog("final network", 1, 1)
+    scores = oof[f"{TASK}_p1"].reindex(ids)
+    kind = pd.Series(OUT_OF_FOLD, index=pd.Index(ids, name="case_id"), name="kind")
+    if other_ids:
+        other = case_level(predict(final.network, other_p)).set_index("case_id")
+        scores.loc[other_ids] = other.loc[other_ids, f"{TASK}_p1"]
+        kind.loc[other_ids] = TRAINED_ON_TRAINING
+    scores = scores.astype(float).rename("cnn_score")
+    scores.index.name = "case_id"
+    if scores.isna().any():  # every case was cut above, so this is a bug, never a silent NaN
+        raise DataError(f"no CNN score for {scores.index[scores.isna()].tolist()[:5]}", field="cnn_score",
+                        hint="report this as a bug")
+
+    checkpoint = _save_network(final.network, net_spec, spec, phases, deep_dir / "cnn_final.pt")
+    pd.DataFrame({"cnn_score": scores, "kind": kind, "cohort": cohort}).to_csv(deep_dir / "cnn_scores.csv")
+
+    history = pd.concat([cv.histories.assign(network=cv.histories["fold"].map(lambda k: f"fold {k}"))
+                         .drop(columns="fold"), final.history.assign(network="final")], ignore_index=True)
+    figures: list[tuple[str, Figure]] = []
+    fig = Figure(figsize=(9, 3.5))
+    from hccrad.report.figures.deep import plot_loss_curves
+
+    plot_loss_curves(fig.add_subplot(1, 2, 1), cv.histories, title=f"{spec.n_splits}-fold CV ({spec.arch})")
+    plot_loss_curves(fig.add_subplot(1, 2, 2), final.history, best_epoch=final.best_epoch,
+                     title="final network (training cohort)")
+    fig.tight_layout()
+    figures.append(("cnn_loss_curves", fig))
+
+    cam_paths: dict[str, Path] = {}
+    groups = [(name, [c for c in ids if cohort[c] == name][:spec.gradcam_cases]) for name in dict.fromkeys(cohort)]
+    for g, (name, cams_for) in enumerate(groups):
+        paths, cam_fig = _gradcam(study, final.network, patches, cams_for, deep_dir / "gradcam", name)
+        cam_paths.update(paths)
+        if cam_fig is not None:
+            figures.append((f"cnn_gradcam_{name}", cam_fig))
+        if prog:
+            prog("gradcam", g + 1, len(groups))
+    folds = oof["fold"].reindex(train_ids).astype(int).rename("fold")
+    log.info("deep stage: %d out-of-fold and %d trained-on-training scores", len(train_ids), len(other_ids))
+    return DeepStageResult(scores=scores, kind=kind, cohort=cohort, outcome=outcome, folds=folds, history=history,
+                           cam_paths=cam_paths, figures=figures, checkpoint=checkpoint, spec=spec, cv=cv,
+                           final=final)
