@@ -199,3 +199,33 @@ def test_spec_is_frozen_and_round_trips():
     dumped = spec.model_dump(mode="json")   # what hccrad.config.load writes into run.json
     assert dumped["response"][0]["from"] == "mrecist_bor"
     assert DeriveSpec.model_validate(dumped) == spec
+
+
+def test_ajcc_hklc_nlr_worked_examples():
+    t = pd.DataFrame({
+        "n": [1, 1, 2], "d_mm": [15.0, 30.0, 60.0], "vi": [False, True, False], "mvi": [False, False, False],
+        "adj": [False, False, False], "n1": [False, False, True], "m1": [False, False, False],
+        "ps": [0, 0, 0], "cp": ["A", "A", "A"], "evm": [False, False, False],
+        "neut": [4.0, 6.0, 3.0], "lymph": [2.0, 1.5, np.nan],
+    }, index=["X", "Y", "Z"])
+    spec = {"scores": [
+        {"score": "ajcc", "number": "n", "largest_diameter": "d_mm", "diameter_unit": "mm", "vascular_invasion": "vi",
+         "major_vessel_invasion": "mvi", "adjacent_organ_invasion": "adj", "n1": "n1", "m1": "m1"},
+        {"score": "hklc", "ps": "ps", "child_pugh_class": "cp", "number": "n", "largest_diameter": "d_mm",
+         "diameter_unit": "mm", "intrahepatic_venous_invasion": "vi",
+         "extrahepatic_vascular_invasion_or_metastasis": "evm"},
+        {"score": "nlr", "neutrophils": "neut", "lymphocytes": "lymph"},
+    ], "bins": [{"column": "NLR", "bins": ["<3", ">=3"], "output": "indicator", "names": {">=3": "nlr_ge_3"}}]}
+    out, _ = derive_columns(t, spec)
+    # X solitary 1.5 cm → T1a, N0M0 → IA; Y solitary 3 cm with VI → T2 → II; Z 2 tumours, one 6 cm → T3, N1 → IVA
+    assert out["AJCC_T"].astype(str).tolist() == ["T1a", "T2", "T3"]
+    assert out["AJCC_stage"].astype(str).tolist() == ["IA", "II", "IVA"]
+    # HKLC: X ≤ 5 cm, 1 nodule, no IHVI → early → I; Y with IHVI → intermediate → IIa; Z > 5 cm, 2 nodules → IIa
+    assert out["HKLC_tumour_status"].astype(str).tolist() == ["early", "intermediate", "intermediate"]
+    assert out["HKLC"].astype(str).tolist() == ["I", "IIa", "IIa"]
+    assert out["NLR"].iloc[:2].tolist() == [2.0, 4.0] and np.isnan(out.loc["Z", "NLR"])
+    assert out["nlr_ge_3"].iloc[:2].tolist() == [0.0, 1.0] and np.isnan(out.loc["Z", "nlr_ge_3"])  # bins a score
+    only_t, _ = derive_columns(t, {"scores": [{**spec["scores"][0], "n1": None, "m1": None}]})
+    assert "AJCC_T" in only_t.columns and "AJCC_stage" not in only_t.columns
+    with pytest.raises(SpecError, match="n1 and m1"):
+        load_derive_spec({"scores": [{**spec["scores"][0], "m1": None}]})

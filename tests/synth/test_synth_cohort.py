@@ -22,7 +22,7 @@ SEED = 7
 MANIFEST_COLUMNS = ["case_id", "patient_id", "cohort", "image_pre", "image_arterial", "image_portal",
                     "mask_tumor", "mask_liver", "mask_tumor_reader2"]
 CLINICAL_COLUMNS = ["case_id", "centre", "age", "sex", "comorbidities", "cirrhosis", "vp_grade", "vp4",
-                    "tbil_umol_l", "alb_g_l", "afp_ng_ml", "tumor_diameter_cm", "tumor_number", "ecog_ps", "extrahepatic", "response",
+                    "tbil_umol_l", "alb_g_l", "afp_ng_ml", "tumor_diameter_cm", "tumor_number", "ecog_ps", "extrahepatic", "inr", "ascites", "encephalopathy", "response",
                     "os_months", "os_event"]
 
 

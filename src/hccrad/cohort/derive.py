@@ -22,8 +22,9 @@ YAML shape (every key checked; `extra="forbid"`)::
       response:
         - {from: mrecist_bor, objective_response: orr, disease_control: dcr}
 
-Scores are computed in the order listed and their outputs join the table at once, so a later entry may
-use an earlier one's output (BCLC above uses Child–Pugh's `CP_class`). Output dtypes: numeric outputs
+Scores are computed first, in the order listed, and their outputs join the table at once, so a later entry
+may use an earlier one's output (BCLC above uses Child–Pugh's `CP_class`); bins come next and may bin a
+score (e.g. the NLR computed from counts); response indicators last. Output dtypes: numeric outputs
 (scores, 0/1 indicators) are float64 with NaN where missing (what scikit-learn / statsmodels expect);
 classes, grades-as-labels, stages and bins are pandas categoricals (ordered where the scale is), which
 Table 1 summarises as categories. A row with a missing input gets a missing output, counted in the log and
@@ -273,7 +274,7 @@ def load_derive_spec(data: dict | DeriveSpec) -> DeriveSpec:
 def _bin_outputs(b: BinDerive) -> list[str]:
     if b.output == "category":
         return [b.name or f"{b.column}_bin"]
-    labels = b.labels or b.bins
+    labels = [str(x).strip() for x in (b.labels or b.bins)]
     ref = b.reference if b.reference is not None else labels[0]
     names = b.names or {}
     return [names.get(lab, f"{b.name or b.column}[{lab}]") for lab in labels if lab != ref]
@@ -377,18 +378,18 @@ def _check_columns(spec: DeriveSpec, columns: list[str]) -> None:
     """Every declared input column exists (outputs of earlier scores count); every output is new."""
     problems: list[tuple[str, str]] = []
     have = set(columns)
-    for i, b in enumerate(spec.bins):
-        if b.column not in have:
-            problems.append((f"derive.bins[{i}].column", b.column))
-    for i, r in enumerate(spec.response):
-        if r.from_ not in have:
-            problems.append((f"derive.response[{i}].from", r.from_))
     avail = set(have)
     for i, s in enumerate(spec.scores):
         for field, col in _input_fields(s).items():
             if col not in avail:
                 problems.append((f"derive.scores[{i}].{field} ({s.score})", col))
         avail |= set(_score_outputs(s))
+    for i, b in enumerate(spec.bins):
+        if b.column not in avail:
+            problems.append((f"derive.bins[{i}].column", b.column))
+    for i, r in enumerate(spec.response):
+        if r.from_ not in have:
+            problems.append((f"derive.response[{i}].from", r.from_))
     if problems:
         field, col = problems[0]
         listed = "; ".join(f"{f} names column {c!r}" for f, c in problems)
@@ -426,6 +427,13 @@ def derive_columns(table: pd.DataFrame, spec: DeriveSpec | dict) -> tuple[pd.Dat
                                name, n_miss, len(out))
         return list(cols)
 
+    for s in spec.scores:
+        cols = _compute_score(s, out)
+        add(cols)
+        record["scores"].append({
+            "score": s.score, "inputs": _input_fields(s),
+            "units": {k: v for k, v in s.model_dump().items() if k.endswith("_unit") or k == "unit"},
+            "columns": list(cols)})
     for b in spec.bins:
         binner = Binner({b.column: list(b.bins)}, labels={b.column: list(b.labels)} if b.labels else None,
                         reference={b.column: b.reference} if b.reference is not None else None,
@@ -436,16 +444,9 @@ def derive_columns(table: pd.DataFrame, spec: DeriveSpec | dict) -> tuple[pd.Dat
         add(cols)
         rec = binner.record()[b.column]
         record["bins"].append({"column": b.column, "output": b.output, "columns": names, **rec})
-    for s in spec.scores:
-        cols = _compute_score(s, out)
-        add(cols)
-        record["scores"].append({
-            "score": s.score, "inputs": _input_fields(s),
-            "units": {k: v for k, v in s.model_dump().items() if k.endswith("_unit") or k == "unit"},
-            "columns": list(cols)})
     for r in spec.response:
         src = out[r.from_]
-        cols: dict[str, pd.Series] = {}
+        cols = {}
         if r.objective_response:
             cols[r.objective_response] = objective_response(src)
         if r.disease_control:

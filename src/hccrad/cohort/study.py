@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hccrad.cohort.derive import derive_columns
 from hccrad.config.spec import StudySpec
 from hccrad.core.case import Case
 from hccrad.core.errors import InputError, SpecError
@@ -28,6 +29,18 @@ def _read_table(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     return pd.read_csv(path, sep=sep)
+
+
+def is_positive(values: pd.Series, positive: int | str) -> pd.Series:
+    """values == positive, comparing numbers as numbers (a 0/1 column read as 1.0 still matches 1)."""
+    if pd.api.types.is_numeric_dtype(values) and not isinstance(positive, str):
+        return values.astype(float) == float(positive)
+    num = pd.to_numeric(values, errors="coerce")
+    try:
+        pos = float(positive)
+    except (TypeError, ValueError):
+        return values.astype(str) == str(positive)
+    return (num == pos) | (values.astype(str) == str(positive))
 
 
 @dataclass(frozen=True)
@@ -74,8 +87,17 @@ class Study:
             table = table.join(clinical.drop(columns=overlap), how="left")
             for c in overlap:  # prefer the clinical table's value when both name a column
                 table[c] = clinical.loc[table.index, c]
+        if spec.derive is not None:  # declared, not fitted: the same definitions in every cohort
+            table, record = derive_columns(table, spec.derive)
+            object.__setattr__(self, "_derive_record", record)
         table["cohort"] = self._cohorts(table)
         return table
+
+    @property
+    def derive_record(self) -> dict | None:
+        """What `derive:` added (columns, inputs, units, missing counts), for run.json."""
+        _ = self.table
+        return getattr(self, "_derive_record", None)
 
     def _cohorts(self, table: pd.DataFrame) -> pd.Series:
         c = self.spec.cohorts
@@ -123,7 +145,7 @@ class Study:
         if bad:
             raise InputError(f"missing outcome for {len(bad)} case(s): {bad[:10]}", field=r.column,
                              hint="fill the outcome or remove the cases from the manifest")
-        return (col.astype(str) == str(r.positive)).to_numpy(dtype=int)
+        return is_positive(col, r.positive).to_numpy(dtype=int)
 
     def load_case(self, case_id: str, masks: tuple[str, ...] | None = None) -> Case:
         """Read a case's phases and masks (NIfTI/NRRD/MHA) into a `Case`."""

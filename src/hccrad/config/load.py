@@ -138,6 +138,10 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
         else:
             clinical_cols = list(pd.read_csv(spec.data.clinical, nrows=0).columns)
     available = set(manifest_cols) | set(clinical_cols)
+    if available and spec.deep is not None:
+        available.add("cnn_score")  # made by the deep stage before the models are fitted
+    if available and spec.derive is not None:
+        available |= _derived_names(spec.derive)
     if available:
         if spec.outcome.response and spec.outcome.response.column not in available:
             problems.append(f"{at('outcome', 'response', 'column')}outcome.response.column: "
@@ -158,6 +162,20 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
                     problems.append(f"{at('models', i, 'clinical')}models[{i}].clinical: "
                                     f"column {col!r} not found in the clinical table")
     return problems
+
+
+def _derived_names(derive) -> set[str]:
+    """Column names `derive:` will add (so models may name them before they exist)."""
+    names: set[str] = set()
+    for entry in [*derive.scores, *derive.response]:
+        for key, value in entry.model_dump().items():
+            if (key == "output" or key.endswith("_output") or key in ("objective_response", "disease_control",
+                                                                     "category")) and isinstance(value, str):
+                names.add(value)
+    for b in derive.bins:
+        names.add(b.name or f"{b.column}_bin")
+        names |= set((b.names or {}).values())
+    return names
 
 
 def dump_spec(spec: StudySpec) -> dict[str, Any]:

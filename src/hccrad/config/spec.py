@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hccrad.cohort.derive import DeriveSpec
+from hccrad.deep.spec import DeepSpec
 from hccrad.radiogenomics.spec import RadiogenomicsSpec
 
 SCHEMA_VERSION = 1
@@ -215,6 +217,8 @@ class StudySpec(_Strict):
     models: list[ModelSpec] = Field(default_factory=list)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
+    derive: DeriveSpec | None = None
+    deep: DeepSpec | None = None
     radiogenomics: RadiogenomicsSpec | None = None
     readers: list[ReaderSpec] = Field(default_factory=list)
 

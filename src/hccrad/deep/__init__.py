@@ -1,34 +1,65 @@
 """Deep learning stage (seeds 002 and 003): multi-phase 2-D/3-D CNNs, multitask heads, training with
 patient-grouped cross-validation, deep features fused with clinical variables, and Grad-CAM.
 
-Needs the optional dependencies in requirements/deep.txt (torch, MONAI); importing this package imports
-torch. Modules: `data` (crops, slices, augmentation, Dataset), `networks`, `train`, `cv`, `features`,
+Needs the optional dependencies in requirements/deep.txt (torch, MONAI); the names below load torch lazily, on
+first use, so `hccrad.deep.spec.DeepSpec` (part of the study spec) never imports torch. Modules: `data` (crops, slices, augmentation, Dataset), `networks`, `train`, `cv`, `features`,
 `gradcam`; see docs/deep.md.
 """
 
-from hccrad.deep.cv import (
-    ArchitectureSelection, CVResult, TrainTestResult, case_level, cross_validate, patient_folds,
-    select_architecture, train_test,
-)
-from hccrad.deep.data import (
-    Augmentation, PatchDataset, PatchSet, balanced_sampler, build_patches, crop_2d, crop_3d, item_targets,
-    largest_slices, normalise_intensity, survival_interval_classes,
-)
-from hccrad.deep.features import (
-    FusionResult, cnn_scores, deep_feature_table, evaluate_fusion, fusion_pipeline, join_features,
-)
-from hccrad.deep.gradcam import cam_to_image, grad_cam
-from hccrad.deep.networks import ARCHITECTURES, MultitaskHead, Network, Task, build_network, multitask_loss
-from hccrad.deep.train import (
-    NetworkSpec, TrainConfig, TrainResult, evaluate_loss, load_checkpoint, predict, resolve_device, train_model,
-)
+from importlib import import_module
 
-__all__ = [
-    "ARCHITECTURES", "ArchitectureSelection", "Augmentation", "CVResult", "FusionResult", "MultitaskHead",
-    "Network", "NetworkSpec", "PatchDataset", "PatchSet", "Task", "TrainConfig", "TrainResult", "TrainTestResult",
-    "balanced_sampler", "build_network", "build_patches", "cam_to_image", "case_level", "cnn_scores", "crop_2d",
-    "crop_3d", "cross_validate", "deep_feature_table", "evaluate_fusion", "evaluate_loss", "fusion_pipeline",
-    "grad_cam", "item_targets", "join_features", "largest_slices", "load_checkpoint", "multitask_loss",
-    "normalise_intensity", "patient_folds", "predict", "resolve_device", "select_architecture",
-    "survival_interval_classes", "train_model", "train_test",
-]
+_WHERE = {
+    'ARCHITECTURES': 'hccrad.deep.networks',
+    'ArchitectureSelection': 'hccrad.deep.cv',
+    'Augmentation': 'hccrad.deep.data',
+    'CVResult': 'hccrad.deep.cv',
+    'DeepSpec': 'hccrad.deep.spec',
+    'DeepStageResult': 'hccrad.deep.study',
+    'FusionResult': 'hccrad.deep.features',
+    'MultitaskHead': 'hccrad.deep.networks',
+    'Network': 'hccrad.deep.networks',
+    'NetworkSpec': 'hccrad.deep.train',
+    'PatchDataset': 'hccrad.deep.data',
+    'PatchSet': 'hccrad.deep.data',
+    'Task': 'hccrad.deep.networks',
+    'TrainConfig': 'hccrad.deep.train',
+    'TrainResult': 'hccrad.deep.train',
+    'TrainTestResult': 'hccrad.deep.cv',
+    'balanced_sampler': 'hccrad.deep.data',
+    'build_network': 'hccrad.deep.networks',
+    'build_patches': 'hccrad.deep.data',
+    'cam_to_image': 'hccrad.deep.gradcam',
+    'case_level': 'hccrad.deep.cv',
+    'cnn_scores': 'hccrad.deep.features',
+    'crop_2d': 'hccrad.deep.data',
+    'crop_3d': 'hccrad.deep.data',
+    'cross_validate': 'hccrad.deep.cv',
+    'deep_feature_table': 'hccrad.deep.features',
+    'evaluate_fusion': 'hccrad.deep.features',
+    'evaluate_loss': 'hccrad.deep.train',
+    'fusion_pipeline': 'hccrad.deep.features',
+    'grad_cam': 'hccrad.deep.gradcam',
+    'item_targets': 'hccrad.deep.data',
+    'join_features': 'hccrad.deep.features',
+    'largest_slices': 'hccrad.deep.data',
+    'load_checkpoint': 'hccrad.deep.train',
+    'load_deep_network': 'hccrad.deep.study',
+    'multitask_loss': 'hccrad.deep.networks',
+    'normalise_intensity': 'hccrad.deep.data',
+    'patient_folds': 'hccrad.deep.cv',
+    'predict': 'hccrad.deep.train',
+    'resolve_device': 'hccrad.deep.train',
+    'run_deep_stage': 'hccrad.deep.study',
+    'select_architecture': 'hccrad.deep.cv',
+    'survival_interval_classes': 'hccrad.deep.data',
+    'train_model': 'hccrad.deep.train',
+    'train_test': 'hccrad.deep.cv',
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'hccrad.deep' has no attribute {name!r}")

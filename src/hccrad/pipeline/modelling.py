@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from hccrad.cohort.study import is_positive
 from hccrad.config.spec import ModelSpec, StudySpec
 from hccrad.core.errors import ModelError
 from hccrad.evaluate.classification import youden_threshold
@@ -132,7 +133,7 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
     """Fit every model of the spec on the training cohort; validate; score all cohorts; save bundles."""
     radiomics_columns = radiomics_columns or []
     r = spec.outcome.response
-    y_all = (data[r.column].astype(str) == str(r.positive)).astype(int)
+    y_all = is_positive(data[r.column], r.positive).astype(int)
     train = data["cohort"] == spec.cohorts.training
     Xtr, ytr = data.loc[train], y_all.loc[train].to_numpy()
     if len(np.unique(ytr)) < 2:

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hccrad.cohort.study import Study  # noqa: E402
+from hccrad.cohort.study import Study, is_positive  # noqa: E402
 from hccrad.config.spec import StudySpec  # noqa: E402
 from hccrad.core.errors import HccradError  # noqa: E402
 from hccrad.evaluate.classification import confusion_counts  # noqa: E402
@@ -69,7 +69,7 @@ def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataF
     counts["cases in manifest"] = study.table["cohort"].value_counts().reindex(order)
     if spec.outcome.response:
         r = spec.outcome.response
-        pos = (data[r.column].astype(str) == str(r.positive)).groupby(data["cohort"]).sum()
+        pos = is_positive(data[r.column], r.positive).groupby(data["cohort"]).sum()
         counts[f"{r.label} (n, %)"] = [f"{int(pos.get(c, 0))} ({100 * pos.get(c, 0) / max(counts.loc[c, 'cases analysed'], 1):.1f}%)"
                                        for c in counts.index]
     rep.add_table(s, counts, "Cases per cohort")
@@ -92,7 +92,7 @@ def _section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, feature
     if spec.outcome.response:
         r = spec.outcome.response
         train = data[data["cohort"] == spec.cohorts.training]
-        grp = train[r.column].astype(str).eq(str(r.positive)).map({True: "responder", False: "non-responder"})
+        grp = is_positive(train[r.column], r.positive).map({True: "responder", False: "non-responder"})
         rep.add_table(s, table_one(train.assign(_outcome=grp), "_outcome", cont, cat).summary(),
                       f"Training cohort by {r.label}", index=False)
 
@@ -160,7 +160,7 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
                     f"Training cohort; multivariable model = the variables kept by model '{m.name}'.")
     train = data[data["cohort"] == spec.cohorts.training].copy()
     r = spec.outcome.response
-    train["_y"] = train[r.column].astype(str).eq(str(r.positive)).astype(int)
+    train["_y"] = is_positive(train[r.column], r.positive).astype(int)
     kept = [v for v in m.selected if v in m.spec.clinical]
     res = odds_ratio_table(train, "_y", list(m.spec.clinical), multivariable=kept or None)
     rep.add_table(s, res.summary(), "Odds ratios (95% CI)", index=False)
@@ -358,6 +358,20 @@ def truth_comparison(metrics: pd.DataFrame, truth: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _section_deep(rep: Report, deep) -> None:
+    """The CNN stage: its own AUC per cohort, loss curves and Grad-CAM overlays. Its score (`cnn_score`) is
+    also a column models can use, so it sits in the ROC/DeLong tables when a model is built on it."""
+    if deep is None:
+        return
+    s = rep.section("Deep learning: CNN score",
+                    "Training cases are scored out of fold (patient-grouped k-fold CV); other cohorts by one "
+                    "network trained on the whole training cohort. Grad-CAM maps are written as NIfTI under "
+                    "deep/gradcam/.")
+    rep.add_table(s, deep.summary(), "CNN score: AUC by cohort (DeLong CI)", index=False)
+    for title, fig in deep.figures:
+        rep.add_figure(s, fig, title.replace("_", " "))
+
+
 def _section_readers(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
                      ev: Evaluation) -> None:
     """Seed 003 table 3: each model against each radiologist, per cohort (DeLong, exact CIs)."""
@@ -401,7 +415,8 @@ def _section_radiogenomics(rep: Report, result) -> None:
 
 def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: ImagingResult,
                  fitted: FittedModels, ev: Evaluation, stability: pd.DataFrame | None,
-                 errors: pd.DataFrame, out: Path, appendix: dict[str, str], radiogenomics=None) -> Path:
+                 errors: pd.DataFrame, out: Path, appendix: dict[str, str], radiogenomics=None,
+                 deep=None) -> Path:
     """Write `out/report/index.html` (+ figures and tables) and return its path."""
     rep = Report(out / "report", spec.report.title or spec.name)
     order = [c.name for c in ev.cohorts]
@@ -417,6 +432,7 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
         ("classification", lambda: _section_classification(rep, fitted, ev)),
         ("calibration", lambda: _section_calibration(rep, ev)),
         ("decision curves", lambda: _section_decision(rep, ev)),
+        ("deep learning", lambda: _section_deep(rep, deep)),
         ("readers", lambda: _section_readers(rep, spec, data, fitted, ev)),
         ("survival", lambda: _section_survival(rep, spec, data, fitted)),
         ("synthetic truth", lambda: _section_truth(rep, spec, ev)),

@@ -129,6 +129,14 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
 
     t0 = time.perf_counter()
     data = table.loc[features.index].join(features)
+    deep = None
+    if spec.deep is not None:  # CNN score: out-of-fold on training, trained-on-training elsewhere
+        from hccrad.deep.study import run_deep_stage
+
+        t0 = time.perf_counter()
+        deep = run_deep_stage(study, spec.deep, out, progress=progress)
+        data = data.join(deep.scores, how="left")
+        timings["deep"] = time.perf_counter() - t0
     fitted = fit_models(spec, data, habitat_columns=list(imaging.features.columns),
                         radiomics_columns=radiomics_columns, stability=stability, out=out, progress=progress)
     timings["models"] = time.perf_counter() - t0
@@ -151,7 +159,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
 
     t0 = time.perf_counter()
     report = build_report(spec, study, data, imaging, fitted, evaluation, stability, errors_table, out,
-                          radiogenomics=radiogenomics, appendix={"study spec (resolved)": yaml.safe_dump(dump_spec(spec), sort_keys=False)})
+                          radiogenomics=radiogenomics, deep=deep, appendix={"study spec (resolved)": yaml.safe_dump(dump_spec(spec), sort_keys=False)})
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.time() - started
 
@@ -163,6 +171,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "cohorts": data["cohort"].value_counts().to_dict(),
         "habitats": {"n_habitats": imaging.n_habitats, "model": str(imaging.model_path.relative_to(out))},
         "models": fitted.describe(),
+        "derived_columns": study.derive_record,
     })
     atomic_write_text(out / "report" / "run.json.txt", run_json.read_text())
     return RunResult(out_dir=out, report=report, run_json=run_json, metrics=evaluation.metrics)

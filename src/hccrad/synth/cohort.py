@@ -237,12 +237,15 @@ def generate_cohort(
     staging_rng = np.random.default_rng([seed, _STREAM_STAGING])
     clin["ecog_ps"] = staging_rng.choice(3, size=len(clin), p=[0.60, 0.35, 0.05])
     clin["extrahepatic"] = (staging_rng.random(len(clin)) < 0.15).astype(int)
+    clin["inr"] = np.round(np.clip(staging_rng.lognormal(np.log(1.1), 0.12, size=len(clin)), 0.8, 3.0), 2)
+    clin["ascites"] = staging_rng.choice(["none", "mild", "moderate_severe"], size=len(clin), p=[0.80, 0.15, 0.05])
+    clin["encephalopathy"] = staging_rng.choice(["none", "grade_1_2"], size=len(clin), p=[0.95, 0.05])
     clin["response"] = y
     clin["os_months"] = os_m
     clin["os_event"] = os_e
     cols = ["case_id", "centre", "age", "sex", "comorbidities", "cirrhosis", "vp_grade", "vp4", "tbil_umol_l",
-            "alb_g_l", "afp_ng_ml", "tumor_diameter_cm", "tumor_number", "ecog_ps", "extrahepatic", "response",
-            "os_months", "os_event"]
+            "alb_g_l", "afp_ng_ml", "tumor_diameter_cm", "tumor_number", "ecog_ps", "extrahepatic", "inr", "ascites",
+            "encephalopathy", "response", "os_months", "os_event"]
     clin = clin[cols]
     manifest = pd.DataFrame(manifest_rows)
 
