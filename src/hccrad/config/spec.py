@@ -190,6 +190,21 @@ class ReaderSpec(_Strict):
     threshold: float | None = None
 
 
+class LesionsSpec(_Strict):
+    """Several lesions per patient: manifest rows sharing `patient_column` are lesions of one patient.
+
+    Lesions are selected by `rule` (seed 000: two largest with diameter > 2 cm = "seed000"; seed 003: up to
+    two target lesions = "seed003") and their features combined into one patient row by `combine`
+    (volume-type `*_mm3` features are summed). See docs/clinical.md, "Several lesions per patient"."""
+
+    patient_column: str = "patient_id"
+    rule: Literal["all", "largest", "seed000", "seed003"] = "largest"
+    combine: Literal["largest", "volume_weighted_mean", "mean", "sum", "max", "min"] = "largest"
+    rules: dict[str, str] | None = None
+    volume_column: str = "habitat*_volume_mm3"
+    diameter_column: str = "lesion_diameter_mm"
+
+
 class ValidationSpec(_Strict):
     bootstrap: int = Field(default=1000, ge=0)
     cv_folds: int = Field(default=5, ge=2)
@@ -218,6 +233,7 @@ class StudySpec(_Strict):
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
     derive: DeriveSpec | None = None
+    lesions: LesionsSpec | None = None
     deep: DeepSpec | None = None
     radiogenomics: RadiogenomicsSpec | None = None
     readers: list[ReaderSpec] = Field(default_factory=list)
@@ -240,6 +256,9 @@ class StudySpec(_Strict):
                 problems.append(f"model {m.name!r} cannot fuse itself")
         if self.radiogenomics is not None and self.radiogenomics.scores is None and not self.models:
             problems.append("radiogenomics without a scores table needs a model whose scores it uses")
+        if self.lesions is not None and (self.deep is not None or self.radiogenomics is not None):
+            problems.append("lesions: several lesions per patient cannot yet be combined with the deep or "
+                            "radiogenomics stages (they score manifest rows); drop one of them")
         clash = {r.name for r in self.readers} & set(names)
         if clash:
             problems.append(f"reader names {sorted(clash)} are also model names")

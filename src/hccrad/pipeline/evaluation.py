@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import DataError
@@ -70,9 +71,14 @@ def evaluate_models(spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
             continue
         for name in names:
             m = fitted.models[name]
-            auc = auc_ci(y, scores[name], "delong", level=level)
-            row = {"model": name, "cohort": cohort, "n": int(y.size), "events": int(y.sum()),
-                   "auc": auc.auc, "lower": auc.lower, "upper": auc.upper, "method": auc.method}
+            row = {"model": name, "cohort": cohort, "n": int(y.size), "events": int(y.sum())}
+            try:
+                auc = auc_ci(y, scores[name], "delong", level=level)
+                row.update(auc=auc.auc, lower=auc.lower, upper=auc.upper, method=auc.method)
+            except DataError as exc:  # e.g. too few cases for the DeLong variance: say so, keep going
+                log.warning("AUC of %s in %s has no DeLong CI: %s", name, cohort, exc)
+                row.update(auc=float(roc_auc_score(y, scores[name])), lower=np.nan, upper=np.nan,
+                           method=f"no CI: {exc.message}")
             if cohort == spec.cohorts.training and m.optimism is not None:
                 lo, hi = m.optimism.ci
                 row.update({"optimism": m.optimism.mean_optimism, "corrected_auc": m.optimism.corrected_auc,

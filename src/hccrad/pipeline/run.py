@@ -126,9 +126,19 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         _write_table(imaging.features_reader2, out / "features" / "habitat_features_reader2", meta)
     errors_table = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(len(e) for e in errors) \
         else imaging.errors
+    base, lesion_record = table, None
+    if spec.lesions is not None:  # one row per patient from its selected lesions (stability stays per lesion)
+        from hccrad.cohort.multilesion import combine_manifest_lesions, patient_table
+
+        ls = spec.lesions
+        features, lesion_record = combine_manifest_lesions(
+            features, table, patient_column=ls.patient_column, rule=ls.rule, combine=ls.combine, rules=ls.rules,
+            volume_column=ls.volume_column, diameter_column=ls.diameter_column)
+        base = patient_table(table, patient_column=ls.patient_column, lesion_columns=(ls.diameter_column,))
+        features = features[[c for c in features.columns if c not in base.columns]]
 
     t0 = time.perf_counter()
-    data = table.loc[features.index].join(features)
+    data = base.loc[features.index].join(features)
     deep = None
     if spec.deep is not None:  # CNN score: out-of-fold on training, trained-on-training elsewhere
         from hccrad.deep.study import run_deep_stage
@@ -172,6 +182,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "habitats": {"n_habitats": imaging.n_habitats, "model": str(imaging.model_path.relative_to(out))},
         "models": fitted.describe(),
         "derived_columns": study.derive_record,
+        "lesions": lesion_record,
     })
     atomic_write_text(out / "report" / "run.json.txt", run_json.read_text())
     return RunResult(out_dir=out, report=report, run_json=run_json, metrics=evaluation.metrics)
