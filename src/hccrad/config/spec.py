@@ -165,7 +165,7 @@ class ModelSpec(_Strict):
 
     name: str
     kind: Literal["logistic", "svm", "random_forest", "xgboost"] = "logistic"
-    features: Literal["habitat", "radiomics", "none"] | list[str] = "habitat"
+    features: Literal["habitat", "radiomics", "none"] | list[str] = "habitat"  # a list may mix group names and columns
     clinical: list[str] = Field(default_factory=list)
     clinical_selection: Literal["stepwise", "all"] = "stepwise"
     entry_p: float = Field(default=0.1, gt=0, le=1)

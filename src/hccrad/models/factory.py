@@ -267,6 +267,10 @@ class ScoreFusion(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "fusion_model_")
         return self._cols(X, self.clinical_features).assign(**{self.score_name: self._score(self.score_model_, X)})
 
+    def fusion_inputs(self, X) -> pd.DataFrame:
+        """The second-stage design: the clinical columns and the frozen first-stage score (for nomograms)."""
+        return self._z(X)
+
     def decision_function(self, X) -> np.ndarray:
         return self.fusion_model_.decision_function(self._z(X))
 

@@ -66,9 +66,11 @@ class FittedModels:
 
 
 def _feature_columns(ms: ModelSpec, habitat_columns: list[str], radiomics_columns: list[str]) -> list[str]:
-    if isinstance(ms.features, list):
-        return list(ms.features)
-    return {"habitat": habitat_columns, "radiomics": radiomics_columns, "none": []}[ms.features]
+    groups = {"habitat": habitat_columns, "radiomics": radiomics_columns, "none": []}
+    if isinstance(ms.features, list):  # e.g. [radiomics, habitat]: one selection over both groups (seed 001)
+        cols = [c for f in ms.features for c in groups.get(f, [f])]
+        return list(dict.fromkeys(cols))
+    return groups[ms.features]
 
 
 def _imaging_steps(ms: ModelSpec, use_stability: bool) -> tuple[list[str], dict]:
@@ -83,8 +85,10 @@ def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], 
                     stability: pd.DataFrame | None, built: dict[str, Pipeline]) -> tuple[Pipeline, list[str]]:
     """The unfitted pipeline for one model and the input columns it reads."""
     feats = _feature_columns(ms, habitat_columns, radiomics_columns)
+    imaging_groups = {"habitat", "radiomics"}
     use_stab = (stability is not None and spec.features.icc_min is not None
-                and ms.features in ("habitat", "radiomics"))
+                and (ms.features in imaging_groups
+                     or (isinstance(ms.features, list) and imaging_groups & set(ms.features))))
     params_extra = {}
     if use_stab:  # ICC(2,1), two-way random, absolute agreement, single rater (Shrout & Fleiss 1979)
         table = stability.rename(columns={"icc2_1": "icc"})[["feature", "icc", "cv"]]

@@ -151,6 +151,44 @@ def _section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: 
         rep.add_figure(s, fig, "Spearman correlation of the selected imaging features (training cohort)")
 
 
+def _nomogram_inputs(model, data: pd.DataFrame, train: pd.Series):
+    """(final logistic model, training design on the original scale) or None when the model's inputs are
+    standardised or selected by LASSO (its points would be per SD, not per unit)."""
+    from sklearn.pipeline import Pipeline
+
+    from hccrad.models.factory import ScoreFusion
+    from hccrad.models.logistic import LogisticModel
+
+    est = model.estimator
+    X = data.loc[train, model.columns]
+    if isinstance(est, ScoreFusion):
+        return est.fusion_model_, est.fusion_inputs(X)
+    if isinstance(est, Pipeline) and isinstance(est.steps[-1][1], LogisticModel):
+        if any(name in ("scale", "lasso") for name, _ in est.steps[:-1]):
+            return None
+        return est.steps[-1][1], est[:-1].transform(X)
+    return None
+
+
+def _section_nomograms(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels) -> None:
+    """Nomograms (points scales) of the logistic models fitted on unscaled inputs (seed 004 fig. 3F)."""
+    from hccrad.report.figures.survival import plot_nomogram
+    from hccrad.survival.nomogram import nomogram_points
+
+    train = data["cohort"] == spec.cohorts.training
+    drawn = [(name, _nomogram_inputs(m, data, train)) for name, m in fitted.models.items()]
+    drawn = [(name, x) for name, x in drawn if x is not None]
+    if not drawn:
+        return
+    s = rep.section("Nomograms", "Points per variable on its own scale (training-cohort ranges); total "
+                                 "points map to the predicted probability of response.")
+    for name, (logit, design) in drawn:
+        nomo = nomogram_points(logit, design)
+        fig, ax = plt.subplots(figsize=(8, 1.0 + 0.55 * (len(nomo.scales["variable"].unique()) + 3)))
+        plot_nomogram(ax, nomo)
+        rep.add_figure(s, fig, f"Nomogram of model '{name}'")
+
+
 def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels) -> None:
     clinical = [m for m in fitted.models.values() if m.spec.clinical and m.spec.fuse is None]
     if not clinical or spec.outcome.response is None:
@@ -428,6 +466,7 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
         ("habitats", lambda: _section_habitats(rep, imaging)),
         ("features", lambda: _section_features(rep, spec, data, fitted, stability)),
         ("odds ratios", lambda: _section_odds_ratios(rep, spec, data, fitted)),
+        ("nomograms", lambda: _section_nomograms(rep, spec, data, fitted)),
         ("discrimination", lambda: _section_discrimination(rep, spec, fitted, ev)),
         ("classification", lambda: _section_classification(rep, fitted, ev)),
         ("calibration", lambda: _section_calibration(rep, ev)),
