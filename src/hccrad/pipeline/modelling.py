@@ -92,7 +92,10 @@ def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], 
     params_extra = {}
     if use_stab:  # ICC(2,1), two-way random, absolute agreement, single rater (Shrout & Fleiss 1979)
         table = stability.rename(columns={"icc2_1": "icc"})[["feature", "icc", "cv"]]
-        params_extra = {"stability": {"table": table, "icc_min": spec.features.icc_min, "missing": "drop"}}
+        # explicit non-imaging columns in the list (e.g. cnn_score) have no ICC and must not be dropped by it
+        explicit = isinstance(ms.features, list) and bool(set(ms.features) - imaging_groups)
+        params_extra = {"stability": {"table": table, "icc_min": spec.features.icc_min,
+                                      "missing": "keep" if explicit else "drop"}}
     if ms.fuse is not None:
         if ms.fuse not in built:
             raise ModelError(f"model {ms.name!r} fuses {ms.fuse!r}, which must be listed before it",
