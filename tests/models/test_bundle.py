@@ -107,4 +107,7 @@ def test_bundle_without_column_selector_uses_fitted_feature_names(cohort, tmp_pa
     loaded = load_bundle(bundle_from_pipeline(svm, X, y, "svm").save(tmp_path / "svm"))
     assert loaded.input_features == feats
     out = predict_bundle(loaded, X)  # extra columns (case_id, others) are ignored
-    assert_close(out["score"].to_numpy(), svm.decision_function(X[feats]), rtol=0, atol=0, what="svm decision")
+    # the SVM has Platt probabilities, so the bundle's score is P(y=1) (scores_of), identical after reload
+    assert_close(out["score"].to_numpy(), svm.predict_proba(X[feats])[:, 1], rtol=0, atol=0, what="svm P(y=1)")
+    assert_close(out["probability"].to_numpy(), svm.predict_proba(X[feats])[:, 1], rtol=0, atol=0,
+                 what="svm probability")

@@ -90,3 +90,19 @@ def test_stability_table_step_survives_cloning_in_resampling(cohort):
     res = optimism_bootstrap(pipe, X, y, n_boot=3, seed=0)
     kept = set(table.feature[table.icc >= 0.8])
     assert set(res.selection_frequency.index) <= kept
+
+
+def test_platt_svm_probabilities_are_a_monotone_map_of_the_decision_function():
+    import numpy as np
+
+    from hccrad.models.factory import PlattSVC
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = (X[:, 0] + 0.5 * rng.normal(size=120) > 0).astype(int)
+    m = PlattSVC().fit(X, y)
+    d, p = m.decision_function(X), m.predict_proba(X)[:, 1]
+    assert np.all((p > 0) & (p < 1))
+    order = np.argsort(d)
+    assert np.all(np.diff(p[order]) >= -1e-12), "probability must increase with the decision value"
+    assert m.platt_coef_ > 0

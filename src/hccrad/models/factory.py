@@ -39,6 +39,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
@@ -67,10 +68,35 @@ def _xgb(**kw):
     return XGBClassifier(**defaults)
 
 
+class PlattSVC(SVC):
+    """SVC whose `predict_proba` is Platt's sigmoid fitted on 5-fold out-of-fold decision values of the
+    training data (Platt 1999), so its output is a probability for calibration and decision curves;
+    `decision_function` is the plain SVC's. (SVC(probability=True) is deprecated in scikit-learn 1.9.)"""
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y, sample_weight=sample_weight)
+        yv = np.asarray(y).ravel()
+        folds = int(min(5, np.bincount(np.unique(yv, return_inverse=True)[1]).min()))
+        if folds >= 2:
+            dec = cross_val_predict(SVC(**self.get_params()), X, yv, method="decision_function",
+                                    cv=StratifiedKFold(folds, shuffle=True, random_state=0))
+        else:
+            dec = super().decision_function(X)
+        platt = LogisticRegression(C=1e6).fit(dec.reshape(-1, 1), (yv == self.classes_[1]).astype(int))
+        self.platt_coef_, self.platt_intercept_ = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "platt_coef_")
+        p1 = 1.0 / (1.0 + np.exp(-(self.platt_coef_ * self.decision_function(X) + self.platt_intercept_)))
+        return np.column_stack([1.0 - p1, p1])
+
+
 def _svm(**kw):
     defaults = dict(C=1.0, kernel="rbf", gamma="scale")
     defaults.update(kw)
-    return SVC(**defaults)
+    defaults.pop("random_state", None)  # SVC without probability=True is deterministic
+    return PlattSVC(**defaults)
 
 
 def _rf(**kw):

@@ -114,7 +114,8 @@ def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], 
         return build_model_pipeline(feats, steps=steps, params=params, random_state=spec.seed), feats
     if ms.clinical:
         stepwise = ms.clinical_selection == "stepwise"
-        steps = (["stepwise"] if stepwise else []) + [KIND_STEP[ms.kind]]
+        scale = ["scale"] if ms.kind == "svm" else []  # the SVM kernel needs comparable scales
+        steps = (["stepwise"] if stepwise else []) + scale + [KIND_STEP[ms.kind]]
         params = {"stepwise": {"screen_p": ms.entry_p, "entry_p": ms.entry_p, "stay_p": ms.entry_p}} if stepwise else {}
         return build_model_pipeline(list(ms.clinical), steps=steps, params=params,
                                     random_state=spec.seed), list(ms.clinical)
