@@ -250,7 +250,13 @@ def odds_ratio_table(df: pd.DataFrame, outcome: str, variables: Sequence[str],
     else:
         mv_vars = list(multivariable or [])
         _check_columns(df, mv_vars, "multivariable")
-    mv = _logit_fit(y, _design(df, mv_vars), alpha, "multivariable model") if mv_vars else None
+    mv, mv_note = None, ""
+    if mv_vars:
+        try:
+            mv = _logit_fit(y, _design(df, mv_vars), alpha, "multivariable model")
+        except DataError as exc:  # report the univariable table with the reason, do not drop it
+            mv_note = f"multivariable model not estimable: {exc.message}"
+            log.warning("odds_ratio_table: %s", mv_note)
     rows = []
     for v in variables:
         if v not in uv:
@@ -260,7 +266,7 @@ def odds_ratio_table(df: pd.DataFrame, outcome: str, variables: Sequence[str],
             continue
         for term, r in uv[v].iterrows():
             row = {"variable": v, "term": term, "n_uv": int(r["n"]), "or_uv": r["or"], "lower_uv": r["lower"],
-                   "upper_uv": r["upper"], "p_uv": r["p"], "note": ""}
+                   "upper_uv": r["upper"], "p_uv": r["p"], "note": mv_note if v in mv_vars else ""}
             if mv is not None and term in mv.index:
                 m = mv.loc[term]
                 row.update(or_mv=m["or"], lower_mv=m["lower"], upper_mv=m["upper"], p_mv=m["p"])
