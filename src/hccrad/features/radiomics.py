@@ -226,9 +226,14 @@ def split_feature_name(name: str) -> tuple[str, str, str]:
 
 
 def _build_extractor(params: dict[str, Any], source: str | None = None):
+    import radiomics
     from pykwalify.errors import PyKwalifyException
     from radiomics import featureextractor
 
+    # PyRadiomics prints every INFO line to stderr through its own handler (also in worker processes);
+    # keep its console output to warnings unless our own logger was asked for detail (hccrad -v).
+    if not logging.getLogger("hccrad").isEnabledFor(logging.INFO):
+        radiomics.setVerbosity(logging.WARNING)
     try:
         return featureextractor.RadiomicsFeatureExtractor(json.loads(json.dumps(params)))
     except PyKwalifyException as exc:

@@ -87,8 +87,7 @@ def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], 
     feats = _feature_columns(ms, habitat_columns, radiomics_columns)
     imaging_groups = {"habitat", "radiomics"}
     use_stab = (stability is not None and spec.features.icc_min is not None
-                and (ms.features in imaging_groups
-                     or (isinstance(ms.features, list) and imaging_groups & set(ms.features))))
+                and bool(imaging_groups & (set(ms.features) if isinstance(ms.features, list) else {ms.features})))
     params_extra = {}
     if use_stab:  # ICC(2,1), two-way random, absolute agreement, single rater (Shrout & Fleiss 1979)
         table = stability.rename(columns={"icc2_1": "icc"})[["feature", "icc", "cv"]]
@@ -176,7 +175,7 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
             bundle = bundle_from_pipeline(final, Xtr[cols], ytr, ms.name, thresholds={"youden": threshold},
                                           outcome=r.column, source=f"hccrad study {spec.name!r}",
                                           ).save(out / "models" / ms.name)
-        except TypeError as exc:  # skops cannot serialise this estimator's state
+        except (TypeError, ModelError) as exc:  # e.g. skops cannot serialise this estimator's state
             note = f"model {ms.name!r}: no shareable bundle written ({exc})"
             log.warning(note)
             notes.append(note)

@@ -125,6 +125,8 @@ def _section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: 
         thr = spec.features.icc_min
         rep.add_table(s, stability, f"Inter-reader stability (training cohort; kept when ICC ≥ {thr})",
                       index=False)
+    for note in fitted.notes:
+        rep.add_text(s, note, "Note")
     for name, m in fitted.models.items():
         if m.coefficients is not None:
             rep.add_table(s, m.coefficients, f"Model '{name}': coefficients and odds ratios")
