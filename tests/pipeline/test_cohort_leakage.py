@@ -64,3 +64,29 @@ def test_scores_for_every_case_and_cohort(tmp_path):
     for m in fm.models.values():
         assert m.scores.notna().all() and m.scores.between(0, 1).all()
         assert (tmp_path / "models" / m.name).exists()
+
+
+def test_as_published_protocol_is_reported_beside_the_honest_one(tmp_path):
+    """Seed 000's protocol (select on all, bootstrap the final model only) is optimistic: with many noise
+    features it reports a higher AUC than the honest optimism correction, and both are shown."""
+    from hccrad.pipeline.evaluation import evaluate_models
+
+    rng = np.random.default_rng(3)
+    n = 90
+    noise = pd.DataFrame(rng.normal(size=(n, 60)), columns=[f"n{i}" for i in range(60)])
+    y = (rng.random(n) < 1 / (1 + np.exp(-0.8 * noise["n0"]))).astype(int)
+    data = noise.assign(y=y, cohort=np.where(np.arange(n) < 70, "training", "internal_test"))
+    data.index = [f"P{i}" for i in range(n)]
+    spec = parse_spec({
+        "name": "pub", "seed": 0, "data": {"manifest": "m.csv"},
+        "cohorts": {"training": "training", "tests": ["internal_test"]},
+        "outcome": {"response": {"column": "y"}},
+        "models": [{"name": "img", "features": list(noise.columns), "univariate_p": 0.2,
+                    "selection_steps": ["univariate", "scale", "lasso"], "lasso_cv": 5}],
+        "validation": {"bootstrap": 30, "as_published": True},
+    })
+    fm = fit_models(spec, data, habitat_columns=[], out=tmp_path)
+    ev = evaluate_models(spec, data, fm)
+    row = ev.metrics[(ev.metrics["model"] == "img") & (ev.metrics["cohort"] == "training")].iloc[0]
+    assert row["as_published_auc"] > row["corrected_auc"], row[["as_published_auc", "corrected_auc"]].to_dict()
+    assert row["corrected_sd"] > 0

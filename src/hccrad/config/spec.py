@@ -206,7 +206,12 @@ class LesionsSpec(_Strict):
 
 
 class ValidationSpec(_Strict):
+    """`as_published: true` adds, beside the honest optimism-corrected AUC (selection refitted in every
+    resample), the protocol some papers used (seed 000): features selected once on all training patients,
+    then only the final logistic model bootstrapped. It is labelled as such and never replaces the honest one."""
+
     bootstrap: int = Field(default=1000, ge=0)
+    as_published: bool = False
     cv_folds: int = Field(default=5, ge=2)
     n_jobs: int = 1
     level: float = Field(default=0.95, gt=0.5, lt=1)

@@ -81,8 +81,15 @@ def evaluate_models(spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
                            method=f"no CI: {exc.message}")
             if cohort == spec.cohorts.training and m.optimism is not None:
                 lo, hi = m.optimism.ci
+                corrected_b = m.optimism.apparent_auc - m.optimism.optimism
                 row.update({"optimism": m.optimism.mean_optimism, "corrected_auc": m.optimism.corrected_auc,
-                            "corrected_lower": lo, "corrected_upper": hi, "n_boot": m.optimism.n_boot})
+                            "corrected_lower": lo, "corrected_upper": hi,
+                            "corrected_sd": float(np.std(corrected_b, ddof=1)) if corrected_b.size > 1 else np.nan,
+                            "n_boot": m.optimism.n_boot})
+            if cohort == spec.cohorts.training and m.as_published is not None:
+                a_lo, a_hi = m.as_published.ci
+                row.update({"as_published_auc": m.as_published.corrected_auc,
+                            "as_published_lower": a_lo, "as_published_upper": a_hi})
             metrics.append(row)
             cm = classification_metrics(y, scores[name], threshold=m.threshold, level=level).summary()
             cm.insert(0, "cohort", cohort)

@@ -42,6 +42,7 @@ class FittedModel:
     threshold: float
     scores: pd.Series                 # predicted probability of the positive class, every case
     optimism: object | None           # hccrad.models.validation.OptimismResult
+    as_published: object | None       # OptimismResult of "select once on all, bootstrap the final model only"
     coefficients: pd.DataFrame | None  # statsmodels-style table of the final logistic model
     formula: str | None
     bundle: Path | None
@@ -169,6 +170,13 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
             if progress:
                 progress(f"model {ms.name}: optimism bootstrap ({spec.validation.bootstrap}x)", 1, 1)
         selected = selected_features(final)
+        as_published = None
+        if spec.validation.as_published and spec.validation.bootstrap > 0 and selected:
+            # the papers' protocol, for reproduction only: features fixed from the fit on all training
+            # patients, only the final logistic model refitted in each resample (optimistic by design)
+            as_published = optimism_bootstrap(build_model_pipeline(None, ["logistic"]), Xtr[selected], ytr,
+                                              n_boot=spec.validation.bootstrap, seed=spec.seed,
+                                              n_jobs=spec.validation.n_jobs)
         coef, formula = _coefficients(final)
         bundle = None
         try:
@@ -182,7 +190,7 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
         if lasso is None and ms.features != "none" and "lasso" in getattr(final, "named_steps", {}):
             lasso = final.named_steps["lasso"]
         fitted[ms.name] = FittedModel(ms.name, ms, final, cols, selected, threshold, scores, optimism,
-                                      coef, formula, bundle)
+                                      as_published, coef, formula, bundle)
     return FittedModels(fitted, y_all, data["cohort"], spec.cohorts.training, lasso, notes)
 
 

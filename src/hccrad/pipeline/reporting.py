@@ -210,7 +210,12 @@ def _section_discrimination(rep: Report, spec: StudySpec, fitted: FittedModels, 
     s = rep.section("Discrimination: ROC curves and AUC per cohort",
                     "AUC with DeLong 95% CI; on the training cohort also Harrell's optimism-corrected AUC "
                     "(whole pipeline refitted in every bootstrap resample).")
-    rep.add_table(s, ev.metrics, "AUC by model and cohort", index=False)
+    caption = ""
+    if "as_published_auc" in ev.metrics.columns:
+        caption = ("as_published_auc: the papers' protocol (features selected once on all training patients, "
+                   "only the final model bootstrapped) — optimistic by design, shown to reproduce published "
+                   "numbers; corrected_auc is the honest estimate (selection refitted in every resample).")
+    rep.add_table(s, ev.metrics, "AUC by model and cohort", index=False, caption=caption)
     cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
     fig, axes = _panels(len(cohorts))
     for ax, c in zip(axes, cohorts):
