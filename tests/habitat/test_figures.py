@@ -57,3 +57,23 @@ def test_overlay_colours_follow_seed000_figure4():
     with pytest.raises(FeatureError):
         plot_habitat_overlay(ax, img, lab[:8], 3)
     plt.close("all")
+
+
+def test_voxel_scatter_and_descriptor_bars():
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    from hccrad.report.figures.habitat import plot_habitat_descriptors, plot_voxel_scatter
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(c, 3, size=(50, 2)) for c in (0, 20, 40)])
+    lab = np.repeat([1, 2, 3], 50)
+    summary = pd.DataFrame({"habitat": [1, 2, 3], "AE_mean": [0, 20, 40], "AE_sd": [3, 3, 3],
+                            "VE_mean": [1, 21, 41], "VE_sd": [2, 2, 2]})
+    fig, (a, b) = plt.subplots(1, 2)
+    plot_voxel_scatter(a, X, lab, ["AE", "VE"], 3)
+    assert len(a.collections) == 3 and sum(c.get_offsets().shape[0] for c in a.collections) == 150
+    plot_habitat_descriptors(b, summary, ["AE", "VE"])
+    assert len(b.patches) == 6
+    plt.close(fig)

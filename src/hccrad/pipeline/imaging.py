@@ -59,6 +59,8 @@ class ImagingResult:
     errors: pd.DataFrame
     overlays: list[dict] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    descriptor_names: list[str] = field(default_factory=list)
+    voxel_sample: tuple[np.ndarray, np.ndarray] | None = None  # training voxels (≤ 5000) and their habitats
 
 
 def _descriptors(spec: StudySpec) -> list[Descriptor]:
@@ -204,7 +206,12 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         [labels_all[c][0] for c in train_ids], [labels_all[c][1] for c in train_ids], names,
         [cases[c].reference.voxel_volume_mm3 for c in train_ids],
     )
+    pooled_X = np.concatenate([labels_all[c][0] for c in train_ids])
+    pooled_lab = np.concatenate([labels_all[c][1] for c in train_ids])
+    keep = np.sort(np.random.default_rng(spec.seed).choice(pooled_X.shape[0], size=min(5000, pooled_X.shape[0]),
+                                                           replace=False))
     return ImagingResult(
+        descriptor_names=names, voxel_sample=(pooled_X[keep], pooled_lab[keep]),
         features=features, features_reader2=features2, habitat_summary=summary,
         k_selection=getattr(model, "k_selection_", None), n_habitats=int(model.n_habitats_),
         model_path=model_path, errors=pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),

@@ -107,6 +107,15 @@ def _section_habitats(rep: Report, imaging: ImagingResult) -> None:
         rep.add_figure(s, fig, "Choice of the number of habitats (elbow rule and silhouette)")
         rep.add_table(s, imaging.k_selection.summary(), "Cluster-quality indices by k", index=False)
     rep.add_table(s, imaging.habitat_summary, "Habitat descriptors (training cohort)", index=False)
+    names = imaging.descriptor_names
+    if imaging.voxel_sample is not None and len(names) >= 2:
+        from hccrad.report.figures.habitat import plot_habitat_descriptors, plot_voxel_scatter
+
+        fig, axes = _panels(2, 5.5, 4.3)
+        plot_habitat_descriptors(axes[0], imaging.habitat_summary, names)
+        plot_voxel_scatter(axes[1], *imaging.voxel_sample, names, imaging.n_habitats)
+        rep.add_figure(s, fig, "Descriptors per habitat and training voxels by habitat",
+                       "Left: mean ± SD of each descriptor per habitat; right: up to 5,000 training voxels.")
     if imaging.overlays:
         fig, axes = _panels(len(imaging.overlays), 4.0, 4.0)
         for ax, ov in zip(axes, imaging.overlays):
@@ -203,7 +212,19 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
     train["_y"] = is_positive(train[r.column], r.positive).astype(int)
     kept = [v for v in m.selected if v in m.spec.clinical]
     res = odds_ratio_table(train, "_y", list(m.spec.clinical), multivariable=kept or None)
-    rep.add_table(s, res.summary(), "Odds ratios (95% CI)", index=False)
+    table = res.summary()
+    rep.add_table(s, table, "Odds ratios (95% CI)", index=False)
+    from hccrad.report.figures.survival import forest_plot
+
+    for kind in ("mv", "uv"):  # the multivariable model when there is one, else the univariable ORs
+        shown = table[np.isfinite(table[f"or_{kind}"]) & (table[f"upper_{kind}"] < 1e6)]
+        if len(shown):
+            fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.45 * len(shown)))
+            forest_plot(ax, shown, estimate=f"or_{kind}", lower=f"lower_{kind}", upper=f"upper_{kind}",
+                        label="term", p=f"p_{kind}", xlabel="odds ratio (95% CI)")
+            rep.add_figure(s, fig, "Forest plot of the " + ("multivariable" if kind == "mv" else "univariable")
+                           + " odds ratios")
+            break
 
 
 def _section_discrimination(rep: Report, spec: StudySpec, fitted: FittedModels, ev: Evaluation) -> None:
@@ -273,7 +294,7 @@ def _section_calibration(rep: Report, ev: Evaluation) -> None:
         rep.add_table(s, pd.concat(rows, ignore_index=True), "Calibration statistics", index=False)
 
 
-def _section_decision(rep: Report, ev: Evaluation) -> None:
+def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels) -> None:
     s = rep.section("Decision curve analysis", "Net benefit of each model versus treat-all and treat-none.")
     fig, axes = _panels(len(ev.decision))
     for ax, (cohort, dca) in zip(axes, ev.decision.items()):
@@ -286,6 +307,16 @@ def _section_decision(rep: Report, ev: Evaluation) -> None:
             plot_score_distribution(ax, c.y, c.scores[first], score_name=f"{first} score",
                                     title=f"{c.name}")
     rep.add_figure(s, fig, "Score distributions by outcome")
+    from hccrad.report.figures.scores import plot_waterfall
+
+    first = next(iter(fitted.models))
+    fig, axes = _panels(len(ev.cohorts), 5.0, 3.6)
+    for ax, c in zip(axes, ev.cohorts):
+        plot_waterfall(ax, c.scores[first], c.y, threshold=fitted.models[first].threshold,
+                       score_name=f"{first} probability", title=c.name)
+    rep.add_figure(s, fig, f"Waterfall of the '{first}' model's scores",
+                   "Bars: each patient's predicted probability minus the training-cohort Youden cut-off; "
+                   "colour: observed outcome.")
 
 
 def _section_survival(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels) -> None:
@@ -477,7 +508,7 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
         ("discrimination", lambda: _section_discrimination(rep, spec, fitted, ev)),
         ("classification", lambda: _section_classification(rep, fitted, ev)),
         ("calibration", lambda: _section_calibration(rep, ev)),
-        ("decision curves", lambda: _section_decision(rep, ev)),
+        ("decision curves", lambda: _section_decision(rep, ev, fitted)),
         ("deep learning", lambda: _section_deep(rep, deep)),
         ("readers", lambda: _section_readers(rep, spec, data, fitted, ev)),
         ("survival", lambda: _section_survival(rep, spec, data, fitted)),

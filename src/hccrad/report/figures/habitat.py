@@ -95,3 +95,39 @@ def plot_habitat_overlay(
     )
     ax.set_axis_off()
     return ax
+
+
+def plot_voxel_scatter(ax: Axes, X: np.ndarray, labels: np.ndarray, names: Sequence[str],
+                       n_habitats: int, max_points: int = 5000) -> Axes:
+    """Training voxels in the space of the first two descriptors, coloured by habitat (seed 000 fig. 2f)."""
+    X = np.asarray(X, dtype=float)
+    labels = np.asarray(labels)
+    if X.ndim != 2 or X.shape[1] < 2 or X.shape[0] != labels.size:
+        raise FeatureError("voxel scatter needs an (n, >= 2) descriptor matrix and n labels", field="X")
+    idx = np.arange(X.shape[0])
+    if idx.size > max_points:
+        idx = np.sort(np.random.default_rng(0).choice(idx, size=max_points, replace=False))
+    colours = habitat_colours(n_habitats)
+    for h in range(1, n_habitats + 1):
+        sel = idx[labels[idx] == h]
+        ax.scatter(X[sel, 0], X[sel, 1], s=3, alpha=0.4, color=colours[h - 1], label=f"habitat {h}")
+    ax.set_xlabel(str(names[0]))
+    ax.set_ylabel(str(names[1]))
+    ax.legend(markerscale=4, fontsize="small")
+    return ax
+
+
+def plot_habitat_descriptors(ax: Axes, summary, names: Sequence[str]) -> Axes:
+    """Mean ± SD of each descriptor per habitat, as grouped bars (seed 000 fig. 2d–e);
+    `summary` is `habitat_summary`'s table (columns habitat, `<name>_mean`, `<name>_sd`)."""
+    k = len(summary)
+    width = 0.8 / max(len(names), 1)
+    for j, name in enumerate(names):
+        if f"{name}_mean" not in summary.columns:
+            raise FeatureError(f"habitat summary has no column {name}_mean", field=name)
+        x = np.arange(k) + (j - (len(names) - 1) / 2) * width
+        ax.bar(x, summary[f"{name}_mean"], width, yerr=summary[f"{name}_sd"], capsize=3, label=name)
+    ax.set_xticks(np.arange(k), labels=[f"habitat {int(h)}" for h in summary["habitat"]])
+    ax.set_ylabel("mean ± SD")
+    ax.legend(fontsize="small")
+    return ax
