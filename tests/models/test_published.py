@@ -26,7 +26,7 @@ def _clinical(rng, n):
 def test_all_shipped_bundles_load():
     names = list_published()
     assert set(names) == {"wu2025_habitat", "wu2025_clinical", "wu2025_combined", "seed001_clinical",
-                          "seed001_cr", "seed001_crh"}
+                          "seed001_cr", "seed001_crh", "seed004_clinical_radiomics"}
     for n in names:
         b = load_published(n)
         assert b.spec["source"]["citation"]
@@ -113,3 +113,17 @@ def test_validate_published_refuses_bad_coding(rng):
     df.loc[3, "VP"] = 1
     comb = validate_published("wu2025_combined", df, "OR", standardize="cohort")
     assert comb.citl is None and any("z-scored" in n for n in comb.notes)
+
+
+def test_seed004_clinical_radiomics_formula():
+    """Seed 004: Y = -1.092 + 1.904·[AFP > 200] + 2.214·radscore (logit scale)."""
+    import numpy as np
+    import pandas as pd
+
+    from hccrad.models.bundle import bundle_scores
+    from hccrad.models.published import load_published
+
+    b = load_published("seed004_clinical_radiomics")
+    df = pd.DataFrame({"AFP_gt_200": [0, 1, 1], "radscore": [0.0, -0.3, 1.2]})
+    expected = -1.092 + 1.904 * df["AFP_gt_200"] + 2.214 * df["radscore"]
+    np.testing.assert_allclose(bundle_scores(b, df, id_col=None), expected, rtol=0, atol=1e-12)

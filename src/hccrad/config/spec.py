@@ -219,6 +219,7 @@ class ValidationSpec(_Strict):
 
 class ReportSpec(_Strict):
     title: str | None = None
+    proportion_ci: Literal["clopper-pearson", "wald"] = "clopper-pearson"  # SEN/SPE/PPV/NPV intervals
     overlay_cases: int = Field(default=3, ge=0)
 
 

@@ -91,7 +91,8 @@ def evaluate_models(spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
                 row.update({"as_published_auc": m.as_published.corrected_auc,
                             "as_published_lower": a_lo, "as_published_upper": a_hi})
             metrics.append(row)
-            cm = classification_metrics(y, scores[name], threshold=m.threshold, level=level).summary()
+            cm = classification_metrics(y, scores[name], threshold=m.threshold, ci=spec.report.proportion_ci,
+                                        level=level).summary()
             cm.insert(0, "cohort", cohort)
             cm.insert(0, "model", name)
             cm["threshold"] = m.threshold
