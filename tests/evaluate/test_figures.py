@@ -95,3 +95,22 @@ def test_model_comparison_figures(rng):
     with pytest.raises(DataError):
         plot_radar(bax, m)
     plt.close(fig)
+
+
+def test_clustered_heatmap_orders_rows_and_columns():
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    from hccrad.report.figures.descriptive import plot_clustered_heatmap
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(30, 1))
+    df = pd.DataFrame(np.hstack([base, base + 0.01 * rng.normal(size=(30, 1)), rng.normal(size=(30, 2))]),
+                      columns=["a", "a_twin", "b", "c"])
+    fig, ax = plt.subplots()
+    plot_clustered_heatmap(ax, df, row_colors=rng.integers(0, 2, 30))
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert sorted(labels) == sorted(df.columns)
+    assert abs(labels.index("a") - labels.index("a_twin")) == 1, labels  # near-identical features adjacent
+    plt.close(fig)

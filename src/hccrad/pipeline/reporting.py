@@ -160,6 +160,13 @@ def _section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: 
         fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(imaging_sel), 0.9 + 0.5 * len(imaging_sel)))
         plot_correlation_heatmap(ax, train[imaging_sel], method="spearman")
         rep.add_figure(s, fig, "Spearman correlation of the selected imaging features (training cohort)")
+        from hccrad.report.figures.descriptive import plot_clustered_heatmap
+
+        fig, ax = plt.subplots(figsize=(2.5 + 0.45 * len(imaging_sel), 5.5))
+        y_train = fitted.y.loc[train.index]
+        plot_clustered_heatmap(ax, train[imaging_sel], row_colors=y_train.to_numpy())
+        rep.add_figure(s, fig, "Hierarchical clustering of the selected imaging features (training cohort)",
+                       "z-scored features; left strip: observed outcome (dark = positive).")
 
 
 def _nomogram_inputs(model, data: pd.DataFrame, train: pd.Series):

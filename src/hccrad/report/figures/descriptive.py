@@ -71,3 +71,37 @@ def plot_correlation_heatmap(ax: Axes, df: pd.DataFrame, *, method: str = "spear
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_clustered_heatmap(ax: Axes, df: pd.DataFrame, *, row_colors: Sequence | None = None,
+                           cmap: str = "RdBu_r", title: str | None = None) -> Axes:
+    """Patients × features, z-scored per feature, rows and columns ordered by average-linkage hierarchical
+    clustering (Euclidean) — the "heatmap of hierarchical clustering of selected features" of seed 000
+    fig. 5e. `row_colors` (e.g. the outcome) is drawn as a strip on the left."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+
+    if df.shape[0] < 2 or df.shape[1] < 2:
+        raise DataError(f"clustered heatmap needs >= 2 rows and columns, got {df.shape}", field="df")
+    x = df.astype(float)
+    if x.isna().any().any():
+        raise DataError("clustered heatmap: the table has missing values", field="df",
+                        hint="drop or impute them first")
+    sd = x.std(ddof=0).replace(0, 1.0)
+    z = ((x - x.mean()) / sd).to_numpy()
+    rows = leaves_list(linkage(z, "average"))
+    cols = leaves_list(linkage(z.T, "average"))
+    z = np.clip(z[np.ix_(rows, cols)], -3, 3)
+    im = ax.imshow(z, aspect="auto", cmap=cmap, vmin=-3, vmax=3, interpolation="nearest")
+    ax.set_xticks(np.arange(len(cols)), labels=[str(df.columns[c]) for c in cols], rotation=90, fontsize="x-small")
+    ax.set_yticks([])
+    ax.set_ylabel("patients (clustered)")
+    if row_colors is not None:
+        strip = np.asarray(row_colors)[rows].astype(float)[:, None]
+        lo, hi = float(strip.min()), float(strip.max())
+        ax.imshow(strip, aspect="auto", cmap="Greys", extent=(-2.5, -1.5, len(rows) - 0.5, -0.5),
+                  vmin=lo, vmax=hi if hi > lo else lo + 1.0)
+        ax.set_xlim(-2.5, len(cols) - 0.5)
+    ax.figure.colorbar(im, ax=ax, fraction=0.04, label="z-score")
+    if title:
+        ax.set_title(title)
+    return ax
