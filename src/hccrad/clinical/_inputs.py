@@ -160,6 +160,29 @@ def log_missing(score: str, missing: pd.Series, reasons: dict[str, pd.Series]) -
     )
 
 
+_BAD = object()
+
+
+def _map_codes(s: pd.Series, lookup: dict, *, integer_floats: bool) -> tuple[pd.Series, pd.Series]:
+    """Map each value through `lookup` (text compared stripped and lower-case; 2.0 read as 2 when
+    `integer_floats`); missing stays pd.NA. Returns (mapped values, mask of values not in `lookup`)."""
+
+    def conv(v: Any) -> Any:
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            return pd.NA
+        key = v.strip().lower() if isinstance(v, str) else v
+        if integer_floats and isinstance(key, (float, np.floating)) and float(key).is_integer():
+            key = int(key)
+        try:
+            return lookup[key]
+        except (KeyError, TypeError):
+            return _BAD
+
+    out = s.map(conv)
+    bad = out.map(lambda v: v is _BAD).astype(bool)
+    return out.where(~bad, pd.NA), bad
+
+
 def boolean(values: Any, name: str, index: pd.Index | None = None) -> pd.Series:
     """A nullable boolean Series from bool / 0-1 / yes-no text; anything else is an InputError."""
     s = as_series(values, name, index)
@@ -169,17 +192,7 @@ def boolean(values: Any, name: str, index: pd.Index | None = None) -> pd.Series:
         "present": True, "absent": False, "presence": True, "absence": False, "1": True, "0": False,
     }
 
-    def conv(v: Any) -> Any:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-            return pd.NA
-        key = v.strip().lower() if isinstance(v, str) else v
-        try:
-            return mapping[key]
-        except (KeyError, TypeError):
-            return "__bad__"
-
-    out = s.map(conv)
-    bad = out.astype(object) == "__bad__"
+    out, bad = _map_codes(s, mapping, integer_floats=False)
     if bad.any():
         raise InputError(
             f"column {s.name!r} must be yes/no (bool, 0/1); got {s[bad].iloc[0]!r} in rows {rows_text(s.index[bad])}",
@@ -195,19 +208,7 @@ def categorical(values: Any, name: str, allowed: dict[Any, str], index: pd.Index
     s = as_series(values, name, index)
     lookup = {(k.strip().lower() if isinstance(k, str) else k): v for k, v in allowed.items()}
 
-    def conv(v: Any) -> Any:
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            return pd.NA
-        key = v.strip().lower() if isinstance(v, str) else v
-        if isinstance(key, (float, np.floating)) and float(key).is_integer():
-            key = int(key)
-        try:
-            return lookup[key]
-        except (KeyError, TypeError):
-            return "__bad__"
-
-    out = s.map(conv)
-    bad = out.astype(object) == "__bad__"
+    out, bad = _map_codes(s, lookup, integer_floats=True)
     if bad.any():
         raise InputError(
             f"column {s.name!r}: value {s[bad].iloc[0]!r} in rows {rows_text(s.index[bad])} is not one of "
