@@ -54,22 +54,31 @@ class Study:
     def table(self) -> pd.DataFrame:
         spec = self.spec
         idc = spec.data.id_column
-        manifest = _read_table(spec.data.manifest)
-        if idc not in manifest.columns:
-            raise InputError(f"manifest has no id column {idc!r}", file=spec.data.manifest, field=idc,
-                             hint="set data.id_column to the column holding case ids")
+        frames = []
+        for cohort, path in spec.data.manifests.items():
+            part = _read_table(path)
+            if idc not in part.columns:
+                raise InputError(f"manifest has no id column {idc!r}", file=path, field=idc,
+                                 hint="set data.id_column to the column holding case ids")
+            for col in part.columns:  # relative paths are relative to their own manifest's folder
+                if col.startswith(("image_", "mask_")):
+                    part[col] = [str((path.parent / p).resolve()) if isinstance(p, str) and not Path(p).is_absolute()
+                                 else p for p in part[col]]
+            if cohort is not None:
+                column = spec.cohorts.column or "cohort"
+                if column in part.columns and set(part[column].astype(str)) - {cohort}:
+                    raise InputError(f"column {column!r} says {sorted(set(part[column].astype(str)))}, but this "
+                                     f"manifest is declared as cohort {cohort!r}", file=path, field=column,
+                                     hint="drop the column or fix data.cohort_manifests")
+                part[column] = cohort
+            frames.append(part)
+        manifest = pd.concat(frames, ignore_index=True)
+        manifest[idc] = manifest[idc].astype(str)
         dup = manifest[idc][manifest[idc].duplicated()].tolist()
         if dup:
-            raise InputError(f"duplicated case ids in the manifest: {dup[:10]}", file=spec.data.manifest,
-                             field=idc, hint="each manifest row must be one case (lesion) with a unique id")
-        manifest[idc] = manifest[idc].astype(str)
-        base = spec.data.manifest.parent
-        for col in manifest.columns:
-            if col.startswith(("image_", "mask_")):
-                manifest[col] = [
-                    str((base / p).resolve()) if isinstance(p, str) and not Path(p).is_absolute() else p
-                    for p in manifest[col]
-                ]
+            raise InputError(f"duplicated case ids in the manifest(s): {dup[:10]}",
+                             file=", ".join(str(p) for p in spec.data.manifests.values()), field=idc,
+                             hint="each manifest row must be one case (lesion) with a unique id across cohorts")
         table = manifest.set_index(idc)
         if spec.data.clinical is not None:
             clinical = _read_table(spec.data.clinical)

@@ -52,6 +52,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         for key in ("manifest", "clinical"):
             if isinstance(data.get(key), str):
                 data[key] = str((base / data[key]).resolve()) if not Path(data[key]).is_absolute() else data[key]
+        if isinstance(data.get("cohort_manifests"), dict):
+            data["cohort_manifests"] = {k: str((base / v).resolve()) if isinstance(v, str) and not Path(v).is_absolute()
+                                        else v for k, v in data["cohort_manifests"].items()}
     if isinstance(raw.get("output_dir"), str) and not Path(raw["output_dir"]).is_absolute():
         raw["output_dir"] = str((base / raw["output_dir"]).resolve())
     rg = raw.get("radiogenomics")
@@ -123,14 +126,18 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
 
     problems: list[str] = []
     manifest_cols: list[str] = []
-    if not spec.data.manifest.is_file():
-        problems.append(f"{at('data', 'manifest')}data.manifest: file {spec.data.manifest} does not exist")
-    else:
-        manifest_cols = list(pd.read_csv(spec.data.manifest, nrows=0).columns)
-        need = [spec.data.id_column] + [f"image_{p}" for p in spec.data.phases] + [f"mask_{spec.data.tumor_mask}"]
+    need = [spec.data.id_column] + [f"image_{p}" for p in spec.data.phases] + [f"mask_{spec.data.tumor_mask}"]
+    for cohort, path in spec.data.manifests.items():
+        where = at("data", "manifest") if cohort is None else at("data", "cohort_manifests", cohort)
+        field = "data.manifest" if cohort is None else f"data.cohort_manifests.{cohort}"
+        if not path.is_file():
+            problems.append(f"{where}{field}: file {path} does not exist")
+            continue
+        cols = list(pd.read_csv(path, nrows=0).columns)
+        manifest_cols += cols
         for col in need:
-            if col not in manifest_cols:
-                problems.append(f"{at('data')}manifest {spec.data.manifest.name}: missing column {col!r}")
+            if col not in cols:
+                problems.append(f"{where}manifest {path.name}: missing column {col!r}")
     clinical_cols: list[str] = []
     if spec.data.clinical is not None:
         if not spec.data.clinical.is_file():

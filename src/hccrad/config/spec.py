@@ -30,7 +30,8 @@ class DataSpec(_Strict):
     cohort column and `patient_id`. Relative paths inside the manifest are resolved from its folder.
     """
 
-    manifest: Path
+    manifest: Path | None = None
+    cohort_manifests: dict[str, Path] | None = None  # {cohort name: manifest}, instead of one manifest
     clinical: Path | None = None
     id_column: str = "case_id"
     phases: list[str] = Field(default_factory=lambda: ["pre", "arterial", "portal"], min_length=1)
@@ -38,6 +39,18 @@ class DataSpec(_Strict):
     tumor_mask: str = "tumor"
     liver_mask: str | None = "liver"
     reader2_mask: str | None = "tumor_reader2"
+
+    @property
+    def manifests(self) -> dict[str | None, Path]:
+        """{None: the manifest} or {cohort name: its manifest}."""
+        return dict(self.cohort_manifests) if self.cohort_manifests else {None: self.manifest}
+
+    @model_validator(mode="after")
+    def _one_manifest_source(self) -> "DataSpec":
+        if (self.manifest is None) == (not self.cohort_manifests):
+            raise ValueError("give either data.manifest (one table, cohorts from a column) or "
+                             "data.cohort_manifests ({cohort: manifest}), not both and not neither")
+        return self
 
     @model_validator(mode="after")
     def _reference_in_phases(self) -> "DataSpec":

@@ -410,7 +410,7 @@ def _staging_comparison(rep: Report, s, spec: StudySpec, data: pd.DataFrame, nam
 
 
 def _section_truth(rep: Report, spec: StudySpec, ev: Evaluation) -> None:
-    truth_path = spec.data.manifest.parent / "truth.json"
+    truth_path = next(iter(spec.data.manifests.values())).parent / "truth.json"
     if not truth_path.is_file():
         return
     truth = json.loads(truth_path.read_text())
