@@ -56,5 +56,12 @@ def test_one_source_of_manifests():
     with pytest.raises(SpecError, match="either data.manifest"):
         parse_spec({"name": "t", "data": {"manifest": "m.csv", "cohort_manifests": {"training": "a.csv"}},
                     "outcome": {"response": {"column": "y"}}})
-    with pytest.raises(SpecError, match="either data.manifest"):
+    with pytest.raises(SpecError, match="clinical-only study needs at least the clinical table"):
         parse_spec({"name": "t", "data": {}, "outcome": {"response": {"column": "y"}}})
+    clinical_only = parse_spec({"name": "t", "data": {"clinical": "c.csv"},
+                                "outcome": {"response": {"column": "y"}},
+                                "models": [{"name": "m", "features": "none", "clinical": ["a"]}]})
+    assert not clinical_only.data.has_imaging
+    with pytest.raises(SpecError, match="uses imaging features"):
+        parse_spec({"name": "t", "data": {"clinical": "c.csv"}, "outcome": {"response": {"column": "y"}},
+                    "models": [{"name": "m", "features": "habitat"}]})

@@ -72,6 +72,12 @@ class Study:
                                      hint="drop the column or fix data.cohort_manifests")
                 part[column] = cohort
             frames.append(part)
+        if not frames:  # clinical-only study: the clinical table is the case list
+            clinical = _read_table(spec.data.clinical)
+            if idc not in clinical.columns:
+                raise InputError(f"clinical table has no id column {idc!r}", file=spec.data.clinical, field=idc,
+                                 hint="set data.id_column to the column holding patient ids")
+            frames.append(clinical[[idc]].copy())
         manifest = pd.concat(frames, ignore_index=True)
         manifest[idc] = manifest[idc].astype(str)
         dup = manifest[idc][manifest[idc].duplicated()].tolist()

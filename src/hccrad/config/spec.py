@@ -42,14 +42,23 @@ class DataSpec(_Strict):
 
     @property
     def manifests(self) -> dict[str | None, Path]:
-        """{None: the manifest} or {cohort name: its manifest}."""
-        return dict(self.cohort_manifests) if self.cohort_manifests else {None: self.manifest}
+        """{None: the manifest}, {cohort name: its manifest}, or {} for a clinical-only study."""
+        if self.cohort_manifests:
+            return dict(self.cohort_manifests)
+        return {None: self.manifest} if self.manifest is not None else {}
+
+    @property
+    def has_imaging(self) -> bool:
+        return bool(self.manifests)
 
     @model_validator(mode="after")
     def _one_manifest_source(self) -> "DataSpec":
-        if (self.manifest is None) == (not self.cohort_manifests):
+        if self.manifest is not None and self.cohort_manifests:
             raise ValueError("give either data.manifest (one table, cohorts from a column) or "
-                             "data.cohort_manifests ({cohort: manifest}), not both and not neither")
+                             "data.cohort_manifests ({cohort: manifest}), not both")
+        if self.manifest is None and not self.cohort_manifests and self.clinical is None:
+            raise ValueError("give data.manifest (imaging cases) or data.cohort_manifests, and/or data.clinical "
+                             "(a clinical-only study needs at least the clinical table)")
         return self
 
     @model_validator(mode="after")
@@ -275,6 +284,16 @@ class StudySpec(_Strict):
                 problems.append(f"model {m.name!r} cannot fuse itself")
         if self.radiogenomics is not None and self.radiogenomics.scores is None and not self.models:
             problems.append("radiogenomics without a scores table needs a model whose scores it uses")
+        if not self.data.has_imaging:
+            for name, on in (("features.radiomics", self.features.radiomics.enabled), ("deep", self.deep),
+                             ("lesions", self.lesions)):
+                if on:
+                    problems.append(f"{name} needs images: give data.manifest (this study has only a clinical "
+                                    "table)")
+            for m in self.models:
+                if m.features != "none" and not isinstance(m.features, list):
+                    problems.append(f"model {m.name!r} uses imaging features ({m.features}) but the study has no "
+                                    "images: set features: none and list clinical columns")
         if self.lesions is not None and (self.deep is not None or self.radiogenomics is not None):
             problems.append("lesions: several lesions per patient cannot yet be combined with the deep or "
                             "radiogenomics stages (they score manifest rows); drop one of them")

@@ -97,7 +97,9 @@ def _section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, feature
                       f"Training cohort by {r.label}", index=False)
 
 
-def _section_habitats(rep: Report, imaging: ImagingResult) -> None:
+def _section_habitats(rep: Report, imaging: ImagingResult | None) -> None:
+    if imaging is None:  # clinical-only study
+        return
     s = rep.section("Tumour habitats",
                     f"{imaging.n_habitats} habitats from the training cohort's tumour voxels; habitat 1 has "
                     "the lowest and habitat k the highest value of the ordering descriptor in every patient.")
@@ -410,6 +412,8 @@ def _staging_comparison(rep: Report, s, spec: StudySpec, data: pd.DataFrame, nam
 
 
 def _section_truth(rep: Report, spec: StudySpec, ev: Evaluation) -> None:
+    if not spec.data.manifests:
+        return
     truth_path = next(iter(spec.data.manifests.values())).parent / "truth.json"
     if not truth_path.is_file():
         return
@@ -503,7 +507,7 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
     """Write `out/report/index.html` (+ figures and tables) and return its path."""
     rep = Report(out / "report", spec.report.title or spec.name)
     order = [c.name for c in ev.cohorts]
-    feature_cols = set(imaging.features.columns) | {c for c in data.columns if c.count("_original_") or
+    feature_cols = set(imaging.features.columns if imaging is not None else []) | {c for c in data.columns if c.count("_original_") or
                                                      "_log-sigma" in c or "_wavelet" in c}
     steps = [
         ("overview", lambda: _section_overview(rep, spec, study, data, errors, order)),

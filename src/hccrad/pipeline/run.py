@@ -90,14 +90,19 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     meta = {"hccrad_version": __version__, "config_hash": config_hash(dump_spec(spec))}
 
     t0 = time.perf_counter()
-    imaging = run_imaging(study, out, progress=progress)
-    timings.update({f"imaging_{k}": v for k, v in imaging.seconds.items()})
-    _write_table(imaging.features, out / "features" / "habitat_features", meta)
+    errors: list[pd.DataFrame] = []
+    imaging = None
+    features, features2 = pd.DataFrame(index=table.index), None
+    if spec.data.has_imaging:
+        imaging = run_imaging(study, out, progress=progress)
+        timings.update({f"imaging_{k}": v for k, v in imaging.seconds.items()})
+        _write_table(imaging.features, out / "features" / "habitat_features", meta)
+        errors.append(imaging.errors)
+        features, features2 = imaging.features, imaging.features_reader2
     timings["imaging"] = time.perf_counter() - t0
-    errors = [imaging.errors]
-    features, features2 = imaging.features, imaging.features_reader2
+    habitat_columns = list(imaging.features.columns) if imaging is not None else []
     radiomics_columns: list[str] = []
-    train_ids = [c for c in study.case_ids(spec.cohorts.training) if c in imaging.features.index]
+    train_ids = [c for c in study.case_ids(spec.cohorts.training) if c in features.index]
     if spec.features.radiomics.enabled:
         t0 = time.perf_counter()
         rad = run_radiomics(study, imaging, out, n_jobs=-1 if spec.validation.n_jobs != 1 else 1,
@@ -124,8 +129,9 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         stability = stability_table(features.loc[ids], features2.loc[ids])
         atomic_write_text(out / "features" / "stability.csv", stability.to_csv(index=False))
         _write_table(imaging.features_reader2, out / "features" / "habitat_features_reader2", meta)
-    errors_table = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(len(e) for e in errors) \
-        else imaging.errors
+    kept = [e for e in errors if len(e)]
+    errors_table = pd.concat(kept, ignore_index=True) if kept else \
+        pd.DataFrame(columns=["case_id", "stage", "error", "message"])
     base, lesion_record = table, None
     if spec.lesions is not None:  # one row per patient from its selected lesions (stability stays per lesion)
         from hccrad.cohort.multilesion import combine_manifest_lesions, patient_table
@@ -147,7 +153,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         deep = run_deep_stage(study, spec.deep, out, progress=progress)
         data = data.join(deep.scores, how="left")
         timings["deep"] = time.perf_counter() - t0
-    fitted = fit_models(spec, data, habitat_columns=list(imaging.features.columns),
+    fitted = fit_models(spec, data, habitat_columns=habitat_columns,
                         radiomics_columns=radiomics_columns, stability=stability, out=out, progress=progress)
     timings["models"] = time.perf_counter() - t0
 
@@ -179,7 +185,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "started_unix": started, "n_cases": int(len(table)), "n_cases_analysed": int(len(data)),
         "cases_left_out": errors_table.to_dict(orient="records"),
         "cohorts": data["cohort"].value_counts().to_dict(),
-        "habitats": {"n_habitats": imaging.n_habitats, "model": str(imaging.model_path.relative_to(out))},
+        "habitats": ({"n_habitats": imaging.n_habitats, "model": str(imaging.model_path.relative_to(out))}
+                     if imaging is not None else None),
         "models": fitted.describe(),
         "derived_columns": study.derive_record,
         "lesions": lesion_record,
