@@ -21,3 +21,31 @@ def test_waterfall_bars():
     plt.close(fig)
     with pytest.raises(DataError):
         plot_waterfall(ax, [0.1, np.nan], [0, 1])
+
+
+def test_patient_flow_counts_must_add_up():
+    from hccrad.report.figures.flow import plot_patient_flow
+
+    fig, ax = plt.subplots()
+    plot_patient_flow(ax, 10, {"left out at descriptors": 2}, {"training": 5, "test": 3})
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "n = 10" in texts and "n = 8" in texts and "left out at descriptors: 2" in texts
+    with pytest.raises(DataError, match="do not add up"):
+        plot_patient_flow(ax, 10, {}, {"training": 5})
+    plt.close(fig)
+
+
+def test_habitat_3d_view():
+    from hccrad.core.errors import FeatureError
+    from hccrad.report.figures.habitat import plot_habitat_3d
+
+    labels = np.zeros((4, 6, 6), dtype=int)
+    labels[1:3, 1:5, 1:5] = 1
+    labels[1:3, 2:4, 2:4] = 3
+    fig = plt.figure()
+    ax = fig.add_subplot(projection="3d")
+    plot_habitat_3d(ax, labels, 3, spacing=(3.0, 1.5, 1.5))
+    assert sum(c.get_offsets().shape[0] for c in ax.collections) == int((labels > 0).sum())
+    with pytest.raises(FeatureError):
+        plot_habitat_3d(fig.add_subplot(2, 2, 1), labels, 3)
+    plt.close(fig)

@@ -61,6 +61,7 @@ class ImagingResult:
     seconds: dict[str, float] = field(default_factory=dict)
     descriptor_names: list[str] = field(default_factory=list)
     voxel_sample: tuple[np.ndarray, np.ndarray] | None = None  # training voxels (≤ 5000) and their habitats
+    example_map: tuple[str, np.ndarray, tuple[float, float, float]] | None = None  # case, labels, spacing (3-D view)
 
 
 def _descriptors(spec: StudySpec) -> list[Descriptor]:
@@ -165,6 +166,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     cache2 = CaseCache(out / "cache", "msi_reader2", key)
     rows1, rows2, labels_all = {}, {}, {}
     overlays = []
+    example = None
     for i, (cid, cv) in enumerate(cases.items()):
         try:
             f1 = cache1.get_json(cid)
@@ -185,6 +187,9 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                     write_image(cv.reference.with_array(vol2.astype(np.int16), name="habitat"), hab2_path)
                     cache2.put_json(cid, f2)
                 rows2[cid] = f2
+            if example is None:  # keep only the tumour's bounding box
+                box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(vol))
+                example = (cid, vol[box].copy(), cv.reference.spacing)
             if len(overlays) < spec.report.overlay_cases:
                 z = int(np.argmax(cv.tumor.sum(axis=(1, 2))))
                 overlays.append({"case_id": cid, "cohort": cv.cohort,
@@ -211,7 +216,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     keep = np.sort(np.random.default_rng(spec.seed).choice(pooled_X.shape[0], size=min(5000, pooled_X.shape[0]),
                                                            replace=False))
     return ImagingResult(
-        descriptor_names=names, voxel_sample=(pooled_X[keep], pooled_lab[keep]),
+        descriptor_names=names, voxel_sample=(pooled_X[keep], pooled_lab[keep]), example_map=example,
         features=features, features_reader2=features2, habitat_summary=summary,
         k_selection=getattr(model, "k_selection_", None), n_habitats=int(model.n_habitats_),
         model_path=model_path, errors=pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),

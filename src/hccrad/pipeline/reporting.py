@@ -73,6 +73,15 @@ def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataF
         counts[f"{r.label} (n, %)"] = [f"{int(pos.get(c, 0))} ({100 * pos.get(c, 0) / max(counts.loc[c, 'cases analysed'], 1):.1f}%)"
                                        for c in counts.index]
     rep.add_table(s, counts, "Cases per cohort")
+    from hccrad.report.figures.flow import plot_patient_flow
+
+    excluded = errors.drop_duplicates("case_id").groupby("stage").size().to_dict() if len(errors) else {}
+    n_analysed = data["cohort"].value_counts().reindex(order).fillna(0).astype(int).to_dict()
+    if spec.lesions is None:  # with several lesions per patient the manifest counts lesions, not patients
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        plot_patient_flow(ax, int(len(study.table)), {f"left out at {k}": int(v) for k, v in excluded.items()},
+                          n_analysed)
+        rep.add_figure(s, fig, "Patient flow")
     if len(errors):
         rep.add_table(s, errors, "Cases left out (with the reason)", index=False)
     else:
@@ -118,6 +127,13 @@ def _section_habitats(rep: Report, imaging: ImagingResult | None) -> None:
         plot_voxel_scatter(axes[1], *imaging.voxel_sample, names, imaging.n_habitats)
         rep.add_figure(s, fig, "Descriptors per habitat and training voxels by habitat",
                        "Left: mean ± SD of each descriptor per habitat; right: up to 5,000 training voxels.")
+    if imaging.example_map is not None:
+        from hccrad.report.figures.habitat import plot_habitat_3d
+
+        fig = plt.figure(figsize=(6, 5))
+        ax3d = fig.add_subplot(projection="3d")
+        plot_habitat_3d(ax3d, imaging.example_map[1], imaging.n_habitats, imaging.example_map[2])
+        rep.add_figure(s, fig, f"3-D view of the habitat map of {imaging.example_map[0]}")
     if imaging.overlays:
         fig, axes = _panels(len(imaging.overlays), 4.0, 4.0)
         for ax, ov in zip(axes, imaging.overlays):
