@@ -18,6 +18,8 @@ def test_reader_section(tmp_path):
     rng = np.random.default_rng(1)
     flip = rng.random(len(clin)) < 0.25
     clin["reader_a"] = np.where(flip, 1 - clin["response"], clin["response"])
+    clin["ki67"] = rng.uniform(0, 60, len(clin)).round(1)                 # pathology markers for the
+    clin["differentiation"] = rng.choice(["well", "moderate", "poor"], len(clin))  # association section
     clin.to_csv(tmp_path / "cohort" / "clinical.csv", index=False)
     spec = {
         "name": "readers", "seed": 0, "output_dir": "results",
@@ -29,11 +31,17 @@ def test_reader_section(tmp_path):
         "models": [{"name": "habitat", "features": "habitat", "selection_steps": ["scale", "lasso"],
                     "lasso_cv": 3}],
         "readers": [{"name": "radiologist A", "column": "reader_a"}],
+        "associations": {"markers": ["ki67", "differentiation"]},
         "validation": {"bootstrap": 0},
     }
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(spec))
     res = run_study(load_spec(tmp_path / "study.yaml"))
-    assert "Comparison with radiologists" in res.report.read_text()
+    html = res.report.read_text()
+    assert "Comparison with radiologists" in html
+    assert "Associations of habitat features with pathology and laboratory markers" in html
+    assoc = pd.read_csv(next((res.out_dir / "report" / "tables").glob("*feature-marker-tests.csv")))
+    assert set(assoc["marker"]) == {"ki67", "differentiation"}
+    assert set(assoc["test"]) == {"Spearman", "Kruskal–Wallis"} and assoc["q_bh"].between(0, 1).all()
     table = pd.read_csv(next((res.out_dir / "report" / "tables").glob("*readers-and-models-internal-test.csv")))
     row = table[table.iloc[:, 0] == "radiologist A"].iloc[0]
     manifest = pd.read_csv(tmp_path / "cohort" / "manifest.csv")

@@ -159,6 +159,11 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
                 if col not in available:
                     problems.append(f"{at('outcome', 'survival', key)}outcome.survival.{key}: "
                                     f"{col!r} is in neither the manifest nor the clinical table")
+        if spec.associations is not None:
+            for col in spec.associations.markers:
+                if col not in available:
+                    problems.append(f"{at('associations', 'markers')}associations.markers: {col!r} is in neither "
+                                    "the manifest nor the clinical table")
         for i, r in enumerate(spec.readers):
             if r.column not in available:
                 problems.append(f"{at('readers', i, 'column')}readers[{i}].column: {r.column!r} is in neither "

@@ -227,6 +227,14 @@ class LesionsSpec(_Strict):
     diameter_column: str = "lesion_diameter_mm"
 
 
+class AssociationSpec(_Strict):
+    """Imaging features against pathology / laboratory markers (seed 000 sFig. 3). `features`: columns of
+    the feature table; default the habitat proportions (`habitat<k>_fraction`)."""
+
+    markers: list[str] = Field(min_length=1)
+    features: list[str] | None = None
+
+
 class ValidationSpec(_Strict):
     """`as_published: true` adds, beside the honest optimism-corrected AUC (selection refitted in every
     resample), the protocol some papers used (seed 000): features selected once on all training patients,
@@ -265,6 +273,7 @@ class StudySpec(_Strict):
     deep: DeepSpec | None = None
     radiogenomics: RadiogenomicsSpec | None = None
     readers: list[ReaderSpec] = Field(default_factory=list)
+    associations: AssociationSpec | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "StudySpec":

@@ -475,6 +475,40 @@ def _section_deep(rep: Report, deep) -> None:
         rep.add_figure(s, fig, title.replace("_", " "))
 
 
+def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame) -> None:
+    """Seed 000 sFig. 3: habitat features vs pathology / lab markers (Spearman or group tests, BH)."""
+    import re
+
+    from hccrad.evaluate.associations import feature_associations, is_continuous
+
+    a = spec.associations
+    if a is None:
+        return
+    feats = a.features or [c for c in data.columns if re.fullmatch(r"habitat\d+_fraction", str(c))]
+    if not feats:
+        raise HccradError("no habitat proportion columns (habitat<k>_fraction) to associate",
+                          field="associations.features", hint="name the feature columns explicitly")
+    s = rep.section("Associations of habitat features with pathology and laboratory markers",
+                    "All analysed cases; Spearman's rho for continuous markers, Mann–Whitney U / Kruskal–Wallis "
+                    "for categorical ones; q = Benjamini–Hochberg over all tests shown.")
+    table = feature_associations(data, feats, a.markers)
+    rep.add_table(s, table, "Feature–marker tests", index=False)
+    pairs = table.sort_values("p").head(6)
+    fig, axes = _panels(len(pairs), 3.6, 3.4)
+    for ax, (_, r) in zip(axes, pairs.iterrows()):
+        sub = data[[r["feature"], r["marker"]]].dropna()
+        if is_continuous(data[r["marker"]]):
+            ax.scatter(sub[r["marker"]], sub[r["feature"]], s=10, alpha=0.7)
+        else:
+            levels = sorted(sub[r["marker"]].unique(), key=str)
+            ax.boxplot([sub.loc[sub[r["marker"]] == lv, r["feature"]] for lv in levels])
+            ax.set_xticks(range(1, len(levels) + 1), labels=[str(lv) for lv in levels])
+        ax.set_xlabel(r["marker"])
+        ax.set_ylabel(r["feature"])
+        ax.set_title(f"{r['test']}: q = {r['q_bh']:.3g}", fontsize="small")
+    rep.add_figure(s, fig, "Strongest associations")
+
+
 def _section_readers(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
                      ev: Evaluation) -> None:
     """Seed 003 table 3: each model against each radiologist, per cohort (DeLong, exact CIs)."""
@@ -538,6 +572,7 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
         ("decision curves", lambda: _section_decision(rep, ev, fitted)),
         ("deep learning", lambda: _section_deep(rep, deep)),
         ("readers", lambda: _section_readers(rep, spec, data, fitted, ev)),
+        ("associations", lambda: _section_associations(rep, spec, data)),
         ("survival", lambda: _section_survival(rep, spec, data, fitted)),
         ("synthetic truth", lambda: _section_truth(rep, spec, ev)),
         ("radiogenomics", lambda: _section_radiogenomics(rep, radiogenomics)),
