@@ -113,12 +113,19 @@ def synth(
 def run(
     study: Path = typer.Argument(..., help="Study spec (YAML)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: the spec's output_dir)."),
+    synth_n: Optional[int] = typer.Option(None, "--synth", help=(
+        "If the spec's manifest does not exist yet, first generate a synthetic cohort of this many cases "
+        "there (so an example study runs with one command).")),
 ) -> None:
     """Run every stage of a study and write the report; prints the path of report/index.html."""
     from hccrad.config import load_spec
     from hccrad.pipeline.run import run_study
 
     try:
+        if synth_n is not None:
+            from hccrad.pipeline.run import synth_for_spec
+
+            synth_for_spec(study, synth_n)
         spec = load_spec(study)
         with _Bars() as bars:
             result = run_study(spec, out_dir=out, progress=bars)

@@ -27,6 +27,7 @@ from hccrad import __version__
 from hccrad.cohort.study import Study
 from hccrad.config.load import dump_spec, load_spec
 from hccrad.config.spec import StudySpec
+from hccrad.core.errors import SpecError
 from hccrad.pipeline.cache import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,21 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     })
     atomic_write_text(out / "report" / "run.json.txt", run_json.read_text())
     return RunResult(out_dir=out, report=report, run_json=run_json, metrics=evaluation.metrics)
+
+
+def synth_for_spec(study_path: Path, n: int, *, seed: int = 0) -> Path | None:
+    """Generate a synthetic cohort where the study's (single) manifest should be, if it is not there yet.
+    Returns the manifest path written, or None when the manifest already exists."""
+    from hccrad.config.load import load_spec as _load
+    from hccrad.synth import generate_cohort
+
+    spec = _load(study_path, check_files=False)
+    paths = list(spec.data.manifests.values())
+    if len(paths) != 1:
+        raise SpecError(["--synth needs a study with one data.manifest"], file=study_path)
+    if paths[0].is_file():
+        return None
+    return generate_cohort(paths[0].parent, n=n, seed=seed).manifest
 
 
 def demo_spec_text() -> str:

@@ -1,0 +1,23 @@
+"""`hccrad run STUDY --synth N` makes the synthetic cohort where the spec's manifest should be, then
+leaves an existing manifest alone."""
+
+from __future__ import annotations
+
+import textwrap
+
+from hccrad.pipeline.run import synth_for_spec
+
+
+def test_synth_for_spec_creates_then_keeps(tmp_path):
+    study = tmp_path / "study.yaml"
+    study.write_text(textwrap.dedent("""\
+        name: t
+        data: {manifest: cohort/manifest.csv, clinical: cohort/clinical.csv}
+        outcome: {response: {column: response}}
+        """))
+    made = synth_for_spec(study, 10)
+    assert made == (tmp_path / "cohort" / "manifest.csv") and made.is_file()
+    assert (tmp_path / "cohort" / "truth.json").is_file()
+    stamp = made.stat().st_mtime_ns
+    assert synth_for_spec(study, 10) is None
+    assert made.stat().st_mtime_ns == stamp
