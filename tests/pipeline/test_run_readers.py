@@ -21,6 +21,9 @@ def test_reader_section(tmp_path):
     clin["ki67"] = rng.uniform(0, 60, len(clin)).round(1)                 # pathology markers for the
     clin["differentiation"] = rng.choice(["well", "moderate", "poor"], len(clin))  # association section
     clin.to_csv(tmp_path / "cohort" / "clinical.csv", index=False)
+    man = pd.read_csv(tmp_path / "cohort" / "manifest.csv")
+    man.loc[:1, "mask_liver"] = None  # two cases without a liver mask: MSI label 0 becomes a dilation ring
+    man.to_csv(tmp_path / "cohort" / "manifest.csv", index=False)
     spec = {
         "name": "readers", "seed": 0, "output_dir": "results",
         "data": {"manifest": "cohort/manifest.csv", "clinical": "cohort/clinical.csv"},
@@ -38,6 +41,7 @@ def test_reader_section(tmp_path):
     res = run_study(load_spec(tmp_path / "study.yaml"))
     html = res.report.read_text()
     assert "Comparison with radiologists" in html
+    assert "2 case(s) have no liver mask" in html
     assert "Associations of habitat features with pathology and laboratory markers" in html
     assoc = pd.read_csv(next((res.out_dir / "report" / "tables").glob("*feature-marker-tests.csv")))
     assert set(assoc["marker"]) == {"ki67", "differentiation"}

@@ -46,6 +46,7 @@ class CaseVoxels:
     reader2: np.ndarray | None = None
     X2: np.ndarray | None = None
     shell: np.ndarray | None = None
+    shell_from_liver: bool = True
 
 
 @dataclass
@@ -62,6 +63,7 @@ class ImagingResult:
     descriptor_names: list[str] = field(default_factory=list)
     voxel_sample: tuple[np.ndarray, np.ndarray] | None = None  # training voxels (≤ 5000) and their habitats
     example_map: tuple[str, np.ndarray, tuple[float, float, float]] | None = None  # case, labels, spacing (3-D view)
+    ring_cases: list[str] = field(default_factory=list)  # MSI label 0 from a dilation ring (no liver mask)
 
 
 def _descriptors(spec: StudySpec) -> list[Descriptor]:
@@ -93,7 +95,7 @@ def _load_voxels(study: Study, case_id: str) -> CaseVoxels:
         X=voxel_matrix(maps, tumor, names).astype(np.float32),
         reader2=reader2,
         X2=voxel_matrix(maps, reader2, names).astype(np.float32) if reader2 is not None else None,
-        shell=shell,
+        shell=shell, shell_from_liver=liver is not None,
     )
 
 
@@ -217,6 +219,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                                                            replace=False))
     return ImagingResult(
         descriptor_names=names, voxel_sample=(pooled_X[keep], pooled_lab[keep]), example_map=example,
+        ring_cases=sorted(c.case_id for c in cases.values() if not c.shell_from_liver),
         features=features, features_reader2=features2, habitat_summary=summary,
         k_selection=getattr(model, "k_selection_", None), n_habitats=int(model.n_habitats_),
         model_path=model_path, errors=pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),

@@ -112,6 +112,11 @@ def _section_habitats(rep: Report, imaging: ImagingResult | None) -> None:
     s = rep.section("Tumour habitats",
                     f"{imaging.n_habitats} habitats from the training cohort's tumour voxels; habitat 1 has "
                     "the lowest and habitat k the highest value of the ordering descriptor in every patient.")
+    if imaging.ring_cases:
+        rep.add_text(s, f"{len(imaging.ring_cases)} case(s) have no liver mask, so MSI label 0 there is a dilation "
+                        "ring around the tumour instead of liver parenchyma; this changes the border features "
+                        f"(b01, 2border0, msi_border_*_0). Cases: {', '.join(imaging.ring_cases[:20])}"
+                        + (" …" if len(imaging.ring_cases) > 20 else ""), "Warning")
     if imaging.k_selection is not None:
         fig = plt.figure(figsize=(10, 4))
         plot_k_selection(fig, imaging.k_selection)
