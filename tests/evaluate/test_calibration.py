@@ -74,3 +74,11 @@ def test_bootstrap_optimism_reproducible(fitted):
 def test_probabilities_out_of_range():
     with pytest.raises(DataError):
         calibration([0, 1, 0], [0.2, 1.3, 0.1])
+
+
+def test_binned_curve_with_constant_predictions():
+    """A model that gives every patient the same probability has one bin (not an empty table)."""
+    from hccrad.evaluate.calibration import calibration_curve_binned
+
+    b = calibration_curve_binned([0, 1, 1, 0, 1], [0.4] * 5)
+    assert len(b) == 1 and b.loc[0, "n"] == 5 and abs(b.loc[0, "observed"] - 0.6) < 1e-12

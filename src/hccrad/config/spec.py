@@ -39,6 +39,7 @@ class DataSpec(_Strict):
     tumor_mask: str = "tumor"
     liver_mask: str | None = "liver"
     reader2_mask: str | None = "tumor_reader2"
+    segment_missing_liver: bool = False  # train a liver U-Net on the labelled cases for those without a mask
 
     @property
     def manifests(self) -> dict[str | None, Path]:

@@ -63,6 +63,8 @@ def calibration_curve_binned(y: Sequence | np.ndarray, prob: Sequence | np.ndarr
         edges = np.linspace(0, 1, n_bins + 1)
     else:
         raise DataError(f"unknown binning {strategy!r}", field="strategy", hint='use "quantile" or "uniform"')
+    if edges.size < 2:  # every prediction identical: one bin holding all patients
+        edges = np.array([edges[0] - 1e-12, edges[0] + 1e-12])
     bins = pd.cut(pp, edges, include_lowest=True, duplicates="drop")
     rows = []
     for i, (iv, idx) in enumerate(pd.Series(np.arange(pp.size)).groupby(bins, observed=True)):

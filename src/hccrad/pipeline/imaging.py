@@ -64,6 +64,7 @@ class ImagingResult:
     voxel_sample: tuple[np.ndarray, np.ndarray] | None = None  # training voxels (≤ 5000) and their habitats
     example_map: tuple[str, np.ndarray, tuple[float, float, float]] | None = None  # case, labels, spacing (3-D view)
     ring_cases: list[str] = field(default_factory=list)  # MSI label 0 from a dilation ring (no liver mask)
+    liver_record: dict | None = None  # liver U-Net: cases predicted, Dice on held-out labelled cases
 
 
 def _descriptors(spec: StudySpec) -> list[Descriptor]:
@@ -71,7 +72,33 @@ def _descriptors(spec: StudySpec) -> list[Descriptor]:
                        normalise=d.normalise, smooth_mm=d.smooth_mm) for d in spec.habitat.descriptors]
 
 
-def _load_voxels(study: Study, case_id: str) -> CaseVoxels:
+def _predict_missing_livers(study: Study, ids: list[str], out: Path, progress: Progress | None):
+    """Liver U-Net (hccrad.deep.segment) for the cases whose manifest has no liver mask; the predicted masks
+    are written under out/liver_masks/ and used for the MSI liver shell. Returns ({case: mask}, record)."""
+    from hccrad.deep.segment import fill_missing_liver_masks
+    from hccrad.io.volume import read_image
+
+    spec = study.spec
+    col = f"mask_{spec.data.liver_mask}"
+    table = study.table.loc[ids]
+    has = table[col].map(lambda p: isinstance(p, str) and bool(p)) if col in table.columns else \
+        pd.Series(False, index=table.index)
+    if has.all():
+        return {}, None
+    ref = spec.data.reference_phase
+    volumes = {c: read_image(table.loc[c, f"image_{ref}"], name=ref, case=c).array for c in ids}
+    masks = {c: (read_image(table.loc[c, col], name="liver", case=c).array > 0) if has[c] else None for c in ids}
+    pred, record = fill_missing_liver_masks(volumes, masks, holdout=min(2, max(0, int(has.sum()) - 2)),
+                                            seed=spec.seed,
+                                            progress=(lambda s, d, t: progress(s, d, t)) if progress else None)
+    for c, m in pred.items():
+        reference = read_image(table.loc[c, f"image_{ref}"], name=ref, case=c)
+        write_image(reference.with_array(m.astype(np.uint8), name="liver"), out / "liver_masks" / f"{c}_liver_pred.nii.gz")
+    record["predicted_cases"] = sorted(pred)
+    return pred, record
+
+
+def _load_voxels(study: Study, case_id: str, predicted_liver: np.ndarray | None = None) -> CaseVoxels:
     spec = study.spec
     case = study.load_case(case_id)
     tumor = case.mask(spec.data.tumor_mask)
@@ -89,6 +116,8 @@ def _load_voxels(study: Study, case_id: str) -> CaseVoxels:
     region = tumor | reader2 if reader2 is not None else tumor
     maps = descriptor_maps(case.images, region, descs, case_id=case_id)
     liver = case.mask(spec.data.liver_mask) if spec.data.liver_mask and spec.data.liver_mask in case.masks else None
+    if liver is None and predicted_liver is not None:
+        liver = predicted_liver
     shell = liver_shell(tumor, liver, ref.spacing, width_mm=spec.features.msi.liver_shell_mm)
     return CaseVoxels(
         case_id=case_id, cohort=case.cohort, reference=ref, tumor=tumor,
@@ -125,9 +154,12 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     t0 = time.perf_counter()
     cases: dict[str, CaseVoxels] = {}
     ids = study.case_ids()
+    predicted_livers, liver_record = {}, None
+    if spec.data.segment_missing_liver and spec.data.liver_mask:
+        predicted_livers, liver_record = _predict_missing_livers(study, ids, out, progress)
     for i, cid in enumerate(ids):
         try:
-            cases[cid] = _load_voxels(study, cid)
+            cases[cid] = _load_voxels(study, cid, predicted_livers.get(cid))
         except HccradError as exc:
             errors.append(_left_out(cid, "descriptors", exc))
         if progress:
@@ -219,7 +251,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                                                            replace=False))
     return ImagingResult(
         descriptor_names=names, voxel_sample=(pooled_X[keep], pooled_lab[keep]), example_map=example,
-        ring_cases=sorted(c.case_id for c in cases.values() if not c.shell_from_liver),
+        ring_cases=sorted(c.case_id for c in cases.values() if not c.shell_from_liver), liver_record=liver_record,
         features=features, features_reader2=features2, habitat_summary=summary,
         k_selection=getattr(model, "k_selection_", None), n_habitats=int(model.n_habitats_),
         model_path=model_path, errors=pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),

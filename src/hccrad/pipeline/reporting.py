@@ -112,6 +112,12 @@ def _section_habitats(rep: Report, imaging: ImagingResult | None) -> None:
     s = rep.section("Tumour habitats",
                     f"{imaging.n_habitats} habitats from the training cohort's tumour voxels; habitat 1 has "
                     "the lowest and habitat k the highest value of the ordering descriptor in every patient.")
+    if imaging.liver_record:
+        r = imaging.liver_record
+        dice_text = (f"mean Dice {r['mean_dice']:.3f} on {len(r['held_out'])} held-out labelled case(s)"
+                     if r.get("held_out") else "no labelled case could be held out for a Dice check")
+        rep.add_text(s, f"Liver masks of {len(r['predicted_cases'])} case(s) were predicted by a 3-D U-Net trained "
+                        f"on the labelled cases ({dice_text}); written to liver_masks/.", "Liver segmentation")
     if imaging.ring_cases:
         rep.add_text(s, f"{len(imaging.ring_cases)} case(s) have no liver mask, so MSI label 0 there is a dilation "
                         "ring around the tumour instead of liver parenchyma; this changes the border features "

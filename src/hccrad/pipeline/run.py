@@ -191,6 +191,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "models": fitted.describe(),
         "derived_columns": study.derive_record,
         "lesions": lesion_record,
+        "liver_segmentation": imaging.liver_record if imaging is not None else None,
     })
     atomic_write_text(out / "report" / "run.json.txt", run_json.read_text())
     return RunResult(out_dir=out, report=report, run_json=run_json, metrics=evaluation.metrics)
