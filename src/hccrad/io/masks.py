@@ -212,7 +212,7 @@ def _read_dicom_seg(ds: pydicom.Dataset, reference: Image | None, labels, case, 
     chosen = _select([seg_names[k] for k in sorted(seg_names)], labels, case, path)
     try:
         frames = ds.pixel_array
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - pixel decoders raise many types; re-raised naming the file
         raise InputError(f"cannot decode DICOM-SEG pixel data ({exc})", case=case, file=path,
                          hint="re-export the segmentation") from exc
     if frames.ndim == 2:
