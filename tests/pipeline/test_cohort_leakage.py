@@ -90,3 +90,13 @@ def test_as_published_protocol_is_reported_beside_the_honest_one(tmp_path):
     row = ev.metrics[(ev.metrics["model"] == "img") & (ev.metrics["cohort"] == "training")].iloc[0]
     assert row["as_published_auc"] > row["corrected_auc"], row[["as_published_auc", "corrected_auc"]].to_dict()
     assert row["corrected_sd"] > 0
+
+
+def test_logistic_bundles_carry_their_covariance(tmp_path):
+    """Study bundles of logistic models store the coefficient covariance (for the web page's CI)."""
+    from hccrad.models.bundle import load_bundle
+
+    fm = fit_models(_spec(), _data(2), habitat_columns=[], out=tmp_path)
+    b = load_bundle(fm.models["clin"].bundle)
+    cov = np.asarray(b.spec["covariance"]["matrix"])
+    assert cov.shape == (3, 3) and np.all(np.diag(cov) > 0)

@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline
 
 from hccrad.cohort.study import is_positive
 from hccrad.config.spec import ModelSpec, StudySpec
-from hccrad.core.errors import ModelError
+from hccrad.core.errors import DataError, ModelError
 from hccrad.evaluate.classification import youden_threshold
 from hccrad.models.factory import ScoreFusion, build_model_pipeline, selected_features
 from hccrad.models.bundle import bundle_from_pipeline
@@ -180,9 +180,16 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
         coef, formula = _coefficients(final)
         bundle = None
         try:
-            bundle = bundle_from_pipeline(final, Xtr[cols], ytr, ms.name, thresholds={"youden": threshold},
-                                          outcome=r.column, source=f"hccrad study {spec.name!r}",
-                                          ).save(out / "models" / ms.name)
+            made = bundle_from_pipeline(final, Xtr[cols], ytr, ms.name, thresholds={"youden": threshold},
+                                        outcome=r.column, source=f"hccrad study {spec.name!r}")
+            if made.kind == "linear" and made.spec.get("link") == "logit":
+                from hccrad.serve.covariance import add_covariance
+
+                try:  # coefficient covariance: the web page then shows a CI for each patient's probability
+                    made = add_covariance(made, Xtr[cols], ytr)
+                except (ModelError, DataError) as exc:  # e.g. a Firth fit that plain ML cannot reproduce
+                    notes.append(f"model {ms.name!r}: bundle without coefficient covariance ({exc.message})")
+            bundle = made.save(out / "models" / ms.name)
         except (TypeError, ModelError) as exc:  # e.g. skops cannot serialise this estimator's state
             note = f"model {ms.name!r}: no shareable bundle written ({exc})"
             log.warning(note)
