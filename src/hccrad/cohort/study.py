@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from hccrad.cohort.derive import derive_columns
-from hccrad.config.spec import StudySpec
+from hccrad.config.spec import CohortSpec, StudySpec
 from hccrad.core.case import Case
 from hccrad.core.errors import InputError, SpecError
 from hccrad.io.volume import read_image
@@ -29,6 +29,14 @@ def _read_table(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     return pd.read_csv(path, sep=sep)
+
+
+def order_cohorts(cohort_of_case: pd.Series, cohorts: CohortSpec) -> list[str]:
+    """Cohorts present among the cases, in report order: training, the test cohorts in the order the spec
+    names them, then any other cohort in order of appearance."""
+    present = list(dict.fromkeys(cohort_of_case))
+    ordered = [cohorts.training] + [c for c in cohorts.tests if c in present]
+    return ordered + [c for c in present if c not in ordered]
 
 
 def is_positive(values: pd.Series, positive: int | str) -> pd.Series:
@@ -121,7 +129,8 @@ class Study:
             known = {c.training, *c.tests}
             unknown = sorted(set(cohort) - known)
             if c.tests and unknown:
-                log.warning("cases in cohorts %s are not named in cohorts.tests and are ignored", unknown)
+                log.warning("cohorts %s are not named in cohorts.tests; they are evaluated after the named "
+                            "test cohorts", unknown)
             if c.training not in set(cohort):
                 raise SpecError([f"cohorts.training: no case has cohort {c.training!r} in column {c.column!r} "
                                  f"(found {sorted(set(cohort))})"])
@@ -141,10 +150,8 @@ class Study:
 
     @property
     def cohort_names(self) -> list[str]:
-        """Training first, then the test cohorts in the order the spec names them."""
-        present = list(dict.fromkeys(self.table["cohort"]))
-        order = [self.spec.cohorts.training] + [c for c in self.spec.cohorts.tests if c in present]
-        return order + [c for c in present if c not in order and (not self.spec.cohorts.tests)]
+        """The cohorts present, in report order (see `order_cohorts`)."""
+        return order_cohorts(self.table["cohort"], self.spec.cohorts)
 
     def case_ids(self, cohort: str | None = None) -> list[str]:
         t = self.table

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from hccrad.cohort.study import order_cohorts
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import DataError
 from hccrad.evaluate.calibration import CalibrationResult, calibration
@@ -46,12 +47,6 @@ class Evaluation:
     cohorts: list[CohortData] = field(default_factory=list)
 
 
-def _cohort_order(spec: StudySpec, fitted: FittedModels) -> list[str]:
-    present = list(dict.fromkeys(fitted.cohort))
-    ordered = [spec.cohorts.training] + [c for c in spec.cohorts.tests if c in present]
-    return ordered + [c for c in present if c not in ordered]
-
-
 def evaluate_models(spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
                     progress: Progress | None = None) -> Evaluation:
     level = spec.validation.level
@@ -60,7 +55,7 @@ def evaluate_models(spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
     decision: dict[str, pd.DataFrame] = {}
     cohorts: list[CohortData] = []
     names = list(fitted.models)
-    order = _cohort_order(spec, fitted)
+    order = order_cohorts(fitted.cohort, spec.cohorts)
     for ci, cohort in enumerate(order):
         idx = fitted.cohort.index[fitted.cohort == cohort]
         y = fitted.y.loc[idx].to_numpy()

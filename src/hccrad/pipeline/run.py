@@ -200,10 +200,9 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
 def synth_for_spec(study_path: Path, n: int, *, seed: int = 0) -> Path | None:
     """Generate a synthetic cohort where the study's (single) manifest should be, if it is not there yet.
     Returns the manifest path written, or None when the manifest already exists."""
-    from hccrad.config.load import load_spec as _load
     from hccrad.synth import generate_cohort
 
-    spec = _load(study_path, check_files=False)
+    spec = load_spec(study_path, check_files=False)
     paths = list(spec.data.manifests.values())
     if len(paths) != 1:
         raise SpecError(["--synth needs a study with one data.manifest"], file=study_path)
