@@ -116,6 +116,9 @@ def run(
     synth_n: Optional[int] = typer.Option(None, "--synth", help=(
         "If the spec's manifest does not exist yet, first generate a synthetic cohort of this many cases "
         "there (so an example study runs with one command).")),
+    set_: list[str] = typer.Option([], "--set", help=(
+        "Override a spec setting without editing the file, e.g. --set validation.bootstrap=50 "
+        "--set deep.epochs=5 (value read as YAML; repeatable).")),
 ) -> None:
     """Run every stage of a study and write the report; prints the path of report/index.html."""
     from hccrad.config import load_spec
@@ -126,7 +129,7 @@ def run(
             from hccrad.pipeline.run import synth_for_spec
 
             synth_for_spec(study, synth_n)
-        spec = load_spec(study)
+        spec = load_spec(study, overrides=set_)
         with _Bars() as bars:
             result = run_study(spec, out_dir=out, progress=bars)
     except HccradError as exc:

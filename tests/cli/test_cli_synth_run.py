@@ -21,3 +21,15 @@ def test_synth_for_spec_creates_then_keeps(tmp_path):
     stamp = made.stat().st_mtime_ns
     assert synth_for_spec(study, 10) is None
     assert made.stat().st_mtime_ns == stamp
+
+
+def test_run_set_override_is_validated_like_the_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from hccrad.cli import app
+
+    study = tmp_path / "study.yaml"
+    study.write_text("name: t\ndata: {clinical: c.csv}\noutcome: {response: {column: y}}\n")
+    res = CliRunner().invoke(app, ["run", str(study), "--set", "validation.bootstrap=many"])
+    assert res.exit_code != 0
+    assert "validation.bootstrap" in res.output and "Traceback" not in res.output

@@ -114,3 +114,23 @@ def test_clustered_heatmap_orders_rows_and_columns():
     assert sorted(labels) == sorted(df.columns)
     assert abs(labels.index("a") - labels.index("a_twin")) == 1, labels  # near-identical features adjacent
     plt.close(fig)
+
+
+def test_clustered_heatmap_with_one_feature_clusters_patients_only():
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from hccrad.core.errors import DataError
+    from hccrad.report.figures.descriptive import plot_clustered_heatmap
+
+    x = np.r_[np.zeros(5), np.ones(5) * 3]
+    fig, ax = plt.subplots()
+    plot_clustered_heatmap(ax, pd.DataFrame({"only": x}))
+    shown = ax.images[0].get_array()
+    assert shown.shape == (10, 1)
+    assert np.all(np.diff(np.sign(shown[:, 0] - shown[:, 0].mean()))[[0, 1, 2, 3, 5, 6, 7, 8]] == 0)  # groups kept together
+    with pytest.raises(DataError, match=">= 2 rows"):
+        plot_clustered_heatmap(ax, pd.DataFrame({"only": [1.0]}))
+    plt.close(fig)

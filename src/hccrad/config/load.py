@@ -7,6 +7,7 @@ and clinical files exist and hold the columns the spec names.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +92,41 @@ def parse_spec(raw: dict[str, Any], *, lines: dict[tuple, int] | None = None,
         raise SpecError(problems, file=file) from None
 
 
-def load_spec(path: str | Path, *, check_files: bool = True) -> StudySpec:
-    """Read a study YAML, validate it and (optionally) check that its files and columns exist."""
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> None:
+    """Set ``dotted.key=value`` overrides (value parsed as YAML) in the raw spec, in place.
+
+    ``validation.bootstrap=50`` → raw["validation"]["bootstrap"] = 50; ``models.0.kind=svm`` indexes a list.
+    A path through a missing mapping creates it; a bad path is a SpecError naming the override.
+    """
+    for text in overrides:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise SpecError([f"override {text!r} must look like key.path=value, e.g. validation.bootstrap=50"])
+        parts = key.strip().split(".")
+        node: Any = raw
+        try:
+            for part in parts[:-1]:
+                if isinstance(node, list):
+                    node = node[int(part)]
+                else:
+                    node = node.setdefault(part, {})
+                    if node is None:
+                        raise TypeError(part)
+            leaf = parts[-1]
+            parsed = yaml.safe_load(value) if value.strip() else None
+            if isinstance(node, list):
+                node[int(leaf)] = parsed
+            elif isinstance(node, dict):
+                node[leaf] = parsed
+            else:
+                raise TypeError(leaf)
+        except (ValueError, IndexError, TypeError, yaml.YAMLError) as exc:
+            raise SpecError([f"override {text!r}: cannot set {key.strip()} ({type(exc).__name__}: {exc})"]) from None
+
+
+def load_spec(path: str | Path, *, check_files: bool = True, overrides: Sequence[str] = ()) -> StudySpec:
+    """Read a study YAML, apply ``key.path=value`` overrides (`apply_overrides`), validate it and
+    (optionally) check that its files and columns exist."""
     path = Path(path)
     if not path.is_file():
         raise SpecError([f"study file {path} does not exist"], file=path)
@@ -105,6 +139,7 @@ def load_spec(path: str | Path, *, check_files: bool = True) -> StudySpec:
     if not isinstance(raw, dict):
         raise SpecError(["the study file must be a YAML mapping (key: value lines)"], file=path)
     lines = _line_index(node) if node is not None else {}
+    apply_overrides(raw, overrides)
     _resolve_paths(raw, path.parent.resolve())
     spec = parse_spec(raw, lines=lines, file=path)
     if check_files:

@@ -97,6 +97,11 @@ class SurvivalOutcome(_Strict):
     compare_with: list[str] = Field(default_factory=list, description=(
         "columns of staging systems / clinical scores (ordinal: higher = worse) compared with the model by "
         "C-index and time-dependent AUC (seed 002 table 3)"))
+    model: str | None = Field(default=None, description=(
+        "the model whose score defines the risk groups and enters the Cox regression (default: the first)"))
+    covariates: list[str] = Field(default_factory=list, description=(
+        "clinical columns entered with the model score in the univariable and multivariable Cox regression "
+        "(seed 002 table 2, seed 004 table 3); numeric or 0/1"))
 
 
 class OutcomeSpec(_Strict):
@@ -252,6 +257,11 @@ class ReportSpec(_Strict):
     title: str | None = None
     proportion_ci: Literal["clopper-pearson", "wald"] = "clopper-pearson"  # SEN/SPE/PPV/NPV intervals
     overlay_cases: int = Field(default=3, ge=0)
+    published: list[str] = Field(default_factory=list, description=(
+        "shipped published models (hccrad validate-published --list) shown with their formulas in the report"))
+    paper: Literal["seed000", "seed001", "seed002", "seed003", "seed004"] | None = Field(default=None, description=(
+        "arrange index.html as this seed paper's tables and figures, in its order (hccrad.report.paper); "
+        "the stage-by-stage report is then written as stages.html"))
 
 
 class StudySpec(_Strict):

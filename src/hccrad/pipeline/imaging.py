@@ -20,7 +20,7 @@ from hccrad.cohort.study import Study
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
 from hccrad.core.image import Image
-from hccrad.features.msi import heterogeneity_score, msi_features
+from hccrad.features.msi import heterogeneity_score, msi_features, msi_matrix
 from hccrad.habitat.estimators import IndividualHabitats, PopulationHabitats, TwoStepHabitats
 from hccrad.habitat.descriptors import Descriptor, descriptor_maps, labels_to_volume, voxel_matrix
 from hccrad.habitat.summary import habitat_summary
@@ -65,6 +65,8 @@ class ImagingResult:
     example_map: tuple[str, np.ndarray, tuple[float, float, float]] | None = None  # case, labels, spacing (3-D view)
     ring_cases: list[str] = field(default_factory=list)  # MSI label 0 from a dilation ring (no liver mask)
     liver_record: dict | None = None  # liver U-Net: cases predicted, Dice on held-out labelled cases
+    example_slices: dict | None = None  # first overlay case: phase and descriptor-map slices (paper figures)
+    example_msi: tuple[str, np.ndarray] | None = None  # first case: its MSI count matrix (seed 000 fig. 3a)
 
 
 def _descriptors(spec: StudySpec) -> list[Descriptor]:
@@ -126,6 +128,23 @@ def _load_voxels(study: Study, case_id: str, predicted_liver: np.ndarray | None 
         X2=voxel_matrix(maps, reader2, names).astype(np.float32) if reader2 is not None else None,
         shell=shell, shell_from_liver=liver is not None,
     )
+
+
+def _example_slices(study: Study, case_id: str, margin: int = 8) -> dict:
+    """Largest-tumour-slice crops of each phase and each descriptor map of one case (seed 000 fig. 2a–b,
+    seed 001 fig. 2A–D): {"case_id", "phases": {name: 2-D}, "descriptors": {name: 2-D}, "mask": 2-D}."""
+    spec = study.spec
+    case = study.load_case(case_id)
+    tumor = case.mask(spec.data.tumor_mask)
+    z = int(np.argmax(tumor.sum(axis=(1, 2))))
+    ys, xs = np.nonzero(tumor[z])
+    box = (slice(max(int(ys.min()) - margin, 0), int(ys.max()) + margin + 1),
+           slice(max(int(xs.min()) - margin, 0), int(xs.max()) + margin + 1))
+    maps = descriptor_maps(case.images, tumor, _descriptors(spec), case_id=case_id)
+    return {"case_id": case_id,
+            "phases": {p: case.image(p).array[z][box].astype(float) for p in spec.data.phases},
+            "descriptors": {n: np.where(tumor[z][box], m[z][box], np.nan) for n, m in maps.items()},
+            "mask": tumor[z][box]}
 
 
 def _case_features(spec: StudySpec, model, cv: CaseVoxels, labels_of: str) -> tuple[dict, np.ndarray]:
@@ -249,11 +268,20 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     pooled_lab = np.concatenate([labels_all[c][1] for c in train_ids])
     keep = np.sort(np.random.default_rng(spec.seed).choice(pooled_X.shape[0], size=min(5000, pooled_X.shape[0]),
                                                            replace=False))
+    example_slices = example_msi = None
+    if overlays:
+        try:
+            example_slices = _example_slices(study, overlays[0]["case_id"])
+        except HccradError as exc:  # a figure only: log and go on
+            log.warning("example maps of %s not drawn: %s", overlays[0]["case_id"], exc)
+    if example is not None:
+        example_msi = (example[0], msi_matrix(example[1], int(model.n_habitats_),
+                                              connectivity=spec.features.msi.connectivity))
     return ImagingResult(
         descriptor_names=names, voxel_sample=(pooled_X[keep], pooled_lab[keep]), example_map=example,
         ring_cases=sorted(c.case_id for c in cases.values() if not c.shell_from_liver), liver_record=liver_record,
         features=features, features_reader2=features2, habitat_summary=summary,
         k_selection=getattr(model, "k_selection_", None), n_habitats=int(model.n_habitats_),
         model_path=model_path, errors=pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),
-        overlays=overlays, seconds=seconds,
+        overlays=overlays, seconds=seconds, example_slices=example_slices, example_msi=example_msi,
     )

@@ -29,9 +29,10 @@ from hccrad.report.document import Report  # noqa: E402
 from hccrad.report.figures.calibration import plot_calibration  # noqa: E402
 from hccrad.report.figures.classification import plot_confusion_matrix  # noqa: E402
 from hccrad.report.figures.decision import plot_decision_curve  # noqa: E402
-from hccrad.report.figures.descriptive import plot_correlation_heatmap, plot_score_distribution  # noqa: E402
+from hccrad.report.figures.descriptive import plot_score_distribution  # noqa: E402
 from hccrad.report.figures.discrimination import plot_roc  # noqa: E402
-from hccrad.report.figures.habitat import plot_habitat_overlay, plot_k_selection  # noqa: E402
+from hccrad.pipeline.report_imaging import section_features, section_habitats  # noqa: E402
+from hccrad.pipeline.report_survival import section_survival  # noqa: E402
 from hccrad.report.figures.models_compare import plot_auc_bars, plot_radar  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataF
         pos = is_positive(data[r.column], r.positive).groupby(data["cohort"]).sum()
         counts[f"{r.label} (n, %)"] = [f"{int(pos.get(c, 0))} ({100 * pos.get(c, 0) / max(counts.loc[c, 'cases analysed'], 1):.1f}%)"
                                        for c in counts.index]
-    rep.add_table(s, counts, "Cases per cohort")
+    rep.add_table(s, counts, "Cases per cohort", key="cohort_counts")
     from hccrad.report.figures.flow import plot_patient_flow
 
     excluded = errors.drop_duplicates("case_id").groupby("stage").size().to_dict() if len(errors) else {}
@@ -81,11 +82,11 @@ def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataF
         fig, ax = plt.subplots(figsize=(8, 4.5))
         plot_patient_flow(ax, int(len(study.table)), {f"left out at {k}": int(v) for k, v in excluded.items()},
                           n_analysed)
-        rep.add_figure(s, fig, "Patient flow")
+        rep.add_figure(s, fig, "Patient flow", key="patient_flow")
     if len(errors):
-        rep.add_table(s, errors, "Cases left out (with the reason)", index=False)
+        rep.add_table(s, errors, "Cases left out (with the reason)", index=False, key="excluded")
     else:
-        rep.add_text(s, "No case was left out: every case in the manifest was read and analysed.")
+        rep.add_text(s, "No case was left out: every case in the manifest was read and analysed.", key="excluded")
 
 
 def _section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, feature_cols: set[str],
@@ -97,105 +98,14 @@ def _section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, feature
     cont, cat = _split_columns(data, cols)
     if len(order) > 1:
         df = data.assign(cohort=pd.Categorical(data["cohort"], categories=order))
-        rep.add_table(s, table_one(df, "cohort", cont, cat).summary(), "By cohort", index=False)
+        rep.add_table(s, table_one(df, "cohort", cont, cat).summary(), "By cohort", index=False,
+                      key="table1_cohort")
     if spec.outcome.response:
         r = spec.outcome.response
         train = data[data["cohort"] == spec.cohorts.training]
         grp = is_positive(train[r.column], r.positive).map({True: "responder", False: "non-responder"})
         rep.add_table(s, table_one(train.assign(_outcome=grp), "_outcome", cont, cat).summary(),
-                      f"Training cohort by {r.label}", index=False)
-
-
-def _section_habitats(rep: Report, imaging: ImagingResult | None) -> None:
-    if imaging is None:  # clinical-only study
-        return
-    s = rep.section("Tumour habitats",
-                    f"{imaging.n_habitats} habitats from the training cohort's tumour voxels; habitat 1 has "
-                    "the lowest and habitat k the highest value of the ordering descriptor in every patient.")
-    if imaging.liver_record:
-        r = imaging.liver_record
-        dice_text = (f"mean Dice {r['mean_dice']:.3f} on {len(r['held_out'])} held-out labelled case(s)"
-                     if r.get("held_out") else "no labelled case could be held out for a Dice check")
-        rep.add_text(s, f"Liver masks of {len(r['predicted_cases'])} case(s) were predicted by a 3-D U-Net trained "
-                        f"on the labelled cases ({dice_text}); written to liver_masks/.", "Liver segmentation")
-    if imaging.ring_cases:
-        rep.add_text(s, f"{len(imaging.ring_cases)} case(s) have no liver mask, so MSI label 0 there is a dilation "
-                        "ring around the tumour instead of liver parenchyma; this changes the border features "
-                        f"(b01, 2border0, msi_border_*_0). Cases: {', '.join(imaging.ring_cases[:20])}"
-                        + (" …" if len(imaging.ring_cases) > 20 else ""), "Warning")
-    if imaging.k_selection is not None:
-        fig = plt.figure(figsize=(10, 4))
-        plot_k_selection(fig, imaging.k_selection)
-        rep.add_figure(s, fig, "Choice of the number of habitats (elbow rule and silhouette)")
-        rep.add_table(s, imaging.k_selection.summary(), "Cluster-quality indices by k", index=False)
-    rep.add_table(s, imaging.habitat_summary, "Habitat descriptors (training cohort)", index=False)
-    names = imaging.descriptor_names
-    if imaging.voxel_sample is not None and len(names) >= 2:
-        from hccrad.report.figures.habitat import plot_habitat_descriptors, plot_voxel_scatter
-
-        fig, axes = _panels(2, 5.5, 4.3)
-        plot_habitat_descriptors(axes[0], imaging.habitat_summary, names)
-        plot_voxel_scatter(axes[1], *imaging.voxel_sample, names, imaging.n_habitats)
-        rep.add_figure(s, fig, "Descriptors per habitat and training voxels by habitat",
-                       "Left: mean ± SD of each descriptor per habitat; right: up to 5,000 training voxels.")
-    if imaging.example_map is not None:
-        from hccrad.report.figures.habitat import plot_habitat_3d
-
-        fig = plt.figure(figsize=(6, 5))
-        ax3d = fig.add_subplot(projection="3d")
-        plot_habitat_3d(ax3d, imaging.example_map[1], imaging.n_habitats, imaging.example_map[2])
-        rep.add_figure(s, fig, f"3-D view of the habitat map of {imaging.example_map[0]}")
-    if imaging.overlays:
-        fig, axes = _panels(len(imaging.overlays), 4.0, 4.0)
-        for ax, ov in zip(axes, imaging.overlays):
-            plot_habitat_overlay(ax, ov["image"], ov["labels"], imaging.n_habitats)
-            ax.set_title(f"{ov['case_id']} ({ov['cohort']})")
-        rep.add_figure(s, fig, "Habitat maps on the reference phase",
-                       "Largest tumour slice of the first cases; blue/green/red = habitats 1/2/3 for k = 3.")
-
-
-def _section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
-                      stability: pd.DataFrame | None) -> None:
-    s = rep.section("Feature stability and selection",
-                    "Selection steps run inside a scikit-learn pipeline fitted on the training cohort "
-                    "(and refitted in every bootstrap resample).")
-    if stability is not None:
-        thr = spec.features.icc_min
-        rep.add_table(s, stability, f"Inter-reader stability (training cohort; kept when ICC ≥ {thr})",
-                      index=False)
-    for note in fitted.notes:
-        rep.add_text(s, note, "Note")
-    for name, m in fitted.models.items():
-        if m.coefficients is not None:
-            rep.add_table(s, m.coefficients, f"Model '{name}': coefficients and odds ratios")
-        if m.formula:
-            rep.add_text(s, m.formula, f"Model '{name}': fitted formula")
-        if m.optimism is not None and len(m.optimism.selection_frequency):
-            freq = m.optimism.selection_frequency.sort_values(ascending=False).head(15)
-            rep.add_table(s, freq.rename("selected in resamples (fraction)").to_frame(),
-                          f"Model '{name}': selection frequency over {m.optimism.n_boot} bootstrap resamples")
-    if fitted.lasso is not None and getattr(fitted.lasso, "coef_path_", None) is not None:
-        from hccrad.report.figures.lasso import plot_lasso_cv, plot_lasso_path
-
-        fig, axes = _panels(2, 5.5, 4.2)
-        plot_lasso_cv(axes[0], fitted.lasso, title="LASSO cross-validation")
-        plot_lasso_path(axes[1], fitted.lasso, title="LASSO coefficient path")
-        rep.add_figure(s, fig, "LASSO: cross-validation curve and coefficient path (training cohort)")
-    imaging_sel = [f for m in fitted.models.values() if m.spec.features != "none" for f in m.selected
-                   if f in data.columns]
-    imaging_sel = list(dict.fromkeys(imaging_sel))
-    if len(imaging_sel) >= 2:
-        train = data[data["cohort"] == spec.cohorts.training]
-        fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(imaging_sel), 0.9 + 0.5 * len(imaging_sel)))
-        plot_correlation_heatmap(ax, train[imaging_sel], method="spearman")
-        rep.add_figure(s, fig, "Spearman correlation of the selected imaging features (training cohort)")
-        from hccrad.report.figures.descriptive import plot_clustered_heatmap
-
-        fig, ax = plt.subplots(figsize=(2.5 + 0.45 * len(imaging_sel), 5.5))
-        y_train = fitted.y.loc[train.index]
-        plot_clustered_heatmap(ax, train[imaging_sel], row_colors=y_train.to_numpy())
-        rep.add_figure(s, fig, "Hierarchical clustering of the selected imaging features (training cohort)",
-                       "z-scored features; left strip: observed outcome (dark = positive).")
+                      f"Training cohort by {r.label}", index=False, key="table1_outcome")
 
 
 def _nomogram_inputs(model, data: pd.DataFrame, train: pd.Series):
@@ -233,7 +143,7 @@ def _section_nomograms(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted:
         nomo = nomogram_points(logit, design)
         fig, ax = plt.subplots(figsize=(8, 1.0 + 0.55 * (len(nomo.scales["variable"].unique()) + 3)))
         plot_nomogram(ax, nomo)
-        rep.add_figure(s, fig, f"Nomogram of model '{name}'")
+        rep.add_figure(s, fig, f"Nomogram of model '{name}'", key="nomogram")
 
 
 def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels) -> None:
@@ -249,7 +159,7 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
     kept = [v for v in m.selected if v in m.spec.clinical]
     res = odds_ratio_table(train, "_y", list(m.spec.clinical), multivariable=kept or None)
     table = res.summary()
-    rep.add_table(s, table, "Odds ratios (95% CI)", index=False)
+    rep.add_table(s, table, "Odds ratios (95% CI)", index=False, key="odds_ratios")
     from hccrad.report.figures.survival import forest_plot
 
     for kind in ("mv", "uv"):  # the multivariable model when there is one, else the univariable ORs
@@ -259,7 +169,7 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
             forest_plot(ax, shown, estimate=f"or_{kind}", lower=f"lower_{kind}", upper=f"upper_{kind}",
                         label="term", p=f"p_{kind}", xlabel="odds ratio (95% CI)")
             rep.add_figure(s, fig, "Forest plot of the " + ("multivariable" if kind == "mv" else "univariable")
-                           + " odds ratios")
+                           + " odds ratios", key="or_forest")
             break
 
 
@@ -272,17 +182,86 @@ def _section_discrimination(rep: Report, spec: StudySpec, fitted: FittedModels, 
         caption = ("as_published_auc: the papers' protocol (features selected once on all training patients, "
                    "only the final model bootstrapped) — optimistic by design, shown to reproduce published "
                    "numbers; corrected_auc is the honest estimate (selection refitted in every resample).")
-    rep.add_table(s, ev.metrics, "AUC by model and cohort", index=False, caption=caption)
+    rep.add_table(s, ev.metrics, "AUC by model and cohort", index=False, caption=caption, key="auc_table")
+    _bootstrap_table(rep, s, ev)
     cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
     fig, axes = _panels(len(cohorts))
     for ax, c in zip(axes, cohorts):
         plot_roc(ax, c.y, c.scores, title=f"{c.name} (n = {c.y.size})")
-    rep.add_figure(s, fig, "ROC curves")
+    rep.add_figure(s, fig, "ROC curves", key="roc")
     fig, ax = plt.subplots(figsize=(7, 4))
     plot_auc_bars(ax, ev.metrics)
-    rep.add_figure(s, fig, "AUC across models and cohorts")
+    rep.add_figure(s, fig, "AUC across models and cohorts", key="auc_bars")
     if len(ev.comparisons):
-        rep.add_table(s, ev.comparisons, "Paired DeLong tests between models", index=False)
+        rep.add_table(s, ev.comparisons, "Paired DeLong tests between models", index=False, key="delong")
+
+
+def _bootstrap_table(rep: Report, s, ev: Evaluation) -> None:
+    """Seed 000: bootstrap optimism-corrected C-index with its CI; seed 001: SD of the AUC over resamples;
+    the as-published protocol beside the honest one when requested."""
+    cols = [c for c in ("model", "cohort", "n", "auc", "optimism", "corrected_auc", "corrected_lower",
+                        "corrected_upper", "corrected_sd", "as_published_auc", "as_published_lower",
+                        "as_published_upper", "n_boot") if c in ev.metrics.columns]
+    if "corrected_auc" not in cols:
+        return
+    table = ev.metrics.loc[ev.metrics["corrected_auc"].notna(), cols]
+    rep.add_table(s, table, "Bootstrap validation on the training cohort (C-index = AUC)", index=False,
+                  key="bootstrap",
+                  caption="corrected_*: Harrell's optimism correction with the whole pipeline (selection "
+                          "included) refitted in each resample — the honest estimate; corrected_sd: SD of the "
+                          "bootstrap-corrected AUC; as_published_*: selection once on all patients, only the "
+                          "final model bootstrapped (the papers' protocol, optimistic).")
+
+
+def _alluvial(rep: Report, s, fitted: FittedModels, cohorts) -> None:
+    """Seed 001 fig. 6C: observed response flowing to the predicted class (the last model, each cohort)."""
+    from hccrad.report.figures.classification import plot_alluvial
+
+    name = list(fitted.models)[-1]
+    fig, axes = _panels(len(cohorts), 3.8, 4.0)
+    for ax, c in zip(axes, cohorts):
+        pred = (c.scores[name] >= fitted.models[name].threshold).astype(int)
+        plot_alluvial(ax, c.y, pred, labels=("non-responder", "responder"), title=f"{name} — {c.name}")
+    rep.add_figure(s, fig, f"Observed vs predicted response (Sankey), model '{name}'", key="alluvial")
+
+
+def _section_published(rep: Report, spec: StudySpec) -> None:
+    """Published model formulas the study names (`report.published`), with their coefficients and inputs."""
+    from hccrad.models.published import load_published
+
+    if not spec.report.published:
+        return
+    s = rep.section("Published models", "Shipped formulas of the seed papers, for external validation on your "
+                                        "cohort with `hccrad validate-published NAME TABLE --outcome COLUMN`.")
+    for name in spec.report.published:
+        pub = load_published(name)
+        source = pub.spec.get("source", {})
+        rep.add_table(s, pub.summary(), f"Published model '{name}': {pub.formula(3)}", key="published_model",
+                      caption=f"{source.get('citation', '')} Outcome: {pub.spec.get('outcome', '')}. "
+                              f"Reported: {source.get('reported_auc', 'n/a')}.")
+
+
+def _section_served(rep: Report, out: Path) -> None:
+    """The model bundles `hccrad serve` turns into the clinician-facing web page (seed 002 web nomogram)."""
+    bundles = sorted((out / "models").glob("*.json"))
+    rows = []
+    for path in bundles:
+        from hccrad.models.bundle import ModelBundle
+
+        try:
+            meta = json.loads(path.read_text())
+            if not isinstance(meta, dict) or meta.get("format") != "hccrad-model-bundle":
+                continue
+            inputs = ModelBundle(meta).input_features
+        except (OSError, ValueError, KeyError):
+            continue
+        rows.append({"model": meta.get("name", path.stem), "kind": meta.get("kind"),
+                     "file": f"models/{path.name}", "inputs": ", ".join(inputs)})
+    if not rows:
+        return
+    s = rep.section("Web calculator", f"Run `hccrad serve {out / 'models'}` and open the printed address: one "
+                                      "page per model, with the patient's probability, its CI and the nomogram.")
+    rep.add_table(s, pd.DataFrame(rows), "Model bundles served by hccrad serve", index=False, key="served_models")
 
 
 def _section_classification(rep: Report, fitted: FittedModels, ev: Evaluation) -> None:
@@ -290,7 +269,7 @@ def _section_classification(rep: Report, fitted: FittedModels, ev: Evaluation) -
                     "Accuracy, sensitivity, specificity, PPV, NPV with Clopper–Pearson exact 95% CIs, [n/N].")
     wide = ev.classification.pivot_table(index=["model", "metric"], columns="cohort", values="display",
                                          aggfunc="first", sort=False)
-    rep.add_table(s, wide, "Classification metrics (cohorts side by side)")
+    rep.add_table(s, wide, "Classification metrics (cohorts side by side)", key="classification")
     cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
     names = list(fitted.models)
     fig, axes = plt.subplots(len(cohorts), len(names), figsize=(3.4 * len(names), 3.2 * len(cohorts)),
@@ -299,7 +278,8 @@ def _section_classification(rep: Report, fitted: FittedModels, ev: Evaluation) -
         for j, n in enumerate(names):
             pred = (c.scores[n] >= fitted.models[n].threshold).astype(int)
             plot_confusion_matrix(axes[i][j], confusion_counts(c.y, pred), title=f"{n} — {c.name}")
-    rep.add_figure(s, fig, "Confusion matrices")
+    rep.add_figure(s, fig, "Confusion matrices", key="confusion")
+    _alluvial(rep, s, fitted, cohorts)
     radar = ev.classification.pivot_table(index=["model", "cohort"], columns="metric", values="estimate")
     radar = radar.reset_index()
     last = cohorts[-1].name
@@ -308,7 +288,7 @@ def _section_classification(rep: Report, fitted: FittedModels, ev: Evaluation) -
     sub = sub.assign(auc=auc)
     fig, axes = _panels(1, 5.5, 5.5, polar=True)
     plot_radar(axes[0], sub, title=f"Metrics in the {last} cohort")
-    rep.add_figure(s, fig, "Radar chart of metrics across models")
+    rep.add_figure(s, fig, "Radar chart of metrics across models", key="radar")
 
 
 def _section_calibration(rep: Report, ev: Evaluation) -> None:
@@ -319,7 +299,7 @@ def _section_calibration(rep: Report, ev: Evaluation) -> None:
     for ax, c in zip(axes, cohorts):
         plot_calibration(ax, c.y, {k: np.clip(v, 1e-6, 1 - 1e-6) for k, v in c.scores.items()},
                          title=c.name)
-    rep.add_figure(s, fig, "Calibration curves")
+    rep.add_figure(s, fig, "Calibration curves", key="calibration")
     rows = []
     for (model, cohort), cal in ev.calibration.items():
         t = cal.summary()
@@ -327,7 +307,8 @@ def _section_calibration(rep: Report, ev: Evaluation) -> None:
         t.insert(0, "model", model)
         rows.append(t)
     if rows:
-        rep.add_table(s, pd.concat(rows, ignore_index=True), "Calibration statistics", index=False)
+        rep.add_table(s, pd.concat(rows, ignore_index=True), "Calibration statistics", index=False,
+                      key="calibration_stats")
 
 
 def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels) -> None:
@@ -335,14 +316,14 @@ def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels) -> None
     fig, axes = _panels(len(ev.decision))
     for ax, (cohort, dca) in zip(axes, ev.decision.items()):
         plot_decision_curve(ax, dca, title=cohort)
-    rep.add_figure(s, fig, "Decision curves")
+    rep.add_figure(s, fig, "Decision curves", key="decision")
     fig, axes = _panels(len(ev.cohorts))
     for ax, c in zip(axes, ev.cohorts):
         if len(np.unique(c.y)) == 2:
             first = next(iter(c.scores))
             plot_score_distribution(ax, c.y, c.scores[first], score_name=f"{first} score",
                                     title=f"{c.name}")
-    rep.add_figure(s, fig, "Score distributions by outcome")
+    rep.add_figure(s, fig, "Score distributions by outcome", key="score_distribution")
     from hccrad.report.figures.scores import plot_waterfall
 
     first = next(iter(fitted.models))
@@ -352,90 +333,7 @@ def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels) -> None
                        score_name=f"{first} probability", title=c.name)
     rep.add_figure(s, fig, f"Waterfall of the '{first}' model's scores",
                    "Bars: each patient's predicted probability minus the training-cohort Youden cut-off; "
-                   "colour: observed outcome.")
-
-
-def _section_survival(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels) -> None:
-    from hccrad.report.figures.survival import forest_plot, plot_km_with_risk_table
-    from hccrad.survival.cox import cox_regression
-    from hccrad.survival.cutpoint import maxstat_cutpoint
-    from hccrad.survival.kaplan_meier import kaplan_meier
-    from hccrad.survival.logrank import logrank_test
-
-    sv = spec.outcome.survival
-    if sv is None or not fitted.models:
-        return
-    name = next(iter(fitted.models))
-    score = fitted.models[name].scores
-    s = rep.section(f"Survival: {sv.label} by the '{name}' risk group",
-                    "Cut-point chosen on the training cohort by maximally selected log-rank statistics "
-                    "(Lausen–Schumacher corrected p) and applied unchanged to the other cohorts.")
-    train = data["cohort"] == spec.cohorts.training
-    cut = maxstat_cutpoint(data.loc[train, sv.time], data.loc[train, sv.event], score[train])
-    rep.add_table(s, cut.summary(), "Cut-point (training cohort)", index=False)
-    for cohort in dict.fromkeys(data["cohort"]):
-        idx = data["cohort"] == cohort
-        groups = np.where(score[idx] > cut.cutpoint, "high score", "low score")
-        if len(set(groups)) < 2:
-            continue
-        km = kaplan_meier(data.loc[idx, sv.time], data.loc[idx, sv.event], groups, time_unit=sv.unit)
-        lr = logrank_test(data.loc[idx, sv.time], data.loc[idx, sv.event], groups)
-        fig = plt.figure(figsize=(6.5, 5.2))
-        plot_km_with_risk_table(fig, km, p_value=lr.p_value, title=f"{cohort}")
-        rep.add_figure(s, fig, f"Kaplan–Meier by risk group — {cohort}")
-        rep.add_table(s, km.summary(), f"Median survival by group — {cohort}", index=False)
-    df = data.loc[train, [sv.time, sv.event]].assign(**{f"{name}_score": score[train]})
-    cox = cox_regression(df, sv.time, sv.event, [f"{name}_score"], time_unit=sv.unit)
-    rep.add_table(s, cox.summary(), "Cox regression of the score (training cohort)", index=False)
-    if sv.compare_with:
-        _staging_comparison(rep, s, spec, data, name, score, float(cox.summary()["coef"].iloc[0]))
-
-
-def _ordinal(col: pd.Series) -> pd.Series:
-    """A staging column as numbers (higher = more advanced): ordered categoricals by their order."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        if not col.cat.ordered:
-            raise HccradError(f"staging column {col.name!r} is an unordered category",
-                              field=f"outcome.survival.compare_with", hint="give an ordered stage column")
-        return col.cat.codes.where(col.notna()).astype(float)
-    out = pd.to_numeric(col, errors="coerce")
-    bad = col.notna() & out.isna()
-    if bad.any():
-        raise HccradError(f"staging column {col.name!r} has non-numeric values, e.g. {col[bad].iloc[0]!r}",
-                          field="outcome.survival.compare_with",
-                          hint="derive the stage with hccrad's clinical scores (ordered) or code it 0, 1, 2, …")
-    return out
-
-
-def _staging_comparison(rep: Report, s, spec: StudySpec, data: pd.DataFrame, name: str, score: pd.Series,
-                        cox_coef: float) -> None:
-    """Seed 002 table 3: the model's risk against staging systems by C-index and AUC(t), per cohort.
-
-    The model score is turned into a risk by the sign of its training-cohort Cox coefficient (so higher =
-    worse, as for stages); the censoring distribution of AUC(t) comes from the training cohort."""
-    from hccrad.survival.compare import compare_prognostic_scores
-
-    sv = spec.outcome.survival
-    risk_name = f"{name} risk"
-    frame = data[[sv.time, sv.event]].copy()
-    frame[risk_name] = np.sign(cox_coef or 1.0) * score
-    for col in sv.compare_with:
-        frame[col] = _ordinal(data[col])
-    train = data["cohort"] == spec.cohorts.training
-    for cohort in dict.fromkeys(data["cohort"]):
-        sub = frame[data["cohort"] == cohort]
-        horizons = [h for h in sv.horizons if h < sub[sv.time].max()]
-        try:
-            res = compare_prognostic_scores(
-                sub, time=sv.time, event=sv.event, scores=[risk_name, *sv.compare_with], reference=risk_name,
-                horizons=horizons, train_time=frame.loc[train, sv.time].to_numpy(float),
-                train_event=frame.loc[train, sv.event].to_numpy(), time_unit=sv.unit, n_boot=200,
-                seed=spec.seed)
-        except HccradError as exc:
-            rep.add_text(s, f"{cohort}: comparison not computed ({exc})", "Model vs staging systems")
-            continue
-        rep.add_table(s, res.summary(), f"Model vs staging systems: C-index and AUC(t) — {cohort}",
-                      index=False)
+                   "colour: observed outcome.", key="waterfall")
 
 
 def _section_truth(rep: Report, spec: StudySpec, ev: Evaluation) -> None:
@@ -452,7 +350,7 @@ def _section_truth(rep: Report, spec: StudySpec, ev: Evaluation) -> None:
                     "variables, so a combined model is the one to hold against it; in the population the "
                     f"habitat part alone reaches AUC {pop.get('auc_habitat_part', float('nan')):.3f} and the "
                     f"clinical part alone {pop.get('auc_clinical_part', float('nan')):.3f}.")
-    rep.add_table(s, truth_comparison(ev.metrics, truth), "Validated and Bayes-optimal AUC", index=False,
+    rep.add_table(s, truth_comparison(ev.metrics, truth), "Validated and Bayes-optimal AUC", index=False, key="truth",
                   caption="validated AUC = optimism-corrected AUC on the training cohort, plain AUC on test "
                           "cohorts; difference = validated − Bayes AUC of the same cases.")
 
@@ -481,9 +379,11 @@ def _section_deep(rep: Report, deep) -> None:
                     "Training cases are scored out of fold (patient-grouped k-fold CV); other cohorts by one "
                     "network trained on the whole training cohort. Grad-CAM maps are written as NIfTI under "
                     "deep/gradcam/.")
-    rep.add_table(s, deep.summary(), "CNN score: AUC by cohort (DeLong CI)", index=False)
-    for title, fig in deep.figures:
-        rep.add_figure(s, fig, title.replace("_", " "))
+    rep.add_table(s, deep.summary(), "CNN score: AUC by cohort (DeLong CI)", index=False, key="cnn_auc")
+    for name, fig in deep.figures:
+        rep.add_figure(s, fig, name.replace("_", " "), key=name)
+    for name, table in getattr(deep, "tables", []):
+        rep.add_table(s, table, name.replace("_", " "), index=False, key=name)
 
 
 def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame) -> None:
@@ -495,7 +395,7 @@ def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame) -> N
     a = spec.associations
     if a is None:
         return
-    feats = a.features or [c for c in data.columns if re.fullmatch(r"habitat\d+_fraction", str(c))]
+    feats = a.features or [c for c in data.columns if re.fullmatch(r"habitat\d+(_fraction|\.1)", str(c))]
     if not feats:
         raise HccradError("no habitat proportion columns (habitat<k>_fraction) to associate",
                           field="associations.features", hint="name the feature columns explicitly")
@@ -503,7 +403,7 @@ def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame) -> N
                     "All analysed cases; Spearman's rho for continuous markers, Mann–Whitney U / Kruskal–Wallis "
                     "for categorical ones; q = Benjamini–Hochberg over all tests shown.")
     table = feature_associations(data, feats, a.markers)
-    rep.add_table(s, table, "Feature–marker tests", index=False)
+    rep.add_table(s, table, "Feature–marker tests", index=False, key="associations")
     pairs = table.sort_values("p").head(6)
     fig, axes = _panels(len(pairs), 3.6, 3.4)
     for ax, (_, r) in zip(axes, pairs.iterrows()):
@@ -517,7 +417,7 @@ def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame) -> N
         ax.set_xlabel(r["marker"])
         ax.set_ylabel(r["feature"])
         ax.set_title(f"{r['test']}: q = {r['q_bh']:.3g}", fontsize="small")
-    rep.add_figure(s, fig, "Strongest associations")
+    rep.add_figure(s, fig, "Strongest associations", key="association_plots")
 
 
 def _section_readers(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
@@ -540,9 +440,10 @@ def _section_readers(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: F
         calls = {r.name: pd.to_numeric(data.loc[idx, r.column], errors="raise").to_numpy(float)
                  for r in spec.readers}
         res = reader_comparison(c.y, calls, c.scores, thresholds, level=spec.validation.level)
-        rep.add_table(s, res.metrics, f"Readers and models — {c.name}", index=False)
+        rep.add_table(s, res.metrics, f"Readers and models — {c.name}", index=False, key="readers")
         if len(res.tests):
-            rep.add_table(s, res.tests, f"DeLong tests, readers vs models — {c.name}", index=False)
+            rep.add_table(s, res.tests, f"DeLong tests, readers vs models — {c.name}", index=False,
+                          key="readers_delong")
 
 
 def _section_radiogenomics(rep: Report, result) -> None:
@@ -553,12 +454,12 @@ def _section_radiogenomics(rep: Report, result) -> None:
                     "and GSEA prerank on gene sets shipped inside the blitzgsea package (GO Biological Process "
                     "2023: CC BY 4.0; KEGG 2021: free for academic use) or user .gmt files; ssGSEA of "
                     "user-supplied signatures. Computed offline.")
-    rep.add_table(s, result.summary(), "Analyses", index=False)
+    rep.add_table(s, result.summary(), "Analyses", index=False, key="radiogenomics_summary")
     for name, table in result.tables().items():
         if isinstance(table, pd.DataFrame) and len(table):
-            rep.add_table(s, table, name, index=False, max_rows=200)
+            rep.add_table(s, table, name, index=False, max_rows=200, key="radiogenomics_table")
     for title, fig in result.figures():
-        rep.add_figure(s, fig, title)
+        rep.add_figure(s, fig, title, key="radiogenomics_figure")
 
 
 def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: ImagingResult,
@@ -570,11 +471,12 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
     order = [c.name for c in ev.cohorts]
     feature_cols = set(imaging.features.columns if imaging is not None else []) | {c for c in data.columns if c.count("_original_") or
                                                      "_log-sigma" in c or "_wavelet" in c}
+    training_ids = [str(c) for c in data.index[data["cohort"] == spec.cohorts.training]]
     steps = [
         ("overview", lambda: _section_overview(rep, spec, study, data, errors, order)),
         ("table 1", lambda: _section_table_one(rep, spec, data, feature_cols, order)),
-        ("habitats", lambda: _section_habitats(rep, imaging)),
-        ("features", lambda: _section_features(rep, spec, data, fitted, stability)),
+        ("habitats", lambda: section_habitats(rep, imaging, training_ids)),
+        ("features", lambda: section_features(rep, spec, data, fitted, stability)),
         ("odds ratios", lambda: _section_odds_ratios(rep, spec, data, fitted)),
         ("nomograms", lambda: _section_nomograms(rep, spec, data, fitted)),
         ("discrimination", lambda: _section_discrimination(rep, spec, fitted, ev)),
@@ -584,9 +486,11 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
         ("deep learning", lambda: _section_deep(rep, deep)),
         ("readers", lambda: _section_readers(rep, spec, data, fitted, ev)),
         ("associations", lambda: _section_associations(rep, spec, data)),
-        ("survival", lambda: _section_survival(rep, spec, data, fitted)),
+        ("survival", lambda: section_survival(rep, spec, data, fitted)),
         ("synthetic truth", lambda: _section_truth(rep, spec, ev)),
         ("radiogenomics", lambda: _section_radiogenomics(rep, radiogenomics)),
+        ("published models", lambda: _section_published(rep, spec)),
+        ("web calculator", lambda: _section_served(rep, out)),
     ]
     for name, fn in steps:
         try:
@@ -595,4 +499,9 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
             log.warning("report section %s incomplete: %s", name, exc)
             sec = rep.sections[-1] if rep.sections else rep.section(name)
             rep.add_text(sec, f"Section '{name}' could not be completed: {exc}", "Not computed")
-    return rep.write(appendix)
+    if spec.report.paper is None:
+        return rep.write(appendix)
+    from hccrad.report.paper import PAPERS, paper_sections
+
+    return rep.write(appendix, paper=paper_sections(rep, spec.report.paper),
+                     paper_name=f"{spec.report.paper} ({PAPERS[spec.report.paper][0]})")

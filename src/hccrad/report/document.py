@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -38,6 +39,7 @@ class Item:
     caption: str = ""
     body: str = ""             # HTML for tables, base64 PNG for figures, text for text
     files: list[str] = field(default_factory=list)
+    key: str = ""              # what it shows, e.g. "roc" (paper layouts pick items by key)
 
 
 @dataclass
@@ -77,7 +79,7 @@ class Report:
         self.sections.append(s)
         return s
 
-    def add_figure(self, section: Section, fig: plt.Figure, title: str, caption: str = "") -> Item:
+    def add_figure(self, section: Section, fig: plt.Figure, title: str, caption: str = "", *, key: str = "") -> Item:
         name = self._file_name(section, title)
         png = self.dir / "figures" / f"{name}.png"
         svg = self.dir / "figures" / f"{name}.svg"
@@ -85,12 +87,13 @@ class Report:
         fig.savefig(svg, bbox_inches="tight")
         plt.close(fig)
         data = base64.b64encode(png.read_bytes()).decode("ascii")
-        item = Item("figure", title, caption, data, [f"figures/{png.name}", f"figures/{svg.name}"])
+        item = Item("figure", title, caption, data, [f"figures/{png.name}", f"figures/{svg.name}"], key)
         section.items.append(item)
         return item
 
     def add_table(self, section: Section, table: pd.DataFrame, title: str, caption: str = "",
-                  index: bool = True, float_format: str = "{:.3f}", max_rows: int | None = None) -> Item:
+                  index: bool = True, float_format: str = "{:.3f}", max_rows: int | None = None,
+                  key: str = "") -> Item:
         """Write the whole table as CSV; show it (its first `max_rows` rows, if given) in the page."""
         name = self._file_name(section, title)
         csv = self.dir / "tables" / f"{name}.csv"
@@ -103,19 +106,34 @@ class Report:
             if pd.api.types.is_float_dtype(shown[c]):
                 shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else float_format.format(v))
         body = shown.to_html(index=index, border=0, classes="tbl", escape=True, na_rep="")
-        item = Item("table", title, caption, body, [f"tables/{csv.name}"])
+        item = Item("table", title, caption, body, [f"tables/{csv.name}"], key)
         section.items.append(item)
         return item
 
-    def add_text(self, section: Section, text: str, title: str = "") -> Item:
-        item = Item("text", title, "", text)  # escaped by the template (autoescape)
+    def add_text(self, section: Section, text: str, title: str = "", *, key: str = "") -> Item:
+        item = Item("text", title, "", text, key=key)  # escaped by the template (autoescape)
         section.items.append(item)
         return item
 
-    def write(self, appendix: dict[str, str]) -> Path:
+    def write(self, appendix: dict[str, str], paper: Sequence[Section] | None = None,
+              paper_name: str = "") -> Path:
+        """Write index.html and return its path.
+
+        Without `paper`, index.html holds the stage-by-stage sections. With `paper` (sections built by
+        `hccrad.report.paper.paper_sections`), index.html holds the paper's items in the paper's order and
+        the stage-by-stage report goes to stages.html; the two pages link to each other.
+        """
         env = Environment(loader=PackageLoader("hccrad.report", "templates"),
                           autoescape=select_autoescape(["html", "j2"]))
-        page = env.get_template("report.html.j2").render(
-            title=self.title, sections=self.sections, appendix=appendix,
-        )
+        template = env.get_template("report.html.j2")
+        if paper is None:
+            page = template.render(title=self.title, sections=self.sections, appendix=appendix, other=None)
+            return atomic_write_text(self.dir / "index.html", page)
+        stages = template.render(title=f"{self.title} — all results by pipeline stage", sections=self.sections,
+                                 appendix=appendix,
+                                 other=("index.html", f"the same results arranged as the {paper_name} paper"))
+        atomic_write_text(self.dir / "stages.html", stages)
+        page = template.render(title=self.title, sections=list(paper), appendix=appendix,
+                               other=("stages.html", "all results by pipeline stage (with the items no "
+                                                     "paper section shows)"))
         return atomic_write_text(self.dir / "index.html", page)

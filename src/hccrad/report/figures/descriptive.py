@@ -80,8 +80,8 @@ def plot_clustered_heatmap(ax: Axes, df: pd.DataFrame, *, row_colors: Sequence |
     fig. 5e. `row_colors` (e.g. the outcome) is drawn as a strip on the left."""
     from scipy.cluster.hierarchy import leaves_list, linkage
 
-    if df.shape[0] < 2 or df.shape[1] < 2:
-        raise DataError(f"clustered heatmap needs >= 2 rows and columns, got {df.shape}", field="df")
+    if df.shape[0] < 2 or df.shape[1] < 1:
+        raise DataError(f"clustered heatmap needs >= 2 rows and >= 1 column, got {df.shape}", field="df")
     x = df.astype(float)
     if x.isna().any().any():
         raise DataError("clustered heatmap: the table has missing values", field="df",
@@ -89,7 +89,7 @@ def plot_clustered_heatmap(ax: Axes, df: pd.DataFrame, *, row_colors: Sequence |
     sd = x.std(ddof=0).replace(0, 1.0)
     z = ((x - x.mean()) / sd).to_numpy()
     rows = leaves_list(linkage(z, "average"))
-    cols = leaves_list(linkage(z.T, "average"))
+    cols = leaves_list(linkage(z.T, "average")) if z.shape[1] > 1 else np.array([0])
     z = np.clip(z[np.ix_(rows, cols)], -3, 3)
     im = ax.imshow(z, aspect="auto", cmap=cmap, vmin=-3, vmax=3, interpolation="nearest")
     ax.set_xticks(np.arange(len(cols)), labels=[str(df.columns[c]) for c in cols], rotation=90, fontsize="x-small")

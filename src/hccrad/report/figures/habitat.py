@@ -160,3 +160,47 @@ def plot_habitat_3d(ax, labels: np.ndarray, n_habitats: int, spacing: Sequence[f
     ax.set_zlabel("z (mm)")
     ax.legend(markerscale=4, fontsize="small")
     return ax
+
+
+def plot_example_maps(fig, example: dict):
+    """One tumour on its largest slice: each phase (grey, tumour contour) then each descriptor map inside
+    the tumour (seed 000 fig. 2a–b "AE"/"VE" maps; seed 001 fig. 2A–D phases). `example` is
+    `ImagingResult.example_slices`: {"case_id", "phases": {name: 2-D}, "descriptors": {name: 2-D}, "mask"}."""
+    phases, descs = dict(example.get("phases", {})), dict(example.get("descriptors", {}))
+    panels = [(f"{n} phase", a, "gray") for n, a in phases.items()] + [(f"{n} map", a, "magma")
+                                                                       for n, a in descs.items()]
+    if not panels:
+        raise FeatureError("no phase or descriptor slice to draw", field="example_slices")
+    mask = np.asarray(example["mask"], dtype=float)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, arr, cmap) in zip(axes, panels):
+        shown = ax.imshow(np.asarray(arr, dtype=float), cmap=cmap, interpolation="nearest")
+        if mask.any():
+            ax.contour(mask, levels=[0.5], colors="cyan" if cmap == "gray" else "white", linewidths=0.8)
+        if cmap != "gray":
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+        ax.set_title(title, fontsize="small")
+        ax.set_axis_off()
+    fig.suptitle(f"{example.get('case_id', '')}: largest tumour slice", fontsize="small")
+    return fig
+
+
+def plot_msi_matrix(ax: Axes, matrix: np.ndarray, *, title: str | None = None) -> Axes:
+    """The (k+1) × (k+1) MSI count matrix as an annotated heatmap (seed 000 fig. 3a); row/column 0 is the
+    region around the tumour, 1..k the habitats (`hccrad.features.msi.msi_matrix`)."""
+    m = np.asarray(matrix, dtype=float)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise FeatureError(f"MSI matrix must be square, got shape {m.shape}", field="matrix")
+    shown = ax.imshow(m, cmap="Blues")
+    labels = ["0 (around)"] + [f"habitat {h}" for h in range(1, m.shape[0])]
+    ax.set_xticks(range(m.shape[0]), labels=labels, rotation=45, ha="right", fontsize="small")
+    ax.set_yticks(range(m.shape[0]), labels=labels, fontsize="small")
+    top = m.max() or 1.0
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize="x-small",
+                    color="white" if m[i, j] > top / 2 else "black")
+    ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="neighbour pairs")
+    if title:
+        ax.set_title(title)
+    return ax

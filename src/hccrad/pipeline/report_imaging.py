@@ -1,0 +1,212 @@
+"""Report sections of the imaging side: tumour habitats (maps, k, descriptors, MSI) and feature stability
+and selection (ICC, LASSO, importance, VIF, correlation heatmaps). Arranged from library functions; every
+item carries a key the paper layouts (`hccrad.report.paper`) pick it by."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from hccrad.config.spec import StudySpec  # noqa: E402
+from hccrad.pipeline.imaging import ImagingResult  # noqa: E402
+from hccrad.pipeline.modelling import FittedModel, FittedModels  # noqa: E402
+from hccrad.report.document import Report, Section  # noqa: E402
+from hccrad.report.figures.descriptive import plot_correlation_heatmap  # noqa: E402
+from hccrad.report.figures.habitat import (  # noqa: E402
+    plot_example_maps,
+    plot_habitat_overlay,
+    plot_k_selection,
+    plot_msi_matrix,
+)
+
+__all__ = ["model_inputs", "section_features", "section_habitats"]
+
+
+def _panels(n: int, width: float = 4.6, height: float = 4.2):
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
+    return fig, list(axes[0])
+
+
+def model_inputs(model: FittedModel, X: pd.DataFrame) -> pd.DataFrame | None:
+    """What the model's final logistic step sees for the rows of X (after its selection/scaling steps),
+    with the coefficient table's term names; None when the model has no coefficient table."""
+    from sklearn.pipeline import Pipeline
+
+    from hccrad.models.factory import ScoreFusion
+
+    if model.coefficients is None:
+        return None
+    est = model.estimator
+    if isinstance(est, ScoreFusion):
+        Z = est.fusion_inputs(X)
+    elif isinstance(est, Pipeline):
+        Z = est[:-1].transform(X) if len(est.steps) > 1 else X
+    else:
+        Z = X
+    terms = [t for t in model.coefficients.index if t != "const"]
+    columns = list(Z.columns) if isinstance(Z, pd.DataFrame) else terms
+    if np.asarray(Z).shape[1] != len(columns):  # an array whose columns cannot be named: no table
+        return None
+    Z = pd.DataFrame(np.asarray(Z, dtype=float), index=X.index, columns=columns)
+    return Z[[t for t in terms if t in Z.columns]]
+
+
+def _importance_and_vif(rep: Report, s: Section, spec: StudySpec, data: pd.DataFrame,
+                        fitted: FittedModels) -> None:
+    """Feature importance bubbles (seed 000 fig. 5a, seed 001 fig. 3A/E) and VIF of each logistic model's
+    terms (seed 001: "mean VIF 2.445, max 4.930"). Importance = |b_j| × SD_j of the term on the training
+    cohort (the change in log-odds for one SD); VIF_j = 1 / (1 − R²_j) (statsmodels)."""
+    from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+    from hccrad.report.figures.models_compare import plot_feature_bubbles
+
+    train = data.index[data["cohort"] == spec.cohorts.training]
+    for name, m in fitted.models.items():
+        Z = model_inputs(m, data.loc[train, m.columns])
+        if Z is None or Z.shape[1] == 0:
+            continue
+        coef = m.coefficients.loc[Z.columns]
+        table = pd.DataFrame({"feature": Z.columns, "coefficient": coef["coef"].to_numpy(float),
+                              "sd": Z.std(ddof=1).to_numpy(float), "p": coef["p"].to_numpy(float)})
+        table["importance"] = np.abs(table["coefficient"]) * table["sd"]
+        table["-log10 p"] = -np.log10(table["p"].clip(lower=1e-300))
+        fig, ax = plt.subplots(figsize=(6.5, 1.2 + 0.35 * len(table)))
+        plot_feature_bubbles(ax, table, x="importance", color="-log10 p", title=f"Model '{name}'")
+        rep.add_figure(s, fig, f"Model '{name}': feature importance", "Importance = |coefficient| × SD of the "
+                       "term in the training cohort; colour: −log10 p of the coefficient.", key="feature_bubbles")
+        if Z.shape[1] >= 2:
+            A = np.column_stack([np.ones(len(Z)), Z.to_numpy(float)])
+            vif = pd.DataFrame({"term": Z.columns,
+                                "VIF": [variance_inflation_factor(A, j + 1) for j in range(Z.shape[1])]})
+            rep.add_table(s, vif, f"Model '{name}': variance inflation factors (mean {vif['VIF'].mean():.2f}, "
+                                  f"max {vif['VIF'].max():.2f})", index=False, key="vif")
+
+
+def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: list[str]) -> None:
+    """Seed 000 fig. 2–4, seed 001 fig. 2: habitat maps, k selection, descriptors, MSI."""
+    if imaging is None:  # clinical-only study
+        return
+    s = rep.section("Tumour habitats",
+                    f"{imaging.n_habitats} habitats from the training cohort's tumour voxels; habitat 1 has "
+                    "the lowest and habitat k the highest value of the ordering descriptor in every patient.")
+    if imaging.liver_record:
+        r = imaging.liver_record
+        dice_text = (f"mean Dice {r['mean_dice']:.3f} on {len(r['held_out'])} held-out labelled case(s)"
+                     if r.get("held_out") else "no labelled case could be held out for a Dice check")
+        rep.add_text(s, f"Liver masks of {len(r['predicted_cases'])} case(s) were predicted by a 3-D U-Net trained "
+                        f"on the labelled cases ({dice_text}); written to liver_masks/.", "Liver segmentation", key="liver_segmentation")
+    if imaging.ring_cases:
+        rep.add_text(s, f"{len(imaging.ring_cases)} case(s) have no liver mask, so MSI label 0 there is a dilation "
+                        "ring around the tumour instead of liver parenchyma; this changes the border features "
+                        f"(b01, 2border0, msi_border_*_0). Cases: {', '.join(imaging.ring_cases[:20])}"
+                        + (" …" if len(imaging.ring_cases) > 20 else ""), "Warning", key="ring_warning")
+    if imaging.example_slices is not None:
+        ex = imaging.example_slices
+        n = len(ex["phases"]) + len(ex["descriptors"])
+        fig = plt.figure(figsize=(2.9 * n, 3.2))
+        plot_example_maps(fig, ex)
+        rep.add_figure(s, fig, f"Phases and descriptor maps of {ex['case_id']}",
+                       "Descriptor maps are shown inside the tumour only (the region habitats are built from).",
+                       key="example_maps")
+    if imaging.k_selection is not None:
+        fig = plt.figure(figsize=(10, 4))
+        plot_k_selection(fig, imaging.k_selection)
+        rep.add_figure(s, fig, "Choice of the number of habitats (elbow rule and silhouette)",
+                       key="k_selection")
+        rep.add_table(s, imaging.k_selection.summary(), "Cluster-quality indices by k", index=False,
+                      key="k_indices")
+    rep.add_table(s, imaging.habitat_summary, "Habitat descriptors (training cohort)", index=False,
+                  key="habitat_summary")
+    names = imaging.descriptor_names
+    if imaging.voxel_sample is not None and len(names) >= 2:
+        from hccrad.report.figures.habitat import plot_habitat_descriptors, plot_voxel_scatter
+
+        fig, axes = _panels(2, 5.5, 4.3)
+        plot_habitat_descriptors(axes[0], imaging.habitat_summary, names)
+        plot_voxel_scatter(axes[1], *imaging.voxel_sample, names, imaging.n_habitats)
+        rep.add_figure(s, fig, "Descriptors per habitat and training voxels by habitat",
+                       "Left: mean ± SD of each descriptor per habitat; right: up to 5,000 training voxels.",
+                       key="habitat_descriptors")
+    if imaging.example_map is not None:
+        from hccrad.report.figures.habitat import plot_habitat_3d
+
+        fig = plt.figure(figsize=(6, 5))
+        ax3d = fig.add_subplot(projection="3d")
+        plot_habitat_3d(ax3d, imaging.example_map[1], imaging.n_habitats, imaging.example_map[2])
+        rep.add_figure(s, fig, f"3-D view of the habitat map of {imaging.example_map[0]}", key="habitat_3d")
+    if imaging.example_msi is not None:
+        cid, matrix = imaging.example_msi
+        fig, ax = plt.subplots(figsize=(5.2, 4.4))
+        plot_msi_matrix(ax, matrix, title=f"MSI matrix of {cid}")
+        rep.add_figure(s, fig, f"Multiregional spatial interaction (MSI) matrix of {cid}",
+                       "Counts of neighbouring voxel pairs by habitat (0 = outside the tumour) from which the MSI "
+                       "features are computed.", key="msi_matrix")
+    if len(imaging.features.columns):
+        train = imaging.features.reindex(training_ids).dropna(how="all")
+        table = train.describe().T[["mean", "std", "min", "50%", "max"]].rename(columns={"50%": "median"})
+        rep.add_table(s, table, f"The {len(table)} habitat (MSI) features, training cohort", key="msi_features")
+    if imaging.overlays:
+        fig, axes = _panels(len(imaging.overlays), 4.0, 4.0)
+        for ax, ov in zip(axes, imaging.overlays):
+            plot_habitat_overlay(ax, ov["image"], ov["labels"], imaging.n_habitats)
+            ax.set_title(f"{ov['case_id']} ({ov['cohort']})")
+        rep.add_figure(s, fig, "Habitat maps on the reference phase",
+                       "Largest tumour slice of the first cases; blue/green/red = habitats 1/2/3 for k = 3.",
+                       key="habitat_overlays")
+
+
+def section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
+                      stability: pd.DataFrame | None) -> None:
+    s = rep.section("Feature stability and selection",
+                    "Selection steps run inside a scikit-learn pipeline fitted on the training cohort "
+                    "(and refitted in every bootstrap resample).")
+    if stability is not None:
+        thr = spec.features.icc_min
+        rep.add_table(s, stability, f"Inter-reader stability (training cohort; kept when ICC ≥ {thr})",
+                      index=False, key="icc")
+    for note in fitted.notes:
+        rep.add_text(s, note, "Note", key="selection_note")
+    for name, m in fitted.models.items():
+        if m.coefficients is not None:
+            rep.add_table(s, m.coefficients, f"Model '{name}': coefficients and odds ratios",
+                          key="coefficients")
+        if m.formula:
+            rep.add_text(s, m.formula, f"Model '{name}': fitted formula", key="formula")
+        if m.optimism is not None and len(m.optimism.selection_frequency):
+            freq = m.optimism.selection_frequency.sort_values(ascending=False).head(15)
+            rep.add_table(s, freq.rename("selected in resamples (fraction)").to_frame(),
+                          f"Model '{name}': selection frequency over {m.optimism.n_boot} bootstrap resamples",
+                          key="selection_frequency")
+    if fitted.lasso is not None and getattr(fitted.lasso, "coef_path_", None) is not None:
+        from hccrad.report.figures.lasso import plot_lasso_cv, plot_lasso_path
+
+        fig, axes = _panels(2, 5.5, 4.2)
+        plot_lasso_cv(axes[0], fitted.lasso, title="LASSO cross-validation")
+        plot_lasso_path(axes[1], fitted.lasso, title="LASSO coefficient path")
+        rep.add_figure(s, fig, "LASSO: cross-validation curve and coefficient path (training cohort)",
+                       key="lasso")
+    _importance_and_vif(rep, s, spec, data, fitted)
+    imaging_sel = [f for m in fitted.models.values() if m.spec.features != "none" for f in m.selected
+                   if f in data.columns]
+    imaging_sel = list(dict.fromkeys(imaging_sel))
+    train = data[data["cohort"] == spec.cohorts.training]
+    if len(imaging_sel) >= 2:
+        fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(imaging_sel), 0.9 + 0.5 * len(imaging_sel)))
+        plot_correlation_heatmap(ax, train[imaging_sel], method="spearman")
+        rep.add_figure(s, fig, "Spearman correlation of the selected imaging features (training cohort)",
+                       key="feature_correlation")
+    if imaging_sel:
+        from hccrad.report.figures.descriptive import plot_clustered_heatmap
+
+        fig, ax = plt.subplots(figsize=(2.5 + 0.45 * len(imaging_sel), 5.5))
+        y_train = fitted.y.loc[train.index]
+        plot_clustered_heatmap(ax, train[imaging_sel], row_colors=y_train.to_numpy())
+        rep.add_figure(s, fig, "Hierarchical clustering of the selected imaging features (training cohort)",
+                       "z-scored features; left strip: observed outcome (dark = positive).",
+                       key="clustered_heatmap")
+
+
