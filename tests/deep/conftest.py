@@ -47,3 +47,13 @@ def make_cohort(n: int, seed: int, prefix: str = "c"):
 @pytest.fixture(scope="session")
 def cohort():
     return make_cohort(24, 1)
+
+
+@pytest.fixture(scope="session")
+def synth_cohort_root(tmp_path_factory):
+    """A 20-case synthetic study cohort (seed 5) shared by the study-stage tests; root/cohort holds its files."""
+    from hccrad.synth import generate_cohort
+
+    root = tmp_path_factory.mktemp("deepstudy")
+    generate_cohort(root / "cohort", n=20, seed=5)
+    return root

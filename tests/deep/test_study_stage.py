@@ -18,7 +18,6 @@ from hccrad.deep.cv import case_level  # noqa: E402
 from hccrad.deep.spec import DeepSpec  # noqa: E402
 from hccrad.deep.study import load_deep_network, run_deep_stage  # noqa: E402
 from hccrad.io.volume import read_image, write_image  # noqa: E402
-from hccrad.synth import generate_cohort  # noqa: E402
 from hccrad.testing import assert_close  # noqa: E402
 
 TINY = dict(mode="2d", size=[32, 32], epochs=2, n_splits=2, width=8, batch_size=8, gradcam_cases=2, device="cpu")
@@ -34,9 +33,8 @@ def _study(root, manifest="manifest.csv") -> Study:
 
 
 @pytest.fixture(scope="module")
-def stage(tmp_path_factory):
-    root = tmp_path_factory.mktemp("deepstudy")
-    generate_cohort(root / "cohort", n=20, seed=5)
+def stage(synth_cohort_root):
+    root = synth_cohort_root
     study = _study(root)
     spec = DeepSpec(**TINY, seed=3)
     return root, study, spec, run_deep_stage(study, spec, root / "run1")
@@ -123,7 +121,7 @@ def test_gradcam_nifti_on_reference_grid(stage):
         tumour = study.load_case(cid).mask("tumor")
         assert len(z) == spec.k_slices and tumour[z[0]].any()
     names = [n for n, _ in res.figures]
-    assert names == ["cnn_loss_curves", "cnn_gradcam_training", "cnn_gradcam_internal_test"]
+    assert names == ["cnn_loss_curves", "cnn_gradcam_training", "cnn_gradcam_internal_test", "cnn_activation_panels"]
 
 
 def test_bad_case_is_named(stage, tmp_path):

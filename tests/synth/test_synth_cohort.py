@@ -23,7 +23,7 @@ MANIFEST_COLUMNS = ["case_id", "patient_id", "cohort", "image_pre", "image_arter
                     "mask_tumor", "mask_liver", "mask_tumor_reader2"]
 CLINICAL_COLUMNS = ["case_id", "centre", "age", "sex", "comorbidities", "cirrhosis", "vp_grade", "vp4",
                     "tbil_umol_l", "alb_g_l", "afp_ng_ml", "tumor_diameter_cm", "tumor_number", "ecog_ps", "extrahepatic", "inr", "ascites", "encephalopathy", "response",
-                    "os_months", "os_event"]
+                    "os_months", "os_event", "mtm"]
 
 
 @pytest.fixture(scope="module")
@@ -245,3 +245,35 @@ def test_summary_table(cohort):
     assert table["cohort"].tolist() == ["training", "internal_test", "all"]
     assert table.loc[table["cohort"] == "all", "n"].item() == N
     assert table["bayes_auc_population"].notna().all()
+
+
+def test_mtm_subtype_column(tables):
+    """MTM (seed 002): logistic in the high-enhancement habitat fraction, missing when not resected."""
+    from hccrad.synth.cohort import MTM_B0, MTM_B_HIGH
+    from hccrad.synth.model import sigmoid
+
+    _, clinical, truth = tables
+    cases = truth["cases"]
+    p3 = np.array([c["proportions"][2] for c in cases])
+    assert_close([c["mtm_probability"] for c in cases], sigmoid(MTM_B0 + MTM_B_HIGH * (p3 - 0.20) / 0.10),
+                 rtol=0, atol=1e-5, what="P(MTM) from the habitat fraction (truth rounded to 1e-6)")
+    resected = np.array([c["resected"] for c in cases])
+    mtm = clinical["mtm"]
+    assert (mtm.isna().to_numpy() == ~resected).all()
+    assert set(mtm.dropna().unique()) <= {0, 1}
+    assert (mtm[resected].to_numpy() == np.array([c["mtm"] for c in cases])[resected]).all()
+    assert truth["mtm_model"]["p_resected"] == 0.6
+
+
+def test_mtm_association_and_missing_rate():
+    """The planted MTM model at population size: missing ≈ 40 %, MTM more frequent with more high-AE habitat."""
+    from hccrad.synth.cohort import MTM_B0, MTM_B_HIGH, MTM_KNOWN
+    from hccrad.synth.model import sigmoid
+
+    rng = np.random.default_rng(0)
+    p3 = GenerativeModel().draw_proportions(rng, 20_000)[:, 2]
+    prob = sigmoid(MTM_B0 + MTM_B_HIGH * (p3 - 0.20) / 0.10)
+    mtm = rng.random(p3.size) < prob
+    assert_close(1 - MTM_KNOWN, 0.4, rtol=0, atol=1e-12, what="missing MTM fraction")
+    assert roc_auc_score(mtm, p3) > 0.6
+    assert 0.2 < mtm.mean() < 0.6

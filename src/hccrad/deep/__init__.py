@@ -2,13 +2,23 @@
 patient-grouped cross-validation, deep features fused with clinical variables, and Grad-CAM.
 
 Needs the optional dependencies in requirements/deep.txt (torch, MONAI); the names below load torch lazily, on
-first use, so `hccrad.deep.spec.DeepSpec` (part of the study spec) never imports torch. Modules: `data` (crops, slices, augmentation, Dataset), `networks`, `train`, `cv`, `features`,
-`gradcam`; see docs/deep.md.
+first use, so `hccrad.deep.spec.DeepSpec` (part of the study spec) never imports torch. Modules: `data` (crops, slices, augmentation, Dataset), `whole` (whole slices), `networks`, `train`, `cv`,
+`features`, `gradcam`, `activation` (feature maps by predicted class), `architecture` (layer table),
+`targets` (stage task labels), `study` (the study stage); see docs/deep.md.
 """
 
 from importlib import import_module
 
 _WHERE = {
+    'with_augmented_copies': 'hccrad.deep.data',
+    'choose_slices': 'hccrad.deep.whole',
+    'whole_slices': 'hccrad.deep.whole',
+    'SubtypeTask': 'hccrad.deep.spec',
+    'stage_targets': 'hccrad.deep.targets',
+    'layer_table': 'hccrad.deep.architecture',
+    'activation_panels': 'hccrad.deep.activation',
+    'activation_maps': 'hccrad.deep.activation',
+    'ActivationPanels': 'hccrad.deep.activation',
     'ARCHITECTURES': 'hccrad.deep.networks',
     'ArchitectureSelection': 'hccrad.deep.cv',
     'Augmentation': 'hccrad.deep.data',

@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from hccrad.core.errors import DataError
-from hccrad.deep.data import Augmentation, PatchDataset, PatchSet
+from hccrad.deep.data import Augmentation, PatchDataset, PatchSet, with_augmented_copies
 from hccrad.deep.train import NetworkSpec, Progress, TrainConfig, TrainResult, evaluate_loss, predict, train_model
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,12 @@ class CVResult:
 def cross_validate(spec: NetworkSpec, patches: PatchSet, targets: Mapping[str, np.ndarray],
                    config: TrainConfig | None = None, *, n_splits: int = 5, stratify: str | None = "first",
                    val_fraction: float | None = 0.2, augmentation: Augmentation | None = None,
-                   progress: Progress | None = None) -> CVResult:
-    """k-fold CV (patient-grouped): train on k−1 folds (inner split for early stopping), predict the k-th."""
+                   augment_copies: int = 0, progress: Progress | None = None) -> CVResult:
+    """k-fold CV (patient-grouped): train on k−1 folds (inner split for early stopping), predict the k-th.
+
+    augment_copies: offline augmentation (`with_augmented_copies`) of the items the fold network is fitted
+    on — after the inner split, so validation (early-stopping) and held-out items stay untouched originals.
+    """
     cfg = config or TrainConfig()
     task = spec.tasks[0].name if stratify == "first" else stratify
     strata = _strata(targets, task, len(patches))
@@ -114,8 +118,9 @@ def cross_validate(spec: NetworkSpec, patches: PatchSet, targets: Mapping[str, n
     for k in range(n_splits):
         test_idx = np.flatnonzero(fold == k)
         train_idx, val_idx = _inner_split(patches, strata, np.flatnonzero(fold != k), val_fraction, cfg.seed + k + 1)
-        tr = PatchDataset(patches.subset(train_idx), _subset_targets(targets, train_idx),
-                          augmentation=augmentation, seed=cfg.seed)
+        tr_set, tr_y = with_augmented_copies(patches.subset(train_idx), _subset_targets(targets, train_idx),
+                                             augment_copies, seed=cfg.seed + 1000 * (k + 1))
+        tr = PatchDataset(tr_set, tr_y, augmentation=augmentation, seed=cfg.seed)
         va = None if val_idx is None else PatchDataset(patches.subset(val_idx), _subset_targets(targets, val_idx))
         res = train_model(spec, tr, va, cfg, progress=progress)
         te_set = patches.subset(test_idx)
@@ -124,7 +129,7 @@ def cross_validate(spec: NetworkSpec, patches: PatchSet, targets: Mapping[str, n
         p = predict(res.network, te_set)
         p.insert(2, "fold", k)
         preds.append(p)
-        row = {"fold": k, "n_train": len(train_idx), "n_val": 0 if val_idx is None else len(val_idx),
+        row = {"fold": k, "n_train": len(train_idx), "n_train_augmented": len(tr_set), "n_val": 0 if val_idx is None else len(val_idx),
                "n_test": len(test_idx), "best_epoch": res.best_epoch, "test_loss": loss}
         row.update({f"test_ce_{t.name}": per.get(t.name, np.nan) for t in spec.tasks})
         rows.append(row)
@@ -198,7 +203,7 @@ class ArchitectureSelection:
 def select_architecture(specs: Mapping[str, NetworkSpec], patches: PatchSet, targets: Mapping[str, np.ndarray],
                         config: TrainConfig | None = None, *, task: str | None = None, n_splits: int = 5,
                         val_fraction: float | None = 0.2, augmentation: Augmentation | None = None,
-                        progress: Progress | None = None) -> ArchitectureSelection:
+                        augment_copies: int = 0, progress: Progress | None = None) -> ArchitectureSelection:
     """Cross-validate every candidate with the same folds and seed; choose the lowest mean validation CE."""
     if not specs:
         raise DataError("no candidate architectures", field="specs", hint='e.g. {"resnet": NetworkSpec(...)}')
@@ -206,7 +211,7 @@ def select_architecture(specs: Mapping[str, NetworkSpec], patches: PatchSet, tar
     for i, (name, spec) in enumerate(specs.items()):
         t = task or spec.tasks[0].name
         cv = cross_validate(spec, patches, targets, config, n_splits=n_splits, val_fraction=val_fraction,
-                            augmentation=augmentation, progress=progress)
+                            augmentation=augmentation, augment_copies=augment_copies, progress=progress)
         mean, sd = cv.test_ce(t)
         rows.append({"model": name, "arch": spec.arch, "mean_val_ce": mean, "sd_val_ce": sd, "n_folds": n_splits})
         results[name] = cv

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Augmentation", "PatchDataset", "PatchSet", "balanced_sampler", "build_patches", "crop_2d", "crop_3d",
-    "item_targets", "largest_slices", "normalise_intensity", "survival_interval_classes",
+    "OFFLINE_AUGMENTATION", "item_targets", "largest_slices", "normalise_intensity", "survival_interval_classes",
+    "with_augmented_copies",
 ]
 
 MISSING = -1  # integer label meaning "not known for this patient" (masked in the loss)
@@ -387,3 +388,32 @@ def balanced_sampler(labels: Sequence[int] | np.ndarray, seed: int = 0) -> Weigh
     gen = torch.Generator().manual_seed(int(seed))
     return WeightedRandomSampler(torch.as_tensor(w, dtype=torch.double), num_samples=int(y.size),
                                  replacement=True, generator=gen)
+
+
+#: Seed 003's offline transforms ("shifting, rotation, flipping, and enlarging"), geometry only.
+OFFLINE_AUGMENTATION = Augmentation(shift=0.1, rotation_deg=15.0, flip=True, zoom=(1.0, 1.2),
+                                    intensity_scale=0.0, intensity_shift=0.0)
+
+
+def with_augmented_copies(patches: PatchSet, targets: Mapping[str, np.ndarray], copies: int, *, seed: int = 0,
+                          augmentation: Augmentation = OFFLINE_AUGMENTATION
+                          ) -> tuple[PatchSet, dict[str, np.ndarray]]:
+    """Offline augmentation (seed 003: ×10 = each image + 9 transformed copies): originals first, then
+    ``copies`` randomly transformed copies of every item (copy j of item i from default_rng([seed, j, i])),
+    with the item's case id, patient id, box and labels, so patient-grouped splits keep them together.
+
+    Call it on the items of a training fold only — never on validation, early-stopping or test items.
+    """
+    if copies < 0:
+        raise DataError(f"copies must be >= 0, got {copies}", field="augment_copies", hint="e.g. 9 for ×10")
+    t = {k: np.asarray(v) for k, v in targets.items()}
+    if copies == 0:
+        return patches, t
+    xs = [patches.x]
+    for j in range(copies):
+        xs.append(np.stack([augmentation.apply(patches.x[i], np.random.default_rng([seed, j + 1, i]))
+                            for i in range(len(patches))]))
+    n = copies + 1
+    out = PatchSet(np.concatenate(xs).astype(np.float32), patches.case_ids * n, patches.patient_ids * n,
+                   patches.phases, patches.mode, np.concatenate([patches.boxes] * n))
+    return out, {k: np.concatenate([v] * n) for k, v in t.items()}

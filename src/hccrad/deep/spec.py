@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-__all__ = ["DeepSpec"]
+__all__ = ["DeepSpec", "SubtypeTask"]
 
 _DEFAULT_SIZE = {"2d": (64, 64), "3d": (32, 64, 64)}
 
@@ -22,6 +22,15 @@ _DEFAULT_SIZE = {"2d": (64, 64), "3d": (32, 64, 64)}
 _TRAIN_FIELDS = {"epochs": "epochs", "batch_size": "batch_size", "optimizer": "optimizer", "lr": "lr",
                  "weight_decay": "weight_decay", "plateau_patience": "plateau_patience",
                  "early_stopping_patience": "early_stopping_patience", "seed": "seed", "device": "device"}
+
+
+class SubtypeTask(BaseModel):
+    """A binary "subtype" task from a clinical column (seed 002: MTM vs non-MTM); `positive` = the class-1 value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str = Field(min_length=1)
+    positive: int | float | str = 1
 
 
 class DeepSpec(BaseModel):
@@ -34,6 +43,19 @@ class DeepSpec(BaseModel):
     n_splits, val_fraction: patient-grouped k-fold CV of the training cohort (out-of-fold scores) and the
     inner early-stopping split. balance: sample response classes equally often while training.
     gradcam_cases: Grad-CAM maps written for the first N cases of each cohort.
+
+    Extra tasks sharing the backbone (seed 002's multitask MobileNet): `survival_intervals` (cut points in
+    the study's survival unit, e.g. [12, 24, 36]) adds a task "survival" with len(cuts) + 1 classes (death
+    in each interval, or alive beyond the last cut; censored before the last cut = missing label, masked in
+    the loss); `subtype` ({column, positive}) adds a binary task "subtype" from a clinical column (NaN =
+    missing label, masked). The response score is unchanged; CV stays stratified on response.
+
+    Seed 003's whole-slice input: `fit="whole"` (mode 2d only) resizes the whole axial slice to `size`
+    (H × W, e.g. [320, 450]); slices are the tumour mask's `k_slices` largest when the case has one, else
+    the clinical column `slice_column` (axial index per case), else the `k_slices` central slices.
+    `augment_copies` (seed 003: 9 → ×10) adds that many randomly shifted/rotated/flipped/zoomed copies of
+    every training item, inside each training fold only. `compare_archs` cross-validates those
+    architectures first and keeps the one with the lowest validation cross-entropy (seed 003 fig. 2).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -43,7 +65,8 @@ class DeepSpec(BaseModel):
     size: list[int] | None = None
     phases: list[str] | None = None
     k_slices: int = Field(1, ge=1)
-    fit: Literal["crop", "resize"] = "crop"
+    fit: Literal["crop", "resize", "whole"] = "crop"
+    slice_column: str | None = None
     window: tuple[float, float] = (-100.0, 300.0)
     normalise: Literal["window", "zscore"] = "window"
     width: int = Field(16, ge=1)
@@ -60,6 +83,10 @@ class DeepSpec(BaseModel):
     val_fraction: float | None = Field(0.2, gt=0, lt=1)
     augment: bool = True
     gradcam_cases: int = Field(3, ge=0)
+    survival_intervals: list[float] | None = None
+    subtype: SubtypeTask | None = None
+    augment_copies: int = Field(0, ge=0)
+    compare_archs: list[Literal["resnet", "mobilenet", "alexnet", "inception"]] | None = None
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
@@ -71,6 +98,19 @@ class DeepSpec(BaseModel):
                              f"e.g. {list(_DEFAULT_SIZE[self.mode])}")
         if self.mode == "3d" and self.k_slices != 1:
             raise ValueError("k_slices applies to mode '2d' only; leave it at 1 for '3d'")
+        if self.fit == "whole" and self.mode != "2d":
+            raise ValueError("deep.fit 'whole' (whole axial slices, seed 003) needs deep.mode '2d'")
+        if self.slice_column is not None and self.fit != "whole":
+            raise ValueError("deep.slice_column is used by deep.fit 'whole' only; set fit: whole or remove it")
+        cuts = self.survival_intervals
+        if cuts is not None and (not cuts or any(c <= 0 for c in cuts)
+                                 or any(b <= a for a, b in zip(cuts, cuts[1:]))):
+            raise ValueError(f"deep.survival_intervals {cuts} must be increasing positive cut points in the "
+                             "study's survival unit, e.g. [12, 24, 36]")
+        if self.compare_archs is not None and (len(self.compare_archs) < 2
+                                               or len(set(self.compare_archs)) != len(self.compare_archs)):
+            raise ValueError(f"deep.compare_archs {self.compare_archs} needs two or more different architectures, "
+                             "e.g. [alexnet, resnet, inception]")
         lo, hi = self.window
         if not hi > lo:
             raise ValueError(f"window {list(self.window)} needs hi > lo, e.g. [-100, 300]")

@@ -12,7 +12,18 @@ whole training cohort validated in the independent cohorts) applied to a `hccrad
    scores every case of the other cohorts (**trained-on-training**); a patient present in both the
    training and another cohort is an error (the score would be leaked);
 4. Grad-CAM maps (Selvaraju 2017) of the final network for the positive class are written as NIfTI on the
-   reference phase's grid for the first `gradcam_cases` cases of each cohort, with overlay figures.
+   reference phase's grid for the first `gradcam_cases` cases of each cohort, with overlay figures;
+5. feature-map panels of the final network grouped by predicted class (seed 002 fig. 4,
+   `hccrad.deep.activation`) and the final network's layer table (seed 003 fig. 3).
+
+Extra tasks (seed 002's multitask MobileNet) share the backbone with "response": `survival_intervals`
+adds "survival" (len(cuts) + 1 classes; **censoring rule**: censored at t ≥ the last cut → last class,
+censored earlier → missing label, masked in the loss — see `hccrad.deep.targets`) and `subtype` adds
+"subtype" (a clinical column, NaN = missing, masked). CV stays stratified on response, the score stays
+p(response). `predictions` holds every task's predicted class and probabilities, out of fold for the
+training cohort as the scores are. `compare_archs` cross-validates the candidates first (seed 003 fig. 2)
+and keeps the lowest validation cross-entropy; its CV of the chosen architecture is the main CV (same
+folds, seed and settings). `augment_copies` adds offline-augmented copies inside each training fold only.
 
 The score is a probability in [0, 1], `scores.name == "cnn_score"`; join it to the modelling table by
 case id. Same seed → same scores on CPU (the training loop is seeded and deterministic).
@@ -31,11 +42,14 @@ from matplotlib.figure import Figure
 
 from hccrad.core.errors import DataError, HccradError, InputError, SpecError
 from hccrad.core.image import Image
-from hccrad.deep.cv import CVResult, case_level, cross_validate, patient_folds
-from hccrad.deep.data import Augmentation, PatchDataset, PatchSet, build_patches, item_targets
+from hccrad.deep.cv import ArchitectureSelection, CVResult, case_level, cross_validate, patient_folds
+from hccrad.deep.data import Augmentation, PatchDataset, PatchSet, build_patches, item_targets, with_augmented_copies
 from hccrad.deep.gradcam import cam_to_image, grad_cam
 from hccrad.deep.networks import Network, Task
 from hccrad.deep.spec import DeepSpec
+from hccrad.deep.stage_extras import (activation_outputs, architecture_outputs, compare_architectures, net_spec_for,
+                                      with_predicted_classes)
+from hccrad.deep.targets import stage_targets
 from hccrad.deep.train import NetworkSpec, Progress, TrainResult, predict, train_model
 from hccrad.io.volume import write_image
 
@@ -56,7 +70,10 @@ class DeepStageResult:
     "trained-on-training" (other cohorts); cohort, outcome: case_id → cohort name / 0-1 response;
     folds: training case_id → CV fold whose network scored it; history: per-epoch losses with a `network`
     column ("fold 0" … "final"); cam_paths: case_id → Grad-CAM NIfTI; figures: (name, Figure) pairs;
-    checkpoint: the final network (`load_deep_network`); cv / final: the underlying training results.
+    checkpoint: the final network (`load_deep_network`); cv / final: the underlying training results;
+    predictions: case_id → per task ``<task>_class`` and ``<task>_p<j>`` (every case; out-of-fold for the
+    training cohort); tables: (name, DataFrame) pairs; items: one row per network input (`PatchSet.summary`
+    + cohort and slice_rule); selection: the architecture comparison when `compare_archs` was set.
     """
 
     scores: pd.Series
@@ -71,6 +88,10 @@ class DeepStageResult:
     spec: DeepSpec
     cv: CVResult = field(repr=False)
     final: TrainResult = field(repr=False)
+    predictions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list, repr=False)
+    items: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    selection: ArchitectureSelection | None = field(default=None, repr=False)
 
     def summary(self) -> pd.DataFrame:
         """One row per cohort: kind, n_cases, n_positive, AUC of cnn_score with its DeLong 95 % CI."""
@@ -112,14 +133,22 @@ def _phases(study, spec: DeepSpec) -> list[str]:
     return phases
 
 
-def _case_patches(study, case_id: str, spec: DeepSpec, phases: list[str]) -> PatchSet:
-    """Patches of one case; any failure is re-raised naming the case."""
+def _case_patches(study, case_id: str, spec: DeepSpec, phases: list[str]) -> tuple[PatchSet, str]:
+    """Patches of one case and the slice rule used; any failure is re-raised naming the case."""
+    from hccrad.deep.whole import whole_slices
+
     tumor = study.spec.data.tumor_mask
     try:
         case = study.load_case(case_id, masks=(tumor,))
+        windows = {p: spec.window for p in phases}
+        if spec.fit == "whole":
+            col = spec.slice_column
+            idx = None if col is None else study.table.loc[case_id, col]
+            w = whole_slices(case, phases, spec.patch_size, k=spec.k_slices, mask_name=tumor, slice_index=idx,
+                             column=col, windows=windows, normalise=spec.normalise)
+            return w.patches, w.rule
         return build_patches([case], phases, mode=spec.mode, size=spec.patch_size, k=spec.k_slices,
-                             mask_name=tumor, windows={p: spec.window for p in phases},
-                             normalise=spec.normalise, fit=spec.fit)
+                             mask_name=tumor, windows=windows, normalise=spec.normalise, fit=spec.fit), "mask"
     except HccradError as exc:
         if exc.case is not None:
             raise
@@ -156,7 +185,8 @@ def _inner_fraction(patches: PatchSet, y: np.ndarray, spec: DeepSpec, seed: int)
 
 def _train_final(net_spec: NetworkSpec, patches: PatchSet, targets: dict[str, np.ndarray], spec: DeepSpec,
                  cfg, val_fraction: float | None, progress: Progress | None) -> TrainResult:
-    """Train on the whole training cohort; early stopping on a patient-grouped inner split (as `train_test`)."""
+    """Train on the whole training cohort; early stopping on a patient-grouped inner split (as `train_test`);
+    offline-augmented copies (`augment_copies`) of the training part only."""
     idx = np.arange(len(patches))
     tr, va = idx, None
     if val_fraction:
@@ -165,8 +195,10 @@ def _train_final(net_spec: NetworkSpec, patches: PatchSet, targets: dict[str, np
                               cfg.seed + 1)
         tr, va = idx[inner != 0], idx[inner == 0]
     aug = Augmentation() if spec.augment else None
-    train_ds = PatchDataset(patches.subset(tr), {TASK: targets[TASK][tr]}, augmentation=aug, seed=cfg.seed)
-    val_ds = None if va is None else PatchDataset(patches.subset(va), {TASK: targets[TASK][va]})
+    tr_set, tr_y = with_augmented_copies(patches.subset(tr), {k: v[tr] for k, v in targets.items()},
+                                         spec.augment_copies, seed=cfg.seed)
+    train_ds = PatchDataset(tr_set, tr_y, augmentation=aug, seed=cfg.seed)
+    val_ds = None if va is None else PatchDataset(patches.subset(va), {k: v[va] for k, v in targets.items()})
     return train_model(net_spec, train_ds, val_ds, cfg, progress=progress)
 
 
@@ -220,7 +252,8 @@ def _gradcam(study, net: Network, patches: PatchSet, case_ids: list[str], out: P
         ys = slice(max(int(box[0, 1]), 0), min(int(box[1, 1]), ref.shape[1]))
         xs = slice(max(int(box[0, 2]), 0), min(int(box[1, 2]), ref.shape[2]))
         plot_cam_overlay(fig.add_subplot(1, len(case_ids), j + 1), ref.array[z, ys, xs], vol[z, ys, xs],
-                         mask=case.mask(tumor)[z, ys, xs], title=f"{cid} ({cohort})")
+                         mask=case.mask(tumor)[z, ys, xs] if tumor in case.masks else None,
+                         title=f"{cid} ({cohort})")
     fig.tight_layout()
     return paths, fig
 
@@ -228,8 +261,9 @@ def _gradcam(study, net: Network, patches: PatchSet, case_ids: list[str], out: P
 def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | None = None) -> DeepStageResult:
     """CNN scores for every case of `study` (a `hccrad.cohort.study.Study`); see the module docstring.
 
-    Writes under `out/deep/`: cnn_final.pt (final network), cnn_scores.csv and gradcam/<case>_gradcam.nii.gz.
-    Raises an `HccradError` naming the case when a case cannot be cut into patches.
+    Writes under `out/deep/`: cnn_final.pt (final network), cnn_scores.csv, cnn_predictions.csv (every task)
+    and gradcam/<case>_gradcam.nii.gz. Raises an `HccradError` naming the case when a case cannot be cut
+    into patches, and a `SpecError` naming the deep.* key when a task's column or outcome is missing.
     """
     prog = _wrap(progress)
     cfg = spec.train_config()
@@ -244,27 +278,33 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
     if not train_ids:
         raise DataError(f"the training cohort {training!r} has no cases", field="cohorts.training",
                         hint="check the cohort column of the manifest")
-    outcome = pd.Series(study.outcome(ids), index=pd.Index(ids, name="case_id"), name=TASK)
+    if spec.slice_column is not None and spec.slice_column not in study.table.columns:
+        raise SpecError([f"deep.slice_column {spec.slice_column!r} is not a clinical column"])
+    table, tasks = stage_targets(study, spec, ids, train_ids)
+    outcome = table[TASK].astype(int).rename(TASK)
     if outcome.loc[train_ids].nunique() < 2:
         raise DataError("the training cohort has one response class only; a CNN cannot be trained",
                         field=study.spec.outcome.response.column, hint="check the outcome column")
 
-    parts = []
+    parts, rules = [], {}
     for i, cid in enumerate(ids):
-        parts.append(_case_patches(study, cid, spec, phases))
+        part, rules[cid] = _case_patches(study, cid, spec, phases)
+        parts.append(part)
         if prog:
             prog("patches", i + 1, len(ids))
     patches = _concat(parts)
+    rule_counts = pd.Series(rules).value_counts().to_dict()
+    log.info("CNN inputs: %d items, slice rule per case %s", len(patches), rule_counts)
+    items = patches.summary().assign(cohort=lambda d: d["case_id"].map(cohort),
+                                     slice_rule=lambda d: d["case_id"].map(rules))
     train_p, other_p = _select(patches, train_ids), _select(patches, other_ids)
     shared = set(train_p.patient_ids) & set(other_p.patient_ids)
     if shared:
         raise DataError(f"{len(shared)} patient(s) are in the training and another cohort, e.g. {sorted(shared)[:3]}",
                         field="patient_id", hint="split cohorts by patient, or the CNN score of the other "
                                                  "cohort would come from a network trained on the same patient")
-    table = outcome.to_frame()
     train_y = item_targets(train_p, table)
-    net_spec = NetworkSpec(spec.arch, len(phases), (Task(TASK, 2),), spatial_dims=2 if spec.mode == "2d" else 3,
-                           width=spec.width, dropout=spec.dropout)
+    net_spec = net_spec_for(spec, spec.arch, len(phases), tasks)
     aug = Augmentation() if spec.augment else None
 
     counts = np.bincount(train_y[TASK], minlength=2)
@@ -272,18 +312,30 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
         raise DataError(f"{spec.n_splits} CV folds for a training cohort with {counts.tolist()} items per class",
                         field="deep.n_splits", hint="use fewer folds (n_splits) or a larger training cohort")
     vf = _inner_fraction(train_p, train_y[TASK], spec, cfg.seed)
-    cv = cross_validate(net_spec, train_p, train_y, cfg, n_splits=spec.n_splits, val_fraction=vf,
-                        augmentation=aug, progress=prog)
+    figures: list[tuple[str, Figure]] = []
+    tables: list[tuple[str, pd.DataFrame]] = []
+    selection = None
+    if spec.compare_archs:
+        selection, figs, tabs = compare_architectures(spec, len(phases), tasks, train_p, train_y, cfg, vf, aug, prog)
+        figures += figs
+        tables += tabs
+        net_spec = net_spec_for(spec, selection.chosen, len(phases), tasks)
+        cv = selection.results[selection.chosen]  # same folds, seed and settings as a fresh CV
+    else:
+        cv = cross_validate(net_spec, train_p, train_y, cfg, n_splits=spec.n_splits, val_fraction=vf,
+                            augmentation=aug, augment_copies=spec.augment_copies, progress=prog)
     oof = cv.predictions.set_index("case_id")
     final = _train_final(net_spec, train_p, train_y, spec, cfg, vf, prog)
     if prog:
         prog("final network", 1, 1)
-    scores = oof[f"{TASK}_p1"].reindex(ids)
+    pcols = [f"{t.name}_p{j}" for t in tasks for j in range(t.n_classes)]
+    probs = oof[pcols].reindex(ids)
     kind = pd.Series(OUT_OF_FOLD, index=pd.Index(ids, name="case_id"), name="kind")
     if other_ids:
         other = case_level(predict(final.network, other_p)).set_index("case_id")
-        scores.loc[other_ids] = other.loc[other_ids, f"{TASK}_p1"]
+        probs.loc[other_ids, pcols] = other.loc[other_ids, pcols].to_numpy()
         kind.loc[other_ids] = TRAINED_ON_TRAINING
+    scores = probs[f"{TASK}_p1"].copy()
     scores = scores.astype(float).rename("cnn_score")
     scores.index.name = "case_id"
     if scores.isna().any():  # every case was cut above, so this is a bug, never a silent NaN
@@ -295,11 +347,12 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
 
     history = pd.concat([cv.histories.assign(network=cv.histories["fold"].map(lambda k: f"fold {k}"))
                          .drop(columns="fold"), final.history.assign(network="final")], ignore_index=True)
-    figures: list[tuple[str, Figure]] = []
+    predictions = with_predicted_classes(probs, tasks)
+    predictions.to_csv(deep_dir / "cnn_predictions.csv")
     fig = Figure(figsize=(9, 3.5))
     from hccrad.report.figures.deep import plot_loss_curves
 
-    plot_loss_curves(fig.add_subplot(1, 2, 1), cv.histories, title=f"{spec.n_splits}-fold CV ({spec.arch})")
+    plot_loss_curves(fig.add_subplot(1, 2, 1), cv.histories, title=f"{spec.n_splits}-fold CV ({net_spec.arch})")
     plot_loss_curves(fig.add_subplot(1, 2, 2), final.history, best_epoch=final.best_epoch,
                      title="final network (training cohort)")
     fig.tight_layout()
@@ -314,8 +367,11 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
             figures.append((f"cnn_gradcam_{name}", cam_fig))
         if prog:
             prog("gradcam", g + 1, len(groups))
+    act_figs, act_tabs = activation_outputs(final.network, patches, predictions, spec, tasks)
+    figures += act_figs
+    tables += act_tabs + architecture_outputs(final.network, patches)
     folds = oof["fold"].reindex(train_ids).astype(int).rename("fold")
     log.info("deep stage: %d out-of-fold and %d trained-on-training scores", len(train_ids), len(other_ids))
     return DeepStageResult(scores=scores, kind=kind, cohort=cohort, outcome=outcome, folds=folds, history=history,
                            cam_paths=cam_paths, figures=figures, checkpoint=checkpoint, spec=spec, cv=cv,
-                           final=final)
+                           final=final, predictions=predictions, tables=tables, items=items, selection=selection)

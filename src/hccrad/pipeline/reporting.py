@@ -147,7 +147,11 @@ def _section_nomograms(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted:
 
 
 def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels) -> None:
+    """Seed 000 table 2 / 003 table 2: ORs of the first clinical model's variables. Without a clinical-only
+    model, the first model fusing clinical variables with an imaging score (seed 004 fig. 3E: AFP and the
+    radiomics score), the score entering as the fused model's training-cohort score."""
     clinical = [m for m in fitted.models.values() if m.spec.clinical and m.spec.fuse is None]
+    clinical = clinical or [m for m in fitted.models.values() if m.spec.clinical and m.spec.fuse in fitted.models]
     if not clinical or spec.outcome.response is None:
         return
     m = clinical[0]
@@ -156,8 +160,13 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
     train = data[data["cohort"] == spec.cohorts.training].copy()
     r = spec.outcome.response
     train["_y"] = is_positive(train[r.column], r.positive).astype(int)
+    variables = list(m.spec.clinical)
     kept = [v for v in m.selected if v in m.spec.clinical]
-    res = odds_ratio_table(train, "_y", list(m.spec.clinical), multivariable=kept or None)
+    if m.spec.fuse is not None:
+        score = f"{m.spec.fuse}_score"
+        train[score] = fitted.models[m.spec.fuse].scores.loc[train.index]
+        variables, kept = variables + [score], variables + [score]
+    res = odds_ratio_table(train, "_y", variables, multivariable=kept or None)
     table = res.summary()
     rep.add_table(s, table, "Odds ratios (95% CI)", index=False, key="odds_ratios")
     from hccrad.report.figures.survival import forest_plot

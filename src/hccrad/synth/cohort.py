@@ -6,7 +6,7 @@ Layout under ``out_dir``::
     masks/<case>_tumor.nii.gz            uint8 0/1; also _liver and _tumor_reader2
     truth/<case>_habitats.nii.gz         uint8 planted habitats 0..3 (1 = lowest AE .. 3 = highest AE)
     manifest.csv                         case_id, patient_id, cohort, image_<phase>..., mask_... (relative paths)
-    clinical.csv                         case_id, centre, age, sex, ..., response, os_months, os_event
+    clinical.csv                         case_id, centre, age, sex, ..., response, os_months, os_event, mtm
     truth.json                           generating parameters, per-case truth, Bayes AUCs
 
 Randomness: one `numpy.random.Generator` per purpose, all derived from ``seed`` (cohort-level clinical
@@ -41,6 +41,10 @@ PHASES = ("pre", "arterial", "portal")
 MASKS = ("tumor", "liver", "tumor_reader2")
 POPULATION_DRAWS = 200_000
 _STREAM_CLINICAL, _STREAM_CASE, _STREAM_OUTCOME, _STREAM_POPULATION, _STREAM_SPLIT, _STREAM_STAGING = 1, 2, 3, 4, 5, 6
+_STREAM_MTM = 7
+#: MTM subtype (seed 002): logit P(MTM) = MTM_B0 + MTM_B_HIGH·(p3 − 0.20)/0.10 (p3 = high-enhancement habitat
+#: fraction); known (resected) with probability MTM_KNOWN, else missing.
+MTM_B0, MTM_B_HIGH, MTM_KNOWN = -1.0, 1.5, 0.6
 
 
 @dataclass(frozen=True)
@@ -243,9 +247,16 @@ def generate_cohort(
     clin["response"] = y
     clin["os_months"] = os_m
     clin["os_event"] = os_e
+    # MTM subtype: its own stream, drawn after everything else, so adding it changed no other value.
+    rng_m = np.random.default_rng([seed, _STREAM_MTM])
+    mtm_prob = sigmoid(MTM_B0 + MTM_B_HIGH * (props[:, 2] - 0.20) / 0.10)
+    mtm = (rng_m.random(n) < mtm_prob).astype(int)
+    resected = rng_m.random(n) < MTM_KNOWN
+    clin["mtm"] = pd.array(np.where(resected, mtm, 0), dtype="Int64")
+    clin.loc[~resected, "mtm"] = pd.NA
     cols = ["case_id", "centre", "age", "sex", "comorbidities", "cirrhosis", "vp_grade", "vp4", "tbil_umol_l",
             "alb_g_l", "afp_ng_ml", "tumor_diameter_cm", "tumor_number", "ecog_ps", "extrahepatic", "inr", "ascites",
-            "encephalopathy", "response", "os_months", "os_event"]
+            "encephalopathy", "response", "os_months", "os_event", "mtm"]
     clin = clin[cols]
     manifest = pd.DataFrame(manifest_rows)
 
@@ -272,7 +283,8 @@ def generate_cohort(
             "reader2_dice": _r(dice[i]),
             "phase_shift_mm": {k: [_r(v, 4) for v in s] for k, s in case_shifts[i].items()},
             "lp_habitat": _r(hab[i]), "lp_clinical": _r(cli[i]), "lp": _r(lp[i]), "probability": _r(prob[i]),
-            "hazard_lp": _r(eta[i]),
+            "hazard_lp": _r(eta[i]), "mtm_probability": _r(mtm_prob[i]), "mtm": int(mtm[i]),
+            "resected": bool(resected[i]),
         })
     truth = {
         "generator": "hccrad.synth.generate_cohort",
@@ -296,6 +308,11 @@ def generate_cohort(
             **{k: getattr(model, k) for k in ("weibull_median_months", "s_habitat", "d_comorbidities", "d_vp4",
                                                 "d_tbil", "d_cirrhosis", "accrual_months", "study_months",
                                                 "dropout_rate_per_month")},
+        },
+        "mtm_model": {
+            "formula": "logit P(MTM) = mtm_b0 + mtm_b_high*(p3-0.20)/0.10; mtm recorded only when resected "
+                       "(probability p_resected), else missing",
+            "mtm_b0": MTM_B0, "mtm_b_high": MTM_B_HIGH, "p_resected": MTM_KNOWN,
         },
         "parameters": model.to_dict(),
         "prevalence_sample": _r(y.mean()),
