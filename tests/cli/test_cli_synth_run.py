@@ -33,3 +33,21 @@ def test_run_set_override_is_validated_like_the_file(tmp_path):
     res = CliRunner().invoke(app, ["run", str(study), "--set", "validation.bootstrap=many"])
     assert res.exit_code != 0
     assert "validation.bootstrap" in res.output and "Traceback" not in res.output
+
+
+def test_synth_for_spec_writes_expression_counts_for_a_radiogenomics_study(tmp_path):
+    import pandas as pd
+
+    study = tmp_path / "study.yaml"
+    study.write_text(textwrap.dedent("""\
+        name: t
+        data: {manifest: cohort/manifest.csv, clinical: cohort/clinical.csv}
+        outcome: {response: {column: response}}
+        models: [{name: clinical, features: none, clinical: [age]}]
+        radiogenomics: {counts: cohort/expression_counts.csv, id_column: patient_id}
+        """))
+    synth_for_spec(study, 12)
+    counts = pd.read_csv(tmp_path / "cohort" / "expression_counts.csv", index_col=0)
+    manifest = pd.read_csv(tmp_path / "cohort" / "manifest.csv")
+    assert set(counts.columns) <= set(manifest["patient_id"]) and len(counts.columns) >= 8  # 80 % of 12
+    assert (tmp_path / "cohort" / "immune_signatures.gmt").is_file()

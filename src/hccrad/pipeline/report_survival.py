@@ -6,6 +6,8 @@ cohort only and is applied unchanged to the other cohorts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -174,12 +176,19 @@ def _time_auc(rep: Report, s: Section, spec: StudySpec, data: pd.DataFrame, name
         horizons = [h for h in sv.horizons if h < data.loc[idx, sv.time].max()]
         results = {}
         for label, r in risks.items():
-            try:
-                results[label] = time_dependent_auc(
-                    data.loc[train, sv.time], data.loc[train, sv.event], data.loc[idx, sv.time],
-                    data.loc[idx, sv.event], r[idx], horizons, n_boot=100, seed=spec.seed, time_unit=sv.unit)
-            except HccradError as exc:
-                rep.add_text(s, f"{cohort}, {label}: AUC(t) not computed ({exc})", "Time-dependent AUC")
+            parts, failed = [], []
+            for h in horizons:  # one horizon at a time: a late horizon without cases does not hide the others
+                try:
+                    parts.append(time_dependent_auc(
+                        data.loc[train, sv.time], data.loc[train, sv.event], data.loc[idx, sv.time],
+                        data.loc[idx, sv.event], r[idx], [h], n_boot=100, seed=spec.seed, time_unit=sv.unit))
+                except HccradError as exc:
+                    failed.append(f"{h:g} ({exc.message})")
+            if failed:
+                rep.add_text(s, f"{cohort}, {label}: AUC(t) not computed at {'; '.join(failed)}",
+                             "Time-dependent AUC")
+            if parts:
+                results[label] = replace(parts[0], table=pd.concat([p.table for p in parts], ignore_index=True))
         if results:
             plot_time_auc(ax, results)
             ax.set_title(cohort)
@@ -226,17 +235,24 @@ def _staging_comparison(rep: Report, s, spec: StudySpec, data: pd.DataFrame, nam
     for cohort in dict.fromkeys(data["cohort"]):
         sub = frame[data["cohort"] == cohort]
         horizons = [h for h in sv.horizons if h < sub[sv.time].max()]
-        try:
-            res = compare_prognostic_scores(
-                sub, time=sv.time, event=sv.event, scores=[risk_name, *sv.compare_with], reference=risk_name,
-                horizons=horizons, train_time=frame.loc[train, sv.time].to_numpy(float),
-                train_event=frame.loc[train, sv.event].to_numpy(), time_unit=sv.unit, n_boot=200,
-                seed=spec.seed)
-        except HccradError as exc:
-            rep.add_text(s, f"{cohort}: comparison not computed ({exc})", "Model vs staging systems",
-                         key="staging_comparison")
+        res, dropped = None, []
+        while res is None:  # drop the latest horizon until every bootstrap resample has cases and controls
+            try:
+                res = compare_prognostic_scores(
+                    sub, time=sv.time, event=sv.event, scores=[risk_name, *sv.compare_with], reference=risk_name,
+                    horizons=horizons, train_time=frame.loc[train, sv.time].to_numpy(float),
+                    train_event=frame.loc[train, sv.event].to_numpy(), time_unit=sv.unit, n_boot=200,
+                    seed=spec.seed)
+            except HccradError as exc:
+                if len(horizons) <= 1:
+                    rep.add_text(s, f"{cohort}: comparison not computed ({exc})", "Model vs staging systems")
+                    break
+                dropped.append(horizons.pop())
+        if res is None:
             continue
+        caption = (f"AUC(t) not estimable at {', '.join(f'{h:g}' for h in dropped)} {sv.unit} in this cohort "
+                   "(too few events or too little follow-up)." if dropped else "")
         rep.add_table(s, res.summary(), f"Model vs staging systems: C-index and AUC(t) — {cohort}",
-                      index=False, key="staging_comparison")
+                      index=False, key="staging_comparison", caption=caption)
 
 

@@ -252,7 +252,7 @@ def _section_published(rep: Report, spec: StudySpec) -> None:
 
 def _section_served(rep: Report, out: Path) -> None:
     """The model bundles `hccrad serve` turns into the clinician-facing web page (seed 002 web nomogram)."""
-    bundles = sorted((out / "models").glob("*.json"))
+    bundles = sorted((out / "models").glob("*/bundle.json"))
     rows = []
     for path in bundles:
         from hccrad.models.bundle import ModelBundle
@@ -264,12 +264,12 @@ def _section_served(rep: Report, out: Path) -> None:
             inputs = ModelBundle(meta).input_features
         except (OSError, ValueError, KeyError):
             continue
-        rows.append({"model": meta.get("name", path.stem), "kind": meta.get("kind"),
-                     "file": f"models/{path.name}", "inputs": ", ".join(inputs)})
+        rows.append({"model": meta.get("name", path.parent.name), "kind": meta.get("kind"),
+                     "serve with": f"hccrad serve {path.parent}", "inputs": ", ".join(inputs)})
     if not rows:
         return
-    s = rep.section("Web calculator", f"Run `hccrad serve {out / 'models'}` and open the printed address: one "
-                                      "page per model, with the patient's probability, its CI and the nomogram.")
+    s = rep.section("Web calculator", "Run `hccrad serve <model folder>` and open the printed address: a page "
+                                      "for one patient at a time, with the probability, its CI and the nomogram.")
     rep.add_table(s, pd.DataFrame(rows), "Model bundles served by hccrad serve", index=False, key="served_models")
 
 

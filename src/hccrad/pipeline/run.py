@@ -198,17 +198,21 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
 
 
 def synth_for_spec(study_path: Path, n: int, *, seed: int = 0) -> Path | None:
-    """Generate a synthetic cohort where the study's (single) manifest should be, if it is not there yet.
-    Returns the manifest path written, or None when the manifest already exists."""
-    from hccrad.synth import generate_cohort
+    """Generate a synthetic cohort where the study's (single) manifest should be, if it is not there yet,
+    and synthetic expression counts (80 % of the patients) where its radiogenomics.counts should be, when
+    that file is missing and sits in the cohort folder. Returns the manifest path written, or None when the
+    manifest already exists."""
+    from hccrad.synth import generate_cohort, generate_expression
 
     spec = load_spec(study_path, check_files=False)
     paths = list(spec.data.manifests.values())
     if len(paths) != 1:
         raise SpecError(["--synth needs a study with one data.manifest"], file=study_path)
-    if paths[0].is_file():
-        return None
-    return generate_cohort(paths[0].parent, n=n, seed=seed).manifest
+    made = None if paths[0].is_file() else generate_cohort(paths[0].parent, n=n, seed=seed).manifest
+    rg = spec.radiogenomics
+    if rg is not None and rg.counts.parent == paths[0].parent and not rg.counts.is_file():
+        generate_expression(paths[0].parent, seed=seed, fraction=0.8)
+    return made
 
 
 def demo_spec_text() -> str:
