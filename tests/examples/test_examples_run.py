@@ -27,6 +27,13 @@ RUNS = {  # example folder -> (paper, speed overrides)
                                                "features.radiomics.params=params_original.yaml"]),
 }
 N_CASES = 44
+MUST_SHOW = {  # example -> texts its paper report must hold (a few spot checks beyond "a figure or a table")
+    "wu2025_cect_habitat": ["MSI matrix of", "as_published_auc", "Feature–marker tests"],
+    "multitask_dl_mtm": ["By mtm", "cnn activation panels", "Model bundles served by hccrad serve"],
+    "cnn_mri_clinical_svm": ["cnn architecture", "cnn gradcam"],
+    "ct_radiomics_proliferative": ["Forest plot of the multivariable odds ratios", "Published model",
+                                   "Univariable Cox regression"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +77,5 @@ def test_example_report_is_the_paper(example, cohort, tmp_path):
     empty = [t for t, body in sections if "report-figure" not in body and "report-table" not in body]
     assert not empty, f"{example}: sections without a figure or a table: {empty}"
     assert (result.report.parent / "stages.html").is_file()
+    missing = [text for text in MUST_SHOW.get(example, []) if text not in unescape(html)]
+    assert not missing, f"{example}: the paper report lacks {missing}"

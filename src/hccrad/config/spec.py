@@ -257,6 +257,8 @@ class ReportSpec(_Strict):
     title: str | None = None
     proportion_ci: Literal["clopper-pearson", "wald"] = "clopper-pearson"  # SEN/SPE/PPV/NPV intervals
     overlay_cases: int = Field(default=3, ge=0)
+    table_one_by: list[str] = Field(default_factory=list, description=(
+        "extra Table 1 grouped by each of these clinical columns (seed 002: by MTM subtype)"))
     published: list[str] = Field(default_factory=list, description=(
         "shipped published models (hccrad validate-published --list) shown with their formulas in the report"))
     paper: Literal["seed000", "seed001", "seed002", "seed003", "seed004"] | None = Field(default=None, description=(

@@ -106,6 +106,14 @@ def _section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, feature
         grp = is_positive(train[r.column], r.positive).map({True: "responder", False: "non-responder"})
         rep.add_table(s, table_one(train.assign(_outcome=grp), "_outcome", cont, cat).summary(),
                       f"Training cohort by {r.label}", index=False, key="table1_outcome")
+    for col in spec.report.table_one_by:  # e.g. seed 002 table 1: by MTM subtype (patients with it known)
+        if col not in data.columns:
+            raise HccradError(f"report.table_one_by: {col!r} is not a column of the clinical table",
+                              field="report.table_one_by", hint="name a clinical column, e.g. mtm")
+        known = data[data[col].notna()]
+        rep.add_table(s, table_one(known, col, [c for c in cont if c != col], [c for c in cat if c != col]).summary(),
+                      f"By {col} (all cohorts, {len(known)} patients with {col} known)", index=False,
+                      key="table1_group")
 
 
 def _nomogram_inputs(model, data: pd.DataFrame, train: pd.Series):

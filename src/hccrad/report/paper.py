@@ -103,8 +103,8 @@ PAPERS: dict[str, tuple[str, tuple[PaperItem, ...]]] = {
     )),
     "seed002": ("Multitask deep learning (MTM subtype + survival) for HAIC overall survival", (
         _i("002-F1", "Fig. 1 Patient recruitment and model construction", _FLOW, "cohort_counts patient_flow excluded"),
-        _i("002-T1", "Table 1 Patient characteristics", _TABLE1, "table1_cohort",
-           "by cohort (the paper also splits by MTM subtype)"),
+        _i("002-T1", "Table 1 Patient characteristics according to the MTM subtype", _TABLE1,
+           "table1_group table1_cohort", "also by cohort"),
         _i("002-T2", "Table 2 Univariable and multivariable Cox regression for OS", "hccrad.survival.cox.cox_regression",
            "cox_table cox_forest"),
         _i("002-F2", "Fig. 2 OS nomogram and calibration at the horizons", "hccrad.survival.nomogram.nomogram_points",
