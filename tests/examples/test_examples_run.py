@@ -28,7 +28,7 @@ RUNS = {  # example folder -> (paper, speed overrides)
 }
 N_CASES = 44
 MUST_SHOW = {  # example -> texts its paper report must hold (a few spot checks beyond "a figure or a table")
-    "wu2025_cect_habitat": ["MSI matrix of", "as_published_auc", "Feature–marker tests"],
+    "wu2025_cect_habitat": ["(MSI) matrix of", "as_published_auc", "Feature–marker tests"],
     "multitask_dl_mtm": ["By mtm", "cnn activation panels", "Model bundles served by hccrad serve"],
     "cnn_mri_clinical_svm": ["cnn architecture", "cnn gradcam"],
     "ct_radiomics_proliferative": ["Forest plot of the multivariable odds ratios", "Published model",
