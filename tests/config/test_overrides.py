@@ -36,3 +36,13 @@ def test_load_spec_validates_overridden_values(tmp_path):
     assert spec.validation.bootstrap == 7
     with pytest.raises(SpecError, match="bootstrap"):
         load_spec(tmp_path / "s.yaml", check_files=False, overrides=["validation.bootstrap=many"])
+
+
+def test_unknown_published_model_is_a_spec_error(tmp_path):
+    from hccrad.config import load_spec
+
+    (tmp_path / "s.yaml").write_text("name: t\ndata: {clinical: c.csv}\noutcome: {response: {column: y}}\n")
+    spec = load_spec(tmp_path / "s.yaml", check_files=False, overrides=["report.published=[seed004_clinical_radiomics]"])
+    assert spec.report.published == ["seed004_clinical_radiomics"]
+    with pytest.raises(SpecError, match="wu2025_combined"):  # the message lists the shipped names
+        load_spec(tmp_path / "s.yaml", check_files=False, overrides=["report.published=[seed009]"])

@@ -265,6 +265,16 @@ class ReportSpec(_Strict):
         "arrange index.html as this seed paper's tables and figures, in its order (hccrad.report.paper); "
         "the stage-by-stage report is then written as stages.html"))
 
+    @field_validator("published")
+    @classmethod
+    def _known_published(cls, value: list[str]) -> list[str]:
+        from hccrad.models.published import list_published
+
+        unknown = [v for v in value if v not in list_published()]
+        if unknown:
+            raise ValueError(f"no shipped published model named {unknown}; use one of {list_published()}")
+        return value
+
 
 class StudySpec(_Strict):
     """A whole study: data, cohorts, outcomes and the settings of every stage."""
