@@ -53,6 +53,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         for key in ("manifest", "clinical"):
             if isinstance(data.get(key), str):
                 data[key] = str((base / data[key]).resolve()) if not Path(data[key]).is_absolute() else data[key]
+        lm = data.get("liver_model")
+        if isinstance(lm, dict) and isinstance(lm.get("folder"), str) and not Path(lm["folder"]).is_absolute():
+            lm["folder"] = str((base / lm["folder"]).resolve())
         if isinstance(data.get("cohort_manifests"), dict):
             data["cohort_manifests"] = {k: str((base / v).resolve()) if isinstance(v, str) and not Path(v).is_absolute()
                                         else v for k, v in data["cohort_manifests"].items()}

@@ -23,6 +23,33 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class LiverModelSpec(_Strict):
+    """How liver masks are predicted for the cases without one (`data.segment_missing_liver: true`).
+
+    kind "unet": hccrad trains a 3-D U-Net on the cases that have liver masks (Dice on held-out labelled
+    cases in the report). kind "nnunet": the user's own trained nnU-Net v2 model folder
+    (…/DatasetXXX/<trainer>__<plans>__<configuration>), applied through nnunetv2's predictor with weights
+    loaded without unpickling (hccrad.deep.nnunet). channels: nnU-Net channel -> phase (default: channel
+    "0" = the reference phase).
+    """
+
+    kind: Literal["unet", "nnunet"] = "unet"
+    folder: Path | None = None
+    channels: dict[str, str] | None = None
+    folds: list[int] | None = None
+    checkpoint: str = "checkpoint_final.pth"
+    label: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _folder_for_nnunet(self) -> "LiverModelSpec":
+        if self.kind == "nnunet" and self.folder is None:
+            raise ValueError("liver_model.kind nnunet needs liver_model.folder: the trained model folder, e.g. "
+                             "nnUNet_results/Dataset001_Liver/nnUNetTrainer__nnUNetPlans__3d_fullres")
+        if self.kind == "unet" and (self.folder is not None or self.channels is not None):
+            raise ValueError("liver_model.folder / channels apply to kind nnunet only")
+        return self
+
+
 class DataSpec(_Strict):
     """Where the cohort is: the manifest (one row per case/lesion) and the clinical table.
 
@@ -39,7 +66,8 @@ class DataSpec(_Strict):
     tumor_mask: str = "tumor"
     liver_mask: str | None = "liver"
     reader2_mask: str | None = "tumor_reader2"
-    segment_missing_liver: bool = False  # train a liver U-Net on the labelled cases for those without a mask
+    segment_missing_liver: bool = False  # predict liver masks for the cases without one (see liver_model)
+    liver_model: LiverModelSpec = Field(default_factory=LiverModelSpec)
 
     @property
     def manifests(self) -> dict[str | None, Path]:

@@ -88,6 +88,13 @@ def _predict_missing_livers(study: Study, ids: list[str], out: Path, progress: P
     if has.all():
         return {}, None
     ref = spec.data.reference_phase
+    if spec.data.liver_model.kind == "nnunet":
+        pred, record = _nnunet_livers(spec, table, [c for c in ids if not has[c]])
+        for c, m in pred.items():
+            reference = read_image(table.loc[c, f"image_{ref}"], name=ref, case=c)
+            write_image(reference.with_array(m.astype(np.uint8), name="liver"),
+                        out / "liver_masks" / f"{c}_liver_pred.nii.gz")
+        return pred, record
     volumes = {c: read_image(table.loc[c, f"image_{ref}"], name=ref, case=c).array for c in ids}
     masks = {c: (read_image(table.loc[c, col], name="liver", case=c).array > 0) if has[c] else None for c in ids}
     pred, record = fill_missing_liver_masks(volumes, masks, holdout=min(2, max(0, int(has.sum()) - 2)),
@@ -98,6 +105,23 @@ def _predict_missing_livers(study: Study, ids: list[str], out: Path, progress: P
         write_image(reference.with_array(m.astype(np.uint8), name="liver"), out / "liver_masks" / f"{c}_liver_pred.nii.gz")
     record["predicted_cases"] = sorted(pred)
     return pred, record
+
+
+def _nnunet_livers(spec: StudySpec, table: pd.DataFrame, missing: list[str]):
+    """The user's nnU-Net v2 liver model (data.liver_model) on the cases without a liver mask."""
+    from hccrad.deep.nnunet import NnUNetLiverModel, fill_missing_liver_masks_nnunet
+    from hccrad.io.volume import read_image
+
+    lm = spec.data.liver_model
+    channels = lm.channels or {"0": spec.data.reference_phase}
+    unknown = sorted(set(channels.values()) - set(spec.data.phases))
+    if unknown:
+        raise HccradError(f"liver_model.channels name phases {unknown} that are not in data.phases",
+                          field="data.liver_model.channels", hint=f"use phases from {spec.data.phases}")
+    model = NnUNetLiverModel.from_folder(lm.folder, folds=lm.folds, checkpoint=lm.checkpoint, label=lm.label)
+    cases = {c: {p: read_image(table.loc[c, f"image_{p}"], name=p, case=c) for p in set(channels.values())}
+             for c in missing}
+    return fill_missing_liver_masks_nnunet(cases, model, channels)
 
 
 def _load_voxels(study: Study, case_id: str, predicted_liver: np.ndarray | None = None) -> CaseVoxels:

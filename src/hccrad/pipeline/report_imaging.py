@@ -93,7 +93,13 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
     s = rep.section("Tumour habitats",
                     f"{imaging.n_habitats} habitats from the training cohort's tumour voxels; habitat 1 has "
                     "the lowest and habitat k the highest value of the ordering descriptor in every patient.")
-    if imaging.liver_record:
+    if imaging.liver_record and imaging.liver_record.get("model") == "nnunet":
+        r = imaging.liver_record
+        rep.add_text(s, f"Liver masks of {len(r['predicted_cases'])} case(s) were predicted by the user's nnU-Net v2 "
+                        f"model {r.get('folder')} (folds {r.get('folds')}, {r.get('configuration')}); it was trained "
+                        "elsewhere, so hccrad reports no Dice for it; written to liver_masks/.", "Liver segmentation",
+                     key="liver_segmentation")
+    elif imaging.liver_record:
         r = imaging.liver_record
         dice_text = (f"mean Dice {r['mean_dice']:.3f} on {len(r['held_out'])} held-out labelled case(s)"
                      if r.get("held_out") else "no labelled case could be held out for a Dice check")
