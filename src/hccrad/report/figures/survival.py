@@ -155,6 +155,7 @@ def plot_time_auc(ax: Axes, results: dict[str, TimeAUCResult] | TimeAUCResult) -
     if isinstance(results, TimeAUCResult):
         results = {"model": results}
     unit = "time"
+    low = 0.3
     for i, (name, res) in enumerate(results.items()):
         tab = res.table
         unit = res.time_unit
@@ -162,8 +163,10 @@ def plot_time_auc(ax: Axes, results: dict[str, TimeAUCResult] | TimeAUCResult) -
         if tab["lower"].notna().all():
             yerr = [tab["auc"] - tab["lower"], tab["upper"] - tab["auc"]]
         ax.errorbar(tab["time"] + i * 0.0, tab["auc"], yerr=yerr, fmt="o-", color=f"C{i}", capsize=3, label=name)
+        shown = tab["lower"] if tab["lower"].notna().all() else tab["auc"]
+        low = min(low, float(np.nanmin(shown)) - 0.05)
     ax.axhline(0.5, color="grey", ls=":", lw=1)
-    ax.set_ylim(0.3, 1.0)
+    ax.set_ylim(max(low, 0.0), 1.0)  # never cut off a value below 0.3
     ax.set_xlabel(f"time ({unit})")
     ax.set_ylabel("time-dependent AUC")
     ax.legend(loc="lower right", fontsize="small", frameon=False)
