@@ -106,3 +106,21 @@ def test_platt_svm_probabilities_are_a_monotone_map_of_the_decision_function():
     order = np.argsort(d)
     assert np.all(np.diff(p[order]) >= -1e-12), "probability must increase with the decision value"
     assert m.platt_coef_ > 0
+
+
+@pytest.mark.parametrize("inner_cv", [None, 3])
+def test_score_fusion_of_a_tree_model_uses_the_logit_of_its_probability(cohort, inner_cv):
+    """Seed 002's MDLR fuses an XGBoost radiomics score: a model without decision_function enters the fusion
+    logistic as logit(P(y = 1))."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+
+    X, y = cohort
+    rad = [c for c in X.columns if c.startswith("rad")]
+    forest = Pipeline([("rf", RandomForestClassifier(n_estimators=50, min_samples_leaf=5, random_state=0))])
+    fus = ScoreFusion(forest, rad, ["VI", "d_tumor"], score_name="RadScore", inner_cv=inner_cv).fit(X, y)
+    p = np.clip(fus.score_model_.predict_proba(X[rad])[:, 1], 1e-6, 1 - 1e-6)
+    z = fus.fusion_inputs(X)
+    np.testing.assert_allclose(z["RadScore"].to_numpy(), np.log(p / (1 - p)), rtol=0, atol=1e-12,
+                               err_msg="fusion input is not the logit of the forest's probability")
+    assert fus.predict_proba(X).shape == (len(y), 2) and np.isfinite(fus.predict_proba(X)).all()

@@ -238,11 +238,17 @@ def scores_of(model, X) -> np.ndarray:
     return np.asarray(model.decision_function(X), dtype=float)
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 class ScoreFusion(ClassifierMixin, BaseEstimator):
     """Combined model of seed 000: logistic on clinical columns + a radiomics/habitat score fitted in-fold.
 
     ``fit``: (1) fit ``score_pipeline`` on ``X[score_features]``; (2) the score of each training patient is its
-    linear predictor (``decision_function``) -- from the same fit (``inner_cv=None``, as seed 000) or out of
+    linear predictor (``decision_function``; for a model without one, e.g. XGBoost or a random forest, the
+    logit of its P(y = 1), log(p / (1 − p)) with p clipped to [1e-6, 1 − 1e-6]) -- from the same fit (``inner_cv=None``, as seed 000) or out of
     fold (``inner_cv=k``, stacking, less optimistic second stage); (3) fit :class:`LogisticModel` on
     ``X[clinical_features] + score``. Inside a validation resample the whole thing is refitted.
     """
@@ -272,7 +278,10 @@ class ScoreFusion(ClassifierMixin, BaseEstimator):
         return X[list(cols)]
 
     def _score(self, model, X) -> np.ndarray:
-        return np.asarray(model.decision_function(self._cols(X, self.score_features)), float)
+        Xs = self._cols(X, self.score_features)
+        if hasattr(model, "decision_function"):
+            return np.asarray(model.decision_function(Xs), float)
+        return _logit(np.asarray(model.predict_proba(Xs))[:, 1])
 
     def fit(self, X, y):
         yv = np.asarray(y).ravel()
@@ -280,8 +289,10 @@ class ScoreFusion(ClassifierMixin, BaseEstimator):
         self.score_model_ = clone(self.score_pipeline).fit(self._cols(X, self.score_features), yv)
         if self.inner_cv:
             cv = StratifiedKFold(self.inner_cv, shuffle=True, random_state=self.random_state)
+            linear = hasattr(self.score_pipeline, "decision_function")
             s = cross_val_predict(clone(self.score_pipeline), self._cols(X, self.score_features), yv, cv=cv,
-                                  method="decision_function")
+                                  method="decision_function" if linear else "predict_proba")
+            s = np.asarray(s, float) if linear else _logit(np.asarray(s)[:, 1])
         else:
             s = self._score(self.score_model_, X)
         Z = self._cols(X, self.clinical_features).assign(**{self.score_name: s})
