@@ -75,7 +75,8 @@ def _descriptors(spec: StudySpec) -> list[Descriptor]:
 
 
 def _predict_missing_livers(study: Study, ids: list[str], out: Path, progress: Progress | None):
-    """Liver U-Net (hccrad.deep.segment) for the cases whose manifest has no liver mask; the predicted masks
+    """Liver masks for the cases whose manifest has none, by data.liver_model (hccrad's U-Net trained on the
+    labelled cases, hccrad.deep.segment, or the user's nnU-Net v2 model, hccrad.deep.nnunet); the masks
     are written under out/liver_masks/ and used for the MSI liver shell. Returns ({case: mask}, record)."""
     from hccrad.deep.segment import fill_missing_liver_masks
     from hccrad.io.volume import read_image
@@ -88,18 +89,15 @@ def _predict_missing_livers(study: Study, ids: list[str], out: Path, progress: P
     if has.all():
         return {}, None
     ref = spec.data.reference_phase
-    if spec.data.liver_model.kind == "nnunet":
+    if spec.data.liver_model.kind == "nnunet":  # the user's model: nothing to train
         pred, record = _nnunet_livers(spec, table, [c for c in ids if not has[c]])
-        for c, m in pred.items():
-            reference = read_image(table.loc[c, f"image_{ref}"], name=ref, case=c)
-            write_image(reference.with_array(m.astype(np.uint8), name="liver"),
-                        out / "liver_masks" / f"{c}_liver_pred.nii.gz")
-        return pred, record
-    volumes = {c: read_image(table.loc[c, f"image_{ref}"], name=ref, case=c).array for c in ids}
-    masks = {c: (read_image(table.loc[c, col], name="liver", case=c).array > 0) if has[c] else None for c in ids}
-    pred, record = fill_missing_liver_masks(volumes, masks, holdout=min(2, max(0, int(has.sum()) - 2)),
-                                            seed=spec.seed,
-                                            progress=(lambda s, d, t: progress(s, d, t)) if progress else None)
+    else:
+        volumes = {c: read_image(table.loc[c, f"image_{ref}"], name=ref, case=c).array for c in ids}
+        masks = {c: (read_image(table.loc[c, col], name="liver", case=c).array > 0) if has[c] else None
+                 for c in ids}
+        pred, record = fill_missing_liver_masks(volumes, masks, holdout=min(2, max(0, int(has.sum()) - 2)),
+                                                seed=spec.seed,
+                                                progress=(lambda s, d, t: progress(s, d, t)) if progress else None)
     for c, m in pred.items():
         reference = read_image(table.loc[c, f"image_{ref}"], name=ref, case=c)
         write_image(reference.with_array(m.astype(np.uint8), name="liver"), out / "liver_masks" / f"{c}_liver_pred.nii.gz")

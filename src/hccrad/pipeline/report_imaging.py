@@ -22,13 +22,9 @@ from hccrad.report.figures.habitat import (  # noqa: E402
     plot_k_selection,
     plot_msi_matrix,
 )
+from hccrad.report.figures.panels import panel_row  # noqa: E402
 
 __all__ = ["model_inputs", "section_features", "section_habitats"]
-
-
-def _panels(n: int, width: float = 4.6, height: float = 4.2):
-    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
-    return fig, list(axes[0])
 
 
 def model_inputs(model: FittedModel, X: pd.DataFrame) -> pd.DataFrame | None:
@@ -131,7 +127,7 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
     if imaging.voxel_sample is not None and len(names) >= 2:
         from hccrad.report.figures.habitat import plot_habitat_descriptors, plot_voxel_scatter
 
-        fig, axes = _panels(2, 5.5, 4.3)
+        fig, axes = panel_row(2, 5.5, 4.3)
         plot_habitat_descriptors(axes[0], imaging.habitat_summary, names)
         plot_voxel_scatter(axes[1], *imaging.voxel_sample, names, imaging.n_habitats)
         rep.add_figure(s, fig, "Descriptors per habitat and training voxels by habitat",
@@ -156,7 +152,7 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         table = train.describe().T[["mean", "std", "min", "50%", "max"]].rename(columns={"50%": "median"})
         rep.add_table(s, table, f"The {len(table)} habitat (MSI) features, training cohort", key="msi_features")
     if imaging.overlays:
-        fig, axes = _panels(len(imaging.overlays), 4.0, 4.0)
+        fig, axes = panel_row(len(imaging.overlays), 4.0, 4.0)
         for ax, ov in zip(axes, imaging.overlays):
             plot_habitat_overlay(ax, ov["image"], ov["labels"], imaging.n_habitats)
             ax.set_title(f"{ov['case_id']} ({ov['cohort']})")
@@ -190,7 +186,7 @@ def section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: F
     if fitted.lasso is not None and getattr(fitted.lasso, "coef_path_", None) is not None:
         from hccrad.report.figures.lasso import plot_lasso_cv, plot_lasso_path
 
-        fig, axes = _panels(2, 5.5, 4.2)
+        fig, axes = panel_row(2, 5.5, 4.2)
         plot_lasso_cv(axes[0], fitted.lasso, title="LASSO cross-validation")
         plot_lasso_path(axes[1], fitted.lasso, title="LASSO coefficient path")
         rep.add_figure(s, fig, "LASSO: cross-validation curve and coefficient path (training cohort)",

@@ -19,6 +19,7 @@ from hccrad.config.spec import StudySpec  # noqa: E402
 from hccrad.core.errors import DataError, HccradError  # noqa: E402
 from hccrad.pipeline.modelling import FittedModels  # noqa: E402
 from hccrad.report.document import Report, Section  # noqa: E402
+from hccrad.report.figures.panels import panel_row  # noqa: E402
 
 __all__ = ["section_survival"]
 
@@ -65,10 +66,20 @@ def section_survival(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: F
         rep.add_table(s, km.summary(), f"Median survival by group — {cohort}", index=False, key="km_median")
     cox = _cox_tables(rep, s, spec, data, name, score)
     _nomogram_and_calibration(rep, s, spec, data.assign(**{f"{name}_score": score}), cox)
-    _time_auc(rep, s, spec, data, name, score, cox)
+    risks = _risk_scores(spec, data, name, score, cox)
+    _time_auc(rep, s, spec, data, risks)
     if sv.compare_with:
-        score_coef = float(cox.coefficients.get(f"{name}_score", 1.0))
-        _staging_comparison(rep, s, spec, data, name, score, score_coef)
+        _staging_comparison(rep, s, spec, data, risks)
+
+
+def _risk_scores(spec: StudySpec, data: pd.DataFrame, name: str, score: pd.Series, cox) -> pd.DataFrame:
+    """The model's risk ("<name> risk") and each staging column as numbers, higher = worse. The score is
+    turned into a risk by the sign of its training-cohort Cox coefficient, as stages are ordered."""
+    sign = np.sign(float(cox.coefficients.get(f"{name}_score", 1.0)) or 1.0)
+    risks = pd.DataFrame({f"{name} risk": sign * score}, index=data.index)
+    for col in spec.outcome.survival.compare_with:
+        risks[col] = _ordinal(data[col])
+    return risks
 
 
 def _score_by_response(rep: Report, s: Section, spec: StudySpec, data: pd.DataFrame, name: str,
@@ -81,8 +92,8 @@ def _score_by_response(rep: Report, s: Section, spec: StudySpec, data: pd.DataFr
     if r is None:
         return
     cohorts = list(dict.fromkeys(data["cohort"]))
-    fig, axes = plt.subplots(1, len(cohorts), figsize=(4.4 * len(cohorts), 3.8), squeeze=False)
-    for ax, cohort in zip(axes[0], cohorts):
+    fig, axes = panel_row(len(cohorts), 4.4, 3.8)
+    for ax, cohort in zip(axes, cohorts):
         idx = data["cohort"] == cohort
         y = is_positive(data.loc[idx, r.column], r.positive).astype(int).to_numpy()
         plot_score_distribution(ax, y, score[idx].to_numpy(float), score_name=f"{name} score", title=cohort)
@@ -155,23 +166,18 @@ def _nomogram_and_calibration(rep: Report, s: Section, spec: StudySpec, data: pd
                    key="survival_calibration")
 
 
-def _time_auc(rep: Report, s: Section, spec: StudySpec, data: pd.DataFrame, name: str, score: pd.Series,
-              cox) -> None:
-    """Seed 002 fig. 3: AUC(t) of the model's risk and each staging system, per cohort (censoring weights
-    from the training cohort)."""
+def _time_auc(rep: Report, s: Section, spec: StudySpec, data: pd.DataFrame, risks: pd.DataFrame) -> None:
+    """Seed 002 fig. 3: AUC(t) of the model's risk and each staging system (`_risk_scores`), per cohort
+    (censoring weights from the training cohort)."""
     from hccrad.report.figures.survival import plot_time_auc
     from hccrad.survival.time_auc import time_dependent_auc
 
     sv = spec.outcome.survival
     train = data["cohort"] == spec.cohorts.training
-    sign = np.sign(float(cox.coefficients.get(f"{name}_score", 1.0)) or 1.0)
-    risks = {f"{name} risk": sign * score}
-    for col in sv.compare_with:
-        risks[col] = _ordinal(data[col])
     cohorts = list(dict.fromkeys(data["cohort"]))
-    fig, axes = plt.subplots(1, len(cohorts), figsize=(4.6 * len(cohorts), 4.0), squeeze=False)
+    fig, axes = panel_row(len(cohorts), 4.6, 4.0)
     drawn = False
-    for ax, cohort in zip(axes[0], cohorts):
+    for ax, cohort in zip(axes, cohorts):
         idx = data["cohort"] == cohort
         horizons = [h for h in sv.horizons if h < data.loc[idx, sv.time].max()]
         results = {}
@@ -217,20 +223,15 @@ def _ordinal(col: pd.Series) -> pd.Series:
     return out
 
 
-def _staging_comparison(rep: Report, s, spec: StudySpec, data: pd.DataFrame, name: str, score: pd.Series,
-                        cox_coef: float) -> None:
-    """Seed 002 table 3: the model's risk against staging systems by C-index and AUC(t), per cohort.
-
-    The model score is turned into a risk by the sign of its training-cohort Cox coefficient (so higher =
-    worse, as for stages); the censoring distribution of AUC(t) comes from the training cohort."""
+def _staging_comparison(rep: Report, s, spec: StudySpec, data: pd.DataFrame, risks: pd.DataFrame) -> None:
+    """Seed 002 table 3: the model's risk against staging systems (`_risk_scores`; its first column is the
+    model) by C-index and AUC(t), per cohort; the censoring distribution of AUC(t) comes from the training
+    cohort."""
     from hccrad.survival.compare import compare_prognostic_scores
 
     sv = spec.outcome.survival
-    risk_name = f"{name} risk"
-    frame = data[[sv.time, sv.event]].copy()
-    frame[risk_name] = np.sign(cox_coef or 1.0) * score
-    for col in sv.compare_with:
-        frame[col] = _ordinal(data[col])
+    risk_name = risks.columns[0]
+    frame = data[[sv.time, sv.event]].join(risks)
     train = data["cohort"] == spec.cohorts.training
     for cohort in dict.fromkeys(data["cohort"]):
         sub = frame[data["cohort"] == cohort]

@@ -34,14 +34,9 @@ from hccrad.report.figures.discrimination import plot_roc  # noqa: E402
 from hccrad.pipeline.report_imaging import section_features, section_habitats  # noqa: E402
 from hccrad.pipeline.report_survival import section_survival  # noqa: E402
 from hccrad.report.figures.models_compare import plot_auc_bars, plot_radar  # noqa: E402
+from hccrad.report.figures.panels import panel_row  # noqa: E402
 
 log = logging.getLogger(__name__)
-
-
-def _panels(n: int, width: float = 4.6, height: float = 4.2, polar: bool = False):
-    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False,
-                             subplot_kw={"projection": "polar"} if polar else None)
-    return fig, list(axes[0])
 
 
 def _split_columns(df: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[str]]:
@@ -202,7 +197,7 @@ def _section_discrimination(rep: Report, spec: StudySpec, fitted: FittedModels, 
     rep.add_table(s, ev.metrics, "AUC by model and cohort", index=False, caption=caption, key="auc_table")
     _bootstrap_table(rep, s, ev)
     cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
-    fig, axes = _panels(len(cohorts))
+    fig, axes = panel_row(len(cohorts))
     for ax, c in zip(axes, cohorts):
         plot_roc(ax, c.y, c.scores, title=f"{c.name} (n = {c.y.size})")
     rep.add_figure(s, fig, "ROC curves", key="roc")
@@ -235,7 +230,7 @@ def _alluvial(rep: Report, s, fitted: FittedModels, cohorts) -> None:
     from hccrad.report.figures.classification import plot_alluvial
 
     name = list(fitted.models)[-1]
-    fig, axes = _panels(len(cohorts), 3.8, 4.0)
+    fig, axes = panel_row(len(cohorts), 3.8, 4.0)
     for ax, c in zip(axes, cohorts):
         pred = (c.scores[name] >= fitted.models[name].threshold).astype(int)
         plot_alluvial(ax, c.y, pred, labels=("non-responder", "responder"), title=f"{name} — {c.name}")
@@ -260,11 +255,11 @@ def _section_published(rep: Report, spec: StudySpec) -> None:
 
 def _section_served(rep: Report, out: Path) -> None:
     """The model bundles `hccrad serve` turns into the clinician-facing web page (seed 002 web nomogram)."""
+    from hccrad.models.bundle import ModelBundle
+
     bundles = sorted((out / "models").glob("*/bundle.json"))
     rows = []
     for path in bundles:
-        from hccrad.models.bundle import ModelBundle
-
         try:
             meta = json.loads(path.read_text())
             if not isinstance(meta, dict) or meta.get("format") != "hccrad-model-bundle":
@@ -303,7 +298,7 @@ def _section_classification(rep: Report, fitted: FittedModels, ev: Evaluation) -
     sub = radar[radar["cohort"] == last].drop(columns="cohort").set_index("model")
     auc = ev.metrics[ev.metrics["cohort"] == last].set_index("model")["auc"]
     sub = sub.assign(auc=auc)
-    fig, axes = _panels(1, 5.5, 5.5, polar=True)
+    fig, axes = panel_row(1, 5.5, 5.5, polar=True)
     plot_radar(axes[0], sub, title=f"Metrics in the {last} cohort")
     rep.add_figure(s, fig, "Radar chart of metrics across models", key="radar")
 
@@ -312,7 +307,7 @@ def _section_calibration(rep: Report, ev: Evaluation) -> None:
     s = rep.section("Calibration", "Binned and lowess-smoothed calibration curves; calibration-in-the-large, "
                                    "slope, Brier score and Hosmer–Lemeshow test per model and cohort.")
     cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
-    fig, axes = _panels(len(cohorts))
+    fig, axes = panel_row(len(cohorts))
     for ax, c in zip(axes, cohorts):
         plot_calibration(ax, c.y, {k: np.clip(v, 1e-6, 1 - 1e-6) for k, v in c.scores.items()},
                          title=c.name)
@@ -330,11 +325,11 @@ def _section_calibration(rep: Report, ev: Evaluation) -> None:
 
 def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels) -> None:
     s = rep.section("Decision curve analysis", "Net benefit of each model versus treat-all and treat-none.")
-    fig, axes = _panels(len(ev.decision))
+    fig, axes = panel_row(len(ev.decision))
     for ax, (cohort, dca) in zip(axes, ev.decision.items()):
         plot_decision_curve(ax, dca, title=cohort)
     rep.add_figure(s, fig, "Decision curves", key="decision")
-    fig, axes = _panels(len(ev.cohorts))
+    fig, axes = panel_row(len(ev.cohorts))
     for ax, c in zip(axes, ev.cohorts):
         if len(np.unique(c.y)) == 2:
             first = next(iter(c.scores))
@@ -344,7 +339,7 @@ def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels) -> None
     from hccrad.report.figures.scores import plot_waterfall
 
     first = next(iter(fitted.models))
-    fig, axes = _panels(len(ev.cohorts), 5.0, 3.6)
+    fig, axes = panel_row(len(ev.cohorts), 5.0, 3.6)
     for ax, c in zip(axes, ev.cohorts):
         plot_waterfall(ax, c.scores[first], c.y, threshold=fitted.models[first].threshold,
                        score_name=f"{first} probability", title=c.name)
@@ -422,7 +417,7 @@ def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame) -> N
     table = feature_associations(data, feats, a.markers)
     rep.add_table(s, table, "Feature–marker tests", index=False, key="associations")
     pairs = table.sort_values("p").head(6)
-    fig, axes = _panels(len(pairs), 3.6, 3.4)
+    fig, axes = panel_row(len(pairs), 3.6, 3.4)
     for ax, (_, r) in zip(axes, pairs.iterrows()):
         sub = data[[r["feature"], r["marker"]]].dropna()
         if is_continuous(data[r["marker"]]):
