@@ -7,8 +7,10 @@ plain numbers: score = intercept + sum_j coef_j * (x_j - center_j) / scale_j, pr
 ``link == "logit"``. Every variable carries its unit, definition and training range; ``predict_bundle``
 refuses a table that lacks a column, or whose values fall far outside the training range (by default more
 than half the range beyond either end: the typical sign of other units, e.g. bilirubin in mg/dL instead of
-umol/L). Other models (SVM, random forest, XGBoost) are stored with skops and loaded only if every type in the
-file belongs to the trusted packages (scikit-learn, xgboost, hccrad, numpy).
+umol/L). Other models (SVM, random forest, XGBoost) are stored with skops. ``model.skops`` is loaded only if every
+type and loader its ``schema.json`` names is on the exact allow-list of the model kinds the bundle declares
+(:mod:`hccrad.models.trusted_types`); the schema is read as plain JSON and checked before skops constructs
+anything, so a file naming e.g. a numpy function that runs a string is refused without running it.
 
 ``spec_hash`` (SHA-256 of the canonical JSON without the hash) is checked on load, so a hand-edited
 coefficient is noticed.
@@ -32,12 +34,12 @@ from sklearn.preprocessing import StandardScaler
 from hccrad.core.errors import InputError, ModelError
 from hccrad.models.factory import ColumnSelector, ScoreFusion, scores_of, selected_features
 from hccrad.models.logistic import LogisticModel, format_formula
+from hccrad.models.trusted_types import ALLOWED_LOADERS, MODEL_KIND_TYPES, allowed_types, kinds_of
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "hccrad-model-bundle"
 FORMAT_VERSION = 1
-TRUSTED_PREFIXES = ("sklearn.", "xgboost.", "hccrad.", "numpy.")
 
 
 def _versions() -> dict[str, str]:
@@ -121,21 +123,19 @@ class ModelBundle:
         return format_formula(b0, coefs, name=self.spec.get("score_name", "score"), digits=digits)
 
     def save(self, path: str | Path) -> Path:
-        """Write ``path/bundle.json`` (+ ``model.skops``); returns the folder."""
+        """Write ``path/bundle.json`` (+ ``model.skops`` and the model kinds it holds, ``model_kinds``); returns the
+        folder. Refuses a model whose skops file names a type outside :mod:`hccrad.models.trusted_types`."""
         folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
         spec = dict(self.spec)
+        model_bytes = None
+        if self.kind == "skops":  # dumped and checked first: a refused model leaves no half-written bundle
+            model_bytes = _dump_skops(self.model, self.name)
+            spec["model_kinds"] = _checked_kinds(model_bytes, self.name)
+        folder.mkdir(parents=True, exist_ok=True)
         spec["spec_hash"] = spec_hash(spec)
         (folder / "bundle.json").write_text(json.dumps(spec, indent=2, ensure_ascii=False))
-        if self.kind == "skops":
-            import skops.io as sio
-
-            try:
-                sio.dump(self.model, folder / "model.skops")
-            except TypeError as exc:
-                raise ModelError(f"model {self.name!r} holds objects skops cannot store safely ({exc})",
-                                 field="model", hint="use a logistic final step (saved as JSON) or plain "
-                                 "scikit-learn steps before a tree model") from exc
+        if model_bytes is not None:
+            (folder / "model.skops").write_bytes(model_bytes)
         return folder
 
 
@@ -267,18 +267,100 @@ def load_bundle(path: str | Path) -> ModelBundle:
                          hint="re-save the bundle with ModelBundle.save, or restore the original file")
     model = None
     if spec["kind"] == "skops":
-        import skops.io as sio
-
-        mfile = file.parent / "model.skops"
-        untrusted = sio.get_untrusted_types(file=mfile)
-        bad = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-        if bad:
-            raise ModelError(f"model file contains types outside the trusted packages: {bad[:5]}", field="model.skops",
-                             hint="only load bundles from sources you trust; hccrad refuses these types")
-        model = sio.load(mfile, trusted=untrusted)
+        model = _load_skops(file.parent / "model.skops", spec.get("model_kinds"))
     for w in spec.get("warnings", []):
         logger.warning("bundle %s: %s", spec.get("name"), w)
     return ModelBundle(spec, file.parent, model)
+
+
+def _dump_skops(model, name: str) -> bytes:
+    import skops.io as sio
+
+    try:
+        return sio.dumps(model)
+    except TypeError as exc:
+        raise ModelError(f"model {name!r} holds objects skops cannot store safely ({exc})",
+                         field="model", hint="use a logistic final step (saved as JSON) or plain "
+                         "scikit-learn steps before a tree model") from exc
+
+
+def _checked_kinds(model_bytes: bytes, name: str) -> list[str]:
+    """The model kinds of a freshly dumped model; refuses to write a file that load_bundle would refuse."""
+    types, loaders = skops_schema_names(model_bytes, Path(f"{name}/model.skops"))
+    kinds = kinds_of(types)
+    bad = sorted(types - allowed_types(kinds)) + sorted(loaders - ALLOWED_LOADERS)
+    if bad:
+        raise ModelError(f"model {name!r} holds type(s) outside hccrad's skops allow-list: {bad}", field="model",
+                         hint="hccrad would refuse to load this bundle; add the type(s) to "
+                         "hccrad.models.trusted_types only after checking that constructing them runs no code")
+    return kinds
+
+
+def _collect_names(node, types: set[str], loaders: set[str], file: Path) -> None:
+    """Every ``__module__.__class__`` and ``__loader__`` in a skops schema (plain JSON: nothing is imported)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        module, cls, loader = item.get("__module__"), item.get("__class__"), item.get("__loader__")
+        if "__loader__" in item and not all(isinstance(v, str) for v in (module, cls, loader)):
+            raise ModelError("model file has a malformed schema node", file=file, field="schema.json",
+                             hint="only load bundles written by hccrad")
+        if isinstance(module, str) and isinstance(cls, str):
+            types.add(f"{module}.{cls}")
+        if isinstance(loader, str):
+            loaders.add(loader)
+        stack.extend(item.values())
+
+
+def skops_schema_names(data: bytes, file: Path) -> tuple[set[str], set[str]]:
+    """The type names and node loaders a skops file's ``schema.json`` names, read without constructing
+    anything."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            schema = json.loads(zf.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a readable skops file ({exc})", file=file, field="model.skops",
+                         hint="re-save the bundle with hccrad") from exc
+    types: set[str] = set()
+    loaders: set[str] = set()
+    _collect_names(schema, types, loaders, file)
+    return types, loaders
+
+
+def _load_skops(mfile: Path, model_kinds) -> object:
+    """Load ``model.skops`` only if every type and loader it names is on the allow-list of the declared model
+    kinds (all kinds if the bundle predates the declaration); checked on the raw schema first, then by skops'
+    own audit, then loaded with exactly that list trusted."""
+    import skops.io as sio
+
+    if not mfile.is_file():
+        raise InputError("skops bundle without its model file", file=mfile, hint="copy model.skops with bundle.json")
+    if model_kinds is not None and (not isinstance(model_kinds, list)
+                                    or any(k not in MODEL_KIND_TYPES for k in model_kinds)):
+        raise ModelError(f"bundle declares unknown model kind(s) {model_kinds!r}", file=mfile.parent / "bundle.json",
+                         field="model_kinds", hint=f"hccrad knows {sorted(MODEL_KIND_TYPES)}")
+    data = mfile.read_bytes()  # read once: what is checked is what is loaded
+    allowed = allowed_types(model_kinds)
+    types, loaders = skops_schema_names(data, mfile)
+    bad = sorted(types - allowed)
+    bad_loaders = sorted(loaders - ALLOWED_LOADERS)
+    if not bad and not bad_loaders:
+        bad = sorted(set(sio.get_untrusted_types(data=data)) - allowed)
+    if bad or bad_loaders:
+        what = (f"type(s) {bad}" if bad else "") + (" and " if bad and bad_loaders else "") + (
+            f"skops loader(s) {bad_loaders}" if bad_loaders else "")
+        raise ModelError(f"model file names {what} that hccrad does not trust; nothing was loaded", file=mfile,
+                         field="model.skops", hint="hccrad loads only the exact types its own models use "
+                         "(docs/models.md, 'Trust model'); do not use this file, ask for a JSON (linear) bundle")
+    return sio.loads(data, trusted=sorted(allowed))
 
 
 def _check_input(bundle: ModelBundle, df: pd.DataFrame, names: list[str], ranges: dict, units: dict,
