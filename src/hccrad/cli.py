@@ -197,12 +197,21 @@ def predict(
     cases: Path = typer.Argument(..., help="Table (CSV/TSV/Parquet) with one row per patient."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write predictions here (CSV); default stdout."),
     id_column: str = typer.Option("case_id", help="Patient id column."),
+    sep: Optional[str] = typer.Option(None, "--sep", help=(
+        "Delimiter of a CSV: ',', ';' or 'tab' (default: sniffed from the first lines; with ';' a decimal "
+        "comma is accepted).")),
+    allow_duplicates: bool = typer.Option(False, "--allow-duplicates", help=(
+        "Score rows whose patient id appears more than once (refused by default, naming the ids).")),
 ) -> None:
     """Score new patients with a saved model bundle; refuses missing columns and out-of-range values."""
-    from hccrad.models.bundle import predict_bundle
+    from hccrad.models.bundle import load_bundle, predict_bundle
+    from hccrad.models.cases_table import read_cases_table
 
     try:
-        pred = predict_bundle(bundle, _read_table(cases), id_col=id_column)
+        model = load_bundle(bundle)
+        table = read_cases_table(cases, sep=sep, id_col=id_column, required=model.input_features,
+                                 allow_duplicates=allow_duplicates)
+        pred = predict_bundle(model, table, id_col=id_column)
     except HccradError as exc:
         _fail(exc)
     if out is None:

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from hccrad.cli import app
 from hccrad.config.spec import ModelSpec
-from hccrad.core.errors import HccradError, ModelError
+from hccrad.core.errors import ModelError
 from hccrad.models.bundle import FORMAT, FORMAT_VERSION, bundle_from_pipeline, load_bundle, predict_bundle, spec_hash
 from hccrad.models.factory import MODEL_STEPS, SELECTION_STEPS, make_step
 from hccrad.models.trusted_types import MODEL_KIND_TYPES, SELECTION_STEP_TYPES, STRUCTURE_TYPES
