@@ -55,7 +55,7 @@ def _tiny(seed: int, name: str):
     return blob_image(shape=(4, 8, 8), spacing=(2.0, 1.0, 1.0), name=name, seed=seed)
 
 
-def _series(folder, image, description, *, name, pid, study_uid, for_uid):
+def _series(folder, image, description, *, name, pid, study_uid, for_uid, bad_uid=None):
     paths = write_dicom_series(image, folder, series_description=description, patient_name=name, patient_id=pid,
                                patient_birth_date=DOB, study_uid=study_uid, frame_of_reference_uid=for_uid,
                                file_prefix=f"{pid}_")
@@ -63,7 +63,10 @@ def _series(folder, image, description, *, name, pid, study_uid, for_uid):
         ds = pydicom.dcmread(p)
         ds.StudyDate, ds.InstitutionName, ds.AccessionNumber = STUDY_DATE, INSTITUTION, ACCESSION
         ds.ReferringPhysicianName = REFERRER
-        ds.save_as(p)
+        with pydicom.config.disable_value_validation():
+            if bad_uid:  # an invalid UID that pydicom's reader quotes in a warning and a log record
+                ds.FrameOfReferenceUID = bad_uid
+            ds.save_as(p)
     return paths
 
 
@@ -80,7 +83,7 @@ def _identified_cohort(root):
         paths = _series(case / f"{pid}_portal", portal, PV_DESCRIPTION, name=name, pid=pid, study_uid=uid,
                         for_uid=for_uid)
         _series(case / f"{pid}_scout", _tiny(2, "scout"), LOCALIZER_DESCRIPTION, name=name, pid=pid,
-                study_uid=uid, for_uid=for_uid)
+                study_uid=uid, for_uid=for_uid, bad_uid=f"1.2.{pid}")
         write_image(blob_mask(portal), case / f"{pid}_tumor.nii.gz")
         if duplicate_slice:
             (paths[1].parent / f"{pid}_copy.dcm").write_bytes(paths[1].read_bytes())
@@ -101,6 +104,7 @@ def _run_ingest(monkeypatch, caplog, tmp_path, *args):
     work.mkdir(exist_ok=True)
     monkeypatch.chdir(work)  # anything written to the working directory is searched too
     caplog.set_level(logging.DEBUG)
+    caplog.clear()
     try:
         return CliRunner().invoke(cli.app, ["-v", "ingest", *map(str, args)], catch_exceptions=False)
     finally:

@@ -31,7 +31,8 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,6 +252,20 @@ def _read_masks(path: Path, kind: str, reference: Image, case_id: str) -> dict[s
     return {k: read_mask(path, reference, labels=labels, case=case_id) for k, labels in by_kind.items()}
 
 
+@contextmanager
+def _no_header_values_in_warnings() -> Iterator[None]:
+    """pydicom's value validation quotes the offending header value in a warning and a log record
+    ("Invalid value for VR CS: '...'"); ingest turns it off while it reads headers (geometry is checked
+    by hccrad itself)."""
+    settings = pydicom.config.settings
+    old = settings.reading_validation_mode
+    settings.reading_validation_mode = pydicom.config.IGNORE
+    try:
+        yield
+    finally:
+        settings.reading_validation_mode = old
+
+
 def ingest_folder(src: str | Path, out: str | Path, *, layout: str = "auto", mapping_path: str | Path | None = None,
                   progress: Callable[[int, int, str], None] | None = None, cohort: str = "training",
                   reference_phase: str = "portal", key: str | None = None, keep_source_names: bool = False
@@ -280,8 +295,9 @@ def ingest_folder(src: str | Path, out: str | Path, *, layout: str = "auto", map
         case_id = pseudonym(folder.name, key, prefix="case-")
         if progress is not None:
             progress(i, len(folders), case_id)
-        row, rep = _ingest_one(folder, out, case_id, key, cohort, reference_phase, keep_source_names,
-                               mapping if mapping_path is not None else None)
+        with _no_header_values_in_warnings():
+            row, rep = _ingest_one(folder, out, case_id, key, cohort, reference_phase, keep_source_names,
+                                   mapping if mapping_path is not None else None)
         report.append(rep)
         if row is not None:
             rows.append(row)
