@@ -174,20 +174,31 @@ def ingest(
     src: Path = typer.Argument(..., help="Cohort folder: one subfolder per patient (DICOM series / NIfTI)."),
     out: Path = typer.Option(..., "--out", help="Folder for de-identified NIfTI files and manifest.csv."),
     cohort: str = typer.Option("training", help="Cohort name written into the manifest."),
-    mapping: Optional[Path] = typer.Option(None, help="Write the pseudonym -> source mapping here (private!)."),
+    mapping: Optional[Path] = typer.Option(
+        None, help="PRIVATE mapping file: write case id -> source folder name and patient id -> DICOM "
+                   "PatientID of every case to this CSV (mode 0600). The only file with identifiers: keep it "
+                   "outside OUT and out of anything you share."),
+    keep_source_names: bool = typer.Option(
+        False, "--keep-source-names",
+        help="Opt in to source names in OUT/ingest_report.csv (a 'source' column with each case folder "
+             "name; series descriptions and file names in 'ignored'; the full error text with file paths "
+             "relative to SRC and ROI names in 'reason'), in OUT/<case_id>/ingest.json ('source') and in "
+             "log lines. They may identify patients. Off (default): only pseudonyms and roles are written."),
 ) -> None:
     """Ingest a cohort folder (DICOM or NIfTI) into de-identified NIfTI + manifest.csv (resumable)."""
     from hccrad.io.ingest import ingest_folder
 
     try:
         with _Bars() as bars:
-            res = ingest_folder(src, out, cohort=cohort, mapping_path=mapping,
+            res = ingest_folder(src, out, cohort=cohort, mapping_path=mapping, keep_source_names=keep_source_names,
                                 progress=lambda i, total, _case: bars("cases", i, total))
     except HccradError as exc:
         _fail(exc)
     console.print(res.summary().to_string(index=False))
     if res.n_rejected:
-        console.print(f"[yellow]{res.n_rejected} case(s) rejected[/]: see {res.table_path}")
+        console.print(f"[yellow]{res.n_rejected} case(s) rejected[/]: see {res.table_path}"
+                      + ("" if mapping or keep_source_names else
+                         " (to find their folders, rerun with --mapping PRIVATE.csv; ingested cases are skipped)"))
     typer.echo(str(res.manifest_path))
 
 

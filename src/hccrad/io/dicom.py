@@ -14,8 +14,8 @@ How a series becomes a volume (DICOM PS3.3 C.7.6.2, Image Plane Module):
 * geometry follows ITK: origin = IPP of the first sorted slice, direction columns (r, c, n),
   spacing (z, y, x) = (step, PixelSpacing[0], PixelSpacing[1]) (PixelSpacing is row spacing, then column).
 
-Only de-identified fields go into `Image.meta` (modality, series description, slice count); patient name,
-ID and birth date are never copied out of the headers (see `hccrad.io.deid`).
+Only roles go into `Image.meta` (modality, slice count); no free-text DICOM field (patient name, ID, dates,
+SeriesDescription, institution) is copied out of the headers (see `hccrad.io.deid`, `hccrad.io.ingest`).
 """
 
 from __future__ import annotations
@@ -224,9 +224,7 @@ def read_dicom_files(paths: list[Path], *, name: str = "", case: str | None = No
     first = slices[0][1]
     ps = [float(v) for v in first.PixelSpacing]
     direction = np.column_stack([row, col, normal]).ravel()
-    meta = {"modality": str(first.get("Modality", "")),
-            "series_description": str(first.get("SeriesDescription", "") or ""),
-            "n_slices": len(slices), "source_format": "dicom"}
+    meta = {"modality": str(first.get("Modality", "")), "n_slices": len(slices), "source_format": "dicom"}
     logger.debug("read DICOM series: %d slices, step %.3f mm", len(slices), step)
     return Image(vol, (step, ps[0], ps[1]), tuple(float(v) for v in first.ImagePositionPatient),
                  tuple(direction), name, meta)

@@ -12,8 +12,14 @@ a file named mask/seg/label without a kind is the tumour mask. Masks must be dra
 
 Output in `out`: `<case_id>/image_<phase>.nii.gz`, `<case_id>/mask_<name>.nii.gz`, `manifest.csv`
 (case_id, patient_id, cohort, image_<phase>..., mask_tumor, mask_liver; paths relative to `out`),
-`ingest_report.csv` (what was found and rejected, and why). Case and patient ids are pseudonyms
-(`hccrad.io.deid`); no DICOM patient name, ID or birth date reaches a file, a file name or a log.
+`ingest_report.csv` (what was found and rejected, and why).
+
+Privacy by construction: outside the private mapping file (`mapping_path`, pseudonym → source, written only
+when asked) ingest writes only pseudonyms (case and patient ids, `hccrad.io.deid`) and roles: phase, mask
+kind, modality, counts, geometry and a reason code (`hccrad.io.reasons`). Source paths, folder and file
+names, SeriesDescription, ROI names and every other free-text DICOM field never reach a report, a JSON file
+or a log line, whatever they contain; nothing is redacted because nothing is printed. `keep_source_names`
+is the opt-in that adds them (report column `source`, `ignored` details, full error text).
 Resumable: a case whose `<case_id>/ingest.json` exists is skipped; files are written atomically and the
 marker last, so an interrupted case is redone. One bad case is rejected with its reason, never fatal.
 """
@@ -25,7 +31,8 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,10 +43,11 @@ import SimpleITK as sitk
 
 from hccrad.core.errors import HccradError, InputError
 from hccrad.core.image import Image
-from hccrad.io.deid import identifying_values, load_or_create_key, pseudonym, write_mapping
-from hccrad.io.dicom import DicomFile, read_dicom_files, scan_folder
+from hccrad.io.deid import load_or_create_key, pseudonym, write_mapping
+from hccrad.io.dicom import DicomFile, is_dicom_candidate, read_dicom_files, scan_folder
 from hccrad.io.geometry import check_geometry
 from hccrad.io.masks import read_mask
+from hccrad.io.reasons import IngestRefusal, reason_of
 from hccrad.io.volume import VOLUME_SUFFIXES, read_image, write_image
 
 logger = logging.getLogger(__name__)
@@ -54,7 +62,8 @@ PHASE_WORDS: dict[str, tuple[set[str], tuple[str, ...]]] = {  # phase: (exact to
 }
 TUMOR_WORDS = ("tumo", "lesion", "gtv", "hcc", "roi")
 GENERIC_MASK_WORDS = {"mask", "seg", "segmentation", "label", "labels"}
-REPORT_COLUMNS = ["case_id", "source", "status", "phases", "masks", "ignored", "reason"]
+REPORT_COLUMNS = ["case_id", "status", "phases", "masks", "ignored", "reason_code", "reason"]
+SOURCE_COLUMN = "source"  # added after case_id only with keep_source_names
 
 
 def _tokens(text: str) -> list[str]:
@@ -115,22 +124,30 @@ def _atomic_text(path: Path, text: str) -> None:
             os.unlink(tmp)
 
 
-def _scrub(text: str, secrets: list[str]) -> str:
-    for s in sorted(set(secrets), key=len, reverse=True):
-        if len(s) >= 2:
-            text = re.sub(re.escape(s), "[removed]", text, flags=re.IGNORECASE)
-    return text
-
-
 class _Case:
     """What was found in one case folder before anything is written."""
 
     def __init__(self) -> None:
         self.images: dict[str, Image] = {}
         self.masks: dict[str, Image] = {}
-        self.ignored: list[str] = []
-        self.identifiers: list[str] = []
+        self.ignored: list[tuple[str, str]] = []  # (roles-only text, source detail shown only on opt-in)
         self.patient_key: str | None = None
+
+
+def _modality(text: str) -> str:
+    """The DICOM Modality when it is a plain code (CT, MR, ...), else "other" (never free text)."""
+    return text if re.fullmatch(r"[A-Z]{2,8}", text) else "other"
+
+
+def _first_patient_id(folder: Path) -> str | None:
+    """PatientID of the first readable DICOM file under `folder` (for the private mapping), or None."""
+    for p in sorted(folder.rglob("*")):
+        if is_dicom_candidate(p):
+            try:
+                return str(pydicom.dcmread(str(p), stop_before_pixels=True).get("PatientID", "") or "") or None
+            except Exception:  # noqa: BLE001 - a bad file is reported by discovery, not here
+                continue
+    return None
 
 
 def _discover(folder: Path, case_id: str, reference_phase: str) -> _Case:
@@ -139,11 +156,8 @@ def _discover(folder: Path, case_id: str, reference_phase: str) -> _Case:
     volumes = [p for p in files if p.name.lower().endswith(VOLUME_SUFFIXES + (".seg.nrrd",))]
     vol_set = set(volumes)
     dicoms = scan_folder(folder, case=case_id) if any(p not in vol_set for p in files) else []
-    for d in dicoms[:1]:
-        ds = pydicom.dcmread(str(d.path), stop_before_pixels=True)
-        found.identifiers = identifying_values(ds)
-        pid = str(ds.get("PatientID", "") or "")
-        found.patient_key = pid or None
+    if dicoms:
+        found.patient_key = _first_patient_id(folder)
     series: dict[str, list[DicomFile]] = {}
     mask_files: list[tuple[Path, str]] = []  # (path, kind: rtstruct/seg/volume)
     for d in dicoms:
@@ -157,7 +171,8 @@ def _discover(folder: Path, case_id: str, reference_phase: str) -> _Case:
         ph = phase_of(fs[0].description) or phase_of(rel)
         label = fs[0].description or rel
         if ph is None:
-            found.ignored.append(f"series '{label}' ({len(fs)} files): no phase word")
+            found.ignored.append((f"{_modality(fs[0].modality)} series ({len(fs)} files): no phase word",
+                                  f"series '{label}'"))
             continue
         image_sources.setdefault(ph, []).append(("dicom", [f.path for f in fs], label))
     for p in volumes:
@@ -167,33 +182,35 @@ def _discover(folder: Path, case_id: str, reference_phase: str) -> _Case:
             continue
         ph = phase_of(stem)
         if ph is None:
-            found.ignored.append(f"file '{p.name}': no phase or mask word")
+            found.ignored.append(("volume file: no phase or mask word", f"file '{p.name}'"))
             continue
         image_sources.setdefault(ph, []).append(("volume", p, p.name))
     for ph, srcs in image_sources.items():
         if len(srcs) > 1:
-            raise InputError(f"{len(srcs)} sources for phase {ph!r}: " + ", ".join(s[2] for s in srcs),
-                             case=case_id, field=f"image_{ph}",
-                             hint="keep one series per phase in the case folder (or rename the extra one)")
+            raise IngestRefusal("several_sources_for_phase", f"{len(srcs)} sources for phase {ph!r}",
+                                case=case_id, field=f"image_{ph}", detail=", ".join(s[2] for s in srcs),
+                                hint="keep one series per phase in the case folder (or rename the extra one)")
         kind, src, _ = srcs[0]
         found.images[ph] = (read_dicom_files(src, name=ph, case=case_id) if kind == "dicom"
                             else read_image(src, name=ph, case=case_id))
     if not found.images:
-        raise InputError("no image series or file named by a phase word", case=case_id,
-                         hint="name series/files with pre/arterial/portal/delayed (see docs/io.md)")
+        raise IngestRefusal("no_phase_named", "no image series or file named by a phase word", case=case_id,
+                            hint="name series/files with pre/arterial/portal/delayed (see docs/io.md)")
     ref = reference_phase if reference_phase in found.images else None
     if ref is None and len(found.images) == 1:
         ref = next(iter(found.images))
     if ref is None:
-        raise InputError(f"reference phase {reference_phase!r} missing (found {sorted(found.images)})",
-                         case=case_id, field=f"image_{reference_phase}",
-                         hint="add the phase the masks were drawn on, or set reference_phase")
+        raise IngestRefusal("reference_phase_missing",
+                            f"reference phase {reference_phase!r} missing (found {sorted(found.images)})",
+                            case=case_id, field=f"image_{reference_phase}",
+                            hint="add the phase the masks were drawn on, or set reference_phase")
     reference = found.images[ref]
     for path, kind in mask_files:
         for name, mask in _read_masks(path, kind, reference, case_id).items():
             if name in found.masks:
-                raise InputError(f"two masks for {name!r}", case=case_id, file=path.name,
-                                 hint="keep one mask per structure in the case folder")
+                raise IngestRefusal("two_masks_same_kind", f"two masks for {name!r}", case=case_id,
+                                    field=f"mask_{name}", detail=f"file '{path.name}'",
+                                    hint="keep one mask per structure in the case folder")
             found.masks[name] = mask
     return found
 
@@ -229,27 +246,46 @@ def _read_masks(path: Path, kind: str, reference: Image, case_id: str) -> dict[s
         if k is not None:
             by_kind.setdefault(k, {})[n] = 1
     if not by_kind:
-        raise InputError(f"no ROI/segment named as tumour or liver (names: {names})", case=case_id,
-                         file=path.name, hint="name segments e.g. 'tumor' and 'liver'")
+        raise IngestRefusal("mask_not_named", f"no ROI/segment named as tumour or liver ({len(names)} names)",
+                            case=case_id, detail=f"file '{path.name}', names {names}",
+                            hint="name segments e.g. 'tumor' and 'liver'")
     return {k: read_mask(path, reference, labels=labels, case=case_id) for k, labels in by_kind.items()}
+
+
+@contextmanager
+def _no_header_values_in_warnings() -> Iterator[None]:
+    """pydicom's value validation quotes the offending header value in a warning and a log record
+    ("Invalid value for VR CS: '...'"); ingest turns it off while it reads headers (geometry is checked
+    by hccrad itself)."""
+    settings = pydicom.config.settings
+    old = settings.reading_validation_mode
+    settings.reading_validation_mode = pydicom.config.IGNORE
+    try:
+        yield
+    finally:
+        settings.reading_validation_mode = old
 
 
 def ingest_folder(src: str | Path, out: str | Path, *, layout: str = "auto", mapping_path: str | Path | None = None,
                   progress: Callable[[int, int, str], None] | None = None, cohort: str = "training",
-                  reference_phase: str = "portal", key: str | None = None, record_source: bool = True
+                  reference_phase: str = "portal", key: str | None = None, keep_source_names: bool = False
                   ) -> IngestResult:
     """Ingest every subfolder of `src` into `out` (see module docstring); returns an `IngestResult`.
 
     layout: "auto" (DICOM and/or volume files per case; the only layout so far). key: the
     pseudonymisation key (default: kept in `out/.hccrad/pseudonym.key`, mode 0600 — keep it secret).
-    mapping_path: write case/patient pseudonym → original folder/PatientID here (only if given).
-    record_source: put the source folder name in the report (hidden when it equals a DICOM identifier).
+    mapping_path: the PRIVATE mapping file: case id → source folder name and patient id → DICOM PatientID
+    of every case seen (written, skipped or rejected), CSV, mode 0600; written only if given.
+    keep_source_names: opt in to source names in the outputs: the `source` column of ingest_report.csv
+    and `source` in each `<case_id>/ingest.json` (the case folder name), series descriptions and file
+    names in `ignored`, and the full error text (file paths relative to `src`, ROI names) in `reason`
+    and in the log. Off: only pseudonyms and roles are written.
     """
     src, out = Path(src), Path(out)
     if layout != "auto":
         raise InputError(f"unknown layout {layout!r}", field="layout", hint="use layout='auto'")
     if not src.is_dir():
-        raise InputError("source folder does not exist or is not a folder", file=src,
+        raise InputError("the source folder (SRC) does not exist or is not a folder", field="src",
                          hint="pass the cohort folder holding one subfolder per patient")
     out.mkdir(parents=True, exist_ok=True)
     key = key or load_or_create_key(out / ".hccrad" / "pseudonym.key")
@@ -259,7 +295,9 @@ def ingest_folder(src: str | Path, out: str | Path, *, layout: str = "auto", map
         case_id = pseudonym(folder.name, key, prefix="case-")
         if progress is not None:
             progress(i, len(folders), case_id)
-        row, rep = _ingest_one(folder, out, case_id, key, cohort, reference_phase, record_source, mapping)
+        with _no_header_values_in_warnings():
+            row, rep = _ingest_one(folder, out, case_id, key, cohort, reference_phase, keep_source_names,
+                                   mapping if mapping_path is not None else None)
         report.append(rep)
         if row is not None:
             rows.append(row)
@@ -267,7 +305,8 @@ def ingest_folder(src: str | Path, out: str | Path, *, layout: str = "auto", map
     mask_cols = ["mask_tumor", "mask_liver"] + (["mask_tumor_reader2"] if any("mask_tumor_reader2" in r
                                                                                 for r in rows) else [])
     manifest = pd.DataFrame(rows, columns=["case_id", "patient_id", "cohort", *image_cols, *mask_cols])
-    table = pd.DataFrame(report, columns=REPORT_COLUMNS)
+    columns = REPORT_COLUMNS[:1] + [SOURCE_COLUMN] * keep_source_names + REPORT_COLUMNS[1:]
+    table = pd.DataFrame(report, columns=columns)
     manifest_path, table_path = out / "manifest.csv", out / "ingest_report.csv"
     _atomic_text(manifest_path, manifest.to_csv(index=False))
     _atomic_text(table_path, table.to_csv(index=False))
@@ -278,36 +317,54 @@ def ingest_folder(src: str | Path, out: str | Path, *, layout: str = "auto", map
     return IngestResult(manifest, table, manifest_path, table_path)
 
 
+def _record_mapping(mapping: dict | None, folder: Path, case_id: str, patient_id: str | None,
+                    patient_key: str | None) -> None:
+    """Add case id → folder name and patient id → PatientID to the private mapping (if one is kept)."""
+    if mapping is None:
+        return
+    mapping[case_id] = folder.name
+    if patient_id is not None and patient_key:
+        mapping[patient_id] = patient_key
+
+
+def _source_detail(exc: BaseException, folder: Path) -> str:
+    """The full error text with paths relative to the cohort folder (shown only with keep_source_names)."""
+    return str(exc).replace(str(folder.parent) + os.sep, "")
+
+
 def _ingest_one(folder: Path, out: Path, case_id: str, key: str, cohort: str, reference_phase: str,
-                record_source: bool, mapping: dict) -> tuple[dict | None, dict]:
+                keep_source_names: bool, mapping: dict | None) -> tuple[dict | None, dict]:
     case_dir = out / case_id
     marker = case_dir / "ingest.json"
-    rep = {"case_id": case_id, "source": folder.name if record_source else "", "status": "", "phases": "",
-           "masks": "", "ignored": "", "reason": ""}
+    rep = {"case_id": case_id, "status": "", "phases": "", "masks": "", "ignored": "", "reason_code": "",
+           "reason": ""}
+    if keep_source_names:
+        rep[SOURCE_COLUMN] = folder.name
     if marker.exists():
         done = json.loads(marker.read_text())
-        rep.update(status="skipped", reason="already ingested", source=done.get("source", rep["source"]),
+        rep.update(status="skipped", reason_code="already_ingested", reason="already ingested",
                    phases=";".join(k[6:] for k in done["row"] if k.startswith("image_")),
                    masks=";".join(k[5:] for k in done["row"] if k.startswith("mask_")))
+        if mapping is not None:
+            _record_mapping(mapping, folder, case_id, done["row"].get("patient_id"), _first_patient_id(folder))
         return done["row"], rep
-    secrets: list[str] = []
+    patient_key = None
     try:
         found = _discover(folder, case_id, reference_phase)
-        secrets = found.identifiers
-        if record_source and any(folder.name.lower() == s.lower() for s in secrets):
-            rep["source"] = "(hidden: folder named after the patient)"
+        patient_key = found.patient_key
         rep["phases"] = ";".join(p for p in PHASE_ORDER if p in found.images)
         rep["masks"] = ";".join(sorted(found.masks))
-        rep["ignored"] = _scrub(" | ".join(found.ignored), secrets)
+        rep["ignored"] = " | ".join(safe + (f" [{detail}]" if keep_source_names else "")
+                                    for safe, detail in found.ignored)
         if "tumor" not in found.masks:
-            raise InputError("no tumour mask found", case=case_id,
-                             hint="add a mask file named tumor/lesion/mask or an RTSTRUCT/SEG ROI named so")
+            raise IngestRefusal("no_tumour_mask", "no tumour mask found", case=case_id, field="mask_tumor",
+                                hint="add a mask file named tumor/lesion/mask or an RTSTRUCT/SEG ROI named so")
         ref = reference_phase if reference_phase in found.images else next(iter(found.images))
         check_geometry(case_id, found.images, found.masks["tumor"], (1,), reference_phase=ref)
         for name, m in found.masks.items():
             if name != "tumor" and not np.any(m.array):
-                raise InputError(f"mask {name!r} is empty", case=case_id, field=f"mask_{name}",
-                                 hint="check the segmentation or remove the file")
+                raise IngestRefusal("mask_empty", f"mask {name!r} is empty", case=case_id, field=f"mask_{name}",
+                                    hint="check the segmentation or remove the file")
         patient_id = pseudonym(found.patient_key or folder.name, key, prefix="pt-")
         case_dir.mkdir(parents=True, exist_ok=True)
         row = {"case_id": case_id, "patient_id": patient_id, "cohort": cohort}
@@ -317,23 +374,16 @@ def _ingest_one(folder: Path, out: Path, case_id: str, key: str, cohort: str, re
         for name, m in found.masks.items():
             write_image(Image(m.array, m.spacing, m.origin, m.direction, name), case_dir / f"mask_{name}.nii.gz")
             row[f"mask_{name}"] = f"{case_id}/mask_{name}.nii.gz"
-        _atomic_text(marker, json.dumps({"row": row, "source": rep["source"]}, indent=1))
-        mapping[case_id] = folder.name
-        if found.patient_key:
-            mapping[patient_id] = found.patient_key
+        marker_doc = {"row": row, **({SOURCE_COLUMN: folder.name} if keep_source_names else {})}
+        _atomic_text(marker, json.dumps(marker_doc, indent=1))
+        _record_mapping(mapping, folder, case_id, patient_id, found.patient_key)
         rep["status"] = "written"
         logger.info("ingested %s: phases %s, masks %s", case_id, rep["phases"], rep["masks"])
         return row, rep
-    except HccradError as exc:
-        reason = str(exc).replace(str(folder), "<case folder>")
-        if rep["source"].startswith("(hidden"):
-            reason = reason.replace(folder.name, case_id)
-        rep.update(status="rejected", reason=_scrub(reason, secrets))
-        logger.warning("rejected %s: %s", case_id, rep["reason"].splitlines()[0])
-        return None, rep
-    except Exception as exc:  # noqa: BLE001 - one unforeseen failure must not stop the batch; it is reported
-        reason = f"unexpected error ({type(exc).__name__}: {exc}); please report it".replace(str(folder),
-                                                                                           "<case folder>")
-        rep.update(status="rejected", reason=_scrub(reason, secrets))
-        logger.warning("rejected %s after an unexpected %s", case_id, type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - one failure must not stop the batch; it is reported by code
+        code, text = reason_of(exc)
+        reason = text + (f" — {_source_detail(exc, folder)}" if keep_source_names else "")
+        rep.update(status="rejected", reason_code=code, reason=reason)
+        _record_mapping(mapping, folder, case_id, None, patient_key)
+        logger.warning("rejected %s: %s", case_id, reason.splitlines()[0] if keep_source_names else code)
         return None, rep

@@ -178,7 +178,7 @@ def rasterise_rtstruct(ds: pydicom.Dataset, reference: Image, *, labels: dict[st
         for contour in contours.get(number, pydicom.Dataset()).get("ContourSequence", []):
             geom = str(contour.get("ContourGeometricType", "CLOSED_PLANAR"))
             if geom != "CLOSED_PLANAR":
-                logger.warning("skipping %s contour of ROI %s", geom, roi_name)
+                logger.warning("skipping a %s contour (ROI number %s)", geom, number)
                 continue
             pts = np.asarray(contour.ContourData, dtype=float).reshape(-1, 3)
             idx = physical_to_index(reference, pts)
