@@ -14,7 +14,8 @@ The rules, in order (the first that applies decides; ``GET /api/model`` shows th
   0 as the lower bound for a variable whose unit is a concentration, activity, count, length, volume, mass or
   time (e.g. µmol/L, g/L, ng/mL, U/L, ×10^9/L, mm, mL, years) or whose name is a laboratory or size variable
   (bilirubin/TBIL, albumin/ALB, AFP, PIVKA-II/DCP, ALT, AST, GGT, ALP, platelets/PLT, INR, PT, creatinine,
-  CRP, WBC, age, size, diameter, volume, ...); [0, 100] for a percentage and [0, 1] for a fraction.
+  CRP, WBC, age, size, diameter, volume, ...) unless its training values go below 0 (then it was transformed);
+  [0, 100] for a percentage and [0, 1] for a fraction.
 
 A value outside the hard bounds is refused (422, naming the field) wherever the training range would put it.
 """
@@ -101,6 +102,10 @@ def hard_bounds(spec: dict, name: str, meta: dict) -> tuple[tuple[float, float] 
     if _unit_is_quantity(low):
         return (0.0, float("inf")), f"a quantity that cannot be negative (unit {unit!r})"
     if LAB_NAMES.match(name.strip()):
+        rng = meta.get("range")
+        if rng is not None and rng[0] is not None and float(rng[0]) < 0:
+            return None, (f"{name} is named like a laboratory or size variable, but its training values go below 0 "
+                          "(a transformed value)")
         return (0.0, float("inf")), f"{name} is a laboratory or size variable and cannot be negative"
     return None, "no hard bounds apply"
 
