@@ -251,6 +251,7 @@ def serve(
     body_timeout: float = typer.Option(15, help="Drop a request whose body pauses this many seconds (408)."),
     body_deadline: float = typer.Option(600, help="Drop a request whose body is not complete after this many seconds."),
     keep_alive: int = typer.Option(5, help="Close an idle kept-alive connection after this many seconds."),
+    header_timeout: float = typer.Option(10, help="Close a connection whose request headers take longer than this."),
     max_connections: int = typer.Option(100, help="Answer 503 above this many open connections."),
     workers: int = typer.Option(4, help="Threads for scoring, image features and page rendering."),
 ) -> None:
@@ -267,7 +268,7 @@ def serve(
         _fail(InputError(str(exc), field="serve options"))
     try:
         serve_bundle(bundle, host=host, port=port, token=token, limits=limits, workers=workers,
-                     keep_alive_s=keep_alive, max_connections=max_connections)
+                     keep_alive_s=keep_alive, max_connections=max_connections, header_timeout_s=header_timeout)
     except HccradError as exc:
         _fail(exc)
 

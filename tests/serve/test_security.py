@@ -19,7 +19,7 @@ import pytest
 
 from hccrad.models.bundle import ModelBundle
 from hccrad.serve import create_app
-from hccrad.serve.guard import Limits, RequestGuard
+from hccrad.serve.guard import Limits, RequestGuard, header_timeout_protocol
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -50,14 +50,14 @@ class CountingApp:
 class LiveServer:
     """uvicorn (h11, as ``hccrad serve`` runs it) in a thread on 127.0.0.1:<free port>."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, http="h11") -> None:
         import uvicorn
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False, lifespan="off", http="h11"))
+                                                    access_log=False, lifespan="off", http=http))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:
@@ -173,6 +173,20 @@ def test_stalled_body_is_dropped(bundle_dir, ctype, path):
         elapsed = time.monotonic() - t0
     assert _status(response) == 408, response[:300]
     assert 0.8 < elapsed < 4.0, f"dropped after {elapsed:.2f} s (timeout 1 s)"
+
+
+def test_stalled_headers_close_the_connection(bundle_dir):
+    import httpx
+
+    with LiveServer(create_app(bundle_dir), http=header_timeout_protocol(1.0)) as srv:
+        r = httpx.post(f"http://127.0.0.1:{srv.port}/api/predict", json=PATIENT, timeout=5)
+        assert r.status_code == 200  # a normal request is untouched
+        with srv.connect(timeout=8) as sock:
+            sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # ...and nothing more
+            t0 = time.monotonic()
+            response = _read_response(sock)
+            elapsed = time.monotonic() - t0
+    assert response == b"" and 0.8 < elapsed < 4.0, f"closed after {elapsed:.2f} s with {response[:100]!r}"
 
 
 def test_huge_json_with_unknown_keys_refused_quickly_and_briefly(bundle_dir):

@@ -44,7 +44,7 @@ from hccrad.core.errors import HccradError, InputError
 from hccrad.models.bundle import load_bundle
 from hccrad.models.published import list_published, load_published
 from hccrad.serve.fields import bundle_fields, check_servable, parse_inputs
-from hccrad.serve.guard import Limits, RequestGuard
+from hccrad.serve.guard import Limits, RequestGuard, header_timeout_protocol
 from hccrad.serve.figures import overlay_png, score_position_svg, survival_svg
 from hccrad.serve.imaging import (compute_case_features, extract_case_zip, imaging_feature_names,
                                   image_suffix, load_imaging_spec, load_model)
@@ -285,12 +285,14 @@ def create_app(bundle_path: Path, *, token: str | None = None, max_upload_mb: in
 
 
 def serve(bundle_path: Path | str, host: str = "127.0.0.1", port: int = 8000, token: str | None = None, *,
-          limits: Limits | None = None, workers: int = 4, keep_alive_s: int = 5, max_connections: int = 100) -> None:
+          limits: Limits | None = None, workers: int = 4, keep_alive_s: int = 5, max_connections: int = 100,
+          header_timeout_s: float = 10.0) -> None:
     """Run the page with uvicorn (blocking). Binding to anything but localhost without a token is refused.
 
     ``keep_alive_s``: an idle kept-alive connection is closed after this many seconds (uvicorn's
     ``timeout_keep_alive``); ``max_connections``: above this many open connections and tasks uvicorn answers
-    503 (``limit_concurrency``)."""
+    503 (``limit_concurrency``); ``header_timeout_s``: a connection whose request headers are not complete
+    this long after it opened (or after the previous answer) is closed."""
     import uvicorn
 
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
@@ -298,4 +300,4 @@ def serve(bundle_path: Path | str, host: str = "127.0.0.1", port: int = 8000, to
                          hint="pass --token, or keep the default host 127.0.0.1")
     app = create_app(Path(bundle_path), token=token, limits=limits, workers=workers)
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", timeout_keep_alive=keep_alive_s,
-                limit_concurrency=max_connections, http="h11", server_header=False)
+                limit_concurrency=max_connections, http=header_timeout_protocol(header_timeout_s), server_header=False)

@@ -304,3 +304,31 @@ async def _answer(send, status: int, detail, *, close: bool = False) -> None:
 
 def _size(n: int) -> str:
     return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n / 2**10:g} KiB"
+
+
+def header_timeout_protocol(seconds: float):
+    """uvicorn's h11 protocol with a deadline for the request *headers*: a connection that has not completed
+    a request's headers ``seconds`` after it opened (or after the previous response) is closed. uvicorn has no
+    such timeout of its own (its keep-alive timer stops at the first byte), so without it a client sending
+    headers a byte at a time would hold a connection for ever."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutH11Protocol(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm_header_timer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm_header_timer()
+
+        def _arm_header_timer(self) -> None:
+            self.loop.call_later(seconds, self._headers_too_slow, self.cycle)
+
+        def _headers_too_slow(self, cycle) -> None:
+            waiting = self.cycle is cycle and (cycle is None or cycle.response_complete)
+            if waiting and not self.transport.is_closing():
+                logger.info("connection closed: request headers not complete within %g s", seconds)
+                self.transport.close()
+
+    return HeaderTimeoutH11Protocol
