@@ -263,12 +263,32 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind (localhost by default)."),
     port: int = typer.Option(8000, help="Port."),
     token: Optional[str] = typer.Option(None, envvar="HCCRAD_TOKEN", help="Require this access token."),
+    max_upload_mb: float = typer.Option(200, help="Largest image upload (multipart body), MiB."),
+    max_json_kb: float = typer.Option(64, help="Largest JSON body of /api/predict, KiB."),
+    max_json_keys: int = typer.Option(256, help="Most keys in a JSON body."),
+    max_form_kb: float = typer.Option(64, help="Largest form body without image upload, KiB."),
+    max_files: int = typer.Option(2000, help="Most files per form and members per zip."),
+    body_timeout: float = typer.Option(15, help="Drop a request whose body pauses this many seconds (408)."),
+    body_deadline: float = typer.Option(600, help="Drop a request whose body is not complete after this many seconds."),
+    keep_alive: int = typer.Option(5, help="Close an idle kept-alive connection after this many seconds."),
+    header_timeout: float = typer.Option(10, help="Close a connection whose request headers take longer than this."),
+    max_connections: int = typer.Option(100, help="Answer 503 above this many open connections."),
+    workers: int = typer.Option(4, help="Threads for scoring, image features and page rendering."),
 ) -> None:
-    """Serve a clinician-facing web page (and JSON API) for one model bundle."""
+    """Serve a clinician-facing web page (and JSON API) for one model bundle (limits: docs/serve.md, Security)."""
+    from hccrad.core.errors import InputError
     from hccrad.serve import serve as serve_bundle
+    from hccrad.serve.guard import Limits
 
     try:
-        serve_bundle(bundle, host=host, port=port, token=token)
+        limits = Limits(max_upload_bytes=int(max_upload_mb * 2**20), max_json_bytes=int(max_json_kb * 2**10),
+                        max_json_keys=max_json_keys, max_form_bytes=int(max_form_kb * 2**10), max_files=max_files,
+                        body_timeout_s=body_timeout, body_deadline_s=body_deadline)
+    except ValueError as exc:
+        _fail(InputError(str(exc), field="serve options"))
+    try:
+        serve_bundle(bundle, host=host, port=port, token=token, limits=limits, workers=workers,
+                     keep_alive_s=keep_alive, max_connections=max_connections, header_timeout_s=header_timeout)
     except HccradError as exc:
         _fail(exc)
 

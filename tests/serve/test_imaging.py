@@ -160,5 +160,7 @@ def test_token_in_multipart_form_with_files(imaging_bundle, case):
     c = TestClient(create_app(imaging_bundle, token="t0k"))
     files = {f"file_{role}": (p.name, p.read_bytes()) for role, p in paths.items()}
     assert c.post("/predict", data=TBIL, files=files).status_code == 401
-    r = c.post("/predict", data={**TBIL, "token": "t0k"}, files=files)
+    # checked before the body is read: a token inside the form is not seen, the one in the URL is
+    assert c.post("/predict", data={**TBIL, "token": "t0k"}, files=files).status_code == 401
+    r = c.post("/predict?token=t0k", data=TBIL, files=files)
     assert r.status_code == 200 and 'id="overlay"' in r.text

@@ -5,8 +5,11 @@ definition, training range and allowed categories (``allowed_values``). A value 
 finite number, one of the allowed categories (if the bundle lists them) and inside the *accepted* range,
 the rule of :func:`hccrad.models.bundle.bundle_scores`: the training range ``[lo, hi]`` widened by
 ``range_tolerance x (hi - lo)`` on each side (tolerance 0.5 by default). Values inside the accepted range but
-outside the training range are scored with a warning (extrapolation). Every problem is reported per field
-(not only the first), so the page can show each message next to its field.
+outside the training range are scored with a warning (extrapolation). Before that, the value must fit the
+variable's declared type and hard bounds (:mod:`hccrad.serve.bounds`): a binary variable takes 0 or 1 only (it
+becomes a drop-down), an integer variable whole numbers, and a laboratory value is never negative, whatever
+the training range allows. Every problem is reported per field (not only the first), so the page can show each
+message next to its field.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 
 from hccrad.core.errors import ModelError
 from hccrad.models.bundle import ModelBundle
+from hccrad.serve.bounds import ValueRule, value_rule
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Field:
     training_range: tuple[float, float] | None
     accepted_range: tuple[float, float] | None
     choices: tuple[float, ...] | None
+    rule: ValueRule | None = None
 
     @property
     def kind(self) -> str:
@@ -87,9 +92,12 @@ def bundle_fields(bundle: ModelBundle, exclude: set[str] | frozenset[str] = froz
             span = max(hi - lo, 1e-12)
             training, accepted = (lo, hi), (lo - tol * span, hi + tol * span)
         allowed = _allowed(spec, name)
+        rule = value_rule(spec, name, v, allowed)
+        if allowed is None and rule.kind == "binary":
+            allowed = [0, 1]
         fields.append(Field(name=name, unit=v.get("unit"), definition=v.get("definition"), training_range=training,
                             accepted_range=accepted,
-                            choices=tuple(float(a) for a in allowed) if allowed is not None else None))
+                            choices=tuple(float(a) for a in allowed) if allowed is not None else None, rule=rule))
     return fields
 
 
@@ -117,6 +125,10 @@ def parse_inputs(fields: list[Field], raw: dict[str, object]) -> tuple[dict[str,
         if not math.isfinite(x):
             errors[f.name] = "must be a finite number"
             continue
+        impossible = _breaks_rule(f, x)
+        if impossible:
+            errors[f.name] = impossible
+            continue
         if f.choices is not None:
             if x not in f.choices:
                 errors[f.name] = f"value {x:g} not allowed; choose {f.describe_range()}"
@@ -133,6 +145,26 @@ def parse_inputs(fields: list[Field], raw: dict[str, object]) -> tuple[dict[str,
                 warnings[f.name] = f"outside the {f.describe_range()}: the prediction extrapolates"
         values[f.name] = x
     return values, errors, warnings
+
+
+def _breaks_rule(f: Field, x: float) -> str | None:
+    """The message when ``x`` breaks the field's declared type or hard bounds, else None."""
+    rule = f.rule
+    if rule is None:
+        return None
+    unit = f" {f.unit}" if f.unit else ""
+    if rule.kind == "binary" and x not in (0.0, 1.0):
+        return f"value {x:g} not allowed: a 0/1 variable takes 0 or 1 only ({rule.kind_reason})"
+    if rule.kind == "integer" and not x.is_integer():
+        return f"value {x:g} not allowed: a whole number is required ({rule.kind_reason})"
+    if rule.bounds is not None:
+        lo, hi = rule.bounds
+        if x < lo:
+            what = "negative value" if lo == 0 else "value"
+            return f"{what} {x:g}{unit} is impossible: {rule.bounds_reason} (lowest allowed {lo:g})"
+        if x > hi:
+            return f"value {x:g}{unit} is impossible: {rule.bounds_reason} (highest allowed {hi:g})"
+    return None
 
 
 def check_servable(bundle: ModelBundle) -> None:

@@ -1,5 +1,6 @@
 """Small figures for the result page: the patient on the training score distribution (inline SVG, drawn
-here so the page needs no JavaScript or external assets) and the habitat overlay (PNG via matplotlib and
+here so the page needs no JavaScript or external assets; inline in HTML5, so without an ``xmlns`` URL: no page
+names another host) and the habitat overlay (PNG via matplotlib and
 :func:`hccrad.report.figures.habitat.plot_habitat_overlay`)."""
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def score_position_svg(pred: Prediction, link: str | None) -> str | None:
         return PAD + (v - lo) / (hi - lo) * (W - 2 * PAD)
 
     y0, y1 = 30, 60
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
+    parts = [f'<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
              'role="img" aria-label="patient score on the training score distribution" class="score-figure">',
              f'<line x1="{x(t["min"]):.1f}" x2="{x(t["max"]):.1f}" y1="45" y2="45" stroke="#555"/>',
              f'<rect x="{x(t["p25"]):.1f}" y="{y0}" width="{max(x(t["p75"]) - x(t["p25"]), 1):.1f}" '
@@ -100,7 +101,7 @@ def survival_svg(spec: dict, lp: float) -> str:
         return d + f" L {px(tmax):.1f} {py(prev):.1f}"
 
     unit = escape(str(spec.get("time_unit", "")))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
+    parts = [f'<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
              'aria-label="predicted survival curve" class="survival-figure">',
              f'<line x1="{left}" y1="{py(0):.1f}" x2="{w - 10}" y2="{py(0):.1f}" stroke="#555"/>',
              f'<line x1="{left}" y1="{py(0):.1f}" x2="{left}" y2="{py(1):.1f}" stroke="#555"/>']
