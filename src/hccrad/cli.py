@@ -80,7 +80,7 @@ def validate(study: Path = typer.Argument(..., help="Study spec (YAML).")) -> No
     """Run every input check `run` makes (spec, files, columns, outcome coding, column types, each case's
     images and masks) and list every problem at once; exit 2 on any error, 0 with the warnings listed."""
     from hccrad.config import load_spec
-    from hccrad.pipeline.preflight import errors_of, preflight
+    from hccrad.pipeline.preflight import errors_of, preflight, render
 
     try:
         spec = load_spec(study)
@@ -88,7 +88,7 @@ def validate(study: Path = typer.Argument(..., help="Study spec (YAML).")) -> No
     except HccradError as exc:
         _fail(exc)
     for p in problems:
-        console.print(p.render(), markup=False, highlight=False,
+        console.print(render(p), markup=False, highlight=False,
                       style="red" if p.severity == "error" else "yellow")
     n_err = len(errors_of(problems))
     if n_err:

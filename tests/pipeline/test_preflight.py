@@ -19,7 +19,7 @@ from hccrad.cohort.outcomes import code_levels, response_left_out
 from hccrad.cohort.study import Study
 from hccrad.config import load_spec
 from hccrad.core.errors import InputError, SpecError
-from hccrad.pipeline.preflight import PreflightError, errors_of, preflight
+from hccrad.pipeline.preflight import PreflightError, errors_of, format_problems, preflight
 from hccrad.pipeline.run import run_study
 
 runner = CliRunner()
@@ -55,7 +55,7 @@ def write_study(tmp_path, table: pd.DataFrame, *, outcome: dict | None = None, m
 
 
 def messages(problems) -> str:
-    return "\n".join(p.render() for p in problems)
+    return format_problems(problems)
 
 
 # ---- outcome coding -----------------------------------------------------------------------------------
@@ -242,3 +242,61 @@ def test_validate_fails_and_run_refuses_at_preflight_for_each_bad_input(tmp_path
             run_study(spec)
         assert time.perf_counter() - started < 5, f"{name}: run did not refuse at once"
         assert not (path.parent / "results").exists(), f"{name}: run wrote outputs before refusing"
+
+
+# ---- per-case images (hccrad.io.inspect) --------------------------------------------------------------
+
+SHAPE = (16, 16, 16)
+
+
+def _write_nifti(path, arr: np.ndarray):
+    import SimpleITK as sitk
+
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing((0.8, 0.8, 2.5))
+    sitk.WriteImage(img, str(path), True)
+    return path
+
+
+def imaging_study(tmp_path, n: int = 12) -> "Path":  # noqa: F821
+    """n cases of three 16³ phases and a tumour mask, with the clinical table of `clinical_table`."""
+    rng = np.random.default_rng(1)
+    rows = []
+    mask = np.zeros(SHAPE, np.uint8)
+    mask[5:11, 4:12, 4:12] = 1
+    for i in range(n):
+        cid = f"P{i:03d}"
+        row = {"pid": cid}
+        for phase in ("pre", "arterial", "portal"):
+            row[f"image_{phase}"] = _write_nifti(tmp_path / f"{cid}_{phase}.nii.gz",
+                                                 rng.normal(60, 25, SHAPE).astype(np.int16)).name
+        row["mask_tumor"] = _write_nifti(tmp_path / f"{cid}_tumor.nii.gz", mask).name
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(tmp_path / "manifest.csv", index=False)
+    path = write_study(tmp_path, clinical_table().iloc[:n], models=[{"name": "hab", "features": "habitat"}])
+    raw = yaml.safe_load(path.read_text())
+    raw["data"]["manifest"] = "manifest.csv"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_good_imaging_study_passes_in_parallel(tmp_path):
+    spec = load_spec(imaging_study(tmp_path))
+    assert preflight(spec, workers=2) == []
+
+
+def test_missing_and_truncated_images_are_errors_naming_case_and_file(tmp_path):
+    path = imaging_study(tmp_path)
+    (tmp_path / "P002_arterial.nii.gz").unlink()
+    data = (tmp_path / "P005_portal.nii.gz").read_bytes()
+    (tmp_path / "P005_portal.nii.gz").write_bytes(data[: len(data) // 2])
+    errs = errors_of(preflight(load_spec(path), workers=2))
+    found = {(p.case_id, p.file, p.field) for p in errs}
+    assert ("P002", "image_arterial", "readability") in found
+    assert ("P005", "image_portal", "readability") in found
+    assert {p.case_id for p in errs} == {"P002", "P005"}, format_problems(errs)
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 2 and "P002" in res.output and "P005" in res.output
+    with pytest.raises(PreflightError, match="P005"):
+        run_study(load_spec(path))
+    assert not (tmp_path / "results").exists()

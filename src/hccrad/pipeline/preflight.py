@@ -21,34 +21,26 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
 
 import pandas as pd
 
 from hccrad.cohort.outcomes import code_levels, leave_out_reason, level_key, undeclared_values
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
+from hccrad.io.inspect import InputProblem, inspect_case_images
 
 # bin/score inputs that are graded labels, not numbers (Child–Pugh ascites / encephalopathy grades)
 _LABEL_INPUTS = {"ascites", "encephalopathy"}
 
 
-@dataclass(frozen=True)
-class InputProblem:
-    """One problem with the study's inputs: where (case, file, field), what, and how to fix it."""
-
-    case_id: str | None
-    file: str | None
-    field: str | None
-    message: str
-    hint: str = ""
-    severity: str = "error"  # "error": run refuses; "warning": run goes on and reports it
-
-    def render(self) -> str:
-        where = [f"{k} {v!r}" if k != "file" else f"file {v}" for k, v in
-                 (("case", self.case_id), ("file", self.file), ("field", self.field)) if v]
-        text = f"{self.severity}: " + (", ".join(where) + ": " if where else "") + self.message
-        return text + (f"\n    how to fix: {self.hint}" if self.hint else "")
+def render(problem: InputProblem) -> str:
+    """One problem as text: severity, case, file, field, message and the hint on its own line."""
+    where = [f"case {problem.case_id!r}" if problem.case_id else "", f"file {problem.file}" if problem.file else "",
+             f"field {problem.field!r}" if problem.field else ""]
+    text = f"{problem.severity}: " + (", ".join(w for w in where if w) + ": " if any(where) else "") + problem.message
+    return text + (f"\n    how to fix: {problem.hint}" if problem.hint else "")
 
 
 class PreflightError(HccradError):
@@ -58,7 +50,7 @@ class PreflightError(HccradError):
         self.problems = list(problems)
         errors = [p for p in self.problems if p.severity == "error"]
         body = f"{len(errors)} input problem(s) found before the run started:\n" + "\n".join(
-            "  - " + p.render().replace("\n", "\n  ") for p in errors)
+            "  - " + render(p).replace("\n", "\n  ") for p in errors)
         super().__init__(body, hint="fix them and check again with `hccrad validate study.yaml`")
 
 
@@ -291,36 +283,42 @@ def _derive_input_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputPr
 
 
 def image_problems(spec: StudySpec, table: pd.DataFrame, *, workers: int = 2) -> list[InputProblem]:
-    """Per-case image and mask checks (see `hccrad.io.inspect`), `workers` cases at a time."""
+    """Per-case image and mask checks (`hccrad.io.inspect.inspect_case_images`: every file read in full,
+    geometry against the reference phase, binary non-empty masks), `workers` cases at a time."""
     if not spec.data.has_imaging:
         return []
-    return _missing_path_problems(spec, table)
+    jobs = [(str(case_id), *case_files(spec, row)) for case_id, row in table.iterrows()]
+    options = {"reference": f"image_{spec.data.reference_phase}",
+               "multilabel_masks": (f"mask_{spec.data.liver_mask}",) if spec.data.liver_mask else ()}
+    if workers <= 1 or len(jobs) < 2 * workers:
+        found = [_inspect_case(job, options) for job in jobs]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            found = list(pool.map(_inspect_case, jobs, [options] * len(jobs),
+                                  chunksize=max(1, len(jobs) // (8 * workers))))
+    return [p for case in found for p in case]
 
 
-def _mask_roles(spec: StudySpec) -> list[str]:
-    return [m for m in (spec.data.tumor_mask, spec.data.liver_mask, spec.data.reader2_mask) if m]
+def _inspect_case(job: tuple[str, dict, dict], options: dict) -> list[InputProblem]:
+    case_id, images, masks = job
+    return inspect_case_images(case_id, images, masks, **options)
 
 
-def _missing_path_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProblem]:
-    """A blank image or tumour-mask cell (the file checks themselves are the image inspector's)."""
-    problems = []
-    for col in [f"image_{p}" for p in spec.data.phases] + [f"mask_{spec.data.tumor_mask}"]:
-        for case_id in table.index[table[col].isna()]:
-            problems.append(InputProblem(str(case_id), None, col, f"no file given in column {col!r}",
-                                         "give the file's path in the manifest, or remove the case"))
-    return problems
-
-
-def case_files(spec: StudySpec, row: pd.Series) -> tuple[dict[str, str], dict[str, str]]:
-    """({phase: image path}, {mask role: mask path}) of a case, the blank cells left out."""
-    images = {p: row[f"image_{p}"] for p in spec.data.phases if isinstance(row.get(f"image_{p}"), str)}
-    masks = {m: row[f"mask_{m}"] for m in _mask_roles(spec)
-             if isinstance(row.get(f"mask_{m}"), str) and row[f"mask_{m}"].strip()}
+def case_files(spec: StudySpec, row: pd.Series) -> tuple[dict[str, object], dict[str, object]]:
+    """({"image_<phase>": path}, {"mask_<role>": path}) of a case: every phase and the tumour mask (a blank
+    cell is reported by the inspector), the liver and reader-2 masks where the case has one."""
+    d = spec.data
+    images = {f"image_{p}": row.get(f"image_{p}") for p in d.phases}
+    masks = {f"mask_{d.tumor_mask}": row.get(f"mask_{d.tumor_mask}")}
+    for role in (d.liver_mask, d.reader2_mask):
+        value = row.get(f"mask_{role}") if role else None
+        if isinstance(value, str) and value.strip():
+            masks[f"mask_{role}"] = value
     return images, masks
 
 
 def format_problems(problems: list[InputProblem]) -> str:
-    return "\n".join(p.render() for p in problems)
+    return "\n".join(render(p) for p in problems)
 
 
 __all__ = ["InputProblem", "PreflightError", "preflight", "refuse_on_errors", "problems_as_records",
