@@ -31,8 +31,10 @@ from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
 from hccrad.io.inspect import InputProblem, inspect_case_images
 
-# bin/score inputs that are graded labels, not numbers (Child–Pugh ascites / encephalopathy grades)
-_LABEL_INPUTS = {"ascites", "encephalopathy"}
+# derived-score inputs that are measurements (numbers); the others (Child–Pugh class, ascites grade,
+# invasion yes/no) may be labels, which the score functions themselves check
+_NUMERIC_INPUTS = {"bilirubin", "albumin", "platelets", "inr", "number", "largest_diameter", "neutrophils",
+                   "lymphocytes", "afp", "crp", "ps"}
 
 
 def render(problem: InputProblem) -> str:
@@ -124,6 +126,10 @@ def _study_table(spec: StudySpec) -> tuple[pd.DataFrame | None, list[InputProble
     except HccradError as exc:
         problems = getattr(exc, "problems", None) or [exc.message]
         return None, [InputProblem(exc.case, exc.file, exc.field, str(p), exc.hint or "") for p in problems]
+    except (TypeError, ValueError, KeyError) as exc:  # e.g. a derived score fed a column it cannot read
+        return None, [InputProblem(None, str(spec.data.clinical or ""), "derive" if spec.derive else None,
+                                   f"the study table cannot be built: {type(exc).__name__}: {exc}",
+                                   "check the column types of the clinical table against their use")]
 
 
 def _file_of(spec: StudySpec, column: str) -> str | None:
@@ -274,7 +280,7 @@ def _derive_input_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputPr
     problems = []
     for s in spec.derive.scores:
         for key, col in _input_fields(s).items():
-            if key not in _LABEL_INPUTS and col in table.columns:
+            if key in _NUMERIC_INPUTS and col in table.columns:
                 problems += _numeric_problems(table, col, f"derive {s.score} input {key}", _file_of(spec, col))
     for b in spec.derive.bins:
         if b.column in table.columns:
