@@ -77,14 +77,26 @@ def main(
 
 @app.command()
 def validate(study: Path = typer.Argument(..., help="Study spec (YAML).")) -> None:
-    """Check a study spec and its input files; report every problem at once (with YAML line numbers)."""
+    """Run every input check `run` makes (spec, files, columns, outcome coding, column types, each case's
+    images and masks) and list every problem at once; exit 2 on any error, 0 with the warnings listed."""
     from hccrad.config import load_spec
+    from hccrad.pipeline.preflight import errors_of, preflight, render
 
     try:
         spec = load_spec(study)
+        problems = preflight(spec)
     except HccradError as exc:
         _fail(exc)
-    console.print(f"[green]OK[/]: {study} — study {spec.name!r}, {len(spec.models)} model(s)")
+    for p in problems:
+        console.print(render(p), markup=False, highlight=False,
+                      style="red" if p.severity == "error" else "yellow")
+    n_err = len(errors_of(problems))
+    if n_err:
+        console.print(f"[bold red]{n_err} error(s)[/], {len(problems) - n_err} warning(s): {study} cannot run "
+                      "until the errors are fixed", highlight=False)
+        raise typer.Exit(code=2)
+    console.print(f"[green]OK[/]: {study} — study {spec.name!r}, {len(spec.models)} model(s)"
+                  + (f", {len(problems)} warning(s)" if problems else ""), highlight=False)
 
 
 @app.command()

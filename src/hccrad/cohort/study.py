@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from hccrad.cohort.derive import derive_columns
+from hccrad.cohort.outcomes import code_levels, response_labels, undeclared_values
 from hccrad.config.spec import CohortSpec, StudySpec
 from hccrad.core.case import Case
 from hccrad.core.errors import InputError, SpecError
@@ -51,12 +52,26 @@ def is_positive(values: pd.Series, positive: int | str) -> pd.Series:
     return (num == pos) | (values.astype(str) == str(positive))
 
 
+def _coded_events(table: pd.DataFrame, spec: StudySpec) -> pd.Series:
+    """The survival event column coded 0/1 by `outcome.survival.event_codes` (blank stays NaN); an undeclared
+    value is an InputError naming the cases (validate refuses it first)."""
+    sv = spec.outcome.survival
+    bad = undeclared_values(table[sv.event], sv.event_coding)
+    if len(bad):
+        raise InputError(f"event values {sorted(set(map(str, bad)))[:10]} are not declared event codes "
+                         f"{sv.event_coding} (cases {bad.index.tolist()[:10]})", field=sv.event,
+                         hint="code events 0 = censored, 1 = event, or declare outcome.survival.event_codes, "
+                              "e.g. {1: 0, 2: 1} for R's 1/2 coding")
+    return code_levels(table[sv.event], sv.event_coding)
+
+
 @dataclass(frozen=True)
 class Study:
     """A study ready to run. `table` has one row per case: manifest columns (absolute paths), clinical
     columns and a `cohort` column; it is indexed by case id."""
 
     spec: StudySpec
+    decode_events: bool = True  # False: the survival event column as read (preflight checks its coding)
 
     @cached_property
     def table(self) -> pd.DataFrame:
@@ -100,6 +115,11 @@ class Study:
                 raise InputError(f"clinical table has no id column {idc!r}", file=spec.data.clinical,
                                  field=idc, hint="name the id column the same in manifest and clinical table")
             clinical[idc] = clinical[idc].astype(str)
+            dup_clinical = sorted(set(clinical[idc][clinical[idc].duplicated()]))
+            if dup_clinical:
+                raise InputError(f"duplicated ids in the clinical table: {dup_clinical[:10]}",
+                                 file=spec.data.clinical, field=idc,
+                                 hint="keep one row per patient in the clinical table")
             clinical = clinical.set_index(idc)
             missing = sorted(set(table.index) - set(clinical.index))
             if missing:
@@ -113,6 +133,8 @@ class Study:
         if spec.derive is not None:  # declared, not fitted: the same definitions in every cohort
             table, record = derive_columns(table, spec.derive)
             object.__setattr__(self, "_derive_record", record)
+        if self.decode_events and spec.outcome.survival is not None and spec.outcome.survival.event in table.columns:
+            table[spec.outcome.survival.event] = _coded_events(table, spec)
         table["cohort"] = self._cohorts(table)
         return table
 
@@ -141,7 +163,10 @@ class Study:
             return pd.Series(c.training, index=table.index)
         rng = np.random.default_rng(self.spec.seed)
         labels = pd.Series(c.training, index=table.index)
-        strat = table[self.spec.outcome.response.column] if self.spec.outcome.response else None
+        strat = None
+        if self.spec.outcome.response and self.spec.outcome.response.column in table.columns:
+            # by coded outcome; the cases left out of the outcome's analyses form a stratum of their own
+            strat = response_labels(self.spec, table).fillna(-1.0)
         groups = [table.index] if strat is None else [table.index[strat == v] for v in sorted(strat.unique())]
         for idx in groups:
             n_test = int(round(len(idx) * c.split_test_fraction))
@@ -158,16 +183,28 @@ class Study:
         return list(t.index if cohort is None else t.index[t["cohort"] == cohort])
 
     def outcome(self, case_ids: list[str] | None = None) -> np.ndarray:
-        """Binary response (1 = positive class) for the cases, raising on missing values."""
+        """Binary response (1 = positive, by the declared levels) for the cases, raising when one of them
+        is blank or not a declared level (see `analysed_case_ids` for the cases that have one)."""
         r = self.spec.outcome.response
         if r is None:
             raise SpecError(["outcome.response is not declared"])
         col = self.table.loc[case_ids if case_ids is not None else self.table.index, r.column]
-        bad = col[col.isna()].index.tolist()
+        y = code_levels(col, r.coding)
+        bad = y.index[y.isna()].tolist()
         if bad:
-            raise InputError(f"missing outcome for {len(bad)} case(s): {bad[:10]}", field=r.column,
-                             hint="fill the outcome or remove the cases from the manifest")
-        return is_positive(col, r.positive).to_numpy(dtype=int)
+            raise InputError(f"no declared outcome level for {len(bad)} case(s): {bad[:10]} "
+                             f"(values {sorted(set(map(str, col.loc[bad])))[:10]})", field=r.column,
+                             hint="fill the outcome, declare its levels (outcome.response.levels) or remove "
+                                  "the cases from the manifest")
+        return y.to_numpy(dtype=int)
+
+    def analysed_case_ids(self, cohort: str | None = None) -> list[str]:
+        """The cases (of a cohort) whose response is a declared level: those the response analyses use."""
+        ids = self.case_ids(cohort)
+        if self.spec.outcome.response is None:
+            return ids
+        y = response_labels(self.spec, self.table.loc[ids])
+        return [c for c in ids if not np.isnan(y.loc[c])]
 
     def load_case(self, case_id: str, masks: tuple[str, ...] | None = None) -> Case:
         """Read a case's phases and masks (NIfTI/NRRD/MHA) into a `Case`."""

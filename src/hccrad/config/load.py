@@ -210,8 +210,28 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
             for col in m.clinical:
                 if col not in available:
                     problems.append(f"{at('models', i, 'clinical')}models[{i}].clinical: "
-                                    f"column {col!r} not found in the clinical table")
+                                    f"column {col!r} not found in the clinical table{_did_you_mean(col, available)}")
+        if spec.outcome.survival:
+            for key in ("covariates", "compare_with"):
+                for col in getattr(spec.outcome.survival, key):
+                    if col not in available:
+                        problems.append(f"{at('outcome', 'survival', key)}outcome.survival.{key}: column {col!r} "
+                                        f"is in neither the manifest nor the clinical table"
+                                        f"{_did_you_mean(col, available)}")
+        for col in spec.report.table_one_by:
+            if col not in available:
+                problems.append(f"{at('report', 'table_one_by')}report.table_one_by: column {col!r} is in neither "
+                                f"the manifest nor the clinical table{_did_you_mean(col, available)}")
     return problems
+
+
+def _did_you_mean(name: str, available: set[str]) -> str:
+    """' (did you mean 'AFP'?)' for the closest column names (difflib ratio >= 0.6, case-insensitive)."""
+    import difflib
+
+    lower = {str(a).lower(): str(a) for a in available}
+    close = difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(repr(lower[c]) for c in close)}?)" if close else ""
 
 
 def _derived_names(derive) -> set[str]:

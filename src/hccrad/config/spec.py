@@ -110,10 +110,53 @@ class CohortSpec(_Strict):
     split_test_fraction: float | None = Field(default=None, gt=0, lt=1)
 
 
+def _refuse_yaml_booleans(value: object, field: str) -> None:
+    """YAML reads unquoted yes/no/true/false as booleans; a column read from CSV holds the text."""
+    if isinstance(value, bool):
+        raise ValueError(f"{field}: {value!r} is a YAML boolean (unquoted yes/no/true/false); quote the value "
+                         "as it is written in the table, e.g. \"yes\"")
+
+
 class ResponseOutcome(_Strict):
+    """A binary outcome with declared levels: `positive`/`negative` (default 1/0) or a mapping `levels`
+    ({CR: 1, PR: 1, SD: 0, PD: 0}). A case whose value is blank or not a declared level is left out of this
+    outcome's analyses (listed with its reason in the report and run.json); numbers match as numbers."""
+
     column: str
     positive: int | str = 1
+    negative: int | str = 0
+    levels: dict[int | str, Literal[0, 1]] | None = None
     label: str = "response"
+
+    @field_validator("positive", "negative", mode="before")
+    @classmethod
+    def _no_boolean_level(cls, value: object) -> object:
+        _refuse_yaml_booleans(value, "outcome.response level")
+        return value
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _no_boolean_keys(cls, value: object) -> object:
+        for key in value if isinstance(value, dict) else ():
+            _refuse_yaml_booleans(key, "outcome.response.levels key")
+        return value
+
+    @model_validator(mode="after")
+    def _levels_declared_once(self) -> "ResponseOutcome":
+        if self.levels is not None:
+            if {"positive", "negative"} & self.model_fields_set:
+                raise ValueError("outcome.response: give either levels: {value: 0/1, ...} or positive:/negative:, "
+                                 "not both")
+            if set(self.levels.values()) != {0, 1}:
+                raise ValueError("outcome.response.levels must map at least one value to 1 and one to 0")
+        elif str(self.positive).strip() == str(self.negative).strip():
+            raise ValueError(f"outcome.response: positive and negative are the same value {self.positive!r}")
+        return self
+
+    @property
+    def coding(self) -> dict[int | str, int]:
+        """{declared value: 1 (positive) or 0 (negative)}."""
+        return dict(self.levels) if self.levels is not None else {self.positive: 1, self.negative: 0}
 
 
 class SurvivalOutcome(_Strict):
@@ -130,6 +173,21 @@ class SurvivalOutcome(_Strict):
     covariates: list[str] = Field(default_factory=list, description=(
         "clinical columns entered with the model score in the univariable and multivariable Cox regression "
         "(seed 002 table 2, seed 004 table 3); numeric or 0/1"))
+    event_codes: dict[int | str, Literal[0, 1]] | None = Field(default=None, description=(
+        "how the event column is coded, {value: 0 censored / 1 event}, e.g. {1: 0, 2: 1} for R's 1/2 coding; "
+        "default 0/1. Any other value is refused by validate"))
+
+    @field_validator("event_codes", mode="before")
+    @classmethod
+    def _no_boolean_codes(cls, value: object) -> object:
+        for key in value if isinstance(value, dict) else ():
+            _refuse_yaml_booleans(key, "outcome.survival.event_codes key")
+        return value
+
+    @property
+    def event_coding(self) -> dict[int | str, int]:
+        """{declared value: 0 (censored) or 1 (event)}."""
+        return dict(self.event_codes) if self.event_codes is not None else {0: 0, 1: 1}
 
 
 class OutcomeSpec(_Strict):
@@ -309,7 +367,7 @@ class StudySpec(_Strict):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     name: str
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)
     output_dir: Path = Path("hccrad-out")
     data: DataSpec
     cohorts: CohortSpec = Field(default_factory=CohortSpec)

@@ -1,6 +1,9 @@
 """Read and write volumetric images (NIfTI, NRRD, MHA) as `hccrad.core.Image`, via SimpleITK.
 
 Every failure is an `InputError` naming the file (and the case when known) and saying how to fix it.
+Before SimpleITK reads a file, `hccrad.io.integrity.verify_complete` reads its whole payload (a truncated
+`.nii.gz` would otherwise come back with its missing voxels set to 0): a truncated or corrupt file raises
+`CorruptFileError`, NaN/inf voxels in a float NIfTI raise `NonFiniteVoxelsError`.
 Writes are atomic: the file is written beside its destination and renamed into place, so a crash never
 leaves a half-written volume that a resumed run would trust.
 """
@@ -16,8 +19,17 @@ import SimpleITK as sitk
 
 from hccrad.core.errors import GeometryError, InputError
 from hccrad.core.image import Image
+from hccrad.io.integrity import IncompleteFileError, NonFiniteValuesError, verify_complete
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+
+
+class CorruptFileError(InputError):
+    """A volume file is truncated or its compressed stream is corrupt."""
+
+
+class NonFiniteVoxelsError(GeometryError):
+    """A volume holds NaN or ±inf voxels."""
 
 
 def from_sitk(img: sitk.Image, name: str = "") -> Image:
@@ -55,6 +67,7 @@ def read_image(path: str | Path, *, name: str = "", case: str | None = None) -> 
     if not os.access(path, os.R_OK):
         raise InputError("file is not readable (permissions)", case=case, file=path, field=name or None,
                          hint="fix the file permissions (chmod a+r)")
+    _require_complete(path, name, case)
     try:
         img = sitk.ReadImage(str(path))
     except RuntimeError as exc:
@@ -68,22 +81,23 @@ def read_image(path: str | Path, *, name: str = "", case: str | None = None) -> 
         raise InputError(f"expected a 3-D volume, got {img.GetDimension()}-D", case=case, file=path,
                          field=name or None, hint="export the series as one 3-D volume")
     image = from_sitk(img, name)
-    if image.array.dtype.kind == "f" and path.name.lower().endswith((".nii", ".nii.gz")):
-        _reject_nifti_nan(path, name, case)
     image.meta["path"] = str(path)
     return image
 
 
-def _reject_nifti_nan(path: Path, name: str, case: str | None) -> None:
-    """ITK's NIfTI reader turns NaN voxels into 0 silently; look at the stored values with nibabel."""
-    import nibabel as nib
-
-    data = np.asanyarray(nib.load(str(path)).dataobj)
-    bad = int(np.count_nonzero(~np.isfinite(data)))
-    if bad:
-        raise GeometryError(f"image has {bad} NaN/inf voxel(s)", case=case, file=path, field=name or None,
-                            hint="fill or crop the undefined region (e.g. outside the scan's field of view) "
-                                 "before import")
+def _require_complete(path: Path, name: str, case: str | None) -> None:
+    """The whole payload is there and (float NIfTI) finite; see `hccrad.io.integrity`."""
+    try:
+        verify_complete(path)
+    except IncompleteFileError as exc:
+        raise CorruptFileError(f"file is truncated or corrupt: {exc}", case=case, file=path, field=name or None,
+                               hint="copy or export the file again (an interrupted transfer or a full disk "
+                                    "leaves a cut-off file); compare its size with the source") from exc
+    except NonFiniteValuesError as exc:
+        raise NonFiniteVoxelsError(f"image has {exc.count} NaN/inf voxel(s)", case=case, file=path,
+                                   field=name or None,
+                                   hint="fill or crop the undefined region (e.g. outside the scan's field of "
+                                        "view) before import") from exc
 
 
 def write_image(image: Image, path: str | Path, *, compress: bool = True) -> Path:

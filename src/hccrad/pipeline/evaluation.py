@@ -57,8 +57,8 @@ def evaluate_models(spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
     names = list(fitted.models)
     order = order_cohorts(fitted.cohort, spec.cohorts)
     for ci, cohort in enumerate(order):
-        idx = fitted.cohort.index[fitted.cohort == cohort]
-        y = fitted.y.loc[idx].to_numpy()
+        idx = fitted.cohort.index[(fitted.cohort == cohort) & fitted.y.notna()]  # the analysed cases only
+        y = fitted.y.loc[idx].to_numpy(dtype=int)
         scores = {n: fitted.models[n].scores.loc[idx].to_numpy() for n in names}
         cohorts.append(CohortData(cohort, y, scores))
         if len(np.unique(y)) < 2:

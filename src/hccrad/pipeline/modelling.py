@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from hccrad.cohort.study import is_positive
+from hccrad.cohort.outcomes import response_labels
 from hccrad.config.spec import ModelSpec, StudySpec
 from hccrad.core.errors import DataError, ModelError
 from hccrad.evaluate.classification import youden_threshold
@@ -141,9 +141,9 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
     """Fit every model of the spec on the training cohort; validate; score all cohorts; save bundles."""
     radiomics_columns = radiomics_columns or []
     r = spec.outcome.response
-    y_all = is_positive(data[r.column], r.positive).astype(int)
-    train = data["cohort"] == spec.cohorts.training
-    Xtr, ytr = data.loc[train], y_all.loc[train].to_numpy()
+    y_all = response_labels(spec, data)  # NaN: blank or undeclared level, left out of the response analyses
+    train = (data["cohort"] == spec.cohorts.training) & y_all.notna()
+    Xtr, ytr = data.loc[train], y_all.loc[train].to_numpy(dtype=int)
     if len(np.unique(ytr)) < 2:
         raise ModelError("the training cohort has only one outcome class", field=r.column)
     built: dict[str, tuple[Pipeline, list[str]]] = {}

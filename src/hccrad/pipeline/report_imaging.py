@@ -205,8 +205,8 @@ def section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: F
         from hccrad.report.figures.descriptive import plot_clustered_heatmap
 
         fig, ax = plt.subplots(figsize=(2.5 + 0.45 * len(imaging_sel), 5.5))
-        y_train = fitted.y.loc[train.index]
-        plot_clustered_heatmap(ax, train[imaging_sel], row_colors=y_train.to_numpy())
+        y_train = fitted.y.loc[train.index].dropna()  # the cases analysed for the response
+        plot_clustered_heatmap(ax, train.loc[y_train.index, imaging_sel], row_colors=y_train.to_numpy(dtype=int))
         rep.add_figure(s, fig, "Hierarchical clustering of the selected imaging features (training cohort)",
                        "z-scored features; left strip: observed outcome (dark = positive).",
                        key="clustered_heatmap")

@@ -85,7 +85,7 @@ def _risk_scores(spec: StudySpec, data: pd.DataFrame, name: str, score: pd.Serie
 def _score_by_response(rep: Report, s: Section, spec: StudySpec, data: pd.DataFrame, name: str,
                        score: pd.Series) -> None:
     """Seed 004 fig. 4A/C: the score by tumour response, per cohort (Mann–Whitney p in the title)."""
-    from hccrad.cohort.study import is_positive
+    from hccrad.cohort.outcomes import response_labels
     from hccrad.report.figures.descriptive import plot_score_distribution
 
     r = spec.outcome.response
@@ -94,8 +94,9 @@ def _score_by_response(rep: Report, s: Section, spec: StudySpec, data: pd.DataFr
     cohorts = list(dict.fromkeys(data["cohort"]))
     fig, axes = panel_row(len(cohorts), 4.4, 3.8)
     for ax, cohort in zip(axes, cohorts):
-        idx = data["cohort"] == cohort
-        y = is_positive(data.loc[idx, r.column], r.positive).astype(int).to_numpy()
+        labels = response_labels(spec, data)
+        idx = (data["cohort"] == cohort) & labels.notna()  # the cases analysed for the response
+        y = labels[idx].to_numpy(dtype=int)
         plot_score_distribution(ax, y, score[idx].to_numpy(float), score_name=f"{name} score", title=cohort)
     rep.add_figure(s, fig, f"'{name}' score by {r.label}", key="score_by_response")
 

@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hccrad.cohort.study import Study, is_positive  # noqa: E402
+from hccrad.cohort.outcomes import response_labels  # noqa: E402
+from hccrad.cohort.study import Study  # noqa: E402
 from hccrad.config.spec import StudySpec  # noqa: E402
 from hccrad.core.errors import HccradError  # noqa: E402
 from hccrad.evaluate.classification import confusion_counts  # noqa: E402
@@ -65,8 +66,11 @@ def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataF
     counts["cases in manifest"] = study.table["cohort"].value_counts().reindex(order)
     if spec.outcome.response:
         r = spec.outcome.response
-        pos = is_positive(data[r.column], r.positive).groupby(data["cohort"]).sum()
-        counts[f"{r.label} (n, %)"] = [f"{int(pos.get(c, 0))} ({100 * pos.get(c, 0) / max(counts.loc[c, 'cases analysed'], 1):.1f}%)"
+        y = response_labels(spec, data)  # events and % on the cases analysed for this outcome
+        analysed = y.notna().groupby(data["cohort"]).sum()
+        pos = y.fillna(0).groupby(data["cohort"]).sum()
+        counts[f"{r.label}: cases analysed"] = [int(analysed.get(c, 0)) for c in counts.index]
+        counts[f"{r.label} (n, %)"] = [f"{int(pos.get(c, 0))} ({100 * pos.get(c, 0) / max(analysed.get(c, 0), 1):.1f}%)"
                                        for c in counts.index]
     rep.add_table(s, counts, "Cases per cohort", key="cohort_counts")
     from hccrad.report.figures.flow import plot_patient_flow
@@ -97,8 +101,9 @@ def _section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, feature
                       key="table1_cohort")
     if spec.outcome.response:
         r = spec.outcome.response
-        train = data[data["cohort"] == spec.cohorts.training]
-        grp = is_positive(train[r.column], r.positive).map({True: "responder", False: "non-responder"})
+        y = response_labels(spec, data)
+        train = data[(data["cohort"] == spec.cohorts.training) & y.notna()]  # the analysed cases only
+        grp = y.loc[train.index].map({1.0: "responder", 0.0: "non-responder"})
         rep.add_table(s, table_one(train.assign(_outcome=grp), "_outcome", cont, cat).summary(),
                       f"Training cohort by {r.label}", index=False, key="table1_outcome")
     for col in spec.report.table_one_by:  # e.g. seed 002 table 1: by MTM subtype (patients with it known)
@@ -160,9 +165,9 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
     m = clinical[0]
     s = rep.section("Table 2. Univariable and multivariable logistic regression of clinical variables",
                     f"Training cohort; multivariable model = the variables kept by model '{m.name}'.")
-    train = data[data["cohort"] == spec.cohorts.training].copy()
-    r = spec.outcome.response
-    train["_y"] = is_positive(train[r.column], r.positive).astype(int)
+    y = response_labels(spec, data)
+    train = data[(data["cohort"] == spec.cohorts.training) & y.notna()].copy()  # the analysed cases only
+    train["_y"] = y.loc[train.index].astype(int)
     variables = list(m.spec.clinical)
     kept = [v for v in m.selected if v in m.spec.clinical]
     if m.spec.fuse is not None:

@@ -80,10 +80,13 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     from hccrad.pipeline.radiomics_stage import run_radiomics, usable_radiomics_columns
     from hccrad.pipeline.reporting import build_report
 
+    from hccrad.pipeline.preflight import preflight, problems_as_records, refuse_on_errors
+
+    started = time.time()
+    preflight_warnings = refuse_on_errors(preflight(spec))  # every input check, before any long stage
     out = Path(out_dir or spec.output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-    started = time.time()
+    timings: dict[str, float] = {"preflight": time.time() - started}
     study = Study(spec)
     t0 = time.perf_counter()
     table = study.table
@@ -146,6 +149,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
 
     t0 = time.perf_counter()
     data = base.loc[features.index].join(features)
+    data, errors_table = _leave_out_by_outcome(spec, data, errors_table)
     deep = None
     if spec.deep is not None:  # CNN score: out-of-fold on training, trained-on-training elsewhere
         from hccrad.deep.study import run_deep_stage
@@ -192,9 +196,27 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "derived_columns": study.derive_record,
         "lesions": lesion_record,
         "liver_segmentation": imaging.liver_record if imaging is not None else None,
+        "preflight_warnings": problems_as_records(preflight_warnings),
     })
     atomic_write_text(out / "report" / "run.json.txt", run_json.read_text())
     return RunResult(out_dir=out, report=report, run_json=run_json, metrics=evaluation.metrics)
+
+
+def _leave_out_by_outcome(spec: StudySpec, data: pd.DataFrame, errors_table: pd.DataFrame
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cases whose response is blank or not a declared level (and blank survival time/event) join the
+    left-out table. Without a survival outcome they leave `data`; with one they stay for the survival
+    analyses, and every response analysis uses the analysed cases only (`hccrad.cohort.outcomes`)."""
+    from hccrad.cohort.outcomes import response_left_out, survival_left_out
+
+    response_out = response_left_out(spec, data)
+    parts = [errors_table, response_out, survival_left_out(spec, data)]
+    kept = [p for p in parts if len(p)]
+    if len(kept) > 1 or (kept and kept[0] is not errors_table):
+        errors_table = pd.concat(kept, ignore_index=True)
+    if spec.outcome.survival is None and len(response_out):
+        data = data.drop(index=list(response_out["case_id"]))
+    return data, errors_table
 
 
 def synth_for_spec(study_path: Path, n: int, *, seed: int = 0) -> Path | None:

@@ -1,0 +1,331 @@
+"""One preflight: every input check `run` makes, in one pass, every problem listed at once.
+
+`preflight(spec)` returns a list of `InputProblem` (case, file, field, message, hint, severity). Errors are
+what `run` would refuse later (so `run_study` refuses them before its first long stage, and
+`hccrad validate` exits nonzero on them); warnings are what `run` accepts but reports (a case left out of an
+outcome's analyses, complete-case drops in the Cox model). The checks, in order:
+
+1. files and columns the spec names (`hccrad.config.load.check_inputs`, with close-match hints);
+2. duplicated ids in each manifest and in the clinical table;
+3. the joined study table (`Study.table`: clinical rows for every case, cohorts, derived columns);
+4. outcome coding: the response by its declared levels (cases outside them are left out, a warning each;
+   fewer than two classes among the analysed training cases is an error), survival events 0/1 or
+   `event_codes` (anything else an error), survival times numeric and >= 0;
+5. column types against their use: model predictors and Cox covariates numeric without blanks (the first
+   bad row named), staging columns (`compare_with`) numeric or ordered categories, derived-score inputs
+   numeric;
+6. per case, the images and masks (`hccrad.io.inspect.inspect_case_images`: readable to the last voxel,
+   geometry within tolerance, binary non-empty masks), two cases at a time in worker processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+
+import pandas as pd
+
+from hccrad.cohort.outcomes import code_levels, leave_out_reason, level_key, undeclared_values
+from hccrad.config.spec import StudySpec
+from hccrad.core.errors import HccradError
+from hccrad.io.inspect import InputProblem, inspect_case_images
+
+# derived-score inputs that are measurements (numbers); the others (Child–Pugh class, ascites grade,
+# invasion yes/no) may be labels, which the score functions themselves check
+_NUMERIC_INPUTS = {"bilirubin", "albumin", "platelets", "inr", "number", "largest_diameter", "neutrophils",
+                   "lymphocytes", "afp", "crp", "ps"}
+
+
+def render(problem: InputProblem) -> str:
+    """One problem as text: severity, case, file, field, message and the hint on its own line."""
+    where = [f"case {problem.case_id!r}" if problem.case_id else "", f"file {problem.file}" if problem.file else "",
+             f"field {problem.field!r}" if problem.field else ""]
+    text = f"{problem.severity}: " + (", ".join(w for w in where if w) + ": " if any(where) else "") + problem.message
+    return text + (f"\n    how to fix: {problem.hint}" if problem.hint else "")
+
+
+class PreflightError(HccradError):
+    """The preflight found errors: `problems` holds all of them (and the warnings)."""
+
+    def __init__(self, problems: list[InputProblem]) -> None:
+        self.problems = list(problems)
+        errors = [p for p in self.problems if p.severity == "error"]
+        body = f"{len(errors)} input problem(s) found before the run started:\n" + "\n".join(
+            "  - " + render(p).replace("\n", "\n  ") for p in errors)
+        super().__init__(body, hint="fix them and check again with `hccrad validate study.yaml`")
+
+
+def errors_of(problems: Iterable[InputProblem]) -> list[InputProblem]:
+    return [p for p in problems if p.severity == "error"]
+
+
+def refuse_on_errors(problems: list[InputProblem]) -> list[InputProblem]:
+    """Raise `PreflightError` when any problem is an error; otherwise return the warnings."""
+    if errors_of(problems):
+        raise PreflightError(problems)
+    return [p for p in problems if p.severity != "error"]
+
+
+def problems_as_records(problems: Iterable[InputProblem]) -> list[dict]:
+    """JSON-able rows (for run.json)."""
+    return [asdict(p) for p in problems]
+
+
+def preflight(spec: StudySpec, *, workers: int = 2) -> list[InputProblem]:
+    """Every input problem of `spec` (errors and warnings), found in one pass; see the module docstring."""
+    from hccrad.config.load import check_inputs
+
+    problems = [InputProblem(None, None, None, text) for text in check_inputs(spec)]
+    if problems:  # a file or column the spec names is missing: the table cannot be built from it
+        return problems
+    problems += duplicate_id_problems(spec)
+    if problems:
+        return problems
+    table, table_problems = _study_table(spec)
+    problems += table_problems
+    if table is None:
+        return problems
+    problems += outcome_problems(spec, table)
+    problems += column_type_problems(spec, table)
+    problems += image_problems(spec, table, workers=workers)
+    return problems
+
+
+def duplicate_id_problems(spec: StudySpec) -> list[InputProblem]:
+    """Ids that occur more than once in a manifest, across manifests, or in the clinical table."""
+    from hccrad.cohort.study import _read_table
+
+    idc, problems = spec.data.id_column, []
+    seen: dict[str, str] = {}
+    for path in spec.data.manifests.values():
+        ids = _read_table(path)[idc].astype(str)
+        dup = sorted(set(ids[ids.duplicated()]) | {i for i in ids if i in seen})
+        if dup:
+            problems.append(InputProblem(", ".join(dup[:20]), str(path), idc,
+                                         f"duplicated case id(s) in the manifest(s): {dup[:20]}",
+                                         "each manifest row must be one case (lesion) with a unique id across "
+                                         "cohorts"))
+        seen.update({i: str(path) for i in ids})
+    if spec.data.clinical is not None:
+        ids = _read_table(spec.data.clinical)[idc].astype(str)
+        dup = sorted(set(ids[ids.duplicated()]))
+        if dup:
+            problems.append(InputProblem(", ".join(dup[:20]), str(spec.data.clinical), idc,
+                                         f"duplicated id(s) in the clinical table: {dup[:20]}",
+                                         "keep one row per patient in the clinical table"))
+    return problems
+
+
+def _study_table(spec: StudySpec) -> tuple[pd.DataFrame | None, list[InputProblem]]:
+    """The joined table with the event column as read (its coding is checked here, not raised there)."""
+    from hccrad.cohort.study import Study
+
+    try:
+        return Study(spec, decode_events=False).table, []
+    except HccradError as exc:
+        problems = getattr(exc, "problems", None) or [exc.message]
+        return None, [InputProblem(exc.case, exc.file, exc.field, str(p), exc.hint or "") for p in problems]
+    except (TypeError, ValueError, KeyError) as exc:  # e.g. a derived score fed a column it cannot read
+        return None, [InputProblem(None, str(spec.data.clinical or ""), "derive" if spec.derive else None,
+                                   f"the study table cannot be built: {type(exc).__name__}: {exc}",
+                                   "check the column types of the clinical table against their use")]
+
+
+def _file_of(spec: StudySpec, column: str) -> str | None:
+    return str(spec.data.clinical) if spec.data.clinical is not None else \
+        ", ".join(str(p) for p in spec.data.manifests.values()) or None
+
+
+def outcome_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProblem]:
+    return _response_problems(spec, table) + _survival_problems(spec, table)
+
+
+def _response_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProblem]:
+    r = spec.outcome.response
+    if r is None or r.column not in table.columns:
+        return []
+    file, field = _file_of(spec, r.column), f"outcome.response ({r.column})"
+    values = table[r.column].astype(object)
+    y = code_levels(table[r.column], r.coding)
+    problems = []
+    for case_id in y.index[y.isna()]:
+        problems.append(InputProblem(str(case_id), file, r.column,
+                                     f"{leave_out_reason(values.loc[case_id], r.coding)}: left out of the "
+                                     f"{r.label} analyses", severity="warning"))
+    undeclared = undeclared_values(table[r.column], r.coding)
+    found = undeclared.astype(str).value_counts().to_dict()
+    train = y[table["cohort"] == spec.cohorts.training].dropna()
+    n_pos, n_neg = int((train == 1).sum()), int((train == 0).sum())
+    if n_pos == 0 or n_neg == 0:
+        seen = sorted({str(v) for v in values if level_key(v) is not None})[:10]
+        problems.append(InputProblem(
+            None, file, field,
+            f"coded by the declared levels {r.coding}, the training cohort has {n_pos} positive and {n_neg} "
+            f"negative case(s) (values found: {seen}; undeclared: {found})",
+            "declare the levels as written in the table, e.g. outcome.response.levels: "
+            + "{" + ", ".join(f'"{v}": 0 or 1' for v in list(found)[:4]) + "}" if found else
+            "check the outcome column and its positive/negative values"))
+    if spec.deep is not None and y.isna().any():
+        problems.append(InputProblem(", ".join(map(str, y.index[y.isna()][:20])), file, field,
+                                     f"the deep stage needs a {r.label} for every case; {int(y.isna().sum())} "
+                                     "case(s) have none",
+                                     "fill the outcome or remove those cases from the manifest"))
+    return problems
+
+
+def _survival_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProblem]:
+    sv = spec.outcome.survival
+    if sv is None:
+        return []
+    file, problems = _file_of(spec, sv.event), []
+    if sv.event in table.columns:
+        bad = undeclared_values(table[sv.event], sv.event_coding)
+        if len(bad):
+            codes = sorted({str(v) for v in bad})
+            r_style = {level_key(v) for v in table[sv.event].dropna()} <= {1.0, 2.0}
+            problems.append(InputProblem(
+                ", ".join(map(str, bad.index[:20])), file, f"outcome.survival.event ({sv.event})",
+                f"event value(s) {codes} are not declared event codes {sv.event_coding} "
+                f"({len(bad)} case(s), first {bad.index[0]!r})",
+                "declare outcome.survival.event_codes: {1: 0, 2: 1} (R's 1 = censored, 2 = event)" if r_style
+                else "code events 0 = censored, 1 = event, or declare outcome.survival.event_codes"))
+        for case_id in table.index[table[sv.event].isna()]:
+            problems.append(InputProblem(str(case_id), file, sv.event,
+                                         f"blank event: left out of the {sv.label} analyses", severity="warning"))
+    if sv.time in table.columns:
+        problems += _numeric_problems(table, sv.time, f"outcome.survival.time ({sv.time})", file)
+        time = pd.to_numeric(table[sv.time], errors="coerce")
+        if (time < 0).any():
+            first = time.index[time < 0][0]
+            problems.append(InputProblem(str(first), file, sv.time,
+                                         f"{int((time < 0).sum())} negative survival time(s), first {time[first]}",
+                                         "times are >= 0: from the index date to the event or last follow-up"))
+        for case_id in table.index[table[sv.time].isna()]:
+            problems.append(InputProblem(str(case_id), file, sv.time,
+                                         f"blank time: left out of the {sv.label} analyses", severity="warning"))
+    return problems
+
+
+def _numeric_problems(table: pd.DataFrame, column: str, use: str, file: str | None, *,
+                      blanks: str | None = None) -> list[InputProblem]:
+    """A non-numeric value in `column` (an error naming the first bad row); blanks as `blanks` severity."""
+    col = table[column]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype(object)
+    num = pd.to_numeric(col, errors="coerce")
+    bad = col.notna() & num.isna()
+    problems = []
+    if bad.any():
+        first = bad.index[bad][0]
+        problems.append(InputProblem(str(first), file, column,
+                                     f"{use}: column {column!r} is not numeric ({int(bad.sum())} value(s), first "
+                                     f"{col[first]!r} in row {first!r})",
+                                     "code it as numbers (e.g. 0/1 for yes/no), or derive an ordered category "
+                                     "with derive:"))
+    if blanks is not None and col.isna().any():
+        missing = col.index[col.isna()]
+        problems.append(InputProblem(", ".join(map(str, missing[:20])), file, column,
+                                     f"{use}: {len(missing)} blank value(s) in {column!r}, first row {missing[0]!r}"
+                                     + ("" if blanks == "error" else "; those cases are left out (complete case)"),
+                                     "fill them, or remove the cases from the manifest" if blanks == "error" else "",
+                                     severity=blanks))
+    return problems
+
+
+def _model_predictors(spec: StudySpec, table: pd.DataFrame) -> list[tuple[str, str]]:
+    """(column, use) of every clinical predictor and explicit feature column that is a table column."""
+    out = []
+    for m in spec.models:
+        explicit = m.features if isinstance(m.features, list) else []
+        for col in [*m.clinical, *[f for f in explicit if f not in ("habitat", "radiomics")]]:
+            if col in table.columns:
+                out.append((col, f"model {m.name!r} predictor"))
+    return out
+
+
+def column_type_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProblem]:
+    """Columns whose type does not fit their use (see the module docstring, item 5)."""
+    problems: list[InputProblem] = []
+    done: set[str] = set()
+    for col, use in _model_predictors(spec, table):
+        if col not in done:  # a column used by two models is reported once
+            done.add(col)
+            problems += _numeric_problems(table, col, use, _file_of(spec, col), blanks="error")
+    sv = spec.outcome.survival
+    if sv is not None:
+        for col in sv.covariates:
+            if col in table.columns:
+                problems += _numeric_problems(table, col, "Cox covariate", _file_of(spec, col), blanks="warning")
+        for col in sv.compare_with:
+            if col not in table.columns:
+                continue
+            dtype = table[col].dtype
+            if isinstance(dtype, pd.CategoricalDtype):
+                if not dtype.ordered:
+                    problems.append(InputProblem(None, _file_of(spec, col), col,
+                                                 f"staging column {col!r} (compare_with) is an unordered category",
+                                                 "give an ordered stage column"))
+            else:
+                problems += _numeric_problems(table, col, "staging column (compare_with)", _file_of(spec, col))
+    problems += _derive_input_problems(spec, table)
+    return problems
+
+
+def _derive_input_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProblem]:
+    if spec.derive is None:
+        return []
+    from hccrad.cohort.derive import _input_fields
+
+    problems = []
+    for s in spec.derive.scores:
+        for key, col in _input_fields(s).items():
+            if key in _NUMERIC_INPUTS and col in table.columns:
+                problems += _numeric_problems(table, col, f"derive {s.score} input {key}", _file_of(spec, col))
+    for b in spec.derive.bins:
+        if b.column in table.columns:
+            problems += _numeric_problems(table, b.column, "derive bin input", _file_of(spec, b.column))
+    return problems
+
+
+def image_problems(spec: StudySpec, table: pd.DataFrame, *, workers: int = 2) -> list[InputProblem]:
+    """Per-case image and mask checks (`hccrad.io.inspect.inspect_case_images`: every file read in full,
+    geometry against the reference phase, binary non-empty masks), `workers` cases at a time."""
+    if not spec.data.has_imaging:
+        return []
+    jobs = [(str(case_id), *case_files(spec, row)) for case_id, row in table.iterrows()]
+    options = {"reference": f"image_{spec.data.reference_phase}",
+               "multilabel_masks": (f"mask_{spec.data.liver_mask}",) if spec.data.liver_mask else ()}
+    if workers <= 1 or len(jobs) < 2 * workers:
+        found = [_inspect_case(job, options) for job in jobs]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            found = list(pool.map(_inspect_case, jobs, [options] * len(jobs),
+                                  chunksize=max(1, len(jobs) // (8 * workers))))
+    return [p for case in found for p in case]
+
+
+def _inspect_case(job: tuple[str, dict, dict], options: dict) -> list[InputProblem]:
+    case_id, images, masks = job
+    return inspect_case_images(case_id, images, masks, **options)
+
+
+def case_files(spec: StudySpec, row: pd.Series) -> tuple[dict[str, object], dict[str, object]]:
+    """({"image_<phase>": path}, {"mask_<role>": path}) of a case: every phase and the tumour mask (a blank
+    cell is reported by the inspector), the liver and reader-2 masks where the case has one."""
+    d = spec.data
+    images = {f"image_{p}": row.get(f"image_{p}") for p in d.phases}
+    masks = {f"mask_{d.tumor_mask}": row.get(f"mask_{d.tumor_mask}")}
+    for role in (d.liver_mask, d.reader2_mask):
+        value = row.get(f"mask_{role}") if role else None
+        if isinstance(value, str) and value.strip():
+            masks[f"mask_{role}"] = value
+    return images, masks
+
+
+def format_problems(problems: list[InputProblem]) -> str:
+    return "\n".join(render(p) for p in problems)
+
+
+__all__ = ["InputProblem", "PreflightError", "preflight", "refuse_on_errors", "problems_as_records",
+           "format_problems", "errors_of"]
