@@ -35,6 +35,7 @@ import pydicom
 import SimpleITK as sitk
 
 from hccrad.core.errors import HccradError, InputError
+from hccrad.core.files import shareable
 from hccrad.core.image import Image
 from hccrad.io.deid import identifying_values, load_or_create_key, pseudonym, write_mapping
 from hccrad.io.dicom import DicomFile, read_dicom_files, scan_folder
@@ -109,6 +110,7 @@ def _atomic_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        shareable(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
