@@ -174,3 +174,15 @@ def test_several_problems_listed_at_once(case, tmp_path):
     probs = _inspect(images, masks)
     assert {(p.file, p.field) for p in probs} == {("image_arterial", "readability"), ("mask_tumor", "geometry"),
                                                   ("mask_tumor", "labels")}
+
+
+@pytest.mark.parametrize("suffix, compress", [(".mha", False), (".mha", True), (".nrrd", False), (".nrrd", True)])
+def test_truncated_metaimage_and_nrrd(case, tmp_path, suffix, compress):
+    images, masks = case
+    img = sitk.ReadImage(str(images["image_arterial"]))
+    path = tmp_path / f"art{suffix}"
+    sitk.WriteImage(img, str(path), compress)
+    assert _inspect({**images, "image_arterial": path}, masks) == []  # complete: fine
+    path.write_bytes(path.read_bytes()[:-40])
+    p = _only(_inspect({**images, "image_arterial": path}, masks))
+    assert (p.file, p.field) == ("image_arterial", "readability"), str(p)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 import yaml
@@ -55,3 +57,6 @@ def test_radiomics_study_runs_and_caches(study_file):
     second = run_study(spec)
     assert {p: p.stat().st_mtime_ns for p in cached} == mtimes, "a rerun must reuse the per-case cache"
     pd.testing.assert_frame_equal(first.metrics, second.metrics)
+    cache = json.loads((second.out_dir / "run.json").read_text())["cache"]  # issue 19 item 5: said in run.json
+    assert cache["radiomics"] == {"from_cache": len(feats), "computed": 0}
+    assert cache["imaging"]["computed"] == 0 and cache["imaging"]["from_cache"] >= len(feats)

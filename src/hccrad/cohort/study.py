@@ -20,6 +20,8 @@ from hccrad.cohort.outcomes import code_levels, response_labels, undeclared_valu
 from hccrad.config.spec import CohortSpec, StudySpec
 from hccrad.core.case import Case
 from hccrad.core.errors import InputError, SpecError
+from hccrad.core.ids import case_id_problem
+from hccrad.io.inspect import CaseInspection, inspect_and_load
 from hccrad.io.volume import read_image
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,19 @@ def _read_table(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     return pd.read_csv(path, sep=sep)
+
+
+def check_case_ids(frame: pd.DataFrame, id_column: str, path: Path | str | None) -> None:
+    """Refuse ids that are blank, hold a path separator, '..', a leading '.' or a control character
+    (`hccrad.core.ids.case_id_problem`), naming every offending row (row 1 = the first data row, which is
+    line 2 of a CSV file with its header)."""
+    bad = [f"row {i + 1} ({v!r}): {why}" for i, v in enumerate(frame[id_column].tolist())
+           if (why := case_id_problem(v)) is not None]
+    if bad:
+        raise InputError(f"{len(bad)} invalid case id(s): " + "; ".join(bad[:20]) + (" …" if len(bad) > 20 else ""),
+                         file=path, field=id_column,
+                         hint="case ids name output files: use letters, digits, '-', '_' and '.', without '/', "
+                              "'\\', '..' or a leading '.'")
 
 
 def order_cohorts(cohort_of_case: pd.Series, cohorts: CohortSpec) -> list[str]:
@@ -83,6 +98,7 @@ class Study:
             if idc not in part.columns:
                 raise InputError(f"manifest has no id column {idc!r}", file=path, field=idc,
                                  hint="set data.id_column to the column holding case ids")
+            check_case_ids(part, idc, path)
             for col in part.columns:  # relative paths are relative to their own manifest's folder
                 if col.startswith(("image_", "mask_")):
                     part[col] = [str((path.parent / p).resolve()) if isinstance(p, str) and not Path(p).is_absolute()
@@ -100,6 +116,7 @@ class Study:
             if idc not in clinical.columns:
                 raise InputError(f"clinical table has no id column {idc!r}", file=spec.data.clinical, field=idc,
                                  hint="set data.id_column to the column holding patient ids")
+            check_case_ids(clinical, idc, spec.data.clinical)
             frames.append(clinical[[idc]].copy())
         manifest = pd.concat(frames, ignore_index=True)
         manifest[idc] = manifest[idc].astype(str)
@@ -114,6 +131,7 @@ class Study:
             if idc not in clinical.columns:
                 raise InputError(f"clinical table has no id column {idc!r}", file=spec.data.clinical,
                                  field=idc, hint="name the id column the same in manifest and clinical table")
+            check_case_ids(clinical, idc, spec.data.clinical)
             clinical[idc] = clinical[idc].astype(str)
             dup_clinical = sorted(set(clinical[idc][clinical[idc].duplicated()]))
             if dup_clinical:
@@ -222,3 +240,36 @@ class Study:
         clinical = {k: v for k, v in row.items() if not str(k).startswith(("image_", "mask_"))}
         return Case(case_id=case_id, images=images, masks=mask_imgs, clinical=clinical,
                     cohort=str(row["cohort"]), patient_id=str(row.get("patient_id", case_id)))
+
+    def image_files(self, case_id: str) -> tuple[dict[str, str], dict[str, str]]:
+        """(images, masks) of a case as manifest role → path: every `image_<phase>` of the spec, the tumour
+        mask (always; blank is a problem) and the liver / second-reader masks when the manifest names one."""
+        row = self.table.loc[case_id]
+        spec = self.spec.data
+        images = {f"image_{p}": row.get(f"image_{p}") for p in spec.phases}
+        masks = {f"mask_{spec.tumor_mask}": row.get(f"mask_{spec.tumor_mask}")}
+        for m in (spec.reader2_mask, spec.liver_mask):
+            value = row.get(f"mask_{m}") if m else None
+            if isinstance(value, str) and value.strip():
+                masks[f"mask_{m}"] = value
+        return images, masks
+
+    def inspect_case(self, case_id: str) -> CaseInspection:
+        """Read the case's files once and list every problem (`hccrad.io.inspect`): readability with full
+        decompression, grids against the reference phase, tumour-mask labels {0, data.mask_label} (the liver
+        mask may hold any labels: every non-zero voxel is liver), empty masks, near-constant images."""
+        spec = self.spec.data
+        images, masks = self.image_files(case_id)
+        return inspect_and_load(case_id, images, masks, reference=f"image_{spec.reference_phase}",
+                                mask_label=spec.mask_label,
+                                multilabel_masks={f"mask_{spec.liver_mask}"} if spec.liver_mask else set())
+
+    def case_from_inspection(self, inspection: CaseInspection) -> Case:
+        """The `Case` built from the volumes an inspection read (so the run reads no file twice)."""
+        cid = inspection.case_id
+        row = self.table.loc[cid]
+        images = {role.removeprefix("image_"): img for role, img in inspection.images.items()}
+        masks = {role.removeprefix("mask_"): img for role, img in inspection.masks.items()}
+        clinical = {k: v for k, v in row.items() if not str(k).startswith(("image_", "mask_"))}
+        return Case(case_id=cid, images=images, masks=masks, clinical=clinical, cohort=str(row["cohort"]),
+                    patient_id=str(row.get("patient_id", cid)))

@@ -64,6 +64,7 @@ class DataSpec(_Strict):
     phases: list[str] = Field(default_factory=lambda: ["pre", "arterial", "portal"], min_length=1)
     reference_phase: str = "portal"
     tumor_mask: str = "tumor"
+    mask_label: int = Field(default=1, ge=1)  # the tumour masks' lesion value; masks must hold only {0, mask_label}
     liver_mask: str | None = "liver"
     reader2_mask: str | None = "tumor_reader2"
     segment_missing_liver: bool = False  # predict liver masks for the cases without one (see liver_model)

@@ -41,6 +41,7 @@ import torch
 from matplotlib.figure import Figure
 
 from hccrad.core.errors import DataError, HccradError, InputError, SpecError
+from hccrad.core.ids import safe_file_stem
 from hccrad.core.image import Image
 from hccrad.deep.cv import ArchitectureSelection, CVResult, case_level, cross_validate, patient_folds
 from hccrad.deep.data import Augmentation, PatchDataset, PatchSet, build_patches, item_targets, with_augmented_copies
@@ -245,7 +246,7 @@ def _gradcam(study, net: Network, patches: PatchSet, case_ids: list[str], out: P
         for cam, i in zip(cams, idx):  # 2-D items are distinct slices; 3-D has one item
             vol = np.maximum(vol, cam_to_image(cam, ref, patches.boxes[i]).array)
         cam_img = ref.with_array(vol, name="gradcam")
-        paths[cid] = write_image(cam_img, out / f"{cid}_gradcam.nii.gz")
+        paths[cid] = write_image(cam_img, out / f"{safe_file_stem(cid)}_gradcam.nii.gz")
         box = patches.boxes[idx[0]]
         z = int(box[0, 0] if patches.mode == "2d" else (box[0, 0] + box[1, 0]) // 2)
         z = min(max(z, 0), ref.shape[0] - 1)

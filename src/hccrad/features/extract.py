@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from hccrad.core.errors import InputError
+from hccrad.core.files import shareable
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def _write_atomic(path: Path, payload: dict) -> None:
             json.dump(payload, fh)  # NaN/inf written as NaN/Infinity (read back by json)
             fh.flush()
             os.fsync(fh.fileno())
+        shareable(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

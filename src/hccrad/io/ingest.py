@@ -42,6 +42,7 @@ import pydicom
 import SimpleITK as sitk
 
 from hccrad.core.errors import HccradError, InputError
+from hccrad.core.files import shareable
 from hccrad.core.image import Image
 from hccrad.io.deid import load_or_create_key, pseudonym, write_mapping
 from hccrad.io.dicom import DicomFile, is_dicom_candidate, read_dicom_files, scan_folder
@@ -118,6 +119,7 @@ def _atomic_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        shareable(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -18,6 +18,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from hccrad.core.errors import GeometryError, InputError
+from hccrad.core.files import shareable
 from hccrad.core.image import Image
 from hccrad.io.integrity import IncompleteFileError, NonFiniteValuesError, verify_complete
 
@@ -109,6 +110,7 @@ def write_image(image: Image, path: str | Path, *, compress: bool = True) -> Pat
     os.close(fd)
     try:
         sitk.WriteImage(to_sitk(image), tmp, compress)
+        shareable(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

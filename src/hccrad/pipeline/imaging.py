@@ -1,8 +1,14 @@
 """Imaging stage of a study run: descriptor maps → habitat model (fitted on training only) → habitat maps
 (NIfTI) → MSI features for reader 1 and, when present, reader 2 (for the ICC stability filter).
 
-One failing case is recorded in the error table and left out; it never stops the batch. Per-case features
-are cached under `out/cache/` keyed by the configuration hash, so a rerun after a crash resumes.
+Every case is first inspected (`Study.inspect_case`, `hccrad.io.inspect`: full decompression, grids
+against the reference phase, mask labels, empty masks); a case with an error is left out with one row per
+problem in the error table (stage "inputs", naming the file role and field), and warnings (a near-constant
+image inside the tumour) go to `ImagingResult.warnings` for the report. One failing case is recorded and
+left out; it never stops the batch. Per-case features are cached under `out/cache/` keyed by the
+configuration hash (spec sections, habitat model, hccrad version) and a digest of the case's input files
+(`hccrad.pipeline.cache.InputDigests`), so a rerun after a crash resumes and a corrected input is
+recomputed; `cache_hits` / `cache_computed` count the cases of each kind.
 """
 
 from __future__ import annotations
@@ -16,21 +22,26 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from hccrad import __version__
 from hccrad.cohort.study import Study
 from hccrad.config.spec import StudySpec
+from hccrad.core.case import Case
 from hccrad.core.errors import HccradError
+from hccrad.core.ids import safe_file_stem
 from hccrad.core.image import Image
 from hccrad.features.msi import heterogeneity_score, msi_features, msi_matrix
 from hccrad.habitat.estimators import IndividualHabitats, PopulationHabitats, TwoStepHabitats
 from hccrad.habitat.descriptors import Descriptor, descriptor_maps, labels_to_volume, voxel_matrix
 from hccrad.habitat.summary import habitat_summary
 from hccrad.io.volume import write_image
-from hccrad.pipeline.cache import CaseCache, atomic_write_text, config_hash
+from hccrad.io.inspect import CaseInspection, InputProblem
+from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
 from hccrad.preprocess.shell import liver_shell
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
+WARNING_COLUMNS = ["case_id", "file", "field", "message"]
 STRATEGIES = {"population": PopulationHabitats, "individual": IndividualHabitats, "two_step": TwoStepHabitats}
 
 
@@ -47,6 +58,7 @@ class CaseVoxels:
     X2: np.ndarray | None = None
     shell: np.ndarray | None = None
     shell_from_liver: bool = True
+    inputs: str = ""  # digest of the case's input files (cache key)
 
 
 @dataclass
@@ -67,6 +79,9 @@ class ImagingResult:
     liver_record: dict | None = None  # liver U-Net: cases predicted, Dice on held-out labelled cases
     example_slices: dict | None = None  # first overlay case: phase and descriptor-map slices (paper figures)
     example_msi: tuple[str, np.ndarray] | None = None  # first case: its MSI count matrix (seed 000 fig. 3a)
+    warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WARNING_COLUMNS))
+    cache_hits: int = 0       # cases whose habitat features came from the cache
+    cache_computed: int = 0   # cases computed in this run
 
 
 def _descriptors(spec: StudySpec) -> list[Descriptor]:
@@ -100,7 +115,8 @@ def _predict_missing_livers(study: Study, ids: list[str], out: Path, progress: P
                                                 progress=(lambda s, d, t: progress(s, d, t)) if progress else None)
     for c, m in pred.items():
         reference = read_image(table.loc[c, f"image_{ref}"], name=ref, case=c)
-        write_image(reference.with_array(m.astype(np.uint8), name="liver"), out / "liver_masks" / f"{c}_liver_pred.nii.gz")
+        write_image(reference.with_array(m.astype(np.uint8), name="liver"),
+                    out / "liver_masks" / f"{safe_file_stem(c)}_liver_pred.nii.gz")
     record["predicted_cases"] = sorted(pred)
     return pred, record
 
@@ -122,9 +138,31 @@ def _nnunet_livers(spec: StudySpec, table: pd.DataFrame, missing: list[str]):
     return fill_missing_liver_masks_nnunet(cases, model, channels)
 
 
-def _load_voxels(study: Study, case_id: str, predicted_liver: np.ndarray | None = None) -> CaseVoxels:
+def habitat_path(out: Path, case_id: str, reader: str = "reader1") -> Path:
+    """Where a case's habitat map is written (the file name comes from the sanitised id)."""
+    suffix = "_habitat" if reader == "reader1" else "_habitat_reader2"
+    return out / "habitats" / f"{safe_file_stem(case_id)}{suffix}.nii.gz"
+
+
+def _problem_row(p: InputProblem) -> dict:
+    text = f"{p.file} ({p.field}): {p.message}" + (f"; how to fix: {p.hint}" if p.hint else "")
+    return {"case_id": p.case_id, "stage": "inputs", "error": "InputProblem", "message": text}
+
+
+def _inspect(study: Study, case_id: str, errors: list[dict], warnings: list[dict]) -> CaseInspection | None:
+    """Inspect one case; record its errors (then return None: the case is left out) and warnings."""
+    inspection = study.inspect_case(case_id)
+    warnings.extend({"case_id": p.case_id, "file": p.file, "field": p.field, "message": p.message}
+                    for p in inspection.warnings)
+    for p in inspection.errors:
+        log.error("case %s left out: %s", case_id, p)
+        errors.append(_problem_row(p))
+    return None if inspection.errors else inspection
+
+
+def _load_voxels(study: Study, case: Case, predicted_liver: np.ndarray | None = None) -> CaseVoxels:
     spec = study.spec
-    case = study.load_case(case_id)
+    case_id = case.case_id
     tumor = case.mask(spec.data.tumor_mask)
     ref = case.image(spec.data.reference_phase)
     for name, m in case.masks.items():
@@ -195,16 +233,29 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     t0 = time.perf_counter()
     cases: dict[str, CaseVoxels] = {}
     ids = study.case_ids()
+    warnings: list[dict] = []
+    digests = InputDigests(out / "cache" / "input_digests.json")
     predicted_livers, liver_record = {}, None
-    if spec.data.segment_missing_liver and spec.data.liver_mask:
+    inspected_first = bool(spec.data.segment_missing_liver and spec.data.liver_mask)
+    if inspected_first:  # the liver U-Net needs every usable case first
+        ids = [c for c in ids if _inspect(study, c, errors, warnings) is not None]
         predicted_livers, liver_record = _predict_missing_livers(study, ids, out, progress)
     for i, cid in enumerate(ids):
         try:
-            cases[cid] = _load_voxels(study, cid, predicted_livers.get(cid))
+            if inspected_first:
+                case = study.load_case(cid)  # inspected above
+            else:
+                inspection = _inspect(study, cid, errors, warnings)
+                case = study.case_from_inspection(inspection) if inspection is not None else None
+            if case is not None:
+                cases[cid] = _load_voxels(study, case, predicted_livers.get(cid))
+                images, masks = study.image_files(cid)
+                cases[cid].inputs = digests.case_digest({**images, **masks})
         except HccradError as exc:
             errors.append(_left_out(cid, "descriptors", exc))
         if progress:
             progress("descriptor maps", i + 1, len(ids))
+    digests.save()
     seconds["descriptors"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -219,7 +270,8 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                      descriptor_names=names, max_voxels_fit=hs.max_voxels_fit, random_state=spec.seed)
     model_path = out / "models" / "habitat_model.json"
     fit_key = config_hash({"habitat": hs.model_dump(mode="json"), "seed": spec.seed,
-                           "training": sorted(c.case_id for c in train),
+                           "training": sorted(c.case_id for c in train), "version": __version__,
+                           "inputs": [c.inputs for c in sorted(train, key=lambda c: c.case_id)],
                            "voxels": [int(c.X.shape[0]) for c in sorted(train, key=lambda c: c.case_id)]})
     key_path = model_path.with_suffix(".key")
     if model_path.is_file() and key_path.is_file() and key_path.read_text() == fit_key:
@@ -236,31 +288,34 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
 
     t0 = time.perf_counter()
     key = config_hash({"spec": spec.model_dump(mode="json", include={"habitat", "features", "data", "seed"}),
-                       "model": model.to_json()})
+                       "model": model.to_json(), "version": __version__})
     cache1 = CaseCache(out / "cache", "msi_reader1", key)
     cache2 = CaseCache(out / "cache", "msi_reader2", key)
     rows1, rows2, labels_all = {}, {}, {}
     overlays = []
     example = None
+    hits = computed = 0
     for i, (cid, cv) in enumerate(cases.items()):
         try:
-            f1 = cache1.get_json(cid)
-            hab_path = out / "habitats" / f"{cid}_habitat.nii.gz"
+            f1 = cache1.get_json(cid, cv.inputs)
+            hab_path = habitat_path(out, cid)
             if f1 is None or not hab_path.is_file():
                 f1, vol = _case_features(spec, model, cv, "reader1")
                 write_image(cv.reference.with_array(vol.astype(np.int16), name="habitat"), hab_path)
-                cache1.put_json(cid, f1)
+                cache1.put_json(cid, f1, cv.inputs)
+                computed += 1
             else:
+                hits += 1
                 vol = labels_to_volume(model.predict(cv.X), cv.tumor)
             rows1[cid] = f1
             labels_all[cid] = (cv.X, vol[cv.tumor])
             if cv.reader2 is not None:
-                f2 = cache2.get_json(cid)
-                hab2_path = out / "habitats" / f"{cid}_habitat_reader2.nii.gz"
+                f2 = cache2.get_json(cid, cv.inputs)
+                hab2_path = habitat_path(out, cid, "reader2")
                 if f2 is None or not hab2_path.is_file():
                     f2, vol2 = _case_features(spec, model, cv, "reader2")
                     write_image(cv.reference.with_array(vol2.astype(np.int16), name="habitat"), hab2_path)
-                    cache2.put_json(cid, f2)
+                    cache2.put_json(cid, f2, cv.inputs)
                 rows2[cid] = f2
             if example is None:  # keep only the tumour's bounding box
                 box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(vol))
@@ -306,4 +361,5 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         k_selection=getattr(model, "k_selection_", None), n_habitats=int(model.n_habitats_),
         model_path=model_path, errors=pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),
         overlays=overlays, seconds=seconds, example_slices=example_slices, example_msi=example_msi,
+        warnings=pd.DataFrame(warnings, columns=WARNING_COLUMNS), cache_hits=hits, cache_computed=computed,
     )

@@ -1,9 +1,10 @@
 """Radiomics stage of a study run: PyRadiomics features per phase × region (whole tumour and each
 habitat), for reader 1 and, when a second reader's mask exists, reader 2 (for the ICC filter).
 
-Cases run in parallel processes with a per-case cache keyed by the PyRadiomics parameters and the habitat
-model (`hccrad.features.extract.extract_cohort`): a rerun only computes what changed, and one failing
-case becomes a row of the error table instead of stopping the batch.
+Cases run in parallel processes with a per-case cache keyed by the PyRadiomics parameters, the habitat
+model, the hccrad version and a digest of the case's files (inputs and habitat map;
+`hccrad.pipeline.cache.InputDigests`) (`hccrad.features.extract.extract_cohort`): a rerun only computes
+what changed, and one failing case becomes a row of the error table instead of stopping the batch.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import Callable
 
 import pandas as pd
 
+from hccrad import __version__
 from hccrad.cohort.study import Study
 from hccrad.features.extract import extract_cohort
 from hccrad.features.radiomics import RadiomicsTask, load_params, params_hash, run_radiomics_task
-from hccrad.pipeline.imaging import ImagingResult
+from hccrad.pipeline.cache import InputDigests
+from hccrad.pipeline.imaging import ImagingResult, habitat_path
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -30,10 +33,18 @@ class RadiomicsResult:
     features: pd.DataFrame                 # case x `<phase>_<region>_<pyradiomics name>`
     features_reader2: pd.DataFrame | None
     errors: pd.DataFrame                   # case_id, stage, error, message
+    cache_hits: int = 0                    # reader-1 cases whose features came from the cache
+    cache_computed: int = 0                # reader-1 cases computed in this run
 
 
-def _task_key(task: RadiomicsTask) -> str:
-    return task.case_id
+def _task_keys(tasks: list[RadiomicsTask], digests: InputDigests) -> dict[str, str]:
+    """Cache key per case id: the id and the digest of the task's files (images, masks, habitat map)."""
+    keys = {}
+    for t in tasks:
+        files = {**{f"image_{p}": v for p, v in t.images.items()}, **{f"mask_{k}": v for k, v in t.masks.items()},
+                 "habitat_map": t.habitat_map}
+        keys[t.case_id] = f"{t.case_id}.{digests.case_digest(files)}"
+    return keys
 
 
 def run_radiomics(study: Study, imaging: ImagingResult, out: Path, *, n_jobs: int = -1,
@@ -44,36 +55,44 @@ def run_radiomics(study: Study, imaging: ImagingResult, out: Path, *, n_jobs: in
     params = load_params(rs.params)
     phases = rs.phases or spec.data.phases
     model_hash = hashlib.sha256(imaging.model_path.read_bytes()).hexdigest()[:12]
-    key = f"{params_hash(params)}-{model_hash}-{'-'.join(phases)}-{'-'.join(rs.regions)}"
+    key = f"{params_hash(params)}-{model_hash}-{'-'.join(phases)}-{'-'.join(rs.regions)}-v{__version__}"
+    digests = InputDigests(out / "cache" / "input_digests.json")
+    hits = computed = 0
     table = study.table
-    readers = {"reader1": (spec.data.tumor_mask, "_habitat")}
+    readers = {"reader1": (spec.data.tumor_mask, "reader1")}
     if imaging.features_reader2 is not None and spec.data.reader2_mask:
-        readers["reader2"] = (spec.data.reader2_mask, "_habitat_reader2")
+        readers["reader2"] = (spec.data.reader2_mask, "reader2")
     results: dict[str, pd.DataFrame] = {}
     errors = []
-    for reader, (mask_name, suffix) in readers.items():
+    for reader, (mask_name, habitat_reader) in readers.items():
         tasks = []
         for cid in imaging.features.index:
             row = table.loc[cid]
             masks = {"tumor": row[f"mask_{mask_name}"]} if "tumor" in rs.regions else {}
-            habitat = out / "habitats" / f"{cid}{suffix}.nii.gz" if "habitats" in rs.regions else None
+            habitat = habitat_path(out, cid, habitat_reader) if "habitats" in rs.regions else None
             tasks.append(RadiomicsTask(case_id=str(cid), images={p: row[f"image_{p}"] for p in phases},
                                        masks=masks, habitat_map=habitat, n_habitats=imaging.n_habitats,
                                        params=params))
+        task_keys = _task_keys(tasks, digests)
+        digests.save()
+        by_key = {k: cid for cid, k in task_keys.items()}
         res = extract_cohort(
-            tasks, run_radiomics_task, out / "cache" / f"radiomics_{reader}", key=_task_key, config_hash=key,
-            n_jobs=n_jobs,
+            tasks, run_radiomics_task, out / "cache" / f"radiomics_{reader}",
+            key=lambda t, keys=task_keys: keys[t.case_id], config_hash=key, n_jobs=n_jobs,
             progress=(lambda d, t, _c, r=reader: progress(f"radiomics ({r})", d, t)) if progress else None,
         )
+        if reader == "reader1":
+            hits, computed = res.n_cached, res.n_computed
         feats = res.features.copy()
-        feats.index = feats.index.astype(str)
+        feats.index = [by_key[k] for k in feats.index.astype(str)]
         feats.index.name = spec.data.id_column
         results[reader] = feats
         for _, e in res.errors.iterrows():
-            errors.append({"case_id": e["case_id"], "stage": f"radiomics ({reader})", "error": e["error_type"],
-                           "message": e["message"]})
+            errors.append({"case_id": by_key.get(e["case_id"], e["case_id"]), "stage": f"radiomics ({reader})",
+                           "error": e["error_type"], "message": e["message"]})
     return RadiomicsResult(results["reader1"], results.get("reader2"),
-                           pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]))
+                           pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),
+                           cache_hits=hits, cache_computed=computed)
 
 
 def usable_radiomics_columns(features: pd.DataFrame, training_ids: list[str]) -> tuple[list[str], list[str]]:

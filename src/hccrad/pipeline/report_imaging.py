@@ -101,6 +101,12 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
                      if r.get("held_out") else "no labelled case could be held out for a Dice check")
         rep.add_text(s, f"Liver masks of {len(r['predicted_cases'])} case(s) were predicted by a 3-D U-Net trained "
                         f"on the labelled cases ({dice_text}); written to liver_masks/.", "Liver segmentation", key="liver_segmentation")
+    if len(imaging.warnings):
+        rep.add_table(s, imaging.warnings, "Input warnings (cases analysed, but check them)", index=False,
+                      key="input_warnings")
+    rep.add_text(s, f"{imaging.cache_hits} case(s) came from the cache of an earlier run (same inputs, settings "
+                    f"and hccrad version); {imaging.cache_computed} were computed in this run.", "Cache",
+                 key="cache_cases")
     if imaging.ring_cases:
         rep.add_text(s, f"{len(imaging.ring_cases)} case(s) have no liver mask, so MSI label 0 there is a dilation "
                         "ring around the tumour instead of liver parenchyma; this changes the border features "

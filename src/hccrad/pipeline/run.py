@@ -70,6 +70,16 @@ def _write_table(df: pd.DataFrame, path_stem: Path, meta: dict[str, str]) -> Non
     atomic_write_text(path_stem.with_suffix(".csv"), df.to_csv())
 
 
+def _cache_counts(imaging, radiomics) -> dict:
+    """Cases taken from the per-case cache vs computed in this run, per stage (for run.json and the report)."""
+    out = {}
+    if imaging is not None:
+        out["imaging"] = {"from_cache": imaging.cache_hits, "computed": imaging.cache_computed}
+    if radiomics is not None:
+        out["radiomics"] = {"from_cache": radiomics.cache_hits, "computed": radiomics.cache_computed}
+    return out
+
+
 def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progress | None = None) -> RunResult:
     """Run every stage of `spec`; see the module docstring for the outputs."""
     from hccrad.features.stability import stability_table
@@ -197,6 +207,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "lesions": lesion_record,
         "liver_segmentation": imaging.liver_record if imaging is not None else None,
         "preflight_warnings": problems_as_records(preflight_warnings),
+        "case_warnings": imaging.warnings.to_dict(orient="records") if imaging is not None else [],
+        "cache": _cache_counts(imaging, rad if spec.features.radiomics.enabled else None),
     })
     atomic_write_text(out / "report" / "run.json.txt", run_json.read_text())
     return RunResult(out_dir=out, report=report, run_json=run_json, metrics=evaluation.metrics)

@@ -30,6 +30,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from hccrad.core.errors import SpecError
+from hccrad.core.files import shareable
 from hccrad.core.image import Image
 from hccrad.io.volume import write_image
 from hccrad.synth.model import GenerativeModel, sigmoid
@@ -133,6 +134,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        shareable(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from hccrad.core.errors import InputError
+from hccrad.core.files import shareable
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; these are shareable data files
+        shareable(tmp)  # mkstemp makes 0600 files; these are shareable data files
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
