@@ -19,6 +19,7 @@ import pandas as pd
 from hccrad.cohort.study import Study
 from hccrad.features.extract import extract_cohort
 from hccrad.features.radiomics import RadiomicsTask, load_params, params_hash, run_radiomics_task
+from hccrad.pipeline.assemble import canonical_table
 from hccrad.pipeline.imaging import ImagingResult
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def run_radiomics(study: Study, imaging: ImagingResult, out: Path, *, n_jobs: in
         )
         feats = res.features.copy()
         feats.index = feats.index.astype(str)
+        feats = canonical_table(feats)  # rows by case id, columns by rule: the same after a resume
         feats.index.name = spec.data.id_column
         results[reader] = feats
         for _, e in res.errors.iterrows():
