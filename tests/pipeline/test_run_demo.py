@@ -89,6 +89,7 @@ def test_patient_table_and_resampling_record(demo):
         assert rec["requested"] == 10 and rec["used"] + rec["failed"] == 10
         assert len(rec["failed_resamples"]) == rec["failed"]
         assert rec["flagged"] == (rec["failed"] > 0.5)
+        assert rec["flagged"] == any(w.startswith(f"model {name}:") for w in run["resampling_warnings"])
     assert "used of 10 requested" in demo.report.read_text()
     train = patients[patients["split"] == "training"]
     for name in run["models"]:

@@ -193,6 +193,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "habitats": ({"n_habitats": imaging.n_habitats, "model": str(imaging.model_path.relative_to(out))}
                      if imaging is not None else None),
         "models": fitted.describe(),
+        "resampling_warnings": [f"model {name}: {m.optimism.warning}" for name, m in fitted.models.items()
+                                if m.optimism is not None and m.optimism.warning],
         "derived_columns": study.derive_record,
         "lesions": lesion_record,
         "liver_segmentation": imaging.liver_record if imaging is not None else None,
