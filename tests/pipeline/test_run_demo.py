@@ -75,7 +75,7 @@ def test_patient_table_and_resampling_record(demo):
     run.json's resampling record; the report states resamples used of requested."""
     out = demo.out_dir
     run = json.loads((out / "run.json").read_text())
-    patients = pd.read_csv(out / "patients.csv", index_col="case_id")
+    patients = pd.read_csv(out / "patients.csv", index_col="case_id", dtype={"case_id": str})
     assert run["patients_table"] == "patients.csv"
     assert len(patients) == run["n_cases_analysed"] and list(patients.index) == sorted(patients.index)
     assert set(patients["split"]) == {"training", "test"}
