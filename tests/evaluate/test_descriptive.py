@@ -80,3 +80,22 @@ def test_missing_column_is_named(df):
     with pytest.raises(DataError) as err:
         table_one(df, "group", ["nope"], [])
     assert "nope" in str(err.value)
+
+
+def test_rxc_fisher_is_seeded_table_one_identical_twice(df):
+    """Issue 19 (7): scipy's r×c Fisher p-value is Monte Carlo; unseeded it changes from run to run."""
+    d = df.assign(stage=np.where(np.arange(len(df)) % 17 == 0, "C", np.where(np.arange(len(df)) % 5 == 0, "B", "A")))
+    first = table_one(d, "cohort", [], ["stage"])
+    row = first.table[(first.table.variable == "stage") & (first.table.level == "")].iloc[0]
+    assert row["test"].startswith("Fisher exact (Monte Carlo") and "seed 0" in row["test"]
+    for _ in range(2):
+        again = table_one(d, "cohort", [], ["stage"])
+        assert again.table.to_csv() == first.table.to_csv()
+
+
+def test_rxc_fisher_p_value_bit_identical():
+    from hccrad.evaluate.descriptive import _categorical_test
+
+    tab = np.array([[3, 1, 4], [1, 5, 2], [2, 2, 0]])
+    p = [_categorical_test(tab)[0] for _ in range(3)]
+    assert p[0] == p[1] == p[2] and 0 < p[0] < 1

@@ -38,3 +38,8 @@ def test_asaur_hepatocellular_through_the_spec(tmp_path, shared_data):
     assert "Tumour habitats" not in html
     assert set(res.metrics["cohort"]) == {"training", "test"}
     assert int(res.metrics.groupby("cohort")["n"].first().sum()) == len(pd.read_csv(csv))
+    patients = pd.read_csv(res.out_dir / "patients.csv", index_col="case_id", dtype={"case_id": str})
+    assert len(patients) == len(pd.read_csv(csv)) and list(patients.index) == sorted(patients.index)
+    assert {"cohort", "split", "Recurrence", "outcome_positive", "OS", "Death", "clinical_score",
+            "clinical_probability", "clinical_predicted"} <= set(patients.columns)
+    assert patients["clinical_probability"].between(0, 1).all()

@@ -68,3 +68,31 @@ def test_validated_auc_near_the_bayes_ceiling(demo):
     best = train.loc[train["validated_auc"].idxmax()]
     assert abs(best["difference"]) <= 0.1, best.to_dict()
     assert (train["difference"] <= 0.05).all(), train[["model", "validated_auc", "bayes_auc_sample"]]
+
+
+def test_patient_table_and_resampling_record(demo):
+    """Issue 19 (6, 9): out/patients.csv (case, cohort, split, outcome, each model's score/probability) and
+    run.json's resampling record; the report states resamples used of requested."""
+    out = demo.out_dir
+    run = json.loads((out / "run.json").read_text())
+    patients = pd.read_csv(out / "patients.csv", index_col="case_id", dtype={"case_id": str})
+    assert run["patients_table"] == "patients.csv"
+    assert len(patients) == run["n_cases_analysed"] and list(patients.index) == sorted(patients.index)
+    assert set(patients["split"]) == {"training", "test"}
+    assert ((patients["cohort"] == "training") == (patients["split"] == "training")).all()
+    assert set(patients["outcome_positive"]) == {0, 1}
+    for name, desc in run["models"].items():
+        p = patients[f"{name}_probability"]
+        assert p.between(0, 1).all() and patients[f"{name}_score"].notna().all()
+        assert ((p >= desc["threshold"]).astype(int) == patients[f"{name}_predicted"]).all()
+        rec = desc["resampling"]
+        assert rec["requested"] == 10 and rec["used"] + rec["failed"] == 10
+        assert len(rec["failed_resamples"]) == rec["failed"]
+        assert rec["flagged"] == (rec["failed"] > 0.5)
+        assert rec["flagged"] == any(w.startswith(f"model {name}:") for w in run["resampling_warnings"])
+    assert "used of 10 requested" in demo.report.read_text()
+    train = patients[patients["split"] == "training"]
+    for name in run["models"]:
+        auc = demo.metrics.query("model == @name and cohort == 'training'")["auc"].iloc[0]
+        from sklearn.metrics import roc_auc_score
+        assert roc_auc_score(train["outcome_positive"], train[f"{name}_probability"]) == pytest.approx(auc)

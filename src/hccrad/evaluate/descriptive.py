@@ -7,7 +7,9 @@ Table 1 (seed 002 tables 1–2, seed 004 methods), per continuous variable:
      or Bartlett; equal → Student t-test, unequal → Welch t-test; not normal → Mann–Whitney U;
      three or more groups (e.g. cohorts): one-way ANOVA / Welch ANOVA / Kruskal–Wallis.
 Per categorical variable: n (%) per level (of non-missing); Pearson χ² (Yates continuity correction on
-2×2, as R `chisq.test`), or Fisher's exact test when an expected count is < 5.
+2×2, as R `chisq.test`), or Fisher's exact test when an expected count is < 5 (2×2: exact; r×c: the
+p-value over 100,000 Monte Carlo tables with the observed margins, scipy's `random_table`, seeded so the same
+data always give the same p, as R `fisher.test(simulate.p.value = TRUE)` with `set.seed`).
 The test used is named on every row; missing values are counted per variable and excluded.
 
 Odds-ratio table (seed 000 table 2, seed 003 table 2): univariable logistic regression per variable and
@@ -85,14 +87,22 @@ def _continuous_test(samples: list[np.ndarray], normal: bool, alpha: float, vari
     return float(stats.kruskal(*samples).pvalue), "Kruskal–Wallis"
 
 
+FISHER_RXC_RESAMPLES = 100_000  # Monte Carlo SE of p ≤ 0.0016 (sqrt(0.25 / 1e5)); ≈ 0.0007 at p = 0.05
+FISHER_RXC_SEED = 0
+
+
 def _categorical_test(tab: np.ndarray) -> tuple[float, str]:
     tab = tab[tab.sum(axis=1) > 0][:, tab.sum(axis=0) > 0]
     if tab.shape[0] < 2 or tab.shape[1] < 2:
         return float("nan"), ""
     expected = stats.contingency.expected_freq(tab)
     if (expected < 5).any():
-        if tab.shape == (2, 2) or tab.sum() <= 300:
+        if tab.shape == (2, 2):
             return float(stats.fisher_exact(tab).pvalue), "Fisher exact"
+        if tab.sum() <= 300:  # r×c: scipy's p-value is Monte Carlo; seeded, so the same table gives the same p
+            mc = stats.MonteCarloMethod(n_resamples=FISHER_RXC_RESAMPLES, rng=np.random.default_rng(FISHER_RXC_SEED))
+            return (float(stats.fisher_exact(tab, method=mc).pvalue),
+                    f"Fisher exact (Monte Carlo, {FISHER_RXC_RESAMPLES} tables, seed {FISHER_RXC_SEED})")
         log.warning("expected counts < 5 in a %s table of %d patients: χ² used", tab.shape, int(tab.sum()))
     yates = tab.shape == (2, 2)
     res = stats.chi2_contingency(tab, correction=yates)

@@ -45,6 +45,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hccrad.core.errors import DataError, ModelError
 from hccrad.models.logistic import LogisticModel
+from hccrad.selection.folds import patient_folds, row_groups
 from hccrad.selection import (
     CorrelationPruner,
     LassoSelector,
@@ -288,7 +289,8 @@ class ScoreFusion(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(yv)
         self.score_model_ = clone(self.score_pipeline).fit(self._cols(X, self.score_features), yv)
         if self.inner_cv:
-            cv = StratifiedKFold(self.inner_cv, shuffle=True, random_state=self.random_state)
+            # a bootstrap patient's copies stay in one fold (hccrad.selection.folds)
+            cv = patient_folds(yv, row_groups(X), self.inner_cv, self.random_state)
             linear = hasattr(self.score_pipeline, "decision_function")
             s = cross_val_predict(clone(self.score_pipeline), self._cols(X, self.score_features), yv, cv=cv,
                                   method="decision_function" if linear else "predict_proba")

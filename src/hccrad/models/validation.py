@@ -10,7 +10,15 @@
 
 Resamples run in parallel with joblib (loky processes). Each resample's indices come from its own child of
 ``numpy.random.SeedSequence(seed)``, so results are identical for a seed whatever ``n_jobs`` is.
-A resample whose fit fails with a :class:`ModelError` (e.g. separation) is skipped and counted.
+
+Resampled rows are labelled with their original row number (the DataFrame index of the resample), so inner
+CV steps (LASSO's lambda, stacking) keep a patient's bootstrap copies in one fold
+(:mod:`hccrad.selection.folds`). A resample whose fit fails for a data reason (an hccrad error, or a
+``ValueError``/``ArithmeticError`` from a solver, e.g. separation) is *recorded* -- which resample, the error
+and its message (:class:`ResampleFailure`) -- and the result states "n used of N requested"; when more than
+:data:`FAILED_FRACTION_LIMIT` (5 %) of the resamples failed, ``flagged`` is true and ``warning`` says so (the
+estimate then describes only the resamples that could be fitted, a selected subset). Programming errors
+(``TypeError``, ``AttributeError``, ...) are not caught.
 """
 
 from __future__ import annotations
@@ -49,8 +57,42 @@ def _auc(y: np.ndarray, s: np.ndarray) -> float:
     return float(roc_auc_score(y, s))
 
 
-def _rows(X, idx):
-    return X.iloc[idx] if isinstance(X, pd.DataFrame) else np.asarray(X)[idx]
+FAILED_FRACTION_LIMIT = 0.05  # above this share of failed resamples a result is flagged
+FITTING_ERRORS = (HccradError, ValueError, ArithmeticError, np.linalg.LinAlgError)
+
+
+def _as_frame(X) -> pd.DataFrame:
+    """X as a DataFrame (NumPy columns named x0, x1, ... as scikit-learn names them)."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    arr = np.asarray(X)
+    return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+
+
+def _rows(X: pd.DataFrame, idx) -> pd.DataFrame:
+    """Rows ``idx`` of X, indexed by their original row number: bootstrap copies of one patient share it."""
+    out = X.iloc[idx]
+    return out.set_axis(pd.Index(np.asarray(idx), name="resample_row"), axis=0)
+
+
+@dataclass(frozen=True)
+class ResampleFailure:
+    """One resample that could not be fitted: its number (0-based, in seed order), the error and message."""
+
+    resample: int
+    error: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"resample": self.resample, "error": self.error, "message": self.message}
+
+
+def _failure_warning(n_failed: int, n_requested: int, what: str) -> str | None:
+    if n_requested <= 0 or n_failed / n_requested <= FAILED_FRACTION_LIMIT:
+        return None
+    return (f"{n_failed} of {n_requested} {what} ({100 * n_failed / n_requested:.1f} %) could not be fitted "
+            f"(limit {100 * FAILED_FRACTION_LIMIT:.0f} %): the estimate rests on the {n_requested - n_failed} "
+            "that could, a selected subset; see the failed resamples")
 
 
 @dataclass(frozen=True)
@@ -104,16 +146,23 @@ def train_test_validate(pipeline, X_train, y_train, X_test, y_test) -> TrainTest
                            tuple(selected_features(model)), model)
 
 
-def _fit_eval(pipeline, X, y, train_idx, eval_sets):
-    """Fit a clone on rows train_idx; return (AUCs on each eval index set, selected features) or None."""
+def _fit_eval(pipeline, X, y, train_idx, eval_sets, resample: int):
+    """Fit a clone on rows train_idx; return (AUCs on each eval index set, selected features), or the
+    :class:`ResampleFailure` saying why this resample could not be fitted."""
     try:
         m = clone(pipeline).fit(_rows(X, train_idx), y[train_idx])
         aucs = [_auc(y[idx], scores_of(m, _rows(X, idx))) if np.unique(y[idx]).size == 2 else np.nan
                 for idx in eval_sets]
         return aucs, selected_features(m)
-    except HccradError as exc:
-        logger.info("resample skipped: %s", exc.message)
-        return None
+    except FITTING_ERRORS as exc:
+        message = exc.message if isinstance(exc, HccradError) else str(exc)
+        logger.info("resample %d failed: %s: %s", resample, type(exc).__name__, message)
+        return ResampleFailure(resample, type(exc).__name__, message)
+
+
+def _split(out: list) -> tuple[list, tuple[ResampleFailure, ...]]:
+    return [o for o in out if not isinstance(o, ResampleFailure)], \
+        tuple(o for o in out if isinstance(o, ResampleFailure))
 
 
 @dataclass(frozen=True)
@@ -125,7 +174,24 @@ class CVResult:
     n_repeats: int
     n_failed: int
     selection_frequency: pd.Series
+    failures: tuple[ResampleFailure, ...] = ()
     method: str = "repeated stratified k-fold CV, whole pipeline refitted per fold"
+
+    @property
+    def n_requested(self) -> int:
+        return self.n_splits * self.n_repeats
+
+    @property
+    def n_used(self) -> int:
+        return self.n_requested - self.n_failed
+
+    @property
+    def warning(self) -> str | None:
+        return _failure_warning(self.n_failed, self.n_requested, "CV folds")
+
+    @property
+    def flagged(self) -> bool:
+        return self.warning is not None
 
     @property
     def mean_auc(self) -> float:
@@ -138,7 +204,8 @@ class CVResult:
     def summary(self) -> pd.DataFrame:
         q = np.percentile(self.fold_auc, [2.5, 97.5])
         return pd.DataFrame({"mean_auc": [self.mean_auc], "sd_auc": [self.sd_auc], "p2.5": [q[0]],
-                             "p97.5": [q[1]], "n_folds": [self.fold_auc.size], "n_failed": [self.n_failed]})
+                             "p97.5": [q[1]], "n_folds": [self.fold_auc.size], "n_failed": [self.n_failed],
+                             "n_requested": [self.n_requested], "flagged": [self.flagged]})
 
 
 def _frequency(selections: list[list[str]]) -> pd.Series:
@@ -151,16 +218,21 @@ def repeated_cv(pipeline, X, y, n_splits: int = 5, n_repeats: int = 10, seed: in
                 n_jobs: int = 1) -> CVResult:
     """Repeated stratified k-fold CV of the whole pipeline (selection refitted in every training fold)."""
     yv = _binary(y)
+    X = _as_frame(X)
     rskf = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
     splits = list(rskf.split(np.zeros(len(yv)), yv))
     out = Parallel(n_jobs=n_jobs, backend="loky")(
-        delayed(_fit_eval)(pipeline, X, yv, tr, [te]) for tr, te in splits
+        delayed(_fit_eval)(pipeline, X, yv, tr, [te], i) for i, (tr, te) in enumerate(splits)
     )
-    ok = [o for o in out if o is not None]
+    ok, failures = _split(out)
     if not ok:
-        raise ModelError("every CV fold failed to fit", hint="see the log; simplify the pipeline")
-    return CVResult(np.array([o[0][0] for o in ok]), n_splits, n_repeats, len(out) - len(ok),
-                    _frequency([o[1] for o in ok]))
+        raise ModelError(f"every CV fold failed to fit; first: {failures[0].error}: {failures[0].message}",
+                         hint="see the log; simplify the pipeline")
+    res = CVResult(np.array([o[0][0] for o in ok]), n_splits, n_repeats, len(failures),
+                   _frequency([o[1] for o in ok]), failures)
+    if res.warning:
+        logger.warning("repeated_cv: %s", res.warning)
+    return res
 
 
 @dataclass(frozen=True)
@@ -182,7 +254,28 @@ class OptimismResult:
     boot_auc: np.ndarray = field(repr=False, default=None)
     test_auc: np.ndarray = field(repr=False, default=None)
     oob_auc: np.ndarray = field(repr=False, default=None)
+    failures: tuple[ResampleFailure, ...] = ()
     method: str = "Harrell bootstrap optimism correction; whole pipeline refitted per resample"
+
+    @property
+    def n_used(self) -> int:
+        """Resamples that entered the estimate (``n_boot`` were requested)."""
+        return self.n_boot - self.n_failed
+
+    @property
+    def warning(self) -> str | None:
+        """Set when more than :data:`FAILED_FRACTION_LIMIT` of the resamples failed."""
+        return _failure_warning(self.n_failed, self.n_boot, "bootstrap resamples")
+
+    @property
+    def flagged(self) -> bool:
+        return self.warning is not None
+
+    def record(self) -> dict:
+        """What run.json keeps: requested/used/failed, the flag and every failed resample with its reason."""
+        return {"requested": self.n_boot, "used": self.n_used, "failed": self.n_failed,
+                "flagged": self.flagged, "warning": self.warning, "seed": self.seed,
+                "failed_resamples": [f.as_dict() for f in self.failures]}
 
     @property
     def mean_optimism(self) -> float:
@@ -214,7 +307,8 @@ class OptimismResult:
             "apparent_auc": [self.apparent_auc], "mean_optimism": [self.mean_optimism],
             "corrected_auc": [self.corrected_auc], "ci_lower": [lo], "ci_upper": [hi],
             "oob_auc": [float(np.nanmean(self.oob_auc))], "auc_632plus": [self.auc_632plus],
-            "n_boot": [self.n_boot], "n_failed": [self.n_failed],
+            "n_boot": [self.n_boot], "n_used": [self.n_used], "n_failed": [self.n_failed],
+            "flagged": [self.flagged],
         })
 
 
@@ -225,6 +319,7 @@ def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs
     every core; the result does not depend on ``n_jobs``.
     """
     yv = _binary(y)
+    X = _as_frame(X)
     n = len(yv)
     if n_boot < 1:
         raise ModelError("n_boot must be >= 1", field="n_boot")
@@ -240,15 +335,21 @@ def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs
                 break
         idx.append(b)
     out = Parallel(n_jobs=n_jobs, backend="loky")(
-        delayed(_fit_eval)(pipeline, X, yv, b, [b, everyone, np.setdiff1d(everyone, b)]) for b in idx
+        delayed(_fit_eval)(pipeline, X, yv, b, [b, everyone, np.setdiff1d(everyone, b)], i)
+        for i, b in enumerate(idx)
     )
-    ok = [o for o in out if o is not None]
+    ok, failures = _split(out)
     if not ok:
-        raise ModelError("every bootstrap resample failed to fit", hint="see the log; simplify the pipeline")
-    if len(ok) < len(out):
-        logger.warning("optimism_bootstrap: %d of %d resamples failed and were skipped", len(out) - len(ok), n_boot)
+        raise ModelError(f"every bootstrap resample failed to fit; first: {failures[0].error}: "
+                         f"{failures[0].message}", hint="see the log; simplify the pipeline")
+    if failures:
+        logger.warning("optimism_bootstrap: %d of %d resamples failed (recorded in the result)",
+                       len(failures), n_boot)
     boot = np.array([o[0][0] for o in ok])
     test = np.array([o[0][1] for o in ok])
     oob = np.array([o[0][2] for o in ok])
-    return OptimismResult(apparent, boot - test, n_boot, len(out) - len(ok), _frequency([o[1] for o in ok]),
-                          tuple(selected_features(full)), seed, boot, test, oob)
+    res = OptimismResult(apparent, boot - test, n_boot, len(failures), _frequency([o[1] for o in ok]),
+                         tuple(selected_features(full)), seed, boot, test, oob, failures)
+    if res.warning:
+        logger.warning("optimism_bootstrap: %s", res.warning)
+    return res

@@ -80,7 +80,8 @@ def evaluate_models(spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
                 row.update({"optimism": m.optimism.mean_optimism, "corrected_auc": m.optimism.corrected_auc,
                             "corrected_lower": lo, "corrected_upper": hi,
                             "corrected_sd": float(np.std(corrected_b, ddof=1)) if corrected_b.size > 1 else np.nan,
-                            "n_boot": m.optimism.n_boot})
+                            "n_boot": m.optimism.n_boot, "n_boot_used": m.optimism.n_used,
+                            "resampling_warning": m.optimism.warning})
             if cohort == spec.cohorts.training and m.as_published is not None:
                 a_lo, a_hi = m.as_published.ci
                 row.update({"as_published_auc": m.as_published.corrected_auc,

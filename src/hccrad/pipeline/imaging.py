@@ -35,6 +35,7 @@ from hccrad.habitat.descriptors import Descriptor, descriptor_maps, labels_to_vo
 from hccrad.habitat.summary import habitat_summary
 from hccrad.io.volume import write_image
 from hccrad.io.inspect import CaseInspection, InputProblem
+from hccrad.pipeline.assemble import assemble_features
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
 from hccrad.preprocess.shell import liver_shell
 
@@ -330,11 +331,11 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
             progress("habitat maps + MSI features", i + 1, len(cases))
     seconds["habitat_features"] = time.perf_counter() - t0
 
-    features = pd.DataFrame.from_dict(rows1, orient="index").sort_index()
-    features.index.name = spec.data.id_column
+    features = assemble_features(rows1, spec.data.id_column)  # order by rule, not by cache or completion
     features2 = None
     if rows2:
-        features2 = pd.DataFrame.from_dict(rows2, orient="index").reindex(features.index)
+        features2 = assemble_features(rows2, spec.data.id_column).reindex(index=features.index,
+                                                                          columns=features.columns)
         features2.index.name = spec.data.id_column
     train_ids = [c.case_id for c in train if c.case_id in labels_all]
     summary = habitat_summary(

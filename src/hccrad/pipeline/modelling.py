@@ -61,7 +61,9 @@ class FittedModels:
         return {
             name: {"selected": m.selected, "threshold": m.threshold, "formula": m.formula,
                    "bundle": str(m.bundle) if m.bundle else None, "kind": m.spec.kind,
-                   "optimism_corrected_auc": getattr(m.optimism, "corrected_auc", None)}
+                   "optimism_corrected_auc": getattr(m.optimism, "corrected_auc", None),
+                   "resampling": m.optimism.record() if m.optimism is not None else None,
+                   "resampling_as_published": m.as_published.record() if m.as_published is not None else None}
             for name, m in self.models.items()
         }
 

@@ -21,6 +21,7 @@ from hccrad import __version__
 from hccrad.cohort.study import Study
 from hccrad.features.extract import extract_cohort
 from hccrad.features.radiomics import RadiomicsTask, load_params, params_hash, run_radiomics_task
+from hccrad.pipeline.assemble import canonical_table
 from hccrad.pipeline.cache import InputDigests
 from hccrad.pipeline.imaging import ImagingResult, habitat_path
 
@@ -85,6 +86,7 @@ def run_radiomics(study: Study, imaging: ImagingResult, out: Path, *, n_jobs: in
             hits, computed = res.n_cached, res.n_computed
         feats = res.features.copy()
         feats.index = [by_key[k] for k in feats.index.astype(str)]
+        feats = canonical_table(feats)  # rows by case id, columns by rule: the same after a resume
         feats.index.name = spec.data.id_column
         results[reader] = feats
         for _, e in res.errors.iterrows():

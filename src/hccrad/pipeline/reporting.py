@@ -222,12 +222,24 @@ def _bootstrap_table(rep: Report, s, ev: Evaluation) -> None:
     if "corrected_auc" not in cols:
         return
     table = ev.metrics.loc[ev.metrics["corrected_auc"].notna(), cols]
+    table = _resamples_used_of_requested(table, ev.metrics.loc[table.index])
+    flagged = ev.metrics.loc[table.index].get("resampling_warning", pd.Series(dtype=object)).dropna()
+    for model, warning in zip(ev.metrics.loc[flagged.index, "model"], flagged):
+        rep.add_text(s, f"Warning, model {model}: {warning}", key="bootstrap_warning")
     rep.add_table(s, table, "Bootstrap validation on the training cohort (C-index = AUC)", index=False,
                   key="bootstrap",
                   caption="corrected_*: Harrell's optimism correction with the whole pipeline (selection "
                           "included) refitted in each resample — the honest estimate; corrected_sd: SD of the "
                           "bootstrap-corrected AUC; as_published_*: selection once on all patients, only the "
                           "final model bootstrapped (the papers' protocol, optimistic).")
+
+
+def _resamples_used_of_requested(table: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """Replace n_boot by "resamples": "n used of N requested" (failed resamples are never hidden)."""
+    if "n_boot" not in table.columns or "n_boot_used" not in metrics.columns:
+        return table
+    used = [f"{int(u)} used of {int(r)} requested" for u, r in zip(metrics["n_boot_used"], metrics["n_boot"])]
+    return table.drop(columns="n_boot").assign(resamples=used)
 
 
 def _alluvial(rep: Report, s, fitted: FittedModels, cohorts) -> None:

@@ -188,6 +188,9 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
             progress("radiogenomics", 1, 1)
         timings["radiogenomics"] = time.perf_counter() - t0
 
+    from hccrad.pipeline.patients import patient_table
+
+    atomic_write_text(out / "patients.csv", patient_table(spec, data, fitted).to_csv())
     t0 = time.perf_counter()
     report = build_report(spec, study, data, imaging, fitted, evaluation, stability, errors_table, out,
                           radiogenomics=radiogenomics, deep=deep, appendix={"study spec (resolved)": yaml.safe_dump(dump_spec(spec), sort_keys=False)})
@@ -199,10 +202,13 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "started_unix": started, "n_cases": int(len(table)), "n_cases_analysed": int(len(data)),
         "cases_left_out": errors_table.to_dict(orient="records"),
+        "patients_table": "patients.csv",
         "cohorts": data["cohort"].value_counts().to_dict(),
         "habitats": ({"n_habitats": imaging.n_habitats, "model": str(imaging.model_path.relative_to(out))}
                      if imaging is not None else None),
         "models": fitted.describe(),
+        "resampling_warnings": [f"model {name}: {m.optimism.warning}" for name, m in fitted.models.items()
+                                if m.optimism is not None and m.optimism.warning],
         "derived_columns": study.derive_record,
         "lesions": lesion_record,
         "liver_segmentation": imaging.liver_record if imaging is not None else None,

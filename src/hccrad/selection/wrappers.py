@@ -23,10 +23,10 @@ from sklearn.feature_selection import RFE, mutual_info_classif
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import l1_min_c
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
 
 from hccrad.core.errors import ModelError
 from hccrad.selection.filters import _check_xy, _corr, _names, _Selector
+from hccrad.selection.folds import patient_folds, row_groups
 
 logger = logging.getLogger(__name__)
 
@@ -38,21 +38,6 @@ def _l1_logistic(C: float, random_state) -> LogisticRegression:
 def _deviance(y: np.ndarray, eta: np.ndarray) -> float:
     """Mean binomial deviance -2/n * sum[y log p + (1-y) log(1-p)], p = expit(eta), computed stably."""
     return float(2.0 * np.mean(np.logaddexp(0.0, eta) - y * eta))
-
-
-def _grouped_folds(X: np.ndarray, y: np.ndarray, k: int, random_state) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified k folds in which identical rows (a patient drawn twice by a bootstrap) share a fold, so the
-    inner CV cannot leak. Without duplicates this is plain StratifiedKFold(shuffle=True)."""
-    groups = np.unique(X, axis=0, return_inverse=True)[1].ravel()
-    if np.unique(groups).size == len(groups):
-        return list(StratifiedKFold(k, shuffle=True, random_state=random_state).split(X, y))
-    rng = np.random.default_rng(random_state)
-    fold_of_group = {}
-    for cls in (0, 1):  # duplicates share y, so every group belongs to one class
-        g = rng.permutation(np.unique(groups[y == cls]))
-        fold_of_group.update({int(gi): i % k for i, gi in enumerate(g)})
-    fold = np.array([fold_of_group[int(gi)] for gi in groups])
-    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
 
 
 class LassoSelector(_Selector):
@@ -92,7 +77,11 @@ class LassoSelector(_Selector):
         self.scoring = scoring
         self.random_state = random_state
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, groups=None):
+        """``groups``: the patient of every row (copies drawn by a bootstrap share one); default: the
+        DataFrame index (hccrad's resampling labels rows with their original row), see
+        :mod:`hccrad.selection.folds`. Inner folds keep a patient's copies together."""
+        patients = row_groups(X, groups)
         Xv, yv = _check_xy(self, X, y)
         if self.rule not in ("1se", "min"):
             raise ModelError(f"rule={self.rule!r}", field="rule", hint="use '1se' or 'min'")
@@ -111,7 +100,7 @@ class LassoSelector(_Selector):
             Cs = c0 * np.logspace(0, np.log10(self.c_ratio), int(self.Cs))
         else:
             Cs = np.sort(np.asarray(self.Cs, float))
-        splits = _grouped_folds(Xv, yv, self.cv, self.random_state)
+        splits = patient_folds(yv, patients, self.cv, self.random_state)
         scores = np.empty((self.cv, len(Cs)))
         for f, (tr, va) in enumerate(splits):
             for c, C in enumerate(Cs):
@@ -119,9 +108,16 @@ class LassoSelector(_Selector):
                 eta = Xv[va] @ m.coef_[0] + m.intercept_[0]
                 if self.scoring == "deviance":
                     scores[f, c] = _deviance(yv[va], eta)
+                elif np.unique(yv[va]).size < 2:  # a validation fold of one class (few patients): no AUC
+                    scores[f, c] = np.nan
                 else:
                     scores[f, c] = roc_auc_score(yv[va], eta) if np.ptp(eta) > 0 else 0.5
-        mean, se = scores.mean(0), scores.std(0, ddof=1) / np.sqrt(self.cv)
+        n_scored = np.sum(~np.isnan(scores), axis=0)
+        if n_scored.min() < 2:
+            raise ModelError("LassoSelector: fewer than 2 inner folds hold both outcome classes for the AUC",
+                             field="scoring", hint="use scoring='deviance' or fewer folds")
+        mean = np.nanmean(scores, axis=0)
+        se = np.nanstd(scores, axis=0, ddof=1) / np.sqrt(n_scored)
         cache: dict[int, np.ndarray] = {}
 
         def coef(i: int) -> np.ndarray:  # refit on all training rows at Cs[i], on demand
