@@ -76,7 +76,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     from hccrad.pipeline.cache import config_hash
     from hccrad.pipeline.evaluation import evaluate_models
     from hccrad.pipeline.imaging import run_imaging
-    from hccrad.pipeline.modelling import fit_models
+    from hccrad.pipeline.modelling import fit_models, no_models
+    from hccrad.pipeline.survival_stage import run_survival
     from hccrad.pipeline.radiomics_stage import run_radiomics, usable_radiomics_columns
     from hccrad.pipeline.reporting import build_report
 
@@ -154,13 +155,20 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         deep = run_deep_stage(study, spec.deep, out, progress=progress)
         data = data.join(deep.scores, how="left")
         timings["deep"] = time.perf_counter() - t0
-    fitted = fit_models(spec, data, habitat_columns=habitat_columns,
-                        radiomics_columns=radiomics_columns, stability=stability, out=out, progress=progress)
+    if spec.models:
+        fitted = fit_models(spec, data, habitat_columns=habitat_columns,
+                            radiomics_columns=radiomics_columns, stability=stability, out=out, progress=progress)
+    else:  # a survival-only (or descriptive) study: no response model to fit
+        fitted = no_models(spec, data)
     timings["models"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     evaluation = evaluate_models(spec, data, fitted, progress=progress)
     timings["evaluation"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    survival = run_survival(spec, data, {n: m.scores for n, m in fitted.models.items()})
+    timings["survival"] = time.perf_counter() - t0
 
     radiogenomics = None
     if spec.radiogenomics is not None:
@@ -176,7 +184,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
 
     t0 = time.perf_counter()
     report = build_report(spec, study, data, imaging, fitted, evaluation, stability, errors_table, out,
-                          radiogenomics=radiogenomics, deep=deep, appendix={"study spec (resolved)": yaml.safe_dump(dump_spec(spec), sort_keys=False)})
+                          radiogenomics=radiogenomics, deep=deep, survival=survival, appendix={"study spec (resolved)": yaml.safe_dump(dump_spec(spec), sort_keys=False)})
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.time() - started
 
@@ -189,6 +197,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "habitats": ({"n_habitats": imaging.n_habitats, "model": str(imaging.model_path.relative_to(out))}
                      if imaging is not None else None),
         "models": fitted.describe(),
+        "survival": survival.describe() if survival is not None else None,
         "derived_columns": study.derive_record,
         "lesions": lesion_record,
         "liver_segmentation": imaging.liver_record if imaging is not None else None,
