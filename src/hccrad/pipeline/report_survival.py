@@ -57,7 +57,7 @@ def _direction(rep: Report, s: Section, result: SurvivalResult) -> None:
     caption = ("The direction comes from the model's definition and is checked against the univariable Cox "
                "association of the score alone (never a multivariable coefficient).")
     if not d.agrees:
-        caption += " WARNING: the two disagree (see the notes below)."
+        caption += " WARNING: the two disagree, or the check was not possible (see the notes below)."
     rep.add_table(s, d.summary(), f"Risk direction of the '{d.model}' score", index=False, key="risk_direction",
                   caption=caption)
 

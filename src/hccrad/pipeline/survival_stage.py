@@ -175,12 +175,19 @@ def run_survival(spec: StudySpec, data: pd.DataFrame,
         direction = risk_direction(data.loc[train, sv.time], data.loc[train, sv.event], score[train], model,
                                    declared=sv.score_direction,
                                    explicit="score_direction" in sv.model_fields_set, unit=sv.unit)
-        if not direction.agrees:
+        if direction.observed.startswith("not estimable"):
+            notes.append(f"the univariable Cox check of the '{model}' score's direction was {direction.observed}; "
+                         f"its direction follows its definition ({direction.declared})")
+        elif not direction.agrees:
             notes.append(_disagreement(direction))
-        cut = maxstat_cutpoint(data.loc[train, sv.time], data.loc[train, sv.event], score[train])
         labels = ("low risk", "high risk") if direction.sign > 0 else ("high risk", "low risk")
-        groups = pd.Series(np.where(score > cut.cutpoint, labels[1], labels[0]), index=data.index)
-        groupings += _km_by(data, sv, groups, f"{model} risk group", cohorts, notes)
+        try:
+            cut = maxstat_cutpoint(data.loc[train, sv.time], data.loc[train, sv.event], score[train])
+        except HccradError as exc:
+            notes.append(f"no cut-point of the '{model}' score on the training cohort ({exc.message}): no risk groups")
+        if cut is not None:
+            groups = pd.Series(np.where(score > cut.cutpoint, labels[1], labels[0]), index=data.index)
+            groupings += _km_by(data, sv, groups, f"{model} risk group", cohorts, notes)
     for col in sv.groups:
         groupings += _km_by(data, sv, data[col], col, cohorts, notes)
     cox = _cox(data.loc[train], sv, model, score, notes)
@@ -223,10 +230,14 @@ def risk_direction(time, event, score, model: str, *, declared: str = "lower_ris
         raise DataError(f"unknown score direction {declared!r}", field="outcome.survival.score_direction",
                         hint=f"use one of {DIRECTIONS}")
     df = pd.DataFrame({"time": np.asarray(time, float), "event": np.asarray(event), "score": np.asarray(score, float)})
-    row = cox_regression(df, "time", "event", ["score"], time_unit=unit).univariable.iloc[0]
-    coef = float(row["coef"])
     source = ("declared in outcome.survival.score_direction" if explicit else
               "default: the score is the predicted probability of response, so a higher score means a lower risk")
+    try:
+        row = cox_regression(df, "time", "event", ["score"], time_unit=unit).univariable.iloc[0]
+    except HccradError as exc:
+        return RiskDirection(model, declared, source, np.nan, np.nan, np.nan,
+                             f"not estimable ({exc.message})")
+    coef = float(row["coef"])
     return RiskDirection(model, declared, source, coef, float(np.exp(coef)), float(row["p"]),
                          "higher_risk" if coef > 0 else "lower_risk")
 
@@ -249,11 +260,16 @@ def _km_by(data: pd.DataFrame, sv: SurvivalOutcome, groups: pd.Series, name: str
             notes.append(f"{cohort}: Kaplan–Meier by {name} not shown (one group only)")
             continue
         t, e = data.loc[idx, sv.time], data.loc[idx, sv.event]
-        km = kaplan_meier(t, e, g.to_numpy(dtype=object), time_unit=sv.unit)
+        try:
+            km = kaplan_meier(t, e, g.to_numpy(dtype=object), time_unit=sv.unit)
+            lr = logrank_test(t, e, g.to_numpy(dtype=object))
+        except HccradError as exc:
+            notes.append(f"{cohort}: Kaplan–Meier / log-rank by {name} not computed ({exc.message})")
+            continue
         if km.n_dropped:
             notes.append(f"{cohort}: {km.n_dropped} case(s) without {name} (or time/event) left out of its "
                          "Kaplan–Meier curves and log-rank test")
-        out.append(GroupedSurvival(name, cohort, km, logrank_test(t, e, g.to_numpy(dtype=object))))
+        out.append(GroupedSurvival(name, cohort, km, lr))
     return out
 
 
