@@ -165,5 +165,6 @@ def _staging_table(rep: Report, s: Section, st, unit: str, *, with_model: bool) 
     caption = (f"AUC(t) not estimable at {', '.join(f'{h:g}' for h in st.dropped_horizons)} {unit} in this cohort "
                "(too few events or too little follow-up)." if st.dropped_horizons else "")
     title = "Model vs staging systems" if with_model else "Staging systems compared"
-    rep.add_table(s, st.result.summary(), f"{title}: C-index and AUC(t) — {st.cohort} (reference: "
-                  f"{st.result.reference})", index=False, key="staging_comparison", caption=caption)
+    caption = f"Paired tests against {st.result.reference}. " + caption
+    rep.add_table(s, st.result.summary(), f"{title}: C-index and AUC(t) — {st.cohort}", index=False,
+                  key="staging_comparison", caption=caption)
