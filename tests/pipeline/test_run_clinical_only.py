@@ -23,7 +23,7 @@ def test_asaur_hepatocellular_through_the_spec(tmp_path, shared_data):
         outcome:
           response: {{column: Recurrence, positive: 1, label: recurrence}}
           survival: {{time: OS, event: Death, unit: months, horizons: [24, 48],
-                     compare_with: [BCLC, TNM]}}
+                     compare_with: [BCLC, TNM], model: clinical}}
         models:
           - name: clinical
             features: none

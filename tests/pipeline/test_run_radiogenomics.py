@@ -28,7 +28,7 @@ def test_radiogenomics_section_end_to_end(tmp_path):
         "cohorts": {"training": "training", "tests": ["internal_test"]},
         "outcome": {"response": {"column": "response"},
                     "survival": {"time": "os_months", "event": "os_event", "horizons": [18],
-                                 "compare_with": ["ecog_ps", "tumor_number"]}},
+                                 "compare_with": ["ecog_ps", "tumor_number"], "model": "habitat"}},
         "habitat": {"n_habitats": 3},
         "features": {"icc_min": None},
         "models": [{"name": "habitat", "features": "habitat", "selection_steps": ["scale", "lasso"],

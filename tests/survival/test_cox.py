@@ -83,7 +83,9 @@ def test_multivariable_complete_case_logged(lung, caplog):
 
 def test_predict_survival_matches_lifelines(lung):
     res = cox_regression(lung, "time", "event", ["age", "sex"])
-    ref = CoxPHFitter().fit(lung[["time", "event", "age", "sex"]], "time", "event")
+    from hccrad.survival.cox import _NEWTON  # the same fit (hccrad runs Newton–Raphson to R's precision)
+
+    ref = CoxPHFitter().fit(lung[["time", "event", "age", "sex"]], "time", "event", fit_options=_NEWTON)
     times = [float(res.baseline_survival.index[40]), float(res.baseline_survival.index[120])]  # event times:
     # lifelines interpolates linearly between them, the Breslow estimate is a step function
     got = res.predict_survival(lung.head(4), times).to_numpy()

@@ -170,10 +170,17 @@ class SurvivalOutcome(_Strict):
         "columns of staging systems / clinical scores (ordinal: higher = worse) compared with the model by "
         "C-index and time-dependent AUC (seed 002 table 3)"))
     model: str | None = Field(default=None, description=(
-        "the model whose score defines the risk groups and enters the Cox regression (default: the first)"))
+        "the model whose score defines the risk groups, enters the Cox regression and is compared with the "
+        "staging systems; none (the default): the survival analysis uses the clinical columns only"))
     covariates: list[str] = Field(default_factory=list, description=(
-        "clinical columns entered with the model score in the univariable and multivariable Cox regression "
-        "(seed 002 table 2, seed 004 table 3); numeric or 0/1"))
+        "clinical columns of the univariable and multivariable Cox regression (with the model score when "
+        "`model` is set; seed 002 table 2, seed 004 table 3); numeric or 0/1"))
+    groups: list[str] = Field(default_factory=list, description=(
+        "columns whose groups get Kaplan–Meier curves and a log-rank test in every cohort (e.g. BCLC)"))
+    score_direction: Literal["lower_risk", "higher_risk"] = Field(default="lower_risk", description=(
+        "what a higher score of `model` means: lower_risk (the default: the score is the predicted "
+        "probability of response, a good outcome) or higher_risk; checked against the univariable Cox "
+        "association and reported"))
     event_codes: dict[int | str, Literal[0, 1]] | None = Field(default=None, description=(
         "how the event column is coded, {value: 0 censored / 1 event}, e.g. {1: 0, 2: 1} for R's 1/2 coding; "
         "default 0/1. Any other value is refused by validate"))

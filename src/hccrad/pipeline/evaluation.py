@@ -61,6 +61,8 @@ def evaluate_models(spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
         y = fitted.y.loc[idx].to_numpy(dtype=int)
         scores = {n: fitted.models[n].scores.loc[idx].to_numpy() for n in names}
         cohorts.append(CohortData(cohort, y, scores))
+        if not names:  # a study without response models (e.g. survival-only): nothing to evaluate here
+            continue
         if len(np.unique(y)) < 2:
             log.warning("cohort %s has one outcome class only; discrimination is not defined there", cohort)
             continue

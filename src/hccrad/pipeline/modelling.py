@@ -203,6 +203,12 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
     return FittedModels(fitted, y_all, data["cohort"], spec.cohorts.training, lasso, notes)
 
 
+def no_models(spec: StudySpec, data: pd.DataFrame) -> FittedModels:
+    """The models of a study that declares none (e.g. survival-only): empty, with the cohorts of the cases."""
+    return FittedModels({}, pd.Series(np.nan, index=data.index, dtype=float), data["cohort"],
+                        spec.cohorts.training)
+
+
 def _final_step(est):
     if isinstance(est, Pipeline):
         return est.steps[-1][1]

@@ -494,7 +494,7 @@ def _section_radiogenomics(rep: Report, result) -> None:
 def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: ImagingResult,
                  fitted: FittedModels, ev: Evaluation, stability: pd.DataFrame | None,
                  errors: pd.DataFrame, out: Path, appendix: dict[str, str], radiogenomics=None,
-                 deep=None) -> Path:
+                 deep=None, survival=None) -> Path:
     """Write `out/report/index.html` (+ figures and tables) and return its path."""
     rep = Report(out / "report", spec.report.title or spec.name)
     order = [c.name for c in ev.cohorts]
@@ -515,13 +515,17 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
         ("deep learning", lambda: _section_deep(rep, deep)),
         ("readers", lambda: _section_readers(rep, spec, data, fitted, ev)),
         ("associations", lambda: _section_associations(rep, spec, data)),
-        ("survival", lambda: section_survival(rep, spec, data, fitted)),
+        ("survival", lambda: section_survival(rep, spec, data, survival)),
         ("synthetic truth", lambda: _section_truth(rep, spec, ev)),
         ("radiogenomics", lambda: _section_radiogenomics(rep, radiogenomics)),
         ("published models", lambda: _section_published(rep, spec)),
         ("web calculator", lambda: _section_served(rep, out)),
     ]
+    model_steps = {"features", "odds ratios", "nomograms", "discrimination", "classification", "calibration",
+                   "decision curves", "readers"}
     for name, fn in steps:
+        if not fitted.models and name in model_steps:  # e.g. a survival-only study: no response model
+            continue
         try:
             fn()
         except HccradError as exc:  # a statistic undefined on these data: say so in the report

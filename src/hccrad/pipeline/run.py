@@ -86,7 +86,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     from hccrad.pipeline.cache import config_hash
     from hccrad.pipeline.evaluation import evaluate_models
     from hccrad.pipeline.imaging import run_imaging
-    from hccrad.pipeline.modelling import fit_models
+    from hccrad.pipeline.modelling import fit_models, no_models
+    from hccrad.pipeline.survival_stage import run_survival
     from hccrad.pipeline.radiomics_stage import run_radiomics, usable_radiomics_columns
     from hccrad.pipeline.reporting import build_report
 
@@ -168,13 +169,20 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         deep = run_deep_stage(study, spec.deep, out, progress=progress)
         data = data.join(deep.scores, how="left")
         timings["deep"] = time.perf_counter() - t0
-    fitted = fit_models(spec, data, habitat_columns=habitat_columns,
-                        radiomics_columns=radiomics_columns, stability=stability, out=out, progress=progress)
+    if spec.models:
+        fitted = fit_models(spec, data, habitat_columns=habitat_columns,
+                            radiomics_columns=radiomics_columns, stability=stability, out=out, progress=progress)
+    else:  # a survival-only (or descriptive) study: no response model to fit
+        fitted = no_models(spec, data)
     timings["models"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     evaluation = evaluate_models(spec, data, fitted, progress=progress)
     timings["evaluation"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    survival = run_survival(spec, data, {n: m.scores for n, m in fitted.models.items()})
+    timings["survival"] = time.perf_counter() - t0
 
     radiogenomics = None
     if spec.radiogenomics is not None:
@@ -193,7 +201,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     atomic_write_text(out / "patients.csv", patient_table(spec, data, fitted).to_csv())
     t0 = time.perf_counter()
     report = build_report(spec, study, data, imaging, fitted, evaluation, stability, errors_table, out,
-                          radiogenomics=radiogenomics, deep=deep, appendix={"study spec (resolved)": yaml.safe_dump(dump_spec(spec), sort_keys=False)})
+                          radiogenomics=radiogenomics, deep=deep, survival=survival, appendix={"study spec (resolved)": yaml.safe_dump(dump_spec(spec), sort_keys=False)})
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.time() - started
 
@@ -209,6 +217,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "models": fitted.describe(),
         "resampling_warnings": [f"model {name}: {m.optimism.warning}" for name, m in fitted.models.items()
                                 if m.optimism is not None and m.optimism.warning],
+        "survival": survival.describe() if survival is not None else None,
         "derived_columns": study.derive_record,
         "lesions": lesion_record,
         "liver_segmentation": imaging.liver_record if imaging is not None else None,

@@ -33,6 +33,9 @@ from hccrad.survival._data import complete_cases, level_label, survival_arrays
 logger = logging.getLogger(__name__)
 
 STEPWISE = (None, "forward", "backward")
+# Newton–Raphson to convergence: lifelines' default stop (step norm 1e-7) leaves coefficients ~1e-5 from
+# R coxph; these bounds bring them to ~1e-9 (tests/survival/test_asaur_example.py, issue 22).
+_NEWTON = {"precision": 1e-11, "r_precision": 1e-15}
 _COLS = ["covariate", "coef", "se", "hr", "hr_lower", "hr_upper", "z", "p", "n", "events"]
 
 
@@ -74,7 +77,8 @@ def _fit(data: pd.DataFrame, duration: str, event: str, columns: list[str]) -> C
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            cph.fit(data[[duration, event, *columns]], duration_col=duration, event_col=event)
+            cph.fit(data[[duration, event, *columns]], duration_col=duration, event_col=event,
+                    fit_options=_NEWTON)
     except ConvergenceError as exc:
         raise ModelError(f"Cox model with {columns} did not converge: {exc}".split("\n")[0], field=columns[0],
                          hint=hint) from exc

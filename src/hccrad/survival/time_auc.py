@@ -52,9 +52,13 @@ def _check_times(times: Sequence[float], train_t, test_t, test_e) -> np.ndarray:
 
 
 def _auc(train, test_t, test_e, score, times) -> np.ndarray:
+    # An event after the last horizon makes its subject a control at every horizon, where no weight is used;
+    # sksurv still evaluates G at that event time and stops when G is zero there (past the training
+    # cohort's last follow-up). Counting those events as censored leaves every AUC(t <= last horizon) unchanged.
+    event = test_e.astype(bool) & (test_t <= np.max(times))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        auc, _ = cumulative_dynamic_auc(train, Surv.from_arrays(test_e.astype(bool), test_t), score, times)
+        auc, _ = cumulative_dynamic_auc(train, Surv.from_arrays(event, test_t), score, times)
     return np.asarray(auc, dtype=float)
 
 
