@@ -30,7 +30,8 @@ def bundle(tmp_path):
 
 
 def _predict(bundle, path, *extra):
-    res = runner.invoke(app, ["predict", str(bundle), str(path), *extra])
+    # a wide terminal: rich would otherwise break a long temporary path mid-name
+    res = runner.invoke(app, ["predict", str(bundle), str(path), *extra], env={"COLUMNS": "1000"})
     assert "Traceback" not in res.output
     return res, " ".join(res.output.split())
 

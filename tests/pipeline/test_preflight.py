@@ -285,8 +285,15 @@ def test_good_imaging_study_passes_in_parallel(tmp_path):
     assert preflight(spec, workers=2) == []
 
 
+def _refuse_bad_cases(path):
+    raw = yaml.safe_load(path.read_text())
+    raw["data"]["on_case_error"] = "refuse"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
 def test_missing_and_truncated_images_are_errors_naming_case_and_file(tmp_path):
-    path = imaging_study(tmp_path)
+    path = _refuse_bad_cases(imaging_study(tmp_path))
     (tmp_path / "P002_arterial.nii.gz").unlink()
     data = (tmp_path / "P005_portal.nii.gz").read_bytes()
     (tmp_path / "P005_portal.nii.gz").write_bytes(data[: len(data) // 2])
@@ -300,3 +307,44 @@ def test_missing_and_truncated_images_are_errors_naming_case_and_file(tmp_path):
     with pytest.raises(PreflightError, match="P005"):
         run_study(load_spec(path))
     assert not (tmp_path / "results").exists()
+
+
+def _break_two_cases(tmp_path):
+    (tmp_path / "P002_arterial.nii.gz").unlink()
+    data = (tmp_path / "P005_portal.nii.gz").read_bytes()
+    (tmp_path / "P005_portal.nii.gz").write_bytes(data[: len(data) // 2])
+
+
+def test_bad_cases_are_left_out_by_default_and_the_others_run(tmp_path):
+    """data.on_case_error: leave_out (the default): validate lists the two unusable cases as warnings
+    ("left out of the run") and passes; run analyses the other ten and records the two, with their reasons,
+    in run.json's cases_left_out and the report's left-out table."""
+    path = imaging_study(tmp_path)
+    raw = yaml.safe_load(path.read_text())  # a clinical model: 10 cases are too few to select habitat features
+    raw["models"] = [{"name": "clin", "features": "none", "clinical": ["age", "afp"], "clinical_selection": "all"}]
+    path.write_text(yaml.safe_dump(raw))
+    _break_two_cases(tmp_path)
+    problems = preflight(load_spec(path), workers=1)
+    assert errors_of(problems) == [], format_problems(problems)
+    left = {p.case_id: p.message for p in problems if p.message.startswith("left out of the run")}
+    assert set(left) == {"P002", "P005"}, format_problems(problems)
+    res = runner.invoke(app, ["validate", str(path)], env={"COLUMNS": "1000"})
+    assert res.exit_code == 0 and "P002" in res.output and "P005" in res.output, res.output
+    result = run_study(load_spec(path))
+    run = json.loads(result.run_json.read_text())
+    out = {r["case_id"]: r for r in run["cases_left_out"]}
+    assert {"P002", "P005"} <= set(out), run["cases_left_out"]
+    assert out["P002"]["stage"] == "inputs" and "image_arterial (readability)" in out["P002"]["message"]
+    assert out["P005"]["stage"] == "inputs" and "image_portal (readability)" in out["P005"]["message"]
+    assert run["n_cases"] == 12 and run["n_cases_analysed"] <= 10
+    html = result.report.read_text()
+    assert "P002" in html and "P005" in html
+
+
+def test_too_many_bad_cases_are_refused_even_when_leaving_out(tmp_path):
+    path = imaging_study(tmp_path)
+    _break_two_cases(tmp_path)
+    (tmp_path / "P007_tumor.nii.gz").unlink()  # 3 of 12 = 25 % > 20 %
+    errs = errors_of(preflight(load_spec(path), workers=1))
+    assert {p.case_id for p in errs} == {"P002", "P005", "P007", None}, format_problems(errs)
+    assert any("3 of 12 cases" in p.message for p in errs)

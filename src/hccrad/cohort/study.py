@@ -87,9 +87,17 @@ class Study:
 
     spec: StudySpec
     decode_events: bool = True  # False: the survival event column as read (preflight checks its coding)
+    left_out: tuple[str, ...] = ()  # cases the preflight left out (unusable images; reasons kept by the run)
 
     @cached_property
     def table(self) -> pd.DataFrame:
+        """The cases the study analyses: `listed` without the cases the preflight left out."""
+        listed = self.listed
+        return listed.drop(index=[c for c in self.left_out if c in listed.index]) if self.left_out else listed
+
+    @cached_property
+    def listed(self) -> pd.DataFrame:
+        """Every case of the manifest(s) (or of the clinical table of a clinical-only study)."""
         spec = self.spec
         idc = spec.data.id_column
         frames = []
@@ -190,6 +198,11 @@ class Study:
             n_test = int(round(len(idx) * c.split_test_fraction))
             labels.loc[rng.permutation(np.asarray(idx))[:n_test]] = "test"
         return labels
+
+    @property
+    def n_cases_listed(self) -> int:
+        """Cases in the manifest(s), including those left out by the preflight (`left_out`)."""
+        return len(self.listed)
 
     @property
     def cohort_names(self) -> list[str]:

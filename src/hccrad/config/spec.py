@@ -68,6 +68,11 @@ class DataSpec(_Strict):
     liver_mask: str | None = "liver"
     reader2_mask: str | None = "tumor_reader2"
     segment_missing_liver: bool = False  # predict liver masks for the cases without one (see liver_model)
+    on_case_error: Literal["leave_out", "refuse"] = Field(default="leave_out", description=(
+        "a case whose images or masks cannot be used (unreadable, truncated, off-grid, non-binary or empty "
+        "mask): leave_out (the default) leaves that case out, with its reason in validate's warnings, the "
+        "report and run.json, and runs the others; refuse stops validate and run. More than 20 % of the "
+        "cases failing is refused either way (a systematic problem, e.g. a wrong folder)"))
     liver_model: LiverModelSpec = Field(default_factory=LiverModelSpec)
 
     @property

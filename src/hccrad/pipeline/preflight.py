@@ -15,14 +15,16 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
    bad row named), staging columns (`compare_with`) numeric or ordered categories, derived-score inputs
    numeric;
 6. per case, the images and masks (`hccrad.io.inspect.inspect_case_images`: readable to the last voxel,
-   geometry within tolerance, binary non-empty masks), two cases at a time in worker processes.
+   geometry within tolerance, binary non-empty masks), two cases at a time in worker processes. Under
+   `data.on_case_error: leave_out` (the default) a failing case is a warning ("left out of the run: ...")
+   and `run` leaves it out with its reason in the left-out table; more than 20 % failing cases stay errors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pandas as pd
 
@@ -88,8 +90,39 @@ def preflight(spec: StudySpec, *, workers: int = 2) -> list[InputProblem]:
         return problems
     problems += outcome_problems(spec, table)
     problems += column_type_problems(spec, table)
-    problems += image_problems(spec, table, workers=workers)
+    problems += case_errors_left_out(spec, image_problems(spec, table, workers=workers), n_cases=len(table))
     return problems
+
+
+MAX_LEFT_OUT_FRACTION = 0.2  # above it, failing cases are a systematic problem: refused whatever the policy
+LEFT_OUT_PREFIX = "left out of the run: "
+
+
+def case_errors_left_out(spec: StudySpec, problems: list[InputProblem], *, n_cases: int) -> list[InputProblem]:
+    """Per-case image/mask errors as warnings ("left out of the run: ...") under `data.on_case_error:
+    leave_out`, unless more than `MAX_LEFT_OUT_FRACTION` of the cases fail (then they stay errors, with one
+    more error saying why)."""
+    bad = {p.case_id for p in problems if p.severity == "error" and p.case_id is not None}
+    if spec.data.on_case_error != "leave_out" or not bad:
+        return problems
+    if len(bad) > MAX_LEFT_OUT_FRACTION * n_cases:
+        return problems + [InputProblem(None, "manifest", "cases", (
+            f"{len(bad)} of {n_cases} cases have unusable images or masks (more than "
+            f"{MAX_LEFT_OUT_FRACTION:.0%}): too many to leave out"), "a systematic problem (wrong folder, "
+            "export or mask convention?): fix the inputs listed above")]
+    return [replace(p, severity="warning", message=LEFT_OUT_PREFIX + p.message)
+            if p.severity == "error" and p.case_id is not None else p for p in problems]
+
+
+def cases_left_out_by_preflight(problems: Iterable[InputProblem]) -> pd.DataFrame:
+    """The left-out table rows (case_id, stage, error, message) of the cases `case_errors_left_out` left out,
+    one per case (its problems joined)."""
+    rows: dict[str, list[str]] = {}
+    for p in problems:
+        if p.severity == "warning" and p.case_id is not None and p.message.startswith(LEFT_OUT_PREFIX):
+            rows.setdefault(p.case_id, []).append(f"{p.file} ({p.field}): {p.message[len(LEFT_OUT_PREFIX):]}")
+    return pd.DataFrame([{"case_id": c, "stage": "inputs", "error": "InputProblem", "message": "; ".join(m)}
+                         for c, m in rows.items()], columns=["case_id", "stage", "error", "message"])
 
 
 def duplicate_id_problems(spec: StudySpec) -> list[InputProblem]:
@@ -328,4 +361,4 @@ def format_problems(problems: list[InputProblem]) -> str:
 
 
 __all__ = ["InputProblem", "PreflightError", "preflight", "refuse_on_errors", "problems_as_records",
-           "format_problems", "errors_of"]
+           "format_problems", "errors_of", "case_errors_left_out", "cases_left_out_by_preflight"]

@@ -63,7 +63,7 @@ def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataF
     s = rep.section("Study population and cohorts",
                     "Cases per cohort; all data-driven steps are fitted on the training cohort only.")
     counts = data["cohort"].value_counts().reindex(order).rename("cases analysed").to_frame()
-    counts["cases in manifest"] = study.table["cohort"].value_counts().reindex(order)
+    counts["cases in manifest"] = study.listed["cohort"].value_counts().reindex(order)
     if spec.outcome.response:
         r = spec.outcome.response
         y = response_labels(spec, data)  # events and % on the cases analysed for this outcome
@@ -79,7 +79,7 @@ def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataF
     n_analysed = data["cohort"].value_counts().reindex(order).fillna(0).astype(int).to_dict()
     if spec.lesions is None:  # with several lesions per patient the manifest counts lesions, not patients
         fig, ax = plt.subplots(figsize=(8, 4.5))
-        plot_patient_flow(ax, int(len(study.table)), {f"left out at {k}": int(v) for k, v in excluded.items()},
+        plot_patient_flow(ax, study.n_cases_listed, {f"left out at {k}": int(v) for k, v in excluded.items()},
                           n_analysed)
         rep.add_figure(s, fig, "Patient flow", key="patient_flow")
     if len(errors):

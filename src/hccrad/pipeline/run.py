@@ -91,21 +91,23 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     from hccrad.pipeline.radiomics_stage import run_radiomics, usable_radiomics_columns
     from hccrad.pipeline.reporting import build_report
 
-    from hccrad.pipeline.preflight import preflight, problems_as_records, refuse_on_errors
+    from hccrad.pipeline.preflight import (cases_left_out_by_preflight, preflight, problems_as_records,
+                                           refuse_on_errors)
 
     started = time.time()
     preflight_warnings = refuse_on_errors(preflight(spec))  # every input check, before any long stage
     out = Path(out_dir or spec.output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {"preflight": time.time() - started}
-    study = Study(spec)
+    preflight_left_out = cases_left_out_by_preflight(preflight_warnings)  # data.on_case_error: leave_out
+    study = Study(spec, left_out=tuple(preflight_left_out["case_id"]))
     t0 = time.perf_counter()
     table = study.table
     timings["load"] = time.perf_counter() - t0
     meta = {"hccrad_version": __version__, "config_hash": config_hash(dump_spec(spec))}
 
     t0 = time.perf_counter()
-    errors: list[pd.DataFrame] = []
+    errors: list[pd.DataFrame] = [preflight_left_out]
     imaging = None
     features, features2 = pd.DataFrame(index=table.index), None
     if spec.data.has_imaging:
@@ -208,7 +210,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     run_json = atomic_write_json(out / "run.json", {
         "spec": dump_spec(spec), "versions": package_versions(), "seed": spec.seed,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "started_unix": started, "n_cases": int(len(table)), "n_cases_analysed": int(len(data)),
+        "started_unix": started, "n_cases": study.n_cases_listed, "n_cases_analysed": int(len(data)),
         "cases_left_out": errors_table.to_dict(orient="records"),
         "patients_table": "patients.csv",
         "cohorts": data["cohort"].value_counts().to_dict(),
