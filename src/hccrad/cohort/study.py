@@ -143,7 +143,7 @@ class Study:
             clinical[idc] = clinical[idc].astype(str)
             dup_clinical = sorted(set(clinical[idc][clinical[idc].duplicated()]))
             if dup_clinical:
-                raise InputError(f"duplicated ids in the clinical table: {dup_clinical[:10]}",
+                raise InputError(f"duplicated case ids in the clinical table: {dup_clinical[:10]}",
                                  file=spec.data.clinical, field=idc,
                                  hint="keep one row per patient in the clinical table")
             clinical = clinical.set_index(idc)
