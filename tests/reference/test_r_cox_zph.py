@@ -44,10 +44,9 @@ def test_per_column_test_equals_cox_zph_terms_false():
     res = _fit("full")
     ref = REF[(REF["model"] == "full") & ~REF["terms"]]
     cols = list(res.covariates)
-    design = res.multivariable  # fitted coefficients, one row per design column
     x = pd.get_dummies(VETERAN["celltype"], prefix="celltype", prefix_sep="=", dtype=float)
     x = pd.concat([VETERAN[["trt", "karno", "diagtime", "age", "prior"]], x], axis=1)[cols]
-    beta = design.set_index("covariate").loc[cols, "coef"].to_numpy()
+    beta = res.multivariable.set_index("covariate").loc[cols, "coef"].to_numpy()
     table = cox_zph(VETERAN["time"], VETERAN["status"], x, beta)
     table["covariate"] = table["covariate"].str.replace("celltype=", "celltype", regex=False)
     order = ref["term"].tolist()
