@@ -13,7 +13,7 @@ TIMM_OK := dynamic-network-architectures 0.4.4 requires timm, which is not insta
 DEMO_N ?= 60
 DEMO_OUT ?= hccrad-demo
 
-.PHONY: install browser demo test clean
+.PHONY: install browser demo test clean references
 
 install: $(STAMP)
 
@@ -53,3 +53,14 @@ test: install browser
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT)
+
+# R reference numbers (statsmodels style): tests/reference/r/*.R and tests/survival/R/*.R write the committed
+# CSVs under .../results that the tests read; the test suite itself never needs R. apt-get needs root: as
+# another user, install R_DEBS first (sudo apt-get install -y ...), then `make references` runs the scripts.
+R_DEBS := r-base-core r-cran-proc r-cran-survival r-cran-riskregression
+references:
+	@if dpkg -s $(R_DEBS) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(R_DEBS) >/dev/null; \
+	else echo "missing Debian packages and not root: run 'sudo apt-get install -y $(R_DEBS)'"; exit 1; fi
+	@for f in tests/reference/r/*.R tests/survival/R/*.R; do echo "Rscript $$f"; Rscript "$$f" || exit 1; done

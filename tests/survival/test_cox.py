@@ -32,10 +32,14 @@ def test_hr_ci_consistent(full):
                  what="Wald CI half-width")
 
 
-def test_ph_test_table(full):
+def test_ph_test_table(full, lung):
     ph = full.ph_test
-    assert list(ph["covariate"]) == ["age", "sex", "ph.ecog"]
+    assert list(ph["covariate"]) == ["age", "sex", "ph.ecog", "GLOBAL"]
+    assert ph["df"].tolist() == [1, 1, 1, 3]
     assert ((ph["p"] > 0) & (ph["p"] <= 1)).all()
+    # a categorical covariate is one term on its df (values checked against R in test_r_cox_zph.py)
+    cat = cox_regression(lung, "time", "event", ["age", "ph.ecog"], categorical={"ph.ecog": 0}).ph_test
+    assert list(cat["covariate"]) == ["age", "ph.ecog", "GLOBAL"] and cat["df"].tolist() == [1, 3, 4]
 
 
 def test_categorical_dummies(lung):

@@ -53,7 +53,7 @@ def test_hepato_cox_with_missing_marker(hepato, caplog):
     uni = res.univariable.set_index("covariate")
     assert uni.loc["Age", "n"] == 227 and uni.loc["CD8T", "n"] == 101
     assert np.isfinite(res.summary()[["hr", "hr_lower", "hr_upper", "p"]].to_numpy()).all()
-    assert len(res.ph_test) == len(covs)
+    assert res.ph_test["covariate"].tolist() == [*covs, "GLOBAL"]
 
 
 def test_hepato_rfs_cutpoint_train_test(hepato):

@@ -13,7 +13,9 @@ with m cases, n controls, midranks T_z of each score among all, T_x among cases,
 
 which is O(k · N log N) for k scores and N patients (scipy.stats.rankdata). This is the variance pROC
 uses (`var(roc, method="delong")`, `cov()`, `ci.auc()`, `roc.test(method="delong")`), reproduced here
-to 1e-9 on pROC's aSAH data (tests/reference/test_proc_asah.py).
+to 1e-9 on pROC's aSAH data (tests/reference/test_proc_asah.py). The paired test refers Z to the
+standard normal; the unpaired test, as pROC, refers D = Δ / √(V_a + V_b) to a t distribution with
+Welch–Satterthwaite degrees of freedom (tests/reference/test_r_delong_unpaired.py).
 
 Convention: a higher score means a case is more likely (pROC `direction = "<"`). Unlike pROC's default
 `direction = "auto"`, the direction is never chosen from the data (that biases the AUC upwards); negate a
@@ -82,7 +84,10 @@ class AUCResult(_checks.ResultDisplay):
 
 @dataclass(frozen=True)
 class DeLongTestResult(_checks.ResultDisplay):
-    """DeLong test of AUC_a − AUC_b = 0: Z, two-sided p and the CI of the difference."""
+    """DeLong test of AUC_a − AUC_b = 0: statistic, two-sided p and the CI of the difference.
+
+    `z` is Z (paired; standard normal) or pROC's D (unpaired; t distribution on `df` degrees of freedom).
+    """
 
     name_a: str
     name_b: str
@@ -95,20 +100,24 @@ class DeLongTestResult(_checks.ResultDisplay):
     p: float
     paired: bool
     level: float = 0.95
+    df: float | None = None  # Welch–Satterthwaite df of the unpaired test; None: normal reference
 
     @property
     def method(self) -> str:
         return "DeLong paired (correlated ROC curves)" if self.paired else "DeLong unpaired (independent ROC curves)"
 
     def summary(self) -> pd.DataFrame:
-        return pd.DataFrame([{"model_a": self.name_a, "model_b": self.name_b, "auc_a": self.auc_a,
-                              "auc_b": self.auc_b, "diff": self.diff, "lower": self.lower,
-                              "upper": self.upper, "z": self.z, "p": self.p, "level": self.level,
-                              "method": self.method}])
+        row = {"model_a": self.name_a, "model_b": self.name_b, "auc_a": self.auc_a, "auc_b": self.auc_b,
+               "diff": self.diff, "lower": self.lower, "upper": self.upper, "z": self.z, "p": self.p,
+               "level": self.level, "method": self.method}
+        if self.df is not None:
+            row["df"] = self.df
+        return pd.DataFrame([row])
 
     def __str__(self) -> str:
+        stat = "Z" if self.df is None else f"D = t({self.df:.1f})"
         return (f"{self.name_a} vs {self.name_b}: ΔAUC {self.diff:.3f} ({self.level:.0%} CI "
-                f"{self.lower:.3f}–{self.upper:.3f}), Z = {self.z:.3f}, p = {self.p:.4g} ({self.method})")
+                f"{self.lower:.3f}–{self.upper:.3f}), {stat} = {self.z:.3f}, p = {self.p:.4g} ({self.method})")
 
 
 def roc_curve_points(y: Sequence | np.ndarray, score: Sequence | np.ndarray) -> ROCPoints:
@@ -224,7 +233,8 @@ def auc_ci(y: Sequence | np.ndarray, score: Sequence | np.ndarray, method: str =
 
 
 def _test_result(name_a: str, name_b: str, auc_a: float, auc_b: float, var: float, paired: bool,
-                 lv: float) -> DeLongTestResult:
+                 lv: float, df: float | None = None) -> DeLongTestResult:
+    """Statistic Δ / SE with p and CI from the standard normal, or from t(df) when `df` is given."""
     diff = auc_a - auc_b
     if var <= 0:
         raise DataError(f"variance of the AUC difference between {name_a!r} and {name_b!r} is {var:.3g}; "
@@ -232,10 +242,11 @@ def _test_result(name_a: str, name_b: str, auc_a: float, auc_b: float, var: floa
                         hint="compare two different models")
     se = np.sqrt(var)
     zval = diff / se
-    half = stats.norm.ppf(0.5 + lv / 2.0) * se
-    p = 2.0 * stats.norm.sf(abs(zval))
+    ref = stats.norm if df is None else stats.t(df)
+    half = ref.ppf(0.5 + lv / 2.0) * se
+    p = 2.0 * ref.sf(abs(zval))
     return DeLongTestResult(name_a, name_b, auc_a, auc_b, diff, diff - half, diff + half, float(zval),
-                            float(p), paired, lv)
+                            float(p), paired, lv, None if df is None else float(df))
 
 
 def delong_test(y: Sequence | np.ndarray, score_a: Sequence | np.ndarray, score_b: Sequence | np.ndarray,
@@ -258,12 +269,17 @@ def delong_test_unpaired(y_a: Sequence | np.ndarray, score_a: Sequence | np.ndar
                          names: tuple[str, str] = ("a", "b"), level: float = 0.95) -> DeLongTestResult:
     """Unpaired DeLong test for two independent cohorts (pROC `roc.test(paired = FALSE, method = "delong")`).
 
-    Z = (AUC_a − AUC_b) / √(V_a + V_b), the covariance being zero between independent samples.
+    D = (AUC_a − AUC_b) / √(V_a + V_b), the covariance being zero between independent samples, referred
+    (as pROC does) to a t distribution with the Welch–Satterthwaite degrees of freedom
+        df = (V_a + V_b)² / (V_a² / (N_a − 1) + V_b² / (N_b − 1)),   N = cases + controls of the cohort;
+    p = 2 P(t_df > |D|). The CI Δ ± t_{df, 1−α/2} √(V_a + V_b) uses the same reference (pROC reports no CI
+    for this test). Checked against pROC 1.18 (tests/reference/test_r_delong_unpaired.py).
     """
     lv = _checks.level(level)
     ya = _checks.binary_outcome(y_a, field="y_a")
     yb = _checks.binary_outcome(y_b, field="y_b")
     auc_a, var_a = fast_delong(ya, _checks.scores(score_a, ya.size, field="score_a")[None, :])
     auc_b, var_b = fast_delong(yb, _checks.scores(score_b, yb.size, field="score_b")[None, :])
-    return _test_result(names[0], names[1], float(auc_a[0]), float(auc_b[0]),
-                        float(var_a[0, 0] + var_b[0, 0]), False, lv)
+    va, vb = float(var_a[0, 0]), float(var_b[0, 0])
+    df = (va + vb) ** 2 / (va**2 / (ya.size - 1) + vb**2 / (yb.size - 1)) if va + vb > 0 else None
+    return _test_result(names[0], names[1], float(auc_a[0]), float(auc_b[0]), va + vb, False, lv, df)

@@ -16,8 +16,12 @@ the unbiased U-statistic (co)variances, with row sums k_i = sum_{j != i} K_ij,
                          - 2 (2n - 3) (sum_i k_i)(sum_i l_i) / (n (n-1))] / (n (n-1) (n-2) (n-3)),
 and the delta method with gradient g_y = (1 / tau_A, -tau_B / tau_A^2) on (tau_B, tau_A):
     Var(C_y) = g_y' Sigma_y g_y / 4,  Cov(C_y, C_z) = g_y' Sigma_yz g_z / 4,
+    Sigma_yz = [[Cov(tau_By, tau_Bz), Cov(tau_By, tau_A)], [Cov(tau_A, tau_Bz), Var(tau_A)]]
+(rows: score y, columns: score z; R's `matrix(c(...), 2)` in compareC fills this by column),
     Var(C_y - C_z) = Var(C_y) + Var(C_z) - 2 Cov(C_y, C_z),  z = (C_y - C_z) / sqrt(Var), two-sided p.
 (compareC reads scores as predicted survival; we negate risk scores first, which changes no variance.)
+Checked against compareC 1.3.3's output to 1e-9 (tests/reference/test_r_compare_c.py, numbers from
+tests/reference/r/compare_c.R).
 Method "bootstrap": subjects resampled with replacement (seeded), percentile CI, SE = SD of the bootstrap
 estimates, p-value from the normal approximation diff / SE.
 """
@@ -105,7 +109,9 @@ def _compare_c_moments(time, event, scores: list[np.ndarray]):
             cov_bpbq = _u_cov(n, s["b"][p], s["b"][q], s["bb"][(p, q)])
             cov_bpa = _u_cov(n, s["b"][p], s["a"], s["ab"][p])
             cov_bqa = _u_cov(n, s["b"][q], s["a"], s["ab"][q])
-            sigma = np.array([[cov_bpbq, cov_bqa], [cov_bpa, var_a]])
+            # Cov((tau_Bp, tau_A), (tau_Bq, tau_A)): rows belong to score p, columns to score q (compareC's
+            # matrix(c(cov.t1213, cov.t1113, cov.t1112, var.t11), 2) is filled by column: the same matrix)
+            sigma = np.array([[cov_bpbq, cov_bpa], [cov_bqa, var_a]])
             cov[p, q] = cov[q, p] = float(grads[p] @ sigma @ grads[q]) / 4
     return c, cov
 

@@ -4,9 +4,9 @@
 coefficients, SEs and log-likelihoods match R survival (tests/reference/test_r_survival.py).
 Hazard ratio HR = exp(beta), Wald CI exp(beta +- z * se), Wald p-value; likelihood-ratio test
 2 (l(beta) - l(0)) and Wald test beta' V^-1 beta on p df. Proportional hazards are checked with the
-Grambsch–Therneau test on scaled Schoenfeld residuals (`lifelines.statistics.proportional_hazard_test`,
-time transform "km" as R `cox.zph`'s default; lifelines uses the 1994 approximation, not cox.zph's exact
-score test of survival >= 3.0, so p-values differ slightly from R's). Stepwise selection (`"forward"` /
+score test of R survival >= 3.0 `cox.zph` (hccrad.survival.zph: time transform "km", cox.zph's default;
+one row per covariate, a categorical covariate's dummies tested jointly on their df, then the GLOBAL
+test), which reproduces cox.zph to 1e-6 (tests/reference/test_r_cox_zph.py). Stepwise selection (`"forward"` /
 `"backward"`) minimises the partial-likelihood AIC = -2 l(beta) + 2 p, as R `step()`.
 
 Rows with a missing value in the duration, event or any covariate are dropped from the multivariable
@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
-from lifelines.statistics import proportional_hazard_test
 from scipy import stats
 
 from hccrad.core.errors import DataError, ModelError
 from hccrad.survival._data import complete_cases, level_label, survival_arrays
+from hccrad.survival.zph import cox_zph
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class CoxResult:
     lr_test: tuple[float, int, float]
     wald_test: tuple[float, int, float]
     concordance: float
-    ph_test: pd.DataFrame
+    ph_test: pd.DataFrame  # covariate (term, then "GLOBAL"), chisq, df, p: R cox.zph(fit)$table
     steps: tuple[str, ...]
     conf_level: float
     time_unit: str
@@ -237,7 +237,8 @@ def cox_regression(
     lr = cph.log_likelihood_ratio_test()
     beta = cph.params_.to_numpy()
     wald = float(beta @ np.linalg.solve(cph.variance_matrix_.to_numpy(), beta))
-    ph = _ph_test(cph, full[[duration, event, *cols]])
+    ph = cox_zph(full[duration], full[event], full[cols], cph.params_.reindex(cols).to_numpy(),
+                 {col: groups[col] for col in chosen})
     return CoxResult(
         duration=duration, event=event, covariates=tuple(cols), coefficients=cph.params_.copy(),
         means=cph._norm_mean.copy(), baseline_survival=cph.baseline_survival_.iloc[:, 0].copy(),
@@ -247,16 +248,6 @@ def cox_regression(
         wald_test=(wald, len(beta), float(stats.chi2.sf(wald, len(beta)))),
         concordance=float(cph.concordance_index_), ph_test=ph, steps=tuple(steps), conf_level=conf_level,
         time_unit=time_unit, categorical=categorical, source_covariates=tuple(chosen))
-
-
-def _ph_test(cph: CoxPHFitter, data: pd.DataFrame) -> pd.DataFrame:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = proportional_hazard_test(cph, data, time_transform="km")
-    out = res.summary.reset_index()
-    out = out.rename(columns={out.columns[0]: "covariate", "test_statistic": "chisq", "p": "p"})
-    out = out.set_index("covariate").reindex(list(cph.params_.index)).reset_index()
-    return out[["covariate", "chisq", "p"]]
 
 
 def _stepwise(data, duration, event, covariates, groups, direction):
