@@ -183,13 +183,13 @@ def _read_delimited(path: Path, sep: str | None, text_columns: Sequence[str],
                          "per case")
     sep = _sniffed(text, sep, path)
     check_field_counts(text, path, sep)
-    header = header_of(text, sep)
-    _check_header(header, path)
+    _check_header(header_of(text, sep), path)
     frame = read_csv_text(text, path, sep, ".", text_columns=text_columns, missing_values=missing_values)
     if sep == ";":
         comma = read_csv_text(text, path, sep, ",", text_columns=text_columns, missing_values=missing_values)
         frame = merge_decimal_marks(comma, frame, path, text_columns)
-    return frame
+    drop = _check_header(header_of(text, sep), path, frame)  # blank names: refused over values, else dropped
+    return frame.drop(columns=frame.columns[drop]) if drop else frame
 
 
 def _excel_sheet(path: Path, sheet: str | int | None) -> str | int:
@@ -307,6 +307,6 @@ def read_header(path: str | Path, *, sheet: str | int | None = None, sep: str | 
         if not text.strip():
             raise InputError("the file is empty", file=path, hint="export the table with a header row")
         names = header_of(text, _sniffed(text, sep, path))
-        _check_header(names, path)
-        return [n.strip() for n in names]
+        drop = _check_header(names, path)
+        return [n for i, n in enumerate(names) if i not in drop]  # as pandas names them (blank: dropped)
     return [str(c) for c in read_table(path, sheet=sheet, allow_empty=True).columns]
