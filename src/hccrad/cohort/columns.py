@@ -7,7 +7,7 @@ Every manifest and the clinical table go through `read_study_table`, in this ord
 2. for a clinical-only study with `data.row_ids`, the id column added: ``row<N>``, N = 1 for the first data
    row (the table has no id of its own);
 3. columns renamed by `data.columns` ({name in the file: name hccrad uses}); a new name that is already a
-   column of the same table is an error (the two would be ambiguous);
+   column of the same table, or that two columns of one table are renamed to, is an error (ambiguous);
 4. values recoded by `data.recode` ({column: {value in the file: value hccrad uses}}), matching values as
    `hccrad.cohort.outcomes.level_key` does (numbers as numbers: 1, 1.0 and "1" are one value; text
    stripped, case-sensitive). A blank stays blank. A non-blank value the table does not cover is an error
@@ -59,6 +59,12 @@ def _row_ids(frame: pd.DataFrame, data: DataSpec, path: Path) -> pd.DataFrame:
 def rename_columns(frame: pd.DataFrame, columns: Mapping[str, str], path: Path | str) -> pd.DataFrame:
     """`frame` with the columns of `columns` renamed ({old: new}); a new name already in the table is an error."""
     present = {old: new for old, new in columns.items() if old in frame.columns}
+    targets = list(present.values())
+    twice = sorted({t for t in targets if targets.count(t) > 1})
+    if twice:
+        sources = [old for old, new in present.items() if new in twice]
+        raise InputError(f"data.columns renames several columns of this table ({sources}) to {twice}", file=path,
+                         field=", ".join(twice), hint="rename each column of a table to its own name")
     clash = sorted(new for new in present.values() if new in frame.columns and new not in present)
     if clash:
         raise InputError(f"data.columns renames a column to {clash}, but the table already has a column of that "
@@ -133,8 +139,8 @@ def study_columns(path: Path, data: DataSpec, role: Role) -> list[str]:
     """The column names of a table as hccrad names them (after `data.row_ids` and `data.columns`)."""
     names = read_header(path, sheet=_sheet(data, role))
     if role == "clinical" and data.row_ids:
-        names = [source_name(data, data.id_column), *names]
-    return [data.columns.get(n, n) for n in names]
+        names = list(_row_ids(pd.DataFrame(columns=names), data, path).columns)
+    return [str(c) for c in rename_columns(pd.DataFrame(columns=names), data.columns, path).columns]
 
 
 def _tables(spec: StudySpec) -> list[tuple[Path, Role]]:

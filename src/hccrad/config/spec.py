@@ -79,7 +79,8 @@ class DataSpec(_Strict):
     columns: dict[str, str] = Field(default_factory=dict, description=(
         "rename columns as they are read, {name in the file: name hccrad uses}, in the clinical table and the "
         "manifests (e.g. {\"Patient ID\": case_id, \"CT arterial\": image_arterial, \"Child-Pugh\": child_pugh}); "
-        "every other setting names columns by the name hccrad uses"))
+        "every other setting names columns by the name hccrad uses; several file names may map to one name "
+        "(manifests that differ), but not two columns of one table"))
     missing_values: list[str] | None = Field(default=None, description=(
         "the text that marks a missing value in the clinical table and manifests, besides a blank cell "
         "(e.g. [\"?\", \"NA\", \"n.d.\"]); a list reads exactly those as missing. Default (unset): pandas' "
@@ -138,9 +139,6 @@ def _column_mapping_problems(data: "DataSpec") -> list[str]:
     """What is wrong with data.columns / data.recode / data.row_ids on their own (no file read)."""
     problems = []
     targets = list(data.columns.values())
-    twice = sorted({t for t in targets if targets.count(t) > 1})
-    if twice:
-        problems.append(f"data.columns: several columns renamed to {twice}")
     if any(not str(k).strip() or not str(v).strip() for k, v in data.columns.items()):
         problems.append("data.columns: a blank column name")
     for column, table in data.recode.items():

@@ -14,7 +14,8 @@ every table is read by the same rules and refused with the same errors (file, fi
   a column mixing ``1,5`` and ``1.5`` is refused (which is meant is ambiguous).
 - Missing markers: ``missing_values=None`` keeps pandas' markers (blank, ``NA``, ``N/A``, ``NULL``, ``nan``,
   ``#N/A`` …); a list reads exactly a blank cell and those markers as missing (``["?"]``: ``?`` is blank,
-  ``NA`` stays the text ``NA``). In Parquet, nulls are missing and text cells equal to a marker too.
+  ``NA`` stays the text ``NA``). In Parquet, nulls are missing and text cells equal to a marker too (a text
+  column of numbers and markers is then numeric, as CSV reads it).
 - Refused: a file that does not exist, is empty or is not UTF-8 text; a row with more or fewer fields than
   the header (pandas would shift the columns into an index); a header with a repeated name (pandas would
   rename the second ``x.1``) or a blank name over a column holding values (a blank name over an empty column,
@@ -246,11 +247,18 @@ def _cell_text(value: object) -> object:
 
 
 def _infer(column: pd.Series) -> pd.Series:
-    """A column read as objects -> numbers when every non-blank cell is a number, else kept as is."""
+    """A column read as objects -> numbers when every non-blank cell is a number or a text cell holding one
+    (as CSV reads it: a number stored as text is still a number), else kept as is."""
     values = column.dropna()
-    if len(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return pd.to_numeric(column)
+    if len(values) and all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in values):
+        return _numbers_if_all(column).infer_objects()
     return column.infer_objects()
+
+
+def _numbers_if_all(column: pd.Series) -> pd.Series:
+    """A text column whose every non-blank value is a number, as numbers; otherwise unchanged."""
+    parsed = pd.to_numeric(column, errors="coerce")
+    return parsed if parsed.notna().sum() == column.notna().sum() else column
 
 
 def _read_parquet(path: Path, text_columns: Sequence[str], missing_values: Sequence[str] | None) -> pd.DataFrame:
@@ -264,8 +272,10 @@ def _read_parquet(path: Path, text_columns: Sequence[str], missing_values: Seque
     _check_header(list(frame.columns), path, frame)
     markers = set(missing_values or ())
     for col in frame.columns:
-        if markers and frame[col].dtype == object:
-            frame[col] = frame[col].where(~frame[col].isin(markers))
+        if markers and frame[col].dtype == object and col not in text_columns:
+            is_marker = frame[col].isin(markers)
+            if is_marker.any():  # as CSV reads it: without its markers, a column of numbers is numeric
+                frame[col] = _numbers_if_all(frame[col].where(~is_marker))
         if col in text_columns:
             frame[col] = [None if pd.isna(v) else _cell_text(v) for v in frame[col]]
     return frame
