@@ -177,4 +177,5 @@ def test_recode_matches_numbers_as_numbers():
     assert uncovered_values(values, table) == {}
     assert recode_column(values, table).tolist() == ["A", "B", "C", None, "A"]
     assert uncovered_values(pd.Series([1, 4, 4]), table) == {"4": 2}
+    assert uncovered_values(pd.Series([1.0, 4.0, None, 4.5]), table) == {"4": 1, "4.5": 1}  # as written
     assert recode_column(pd.Series(["yes", "no", None]), {"yes": 1, "no": 0}).isna().tolist() == [False, False, True]

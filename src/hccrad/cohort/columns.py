@@ -80,8 +80,16 @@ def uncovered_values(values: pd.Series, table: Mapping[object, object]) -> dict[
     for v in values.astype(object):
         key = level_key(v)
         if key is not None and key not in keys:
-            out[str(v)] = out.get(str(v), 0) + 1
+            shown = _as_written(v)
+            out[shown] = out.get(shown, 0) + 1
     return out
+
+
+def _as_written(value: object) -> str:
+    """A value as the table shows it: 3.0 read into a column with blanks is 3."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def recode_column(values: pd.Series, table: Mapping[object, object]) -> pd.Series:
