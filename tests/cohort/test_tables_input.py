@@ -132,12 +132,12 @@ def test_blank_stays_blank_after_recoding(tmp_path):
 
 
 @pytest.mark.parametrize("mapping,match", [
-    ({**MAPPING, "columns": {**MAPPING["columns"], "Age in years": "age_years"}}, r"data.columns: column 'Age in years' "
-                                                                              r"is in none of the tables"),
-    ({**MAPPING, "recode": {"cirrhosis": {"yes": 1, "no": 0}}}, r"data.recode: column 'cirrhosis' is in none of "
-                                                                 r"the tables.*did you mean 'Cirrhosis'"),
-    ({**MAPPING, "columns": {**MAPPING["columns"], "Response": "age"}}, r"renames several columns of this table "
-                                                                         r"\(\['Age \(years\)', 'Response'\]\) to \['age'\]"),
+    ({**MAPPING, "columns": {**MAPPING["columns"], "Age in years": "age_years"}},
+     r"data.columns: column 'Age in years' is in none of the tables"),
+    ({**MAPPING, "recode": {"cirrhosis": {"yes": 1, "no": 0}}},
+     r"data.recode: column 'cirrhosis' is in none of the tables.*did you mean 'Cirrhosis'"),
+    ({**MAPPING, "columns": {**MAPPING["columns"], "Response": "age"}},
+     r"renames several columns of this table \(\['Age \(years\)', 'Response'\]\) to \['age'\]"),
 ])
 def test_absent_or_clashing_columns_are_spec_problems(tmp_path, mapping, match):
     with pytest.raises(SpecError, match=match):

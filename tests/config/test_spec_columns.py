@@ -23,7 +23,8 @@ outcome: {{response: {{column: y}}}}
 
 def test_fields_parse_with_their_types():
     spec = _spec('{clinical: c.xlsx, clinical_sheet: Baseline, columns: {"Patient ID": case_id}, '
-                 'missing_values: ["?", "n.d."], recode: {Cirrhosis: {"yes": 1, "no": 0}, PS: {0: "0-1", 1: "0-1", 2: "2+"}}}')
+                 'missing_values: ["?", "n.d."], '
+                 'recode: {Cirrhosis: {"yes": 1, "no": 0}, PS: {0: "0-1", 1: "0-1", 2: "2+"}}}')
     d = spec.data
     assert d.clinical_sheet == "Baseline" and d.columns == {"Patient ID": "case_id"}
     assert d.missing_values == ["?", "n.d."]

@@ -12,23 +12,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import pandas as pd
 
 from hccrad.core.errors import InputError
 
-from hccrad.io.tables import (  # noqa: F401  (parse_sep, sniff_delimiter: this module's public API)
+from hccrad.io.tables import (  # noqa: F401  (sniff_delimiter: re-exported, this module's public API)
     DELIMITER_NAMES as _NAMES,
     DELIMITERS,
     SNIFF_CHARS,
-    check_field_counts,
     header_of,
-    merge_decimal_marks,
     parse_sep,
-    read_csv_text,
     read_table,
     read_text,
     sniff_delimiter,
