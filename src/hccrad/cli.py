@@ -170,15 +170,9 @@ def demo(
 
 
 def _read_table(path: Path):
-    import pandas as pd
+    from hccrad.io.tables import read_table  # CSV (sniffed), TSV, Parquet, Excel; clear errors
 
-    from hccrad.core.errors import InputError
-
-    if not path.is_file():
-        raise InputError("table does not exist", file=path, hint="pass a CSV, TSV or Parquet file")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    return pd.read_csv(path, sep="\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+    return read_table(path)
 
 
 @app.command()

@@ -17,7 +17,8 @@ import pandas as pd
 
 from hccrad.cohort.derive import derive_columns
 from hccrad.cohort.outcomes import code_levels, response_labels, undeclared_values
-from hccrad.config.spec import CohortSpec, StudySpec
+from hccrad.cohort.columns import Role, column_record, read_study_table
+from hccrad.config.spec import CohortSpec, DataSpec, StudySpec
 from hccrad.core.case import Case
 from hccrad.core.errors import InputError, SpecError
 from hccrad.core.ids import case_id_problem
@@ -27,11 +28,10 @@ from hccrad.io.volume import read_image
 log = logging.getLogger(__name__)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    return pd.read_csv(path, sep=sep)
+def _read_table(path: Path, data: DataSpec | None = None, role: Role = "manifest") -> pd.DataFrame:
+    """A manifest or the clinical table as the spec declares it (`hccrad.cohort.columns.read_study_table`:
+    any supported format, sheet, missing markers, renamed columns, recoded values)."""
+    return read_study_table(Path(path), data if data is not None else DataSpec(clinical=path), role)
 
 
 def check_case_ids(frame: pd.DataFrame, id_column: str, path: Path | str | None) -> None:
@@ -102,7 +102,7 @@ class Study:
         idc = spec.data.id_column
         frames = []
         for cohort, path in spec.data.manifests.items():
-            part = _read_table(path)
+            part = _read_table(path, spec.data, "manifest")
             if idc not in part.columns:
                 raise InputError(f"manifest has no id column {idc!r}", file=path, field=idc,
                                  hint="set data.id_column to the column holding case ids")
@@ -120,7 +120,7 @@ class Study:
                 part[column] = cohort
             frames.append(part)
         if not frames:  # clinical-only study: the clinical table is the case list
-            clinical = _read_table(spec.data.clinical)
+            clinical = _read_table(spec.data.clinical, spec.data, "clinical")
             if idc not in clinical.columns:
                 raise InputError(f"clinical table has no id column {idc!r}", file=spec.data.clinical, field=idc,
                                  hint="set data.id_column to the column holding patient ids")
@@ -135,7 +135,7 @@ class Study:
                              hint="each manifest row must be one case (lesion) with a unique id across cohorts")
         table = manifest.set_index(idc)
         if spec.data.clinical is not None:
-            clinical = _read_table(spec.data.clinical)
+            clinical = _read_table(spec.data.clinical, spec.data, "clinical")
             if idc not in clinical.columns:
                 raise InputError(f"clinical table has no id column {idc!r}", file=spec.data.clinical,
                                  field=idc, hint="name the id column the same in manifest and clinical table")
@@ -163,6 +163,11 @@ class Study:
             table[spec.outcome.survival.event] = _coded_events(table, spec)
         table["cohort"] = self._cohorts(table)
         return table
+
+    @property
+    def column_record(self) -> dict | None:
+        """What `data.columns` / `missing_values` / `recode` / `row_ids` / sheets did, for run.json."""
+        return column_record(self.spec.data, self.table)
 
     @property
     def derive_record(self) -> dict | None:

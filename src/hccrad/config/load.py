@@ -2,7 +2,8 @@
 
 YAML is read with `yaml.safe_load` semantics (a `SafeLoader` node tree, so each key keeps its line number);
 pydantic validates the structure; `check_inputs` then checks what pydantic cannot see: that the manifest
-and clinical files exist and hold the columns the spec names.
+and clinical files exist, can be read (`hccrad.io.tables`) and hold the columns the spec names, by the names
+hccrad uses after `data.columns` renames them.
 """
 
 from __future__ import annotations
@@ -154,7 +155,8 @@ def load_spec(path: str | Path, *, check_files: bool = True, overrides: Sequence
 
 def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list[str]:
     """Problems with the files and columns the spec names (all of them, not just the first)."""
-    import pandas as pd
+    from hccrad.cohort.columns import mapping_header_problems, study_columns
+    from hccrad.core.errors import HccradError
 
     lines = lines or {}
 
@@ -171,7 +173,11 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
         if not path.is_file():
             problems.append(f"{where}{field}: file {path} does not exist")
             continue
-        cols = list(pd.read_csv(path, nrows=0).columns)
+        try:
+            cols = study_columns(path, spec.data, "manifest")
+        except HccradError as exc:
+            problems.append(f"{where}{field}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+            continue
         manifest_cols += cols
         for col in need:
             if col not in cols:
@@ -181,7 +187,13 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
         if not spec.data.clinical.is_file():
             problems.append(f"{at('data', 'clinical')}data.clinical: file {spec.data.clinical} does not exist")
         else:
-            clinical_cols = list(pd.read_csv(spec.data.clinical, nrows=0).columns)
+            try:
+                clinical_cols = study_columns(spec.data.clinical, spec.data, "clinical")
+            except HccradError as exc:
+                problems.append(f"{at('data', 'clinical')}data.clinical: {exc.message}"
+                                + (f" ({exc.hint})" if exc.hint else ""))
+    if not problems:
+        problems += [f"{at('data')}{p}" for p in mapping_header_problems(spec)]
     available = set(manifest_cols) | set(clinical_cols)
     if available and spec.deep is not None:
         available.add("cnn_score")  # made by the deep stage before the models are fitted

@@ -74,6 +74,27 @@ class DataSpec(_Strict):
         "report and run.json, and runs the others; refuse stops validate and run. More than 20 % of the "
         "cases failing is refused either way (a systematic problem, e.g. a wrong folder)"))
     liver_model: LiverModelSpec = Field(default_factory=LiverModelSpec)
+    clinical_sheet: str | int | None = Field(default=None, description=(
+        "the sheet of an Excel (.xlsx) clinical table: its name or 0-based position (default: the first)"))
+    manifest_sheet: str | int | None = Field(default=None, description=(
+        "the sheet of Excel (.xlsx) manifests: its name or 0-based position (default: the first)"))
+    row_ids: bool = Field(default=False, description=(
+        "the clinical table has no id column (clinical-only studies): each row's id is 'row<N>', N = 1 for "
+        "the first data row, written into data.id_column"))
+    columns: dict[str, str] = Field(default_factory=dict, description=(
+        "rename columns as they are read, {name in the file: name hccrad uses}, in the clinical table and the "
+        "manifests (e.g. {\"Patient ID\": case_id, \"CT arterial\": image_arterial, \"Child-Pugh\": child_pugh}); "
+        "every other setting names columns by the name hccrad uses; several file names may map to one name "
+        "(manifests that differ), but not two columns of one table"))
+    missing_values: list[str] | None = Field(default=None, description=(
+        "the text that marks a missing value in the clinical table and manifests, besides a blank cell "
+        "(e.g. [\"?\", \"NA\", \"n.d.\"]); a list reads exactly those as missing. Default (unset): pandas' "
+        "markers (blank, NA, N/A, NULL, nan, #N/A, ...)"))
+    recode: dict[str, dict[int | float | str, int | float | str]] = Field(default_factory=dict, description=(
+        "value tables applied as the tables are read, {column: {value in the file: value hccrad uses}}, e.g. "
+        "{cirrhosis: {\"yes\": 1, \"no\": 0}}; values match as numbers when both are numbers, otherwise as "
+        "text (case-sensitive, surrounding blanks ignored); a blank cell stays blank, and a value the table "
+        "does not cover is an error (validate lists them)"))
 
     @property
     def manifests(self) -> dict[str | None, Path]:
@@ -96,11 +117,47 @@ class DataSpec(_Strict):
                              "(a clinical-only study needs at least the clinical table)")
         return self
 
+    @field_validator("recode", mode="before")
+    @classmethod
+    def _no_boolean_recode(cls, value: object) -> object:
+        for column, table in (value.items() if isinstance(value, dict) else ()):
+            for key, target in (table.items() if isinstance(table, dict) else ()):
+                _refuse_yaml_booleans(key, f"data.recode.{column} value")
+                _refuse_yaml_booleans(target, f"data.recode.{column}[{key!r}]")
+        return value
+
+    @model_validator(mode="after")
+    def _column_mapping(self) -> "DataSpec":
+        problems = _column_mapping_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @model_validator(mode="after")
     def _reference_in_phases(self) -> "DataSpec":
         if self.reference_phase not in self.phases:
             raise ValueError(f"reference_phase {self.reference_phase!r} is not one of phases {self.phases}")
         return self
+
+
+def _column_mapping_problems(data: "DataSpec") -> list[str]:
+    """What is wrong with data.columns / data.recode / data.row_ids on their own (no file read)."""
+    problems = []
+    targets = list(data.columns.values())
+    if any(not str(k).strip() or not str(v).strip() for k, v in data.columns.items()):
+        problems.append("data.columns: a blank column name")
+    for column, table in data.recode.items():
+        if not table:
+            problems.append(f"data.recode.{column}: an empty value table")
+        if any(isinstance(k, str) and not k.strip() for k in table):
+            problems.append(f"data.recode.{column}: a blank value cannot be recoded (a blank stays missing)")
+        if column in data.columns and column not in targets:
+            problems.append(f"data.recode names {column!r}, which data.columns renames to "
+                            f"{data.columns[column]!r}: use the new name")
+    if data.row_ids and data.has_imaging:
+        problems.append("data.row_ids numbers the clinical table's rows, which only a clinical-only study can "
+                        "use (manifest rows are joined by data.id_column)")
+    return problems
 
 
 class CohortSpec(_Strict):

@@ -5,7 +5,9 @@ what `run` would refuse later (so `run_study` refuses them before its first long
 `hccrad validate` exits nonzero on them); warnings are what `run` accepts but reports (a case left out of an
 outcome's analyses, complete-case drops in the Cox model). The checks, in order:
 
-1. files and columns the spec names (`hccrad.config.load.check_inputs`, with close-match hints);
+1. files and columns the spec names (`hccrad.config.load.check_inputs`, with close-match hints; the columns
+   `data.columns` renames and `data.recode` recodes), then every value a `data.recode` table does not cover
+   (`hccrad.cohort.columns.recode_problems`: file, column and the values with their counts);
 2. duplicated ids in each manifest and in the clinical table;
 3. the joined study table (`Study.table`: clinical rows for every case, cohorts, derived columns);
 4. outcome coding: the response by its declared levels (cases outside them are left out, a warning each;
@@ -81,6 +83,7 @@ def preflight(spec: StudySpec, *, workers: int = 2) -> list[InputProblem]:
     problems = [InputProblem(None, None, None, text) for text in check_inputs(spec)]
     if problems:  # a file or column the spec names is missing: the table cannot be built from it
         return problems
+    problems += recode_value_problems(spec)
     problems += duplicate_id_problems(spec)
     if problems:
         return problems
@@ -125,14 +128,21 @@ def cases_left_out_by_preflight(problems: Iterable[InputProblem]) -> pd.DataFram
                          for c, m in rows.items()], columns=["case_id", "stage", "error", "message"])
 
 
+def recode_value_problems(spec: StudySpec) -> list[InputProblem]:
+    """Values of a `data.recode` column that its value table does not cover (file, column, every value)."""
+    from hccrad.cohort.columns import recode_problems
+
+    return [InputProblem(None, file, column, message, hint) for file, column, message, hint in recode_problems(spec)]
+
+
 def duplicate_id_problems(spec: StudySpec) -> list[InputProblem]:
     """Ids that occur more than once in a manifest, across manifests, or in the clinical table."""
-    from hccrad.cohort.study import _read_table
+    from hccrad.cohort.columns import read_raw_table as _read_table
 
     idc, problems = spec.data.id_column, []
     seen: dict[str, str] = {}
     for path in spec.data.manifests.values():
-        ids = _read_table(path)[idc].astype(str)
+        ids = _read_table(path, spec.data, "manifest")[idc].astype(str)
         dup = sorted(set(ids[ids.duplicated()]) | {i for i in ids if i in seen})
         if dup:
             problems.append(InputProblem(", ".join(dup[:20]), str(path), idc,
@@ -141,7 +151,7 @@ def duplicate_id_problems(spec: StudySpec) -> list[InputProblem]:
                                          "cohorts"))
         seen.update({i: str(path) for i in ids})
     if spec.data.clinical is not None:
-        ids = _read_table(spec.data.clinical)[idc].astype(str)
+        ids = _read_table(spec.data.clinical, spec.data, "clinical")[idc].astype(str)
         dup = sorted(set(ids[ids.duplicated()]))
         if dup:
             problems.append(InputProblem(", ".join(dup[:20]), str(spec.data.clinical), idc,

@@ -221,6 +221,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
                                 if m.optimism is not None and m.optimism.warning],
         "survival": survival.describe() if survival is not None else None,
         "derived_columns": study.derive_record,
+        "column_mapping": study.column_record,
         "lesions": lesion_record,
         "liver_segmentation": imaging.liver_record if imaging is not None else None,
         "preflight_warnings": problems_as_records(preflight_warnings),
