@@ -174,3 +174,22 @@ def test_seed000_published_habitats_are_ordered_by_ae_not_by_ae_plus_ve():
 def test_invalid_n_habitats_is_an_error(bad, cohort_X):
     with pytest.raises(FeatureError, match="n_habitats"):
         PopulationHabitats(bad).fit(cohort_X[0][:2])
+
+
+def test_individual_habitats_cluster_each_training_case_once(cohort_X, monkeypatch):
+    """One-step habitats: `fit` clusters every training case; `predict` on a training case reuses those
+    centres (no second k-means) and gives exactly the labels a fresh clustering gives; a new case is
+    clustered on its own."""
+    Xs, _ = cohort_X
+    model = _make(IndividualHabitats).fit(Xs[:4])
+    calls = []
+    original = IndividualHabitats._kmeans
+    monkeypatch.setattr(IndividualHabitats, "_kmeans", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    reused = [model.predict(X) for X in Xs[:4]]
+    assert calls == [], f"{len(calls)} k-means fits for 4 training cases already clustered in fit"
+    model.predict(Xs[4])
+    assert len(calls) == 1
+    fresh = _make(IndividualHabitats).fit(Xs[:4])
+    del fresh.training_case_centres_  # as a model loaded from JSON: clusters every case again
+    for X, labels in zip(Xs[:4], reused):
+        np.testing.assert_array_equal(labels, fresh.predict(X))

@@ -284,7 +284,11 @@ class IndividualHabitats(_HabitatEstimator):
         S = self.scaler_.transform(self._sample(Xs, digests, self.max_voxels_fit))
         k, self.k_selection_ = self._choose(S)
         self.n_habitats_ = k
-        per_case = [self._case_centres(self.scaler_.transform(X)) for X in Xs if X.shape[0] >= k]
+        # each training case is clustered once: `predict` on the same voxels reuses its centres (k-means is
+        # seeded, so recomputing them would give the same centres; issue 24)
+        self.training_case_centres_ = {dg: self._case_centres(self.scaler_.transform(X))
+                                       for X, dg in zip(Xs, digests) if X.shape[0] >= k}
+        per_case = list(self.training_case_centres_.values())
         if not per_case:
             raise FeatureError(f"no training tumour has at least {k} voxels", field="X_list")
         self.centres_scaled_ = np.mean(per_case, axis=0)
@@ -298,7 +302,10 @@ class IndividualHabitats(_HabitatEstimator):
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Labels 1..k (int16): k-means of this case alone, clusters ordered by ``order_by``."""
         S = self._check_case(X)
-        centres = self._case_centres(S)
+        known = getattr(self, "training_case_centres_", {})
+        centres = known.get(_digest(self._check_X(X, "case"))) if known else None
+        if centres is None:
+            centres = self._case_centres(S)
         return (pairwise_distances_argmin(S, centres) + 1).astype(np.int16)
 
 
