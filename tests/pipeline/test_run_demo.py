@@ -75,7 +75,8 @@ def test_patient_table_and_resampling_record(demo):
     run.json's resampling record; the report states resamples used of requested."""
     out = demo.out_dir
     run = json.loads((out / "run.json").read_text())
-    patients = pd.read_csv(out / "patients.csv", index_col="case_id", dtype={"case_id": str})
+    patients = pd.read_csv(out / "patients.csv", index_col="case_id", dtype={"case_id": str},
+                           float_precision="round_trip")  # the cut-point is one of the scores: exact floats
     assert run["patients_table"] == "patients.csv"
     assert len(patients) == run["n_cases_analysed"] and list(patients.index) == sorted(patients.index)
     assert set(patients["split"]) == {"training", "test"}
@@ -91,6 +92,11 @@ def test_patient_table_and_resampling_record(demo):
         assert rec["flagged"] == (rec["failed"] > 0.5)
         assert rec["flagged"] == any(w.startswith(f"model {name}:") for w in run["resampling_warnings"])
     assert "used of 10 requested" in demo.report.read_text()
+    cut = run["survival"]["cutpoint"]  # the survival stage's risk groups, at its training cut-point
+    groups = patients["habitat_risk_group"]
+    assert set(groups.dropna()) == {"low risk", "high risk"}
+    high = patients["habitat_probability"] > cut  # the score is P(response): higher = lower risk
+    assert (groups[high] == "low risk").all() and (groups[~high] == "high risk").all()
     train = patients[patients["split"] == "training"]
     for name in run["models"]:
         auc = demo.metrics.query("model == @name and cohort == 'training'")["auc"].iloc[0]

@@ -5,7 +5,10 @@ One row per analysed case, sorted by case id (as text): ``cohort``; ``split`` ("
 (``<column>``) and coded (``outcome_positive``, 1 = the declared positive level); and per model
 ``<model>_score`` (the linear predictor / decision function where the model has one, else logit P) and
 ``<model>_probability`` (predicted P(positive)), plus ``<model>_predicted`` at the training-cohort Youden
-cut-off; with a survival outcome its time and event columns. Every number comes from the frozen models of the run; nothing is refitted here.
+cut-off; with a survival outcome its time and event columns and, when the survival analysis names a model,
+``<model>_risk_group`` at the training cut-point of the survival stage (blank for cases left out of the
+survival analyses). Every number comes from the frozen models and the survival stage of the run; nothing is
+refitted here.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pandas as pd
 
 from hccrad.config.spec import StudySpec
 from hccrad.pipeline.modelling import FittedModels
+from hccrad.pipeline.survival_stage import SurvivalResult
 
 
 def _linear_score(est, X: pd.DataFrame, probability: np.ndarray) -> np.ndarray:
@@ -27,7 +31,8 @@ def _linear_score(est, X: pd.DataFrame, probability: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def patient_table(spec: StudySpec, data: pd.DataFrame, fitted: FittedModels | None) -> pd.DataFrame:
+def patient_table(spec: StudySpec, data: pd.DataFrame, fitted: FittedModels | None,
+                  survival: SurvivalResult | None = None) -> pd.DataFrame:
     """Case, cohort, split, outcome, and every model's score, probability and predicted class (models and
     the binary outcome only where the study has them, e.g. not in a survival-only study)."""
     out = pd.DataFrame(index=pd.Index(data.index, name="case_id"))
@@ -48,4 +53,7 @@ def patient_table(spec: StudySpec, data: pd.DataFrame, fitted: FittedModels | No
         out[f"{name}_score"] = _linear_score(m.estimator, data.loc[:, m.columns], prob)
         out[f"{name}_probability"] = prob
         out[f"{name}_predicted"] = (prob >= m.threshold).astype(int)
+    groups = survival.risk_groups() if survival is not None else None
+    if groups is not None:
+        out[groups.name] = groups.reindex(out.index)
     return out.sort_index(kind="stable")

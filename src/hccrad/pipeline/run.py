@@ -200,7 +200,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
 
     from hccrad.pipeline.patients import patient_table
 
-    atomic_write_text(out / "patients.csv", patient_table(spec, data, fitted).to_csv())
+    atomic_write_text(out / "patients.csv", patient_table(spec, data, fitted, survival).to_csv())
     t0 = time.perf_counter()
     report = build_report(spec, study, data, imaging, fitted, evaluation, stability, errors_table, out,
                           radiogenomics=radiogenomics, deep=deep, survival=survival, appendix={"study spec (resolved)": yaml.safe_dump(dump_spec(spec), sort_keys=False)})

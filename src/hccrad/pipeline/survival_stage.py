@@ -139,6 +139,15 @@ class SurvivalResult:
     staging: tuple[StagingComparison, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    def risk_groups(self) -> pd.Series | None:
+        """Each case's risk group by the training cut-point of the model's score (as in the Kaplan–Meier
+        figures); None without a model or a cut-point."""
+        if self.scores is None or self.cutpoint is None:
+            return None
+        low, high = self.risk_group_labels
+        return pd.Series(np.where(self.scores > self.cutpoint.cutpoint, high, low), index=self.scores.index,
+                         name=f"{self.model}_risk_group")
+
     def describe(self) -> dict:
         """A JSON-able record for run.json."""
         d = self.direction
