@@ -2,7 +2,8 @@
 
 Reference numbers: tests/reference/r/results/cox_ties_*.csv, written by tests/reference/r/cox_ties.R
 (`make references`) on survival's `veteran` (many tied death times): coefficients and SEs, log partial
-likelihoods, the LR, Wald and score tests of summary(coxph(..., ties = ...)), cox.zph and basehaz.
+likelihoods, the LR, Wald and score tests of summary(coxph(..., ties = ...)), cox.zph, basehaz and the
+AIC stepwise traces of step().
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ COEF = pd.read_csv(RESULTS / "cox_ties_coef.csv")
 TESTS = pd.read_csv(RESULTS / "cox_ties_tests.csv")
 ZPH = pd.read_csv(RESULTS / "cox_ties_zph.csv")
 BASEHAZ = pd.read_csv(RESULTS / "cox_ties_basehaz.csv")
+STEPS = pd.read_csv(RESULTS / "cox_ties_step.csv", keep_default_na=False)
 MODELS = {"full": ["trt", "celltype", "karno", "diagtime", "age", "prior"], "numeric": ["age", "karno", "diagtime"]}
 CASES = [(m, t) for m in MODELS for t in ("breslow", "efron")]
 TOL = {"rtol": 1e-6, "atol": 1e-9}
@@ -82,6 +84,19 @@ def test_breslow_baseline_survival_equals_basehaz(fits, model):
     shift = float(np.exp((r_means - res.means) @ res.coefficients))
     s0 = np.array([res.baseline_at(t) for t in ref["time"]]) ** shift
     assert_close(s0, np.exp(-ref["hazard"].to_numpy()), rtol=1e-6, atol=1e-9, what=f"{model}/breslow: S0(t)")
+
+
+@pytest.mark.parametrize(("ties", "direction"), [("efron", "backward"), ("breslow", "forward")])  # the CSV has all 4
+def test_stepwise_trace_equals_step(ties, direction):
+    ref = STEPS[(STEPS["ties"] == ties) & (STEPS["direction"] == direction)]
+    res = cox_regression(VETERAN, "time", "status", MODELS["full"], categorical={"celltype": "squamous"},
+                         stepwise=direction, ties=ties)
+    changes = [s.split(":")[0] for s in res.steps[1:]]  # "- diagtime: AIC=964.359"
+    aics = [float(s.rsplit("AIC=", 1)[1]) for s in res.steps]
+    assert changes == ref["change"].tolist()[1:]
+    assert_close(aics, ref["aic"].to_numpy(), rtol=0, atol=5e-4, what=f"{ties}/{direction}: AIC trace (3 decimals)")
+    final_aic = -2 * res.log_likelihood + 2 * len(res.covariates)
+    assert_close(final_aic, ref["aic"].iloc[-1], rtol=1e-9, atol=1e-9, what=f"{ties}/{direction}: final AIC")
 
 
 def test_unknown_ties_method_is_refused():

@@ -271,8 +271,8 @@ class CoxResult:
 
     def __str__(self) -> str:
         lr, _, lrp = self.lr_test
-        return (f"Cox PH ({self.ties.capitalize()} ties), n={self.n}, events={self.n_events}, C={self.concordance:.3f}, "
-                f"LR={lr:.2f} (p={lrp:.3g})\n" + self.multivariable.to_string(index=False))
+        return (f"Cox PH ({self.ties.capitalize()} ties), n={self.n}, events={self.n_events}, "
+                f"C={self.concordance:.3f}, LR={lr:.2f} (p={lrp:.3g})\n" + self.multivariable.to_string(index=False))
 
 
 def cox_regression(

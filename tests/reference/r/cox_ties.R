@@ -5,10 +5,11 @@
 #   numeric: Surv(time, status) ~ age + karno + diagtime
 # coefficients and SEs, the log partial likelihoods (null and fitted), the likelihood-ratio, Wald and score
 # (log-rank) tests of summary(fit) ($logtest, $waldtest, $sctest), cox.zph(fit) (terms, GLOBAL) and the
-# baseline cumulative hazard basehaz(fit, centered = TRUE).
+# baseline cumulative hazard basehaz(fit, centered = TRUE); and the AIC stepwise traces of step() on the full
+# model (backward from it, forward from the null model).
 #
 # Run from anywhere:  Rscript tests/reference/r/cox_ties.R
-# Writes tests/reference/r/results/cox_ties_coef.csv, cox_ties_tests.csv, cox_ties_zph.csv and cox_ties_basehaz.csv (r_version
+# Writes tests/reference/r/results/cox_ties_coef.csv, cox_ties_tests.csv, cox_ties_zph.csv, cox_ties_basehaz.csv and cox_ties_step.csv (r_version
 # and survival_version columns).
 suppressPackageStartupMessages(library(survival))
 args <- commandArgs(trailingOnly = FALSE)
@@ -37,6 +38,20 @@ for (name in names(models)) for (ties in c("breslow", "efron")) {
   zph[[length(zph) + 1]] <- data.frame(model = name, ties = ties, term = rownames(tab),
                                        chisq = tab[, "chisq"], df = tab[, "df"], p = tab[, "p"])
 }
+# AIC stepwise selection, R step() (backward from the full model; forward from the null model)
+steps <- list()
+for (ties in c("breslow", "efron")) {
+  full <- coxph(models$full, data = vet, ties = ties, control = coxph.control(eps = 1e-11, iter.max = 100))
+  null <- coxph(Surv(time, status) ~ 1, data = vet, ties = ties)
+  runs <- list(backward = step(full, direction = "backward", trace = 0),
+               forward = step(null, scope = list(lower = ~1, upper = formula(full)), direction = "forward",
+                              trace = 0))
+  for (direction in names(runs)) {
+    a <- runs[[direction]]$anova
+    steps[[length(steps) + 1]] <- data.frame(ties = ties, direction = direction, step = seq_len(nrow(a)) - 1,
+                                             change = trimws(as.character(a$Step)), aic = a$AIC)
+  }
+}
 versions <- function(d) {
   d$r_version <- paste(R.version$major, R.version$minor, sep = ".")
   d$survival_version <- as.character(packageVersion("survival"))
@@ -46,3 +61,4 @@ write.csv(versions(do.call(rbind, coefs)), file.path(out, "cox_ties_coef.csv"), 
 write.csv(versions(do.call(rbind, tests)), file.path(out, "cox_ties_tests.csv"), row.names = FALSE)
 write.csv(versions(do.call(rbind, zph)), file.path(out, "cox_ties_zph.csv"), row.names = FALSE)
 write.csv(versions(do.call(rbind, base)), file.path(out, "cox_ties_basehaz.csv"), row.names = FALSE)
+write.csv(versions(do.call(rbind, steps)), file.path(out, "cox_ties_step.csv"), row.names = FALSE)
