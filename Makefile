@@ -57,7 +57,7 @@ clean:
 # R reference numbers (statsmodels style): tests/reference/r/*.R and tests/survival/R/*.R write the committed
 # CSVs under .../results that the tests read; the test suite itself never needs R. apt-get needs root: as
 # another user, install R_DEBS first (sudo apt-get install -y ...), then `make references` runs the scripts.
-R_DEBS := r-base-core r-cran-proc r-cran-survival r-cran-riskregression
+R_DEBS := r-base-core r-cran-proc r-cran-survival r-cran-riskregression r-cran-rms r-cran-glmnet
 references:
 	@if dpkg -s $(R_DEBS) >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \

@@ -27,7 +27,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 from sklearn.base import BaseEstimator, clone
-from sklearn.metrics import brier_score_loss
+from sklearn.metrics import brier_score_loss, roc_auc_score
 from statsmodels.nonparametric.smoothers_lowess import lowess
 
 from hccrad.core.errors import DataError, ModelError
@@ -37,7 +37,8 @@ from hccrad.evaluate.classification import proportion_ci
 log = logging.getLogger(__name__)
 
 __all__ = ["HosmerLemeshowResult", "CalibrationResult", "OptimismCalibration", "calibration_curve_binned",
-           "calibration_curve_smoothed", "hosmer_lemeshow", "calibration", "bootstrap_calibration_curve"]
+           "calibration_curve_smoothed", "hosmer_lemeshow", "calibration", "bootstrap_calibration_curve",
+           "ValProbResult", "val_prob", "VAL_PROB_STATISTICS"]
 
 _EPS = 1e-10
 
@@ -250,3 +251,83 @@ def bootstrap_calibration_curve(estimator: BaseEstimator | Callable[[], BaseEsti
     curve = pd.DataFrame({"predicted": g, "apparent": apparent, "optimism": opt,
                           "corrected": np.clip(apparent - opt, 0.0, 1.0)})
     return OptimismCalibration(curve, used, seed, frac)
+
+
+# --- rms::val.prob ----------------------------------------------------------------------------------------
+# Harrell, Regression Modeling Strategies (2015) §10.9 and rms::val.prob; Spiegelhalter (Stat Med 1986).
+# With L = logit p, n patients, n1 events, deviances dev(.) = -2 log-likelihood:
+#   C = AUC (Mann–Whitney, ties 1/2) of p truncated to 4 decimals, floor(10^4 p) (rms lrm.fit's Fortran
+#       bins the probabilities so; the exact AUC differs by < 1e-4: hccrad.evaluate.discrimination), Dxy = 2C - 1;
+#   LR = dev(intercept only) - dev(L with intercept 0, slope 1);  D = (LR - 1) / n (discrimination index);
+#   R2 = (1 - exp(-LR / n)) / (1 - exp(-dev(intercept only) / n))   (Nagelkerke, as rms lrm);
+#   U = (dev(L, 0, 1) - dev(recalibrated a + b L) - 2) / n (unreliability, chi-square on 2 df), Q = D - U;
+#   Intercept, Slope = (a, b) of the logistic recalibration y ~ a + b L (maximum likelihood);
+#   Brier = mean (p - y)^2;  Emax, E90, Eavg = max, 90th percentile (R quantile type 7) and mean of
+#   |p - c(p)|, c = lowess(p, y, iter = 0) (R defaults: span 2/3, delta = range(p) / 100), values at tied
+#   p averaged (approx(..., ties = mean));
+#   Spiegelhalter z = sum (y - p)(1 - 2p) / sqrt(sum (1 - 2p)^2 p (1 - p)), two-sided normal p.
+# rms 6.5 reports "D:p" as NA; hccrad gives P(chi2_1 > LR). Reference: tests/reference/test_r_val_prob.py.
+
+VAL_PROB_STATISTICS = ("Dxy", "C (ROC)", "R2", "D", "D:Chi-sq", "D:p", "U", "U:Chi-sq", "U:p", "Q", "Brier",
+                       "Intercept", "Slope", "Emax", "E90", "Eavg", "S:z", "S:p")
+
+
+@dataclass(frozen=True)
+class ValProbResult(_checks.ResultDisplay):
+    """rms::val.prob's statistics (names as rms) for predicted probabilities against binary outcomes."""
+
+    values: dict
+    n: int
+
+    method: str = "rms::val.prob (Harrell): logistic recalibration, lowess errors, Spiegelhalter z"
+
+    def __getitem__(self, name: str) -> float:
+        return self.values[name]
+
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame({"statistic": list(self.values), "value": list(self.values.values())})
+
+
+def _deviance(y: np.ndarray, lp: np.ndarray) -> float:
+    """-2 log-likelihood of a logistic model with linear predictor `lp`."""
+    return float(-2.0 * np.sum(y * lp - np.logaddexp(0.0, lp)))
+
+
+def _lowess_errors(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """|p - c(p)| with c the R lowess(p, y, iter = 0) smooth, evaluated at p (tied p averaged)."""
+    delta = 0.01 * float(p.max() - p.min())
+    fit = lowess(y.astype(float), p, frac=2 / 3, it=0, delta=delta, return_sorted=True)
+    xs, inverse = np.unique(fit[:, 0], return_inverse=True)
+    smooth = np.bincount(inverse, weights=fit[:, 1]) / np.bincount(inverse)
+    return np.abs(p - smooth[np.searchsorted(xs, p)])
+
+
+def val_prob(y: Sequence | np.ndarray, prob: Sequence | np.ndarray) -> ValProbResult:
+    """rms::val.prob(prob, y) without groups or weights: the statistics of `VAL_PROB_STATISTICS`.
+
+    Probabilities of exactly 0 or 1 are refused (their logit is infinite; rms drops them from the
+    logistic statistics but keeps them in the others).
+    """
+    yy = _checks.binary_outcome(y).astype(float)
+    pp = _checks.probabilities(prob, yy.size, open_interval=True)
+    n, n1 = yy.size, float(yy.sum())
+    lp = np.log(pp / (1.0 - pp))
+    dev_null = -2.0 * (n1 * np.log(n1 / n) + (n - n1) * np.log(1.0 - n1 / n))
+    dev_fixed = _deviance(yy, lp)
+    try:
+        recal = sm.GLM(yy, sm.add_constant(lp, has_constant="add"), family=sm.families.Binomial()).fit(tol=1e-12)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        raise DataError(f"val.prob: logistic recalibration failed: {exc}", field="prob",
+                        hint="check that predictions vary and both outcome classes are present") from exc
+    lr = dev_null - dev_fixed
+    u_chisq = dev_fixed - float(recal.deviance)
+    d, u = (lr - 1.0) / n, (u_chisq - 2.0) / n
+    c = float(roc_auc_score(yy, np.floor(pp * 1e4)))  # rms: C on probabilities binned at 1e-4
+    err = _lowess_errors(yy, pp)
+    w = 1.0 - 2.0 * pp
+    s_z = float(np.sum((yy - pp) * w) / np.sqrt(np.sum(w * w * pp * (1.0 - pp))))
+    values = [2.0 * c - 1.0, c, (1.0 - np.exp(-lr / n)) / (1.0 - np.exp(-dev_null / n)), d, lr,
+              stats.chi2.sf(lr, 1), u, u_chisq, stats.chi2.sf(u_chisq, 2), d - u, np.mean((pp - yy) ** 2),
+              recal.params[0], recal.params[1], err.max(), np.quantile(err, 0.9), err.mean(),
+              s_z, 2.0 * stats.norm.sf(abs(s_z))]
+    return ValProbResult(values={k: float(v) for k, v in zip(VAL_PROB_STATISTICS, values, strict=True)}, n=n)

@@ -7,6 +7,11 @@
   Steyerberg, Clinical Prediction Models, 2nd ed., §17.2): fit on the full data -> apparent AUC; for each of B
   bootstrap samples, fit the whole pipeline on the sample, optimism_b = AUC(sample) - AUC(original data);
   corrected AUC = apparent - mean(optimism_b). Seed 000's "bootstrap-corrected C-index" (B = 1000).
+  The same resamples give the optimism-corrected calibration intercept and slope of rms ``validate``:
+  (a, b) of the logistic recalibration y ~ a + b L, L = logit of the predicted P(y = 1) (probabilities
+  clipped to [1e-12, 1 - 1e-12] before the logit), apparent on the full fit (0 and 1 for an unpenalised
+  logistic model), optimism_b = (a, b)(sample) - (a, b)(original data), corrected = apparent - mean optimism;
+  reference: rms::validate(lrm(...)) within Monte-Carlo error (tests/reference/test_r_validate_lrm.py).
 
 Resamples run in parallel with joblib (loky processes). Each resample's indices come from its own child of
 ``numpy.random.SeedSequence(seed)``, so results are identical for a seed whatever ``n_jobs`` is.
@@ -30,8 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from scipy import special, stats
 from sklearn.base import clone
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from hccrad.core.errors import DataError, HccradError, ModelError
@@ -52,9 +57,15 @@ def _binary(y, what: str = "y") -> np.ndarray:
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    if np.unique(y).size < 2:
+    """AUC = Mann–Whitney U / (n1 n0) from mid-ranks (ties count 1/2), the value of sklearn's
+    roc_auc_score for a binary outcome without its per-call validation (resampling calls it thousands of times)."""
+    yb = np.asarray(y) == 1
+    n1 = int(yb.sum())
+    n0 = yb.size - n1
+    if n1 == 0 or n0 == 0:
         raise DataError("AUC needs both outcome classes in the evaluated set")
-    return float(roc_auc_score(y, s))
+    ranks = stats.rankdata(np.asarray(s, dtype=float))
+    return float((ranks[yb].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
 
 
 FAILED_FRACTION_LIMIT = 0.05  # above this share of failed resamples a result is flagged
@@ -146,14 +157,45 @@ def train_test_validate(pipeline, X_train, y_train, X_test, y_test) -> TrainTest
                            tuple(selected_features(model)), model)
 
 
-def _fit_eval(pipeline, X, y, train_idx, eval_sets, resample: int):
-    """Fit a clone on rows train_idx; return (AUCs on each eval index set, selected features), or the
-    :class:`ResampleFailure` saying why this resample could not be fitted."""
+_CLIP = 1e-12
+
+
+def calibration_line(y: np.ndarray, prob: np.ndarray) -> tuple[float, float]:
+    """(intercept a, slope b) of the logistic recalibration logit P(y = 1) = a + b logit(prob).
+
+    Maximum likelihood by Newton–Raphson (two parameters, to |step| < 1e-10); (nan, nan) when the MLE does
+    not exist (one outcome class, constant predictions, separation): such resamples are counted as
+    `calibration_failed` by :class:`OptimismResult`, never averaged in.
+    """
+    p = np.clip(np.asarray(prob, dtype=float), _CLIP, 1.0 - _CLIP)
+    yy = np.asarray(y, dtype=float)
+    design = np.column_stack([np.ones(p.size), np.log(p / (1.0 - p))])
+    beta = np.array([0.0, 1.0])
+    for _ in range(50):
+        mu = special.expit(design @ beta)
+        info = (design * (mu * (1.0 - mu))[:, None]).T @ design
+        try:
+            step = np.linalg.solve(info, design.T @ (yy - mu))
+        except np.linalg.LinAlgError:
+            return float("nan"), float("nan")
+        beta = beta + step
+        if not np.all(np.isfinite(beta)) or np.max(np.abs(beta)) > 1e6:
+            return float("nan"), float("nan")
+        if np.max(np.abs(step)) < 1e-10:
+            return float(beta[0]), float(beta[1])
+    return float("nan"), float("nan")
+
+
+def _fit_eval(pipeline, X, y, train_idx, eval_sets, resample: int, calibrate_on: int = 0):
+    """Fit a clone on rows train_idx; return (AUCs on each eval index set, selected features, calibration
+    (a, b) on the first `calibrate_on` eval sets or None), or the :class:`ResampleFailure` saying why this
+    resample could not be fitted."""
     try:
         m = clone(pipeline).fit(_rows(X, train_idx), y[train_idx])
-        aucs = [_auc(y[idx], scores_of(m, _rows(X, idx))) if np.unique(y[idx]).size == 2 else np.nan
-                for idx in eval_sets]
-        return aucs, selected_features(m)
+        scores = [scores_of(m, _rows(X, idx)) for idx in eval_sets]
+        aucs = [_auc(y[idx], s) if np.unique(y[idx]).size == 2 else np.nan for idx, s in zip(eval_sets, scores)]
+        calib = [calibration_line(y[idx], s) for idx, s in zip(eval_sets[:calibrate_on], scores)] or None
+        return aucs, selected_features(m), calib
     except FITTING_ERRORS as exc:
         message = exc.message if isinstance(exc, HccradError) else str(exc)
         logger.info("resample %d failed: %s: %s", resample, type(exc).__name__, message)
@@ -256,6 +298,24 @@ class OptimismResult:
     oob_auc: np.ndarray = field(repr=False, default=None)
     failures: tuple[ResampleFailure, ...] = ()
     method: str = "Harrell bootstrap optimism correction; whole pipeline refitted per resample"
+    # calibration (intercept, slope): apparent (2,), on each bootstrap sample and on the original data
+    # (n_used x 2); None for a model without predicted probabilities
+    apparent_calibration: tuple[float, float] | None = None
+    boot_calibration: np.ndarray | None = field(repr=False, default=None)
+    test_calibration: np.ndarray | None = field(repr=False, default=None)
+
+    def calibration_summary(self) -> pd.DataFrame:
+        """rms validate's rows Intercept and Slope: apparent, mean optimism, corrected, resamples used."""
+        if self.apparent_calibration is None:
+            raise ModelError("the model gives no probabilities, so no calibration intercept or slope",
+                             field="pipeline", hint="use a probabilistic classifier as the final step")
+        diff = self.boot_calibration - self.test_calibration
+        usable = np.isfinite(diff).all(axis=1)
+        optimism = diff[usable].mean(axis=0) if usable.any() else np.full(2, np.nan)
+        apparent = np.asarray(self.apparent_calibration)
+        return pd.DataFrame({"apparent": apparent, "optimism": optimism, "corrected": apparent - optimism,
+                             "n_used": int(usable.sum()), "calibration_failed": int((~usable).sum())},
+                            index=pd.Index(["intercept", "slope"], name="index"))
 
     @property
     def n_used(self) -> int:
@@ -324,7 +384,9 @@ def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs
     if n_boot < 1:
         raise ModelError("n_boot must be >= 1", field="n_boot")
     full = clone(pipeline).fit(X, yv)
-    apparent = _auc(yv, scores_of(full, X))
+    apparent_scores = scores_of(full, X)
+    apparent = _auc(yv, apparent_scores)
+    apparent_calibration = calibration_line(yv, apparent_scores) if hasattr(full, "predict_proba") else None
     everyone = np.arange(n)
     idx = []
     for child in np.random.SeedSequence(seed).spawn(n_boot):
@@ -335,7 +397,8 @@ def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs
                 break
         idx.append(b)
     out = Parallel(n_jobs=n_jobs, backend="loky")(
-        delayed(_fit_eval)(pipeline, X, yv, b, [b, everyone, np.setdiff1d(everyone, b)], i)
+        delayed(_fit_eval)(pipeline, X, yv, b, [b, everyone, np.setdiff1d(everyone, b)], i,
+                           calibrate_on=2 if apparent_calibration is not None else 0)
         for i, b in enumerate(idx)
     )
     ok, failures = _split(out)
@@ -348,8 +411,12 @@ def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs
     boot = np.array([o[0][0] for o in ok])
     test = np.array([o[0][1] for o in ok])
     oob = np.array([o[0][2] for o in ok])
+    calib = None if apparent_calibration is None else np.array([o[2] for o in ok])  # (n_used, 2, 2)
     res = OptimismResult(apparent, boot - test, n_boot, len(failures), _frequency([o[1] for o in ok]),
-                         tuple(selected_features(full)), seed, boot, test, oob, failures)
+                         tuple(selected_features(full)), seed, boot, test, oob, failures,
+                         apparent_calibration=apparent_calibration,
+                         boot_calibration=None if calib is None else calib[:, 0, :],
+                         test_calibration=None if calib is None else calib[:, 1, :])
     if res.warning:
         logger.warning("optimism_bootstrap: %s", res.warning)
     return res

@@ -31,8 +31,13 @@ from hccrad.selection.folds import patient_folds, row_groups
 logger = logging.getLogger(__name__)
 
 
-def _l1_logistic(C: float, random_state) -> LogisticRegression:
-    return LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", max_iter=1000, random_state=random_state)
+def _l1_logistic(C: float, random_state, penalize_intercept: bool = True) -> LogisticRegression:
+    """min |w|_1 + C * (-loglik). liblinear penalises the intercept too; saga (``penalize_intercept=False``)
+    does not, which is glmnet's objective -loglik / n + lambda |w|_1 for lambda = 1 / (n C)."""
+    if penalize_intercept:
+        return LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", max_iter=1000, random_state=random_state)
+    return LogisticRegression(C=C, l1_ratio=1.0, solver="saga", tol=1e-10, max_iter=100_000,
+                              random_state=random_state)
 
 
 def _deviance(y: np.ndarray, eta: np.ndarray) -> float:
@@ -50,7 +55,10 @@ class LassoSelector(_Selector):
     ``max_features`` caps the selection (glmnet's ``dfmax``): the largest C on the path with at most that many
     non-zero coefficients; ``"epv"`` (default) = one feature per 10 patients of the smaller class (Peduzzi et
     al. 1996), which also keeps the unpenalised logistic refit away from separation in bootstrap resamples;
-    ``None`` = no cap (the seeds' procedure).
+    ``None`` = no cap (the seeds' procedure). ``penalize_intercept``: ``True`` (default) fits with liblinear,
+    which penalises the intercept as a feature; ``False`` fits with saga and a free intercept, glmnet's
+    objective: on training folds of n_f patients C = 1 / (n_f lambda), and with the same folds and grid the
+    CV curve, the 1-SE choice and the selected set equal ``cv.glmnet``'s (tests/reference/test_r_glmnet_1se.py).
 
     Fitted: ``Cs_``, ``cv_results_`` (dict of arrays: C, log10_lambda, mean, se, n_nonzero), ``coef_path_``
     (array Cs x features, columns = ``feature_names_in_``, refitted on all training rows; ``None`` with
@@ -67,7 +75,9 @@ class LassoSelector(_Selector):
         random_state: int | None = 0,
         max_features: int | str | None = "epv",
         keep_path: bool = True,
+        penalize_intercept: bool = True,
     ) -> None:
+        self.penalize_intercept = penalize_intercept
         self.max_features = max_features
         self.keep_path = keep_path
         self.cv = cv
@@ -104,7 +114,7 @@ class LassoSelector(_Selector):
         scores = np.empty((self.cv, len(Cs)))
         for f, (tr, va) in enumerate(splits):
             for c, C in enumerate(Cs):
-                m = _l1_logistic(C, self.random_state).fit(Xv[tr], yv[tr])
+                m = _l1_logistic(C, self.random_state, self.penalize_intercept).fit(Xv[tr], yv[tr])
                 eta = Xv[va] @ m.coef_[0] + m.intercept_[0]
                 if self.scoring == "deviance":
                     scores[f, c] = _deviance(yv[va], eta)
@@ -122,7 +132,7 @@ class LassoSelector(_Selector):
 
         def coef(i: int) -> np.ndarray:  # refit on all training rows at Cs[i], on demand
             if i not in cache:
-                cache[i] = _l1_logistic(Cs[i], self.random_state).fit(Xv, yv).coef_[0]
+                cache[i] = _l1_logistic(Cs[i], self.random_state, self.penalize_intercept).fit(Xv, yv).coef_[0]
             return cache[i]
 
         def nnz(i: int) -> int:

@@ -1,6 +1,7 @@
 """Survival analysis and prognostic stratification.
 
-Kaplan–Meier with R-compatible CIs, (stratified) log-rank, Cox regression (Efron ties, stepwise, PH test),
+Kaplan–Meier with R-compatible CIs, (stratified) log-rank, Cox regression (Efron or Breslow ties, stepwise,
+score and PH tests),
 Harrell's C with CI and paired comparison (Kang et al. 2015), maximally selected log-rank cut-points
 (Lausen–Schumacher p), time-dependent AUC (IPCW) with paired bootstrap comparison, calibration at a
 horizon and nomogram points. See docs/survival.md.

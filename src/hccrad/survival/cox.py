@@ -1,7 +1,12 @@
-"""Univariable and multivariable Cox proportional-hazards regression (lifelines, Efron ties).
+"""Univariable and multivariable Cox proportional-hazards regression (Efron or Breslow ties).
 
-`lifelines.CoxPHFitter` maximises the Efron partial likelihood, as R `coxph` does by default, so
-coefficients, SEs and log-likelihoods match R survival (tests/reference/test_r_survival.py).
+`ties="efron"` (the default, as R `coxph`): `lifelines.CoxPHFitter` maximises the Efron partial likelihood;
+`ties="breslow"`: statsmodels `PHReg(ties="breslow")` maximises the Breslow partial likelihood
+    l(beta) = sum_events [beta'x_i - log sum_{j: T_j >= T_i} exp(beta'x_j)]
+(Newton–Raphson with step halving), so coefficients, SEs and log-likelihoods match R survival
+`coxph(..., ties = ...)` (tests/reference/test_r_survival.py, tests/reference/test_r_cox_ties.py, 1e-6).
+The score (log-rank) test of the model, R `summary(coxph)$sctest`, is U(0)' I(0)^-1 U(0) on p df, with
+U and I the score and information of the chosen partial likelihood at beta = 0.
 Hazard ratio HR = exp(beta), Wald CI exp(beta +- z * se), Wald p-value; likelihood-ratio test
 2 (l(beta) - l(0)) and Wald test beta' V^-1 beta on p df. Proportional hazards are checked with the
 score test of R survival >= 3.0 `cox.zph` (hccrad.survival.zph: time transform "km", cox.zph's default;
@@ -24,7 +29,9 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+from lifelines.utils import concordance_index
 from scipy import stats
+from statsmodels.duration.hazard_regression import PHReg
 
 from hccrad.core.errors import DataError, ModelError
 from hccrad.survival._data import complete_cases, level_label, survival_arrays
@@ -33,6 +40,7 @@ from hccrad.survival.zph import cox_zph
 logger = logging.getLogger(__name__)
 
 STEPWISE = (None, "forward", "backward")
+TIES = ("efron", "breslow")
 # Newton–Raphson to convergence: lifelines' default stop (step norm 1e-7) leaves coefficients ~1e-5 from
 # R coxph; these bounds bring them to ~1e-9 (tests/survival/test_asaur_example.py, issue 22).
 _NEWTON = {"precision": 1e-11, "r_precision": 1e-15}
@@ -71,9 +79,97 @@ def _design(
     return pd.concat(parts, axis=1), groups
 
 
-def _fit(data: pd.DataFrame, duration: str, event: str, columns: list[str]) -> CoxPHFitter:
+_HINT = "check for a covariate that separates events perfectly (complete separation) or has no variance"
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """One fitted partial likelihood (either ties method)."""
+
+    params: pd.Series
+    variance: pd.DataFrame
+    log_likelihood: float
+    log_likelihood_null: float
+    means: pd.Series  # covariates centred at their means (lifelines' convention, kept for Breslow)
+    baseline_survival: pd.Series  # Breslow estimator of S0(t) at the means (index: every distinct time)
+    concordance: float
+
+    @property
+    def aic(self) -> float:
+        """Partial-likelihood AIC = -2 l(beta) + 2 p (R `AIC(coxph)`, lifelines `AIC_partial_`)."""
+        return -2.0 * self.log_likelihood + 2.0 * len(self.params)
+
+
+def _fit(data: pd.DataFrame, duration: str, event: str, columns: list[str], ties: str = "efron") -> _Fit:
+    if ties == "breslow":
+        return _fit_breslow(data, duration, event, columns)
+    cph = _fit_lifelines(data, duration, event, columns)
+    return _Fit(params=cph.params_.copy(), variance=cph.variance_matrix_.copy(),
+                log_likelihood=float(cph.log_likelihood_), log_likelihood_null=_ll_null(cph),
+                means=cph._norm_mean.copy(), baseline_survival=cph.baseline_survival_.iloc[:, 0].copy(),
+                concordance=float(cph.concordance_index_))
+
+
+def _phreg(data: pd.DataFrame, duration: str, event: str, columns: list[str], ties: str) -> PHReg:
+    return PHReg(data[duration].to_numpy(dtype=float), data[columns].to_numpy(dtype=float),
+                 status=data[event].to_numpy(dtype=float), ties=ties)
+
+
+def _fit_breslow(data: pd.DataFrame, duration: str, event: str, columns: list[str]) -> _Fit:
+    """Newton–Raphson with step halving on the Breslow partial likelihood (statsmodels PHReg)."""
+    means = data[columns].astype(float).mean()
+    centred = data.assign(**{c: data[c].astype(float) - means[c] for c in columns})
+    model = _phreg(centred, duration, event, columns, "breslow")
+    beta = np.zeros(len(columns))
+    ll = ll_null = float(model.loglike(beta))
+    for _ in range(100):
+        step = np.linalg.solve(-model.hessian(beta), model.score(beta))
+        halvings = 0
+        while not float(model.loglike(beta + step)) >= ll - 1e-12 and halvings < 30:
+            step, halvings = step / 2.0, halvings + 1
+        beta = beta + step
+        ll = float(model.loglike(beta))
+        if np.max(np.abs(step)) < 1e-11:
+            break
+    else:
+        raise ModelError(f"Cox model with {columns} (Breslow ties) did not converge in 100 Newton steps",
+                         field=columns[0], hint=_HINT)
+    info = -model.hessian(beta)
+    if not np.all(np.isfinite(beta)) or np.linalg.cond(info) > 1e12:
+        raise ModelError(f"Cox model with {columns} (Breslow ties) did not converge: singular information",
+                         field=columns[0], hint=_HINT)
+    x = centred[columns].to_numpy(dtype=float)
+    t = data[duration].to_numpy(dtype=float)
+    e = data[event].to_numpy(dtype=float)
+    lp = x @ beta
+    return _Fit(params=pd.Series(beta, index=columns), variance=pd.DataFrame(np.linalg.inv(info), columns, columns),
+                log_likelihood=ll, log_likelihood_null=ll_null, means=means,
+                baseline_survival=_breslow_baseline(t, e, np.exp(lp)),
+                concordance=float(concordance_index(t, -lp, e)))
+
+
+def _breslow_baseline(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> pd.Series:
+    """S0(t) = exp(-sum_{t_k <= t} d_k / sum_{T_j >= t_k} r_j) at every distinct time (as lifelines)."""
+    u, inverse = np.unique(time, return_inverse=True)
+    deaths = np.bincount(inverse, weights=event, minlength=u.size)
+    risk_sum = np.cumsum(np.bincount(inverse, weights=risk, minlength=u.size)[::-1])[::-1]
+    return pd.Series(np.exp(-np.cumsum(deaths / risk_sum)), index=pd.Index(u, name="timeline"),
+                     name="baseline survival")
+
+
+def score_test(data: pd.DataFrame, duration: str, event: str, columns: list[str],
+               ties: str = "efron") -> tuple[float, int, float]:
+    """Score (log-rank) test of beta = 0, R `summary(coxph(..., ties = ties))$sctest`: (chi2, df, p)."""
+    model = _phreg(data, duration, event, columns, ties)
+    beta0 = np.zeros(len(columns))
+    u = model.score(beta0)
+    chisq = float(u @ np.linalg.solve(-model.hessian(beta0), u))
+    return chisq, len(columns), float(stats.chi2.sf(chisq, len(columns)))
+
+
+def _fit_lifelines(data: pd.DataFrame, duration: str, event: str, columns: list[str]) -> CoxPHFitter:
     cph = CoxPHFitter()
-    hint = "check for a covariate that separates events perfectly (complete separation) or has no variance"
+    hint = _HINT
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -92,10 +188,9 @@ def _fit(data: pd.DataFrame, duration: str, event: str, columns: list[str]) -> C
     return cph
 
 
-def _table(cph: CoxPHFitter, z: float, n: int, events: int) -> pd.DataFrame:
-    s = cph.summary
-    coef, se = s["coef"].to_numpy(), s["se(coef)"].to_numpy()
-    out = pd.DataFrame({"covariate": s.index.astype(str), "coef": coef, "se": se, "hr": np.exp(coef),
+def _table(fit: _Fit, z: float, n: int, events: int) -> pd.DataFrame:
+    coef, se = fit.params.to_numpy(), np.sqrt(np.diag(fit.variance.to_numpy()))
+    out = pd.DataFrame({"covariate": fit.params.index.astype(str), "coef": coef, "se": se, "hr": np.exp(coef),
                         "hr_lower": np.exp(coef - z * se), "hr_upper": np.exp(coef + z * se),
                         "z": coef / se, "p": 2 * stats.norm.sf(np.abs(coef / se)), "n": n, "events": events})
     return out.reset_index(drop=True)
@@ -106,8 +201,8 @@ def _ll_null(cph: CoxPHFitter) -> float:
     return float(cph.log_likelihood_ - cph.log_likelihood_ratio_test().test_statistic / 2.0)
 
 
-def _aic(cph: CoxPHFitter | None, ll_null: float) -> float:
-    return -2.0 * ll_null if cph is None else float(cph.AIC_partial_)
+def _aic(fit: _Fit | None, ll_null: float) -> float:
+    return -2.0 * ll_null if fit is None else fit.aic
 
 
 @dataclass(frozen=True)
@@ -131,16 +226,18 @@ class CoxResult:
     wald_test: tuple[float, int, float]
     concordance: float
     ph_test: pd.DataFrame  # covariate (term, then "GLOBAL"), chisq, df, p: R cox.zph(fit)$table
+    score_test: tuple[float, int, float]  # R summary(fit)$sctest: (chi2, df, p)
     steps: tuple[str, ...]
     conf_level: float
     time_unit: str
     categorical: Mapping[str, object] = field(default_factory=dict)
     source_covariates: tuple[str, ...] = ()
+    ties: str = "efron"
 
     def summary(self) -> pd.DataFrame:
         out = self.multivariable.copy()
         out.attrs.update(n=self.n, events=self.n_events, concordance=self.concordance,
-                         lr_test=self.lr_test, wald_test=self.wald_test)
+                         lr_test=self.lr_test, wald_test=self.wald_test, score_test=self.score_test, ties=self.ties)
         return out
 
     def linear_predictor(self, df: pd.DataFrame) -> np.ndarray:
@@ -174,8 +271,8 @@ class CoxResult:
 
     def __str__(self) -> str:
         lr, _, lrp = self.lr_test
-        return (f"Cox PH (Efron ties), n={self.n}, events={self.n_events}, C={self.concordance:.3f}, "
-                f"LR={lr:.2f} (p={lrp:.3g})\n" + self.multivariable.to_string(index=False))
+        return (f"Cox PH ({self.ties.capitalize()} ties), n={self.n}, events={self.n_events}, "
+                f"C={self.concordance:.3f}, LR={lr:.2f} (p={lrp:.3g})\n" + self.multivariable.to_string(index=False))
 
 
 def cox_regression(
@@ -188,12 +285,16 @@ def cox_regression(
     stepwise: str | None = None,
     conf_level: float = 0.95,
     time_unit: str = "days",
+    ties: str = "efron",
 ) -> CoxResult:
     """Univariable and multivariable Cox regression with HRs, CIs, p-values, concordance and PH test.
 
     `categorical` maps a column to its reference level (dummy coding). `stepwise` is None, "forward" or
-    "backward" (AIC); the univariable table always covers every covariate.
+    "backward" (AIC); the univariable table always covers every covariate. `ties` is "efron" (default, as
+    R coxph) or "breslow".
     """
+    if ties not in TIES:
+        raise DataError(f"unknown ties method {ties!r}", field="ties", hint=f"use one of {TIES}")
     if stepwise not in STEPWISE:
         raise DataError(f"unknown stepwise option {stepwise!r}", field="stepwise", hint=f"use one of {STEPWISE}")
     if not covariates:
@@ -215,8 +316,7 @@ def cox_regression(
         if sub[event].sum() < 1:
             raise DataError(f"no events among the rows with {col!r} recorded", field=col,
                             hint="drop this covariate or check its missing values")
-        cph = _fit(sub, duration, event, groups[col])
-        uni.append(_table(cph, z, len(sub), int(sub[event].sum())))
+        uni.append(_table(_fit(sub, duration, event, groups[col], ties), z, len(sub), int(sub[event].sum())))
     univariable = pd.concat(uni, ignore_index=True)
 
     all_cols = [c for col in covariates for c in groups[col]]
@@ -228,35 +328,36 @@ def cox_regression(
     steps: list[str] = []
     chosen = list(covariates)
     if stepwise is not None:
-        chosen, steps = _stepwise(full, duration, event, list(covariates), groups, stepwise)
+        chosen, steps = _stepwise(full, duration, event, list(covariates), groups, stepwise, ties)
         if not chosen:
             raise ModelError("stepwise selection kept no covariate (the null model has the lowest AIC)",
                              field="covariates", hint="report the univariable table, or fit without stepwise")
     cols = [c for col in chosen for c in groups[col]]
-    cph = _fit(full, duration, event, cols)
-    lr = cph.log_likelihood_ratio_test()
-    beta = cph.params_.to_numpy()
-    wald = float(beta @ np.linalg.solve(cph.variance_matrix_.to_numpy(), beta))
-    ph = cox_zph(full[duration], full[event], full[cols], cph.params_.reindex(cols).to_numpy(),
-                 {col: groups[col] for col in chosen})
+    fit = _fit(full, duration, event, cols, ties)
+    lr = 2.0 * (fit.log_likelihood - fit.log_likelihood_null)
+    beta = fit.params.to_numpy()
+    wald = float(beta @ np.linalg.solve(fit.variance.to_numpy(), beta))
+    ph = cox_zph(full[duration], full[event], full[cols], fit.params.reindex(cols).to_numpy(),
+                 {col: groups[col] for col in chosen}, ties=ties)
     return CoxResult(
-        duration=duration, event=event, covariates=tuple(cols), coefficients=cph.params_.copy(),
-        means=cph._norm_mean.copy(), baseline_survival=cph.baseline_survival_.iloc[:, 0].copy(),
-        multivariable=_table(cph, z, n, n_events), univariable=univariable, n=n, n_events=n_events,
-        n_dropped=n_dropped, log_likelihood=float(cph.log_likelihood_), log_likelihood_null=_ll_null(cph),
-        lr_test=(float(lr.test_statistic), int(lr.degrees_freedom), float(lr.p_value)),
+        duration=duration, event=event, covariates=tuple(cols), coefficients=fit.params.copy(),
+        means=fit.means.copy(), baseline_survival=fit.baseline_survival.copy(),
+        multivariable=_table(fit, z, n, n_events), univariable=univariable, n=n, n_events=n_events,
+        n_dropped=n_dropped, log_likelihood=fit.log_likelihood, log_likelihood_null=fit.log_likelihood_null,
+        lr_test=(lr, len(beta), float(stats.chi2.sf(lr, len(beta)))),
         wald_test=(wald, len(beta), float(stats.chi2.sf(wald, len(beta)))),
-        concordance=float(cph.concordance_index_), ph_test=ph, steps=tuple(steps), conf_level=conf_level,
-        time_unit=time_unit, categorical=categorical, source_covariates=tuple(chosen))
+        concordance=fit.concordance, ph_test=ph, score_test=score_test(full, duration, event, cols, ties),
+        steps=tuple(steps), conf_level=conf_level, time_unit=time_unit, categorical=categorical,
+        source_covariates=tuple(chosen), ties=ties)
 
 
-def _stepwise(data, duration, event, covariates, groups, direction):
+def _stepwise(data, duration, event, covariates, groups, direction, ties="efron"):
     """AIC stepwise over source covariates (a categorical variable enters or leaves as one block)."""
-    ll_null = _ll_null(_fit(data, duration, event, groups[covariates[0]]))
+    ll_null = _fit(data, duration, event, groups[covariates[0]], ties).log_likelihood_null
 
     def aic(cols):
-        return _aic(_fit(data, duration, event, [c for col in cols for c in groups[col]]) if cols else None,
-                    ll_null)
+        fit = _fit(data, duration, event, [c for col in cols for c in groups[col]], ties) if cols else None
+        return _aic(fit, ll_null)
 
     current = [] if direction == "forward" else list(covariates)
     best = aic(current)

@@ -5,7 +5,7 @@ by a score test for theta = 0 at the fitted beta (Therneau, survival 3.0 `cox.zp
 with g(t) = 1 - KM(t-) (transform "km", cox.zph's default: the left-continuous Kaplan–Meier of all subjects,
 centred at its mean over the events), x-bar_k(t) and V_k(t) the risk-weighted mean and covariance of the
 covariates in the k-th of the d Efron terms of a tied event time (the deaths enter the risk set in steps
-of 1/d),
+of 1/d; with Breslow ties all d deaths enter at once and each uses the full risk set),
 
     U2 = sum_events g(t_i) x_i - sum_times sum_k (1/d) g(t) x-bar_k(t),
     I  = sum_times sum_k (1/d) [[V_k, g V_k], [g V_k, g^2 V_k]]        (2p x 2p),
@@ -37,8 +37,11 @@ def km_left_transform(time: np.ndarray, event: np.ndarray) -> np.ndarray:
 
 
 def zph_score_and_information(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta: np.ndarray,
-                              gtime: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(U2, I): the time-weighted score (p) and the 2p x 2p information matrix (Efron ties), as zph1.c."""
+                              gtime: np.ndarray, ties: str = "efron") -> tuple[np.ndarray, np.ndarray]:
+    """(U2, I): the time-weighted score (p) and the 2p x 2p information matrix, as zph1.c.
+
+    ties "efron": the d deaths at a time join the risk set 1/d at a time; "breslow": all at once.
+    """
     x = x - x.mean(axis=0)
     risk = np.exp(x @ beta)
     p = x.shape[1]
@@ -60,10 +63,12 @@ def zph_score_and_information(time: np.ndarray, event: np.ndarray, x: np.ndarray
         rd = risk[dead]
         denom2, a2, cmat2 = rd.sum(), rd @ x[dead], (x[dead] * rd[:, None]).T @ x[dead]
         u2 += g * x[dead].sum(axis=0)
-        for _ in range(d):  # Efron: the deaths join the risk set 1/d at a time
-            denom += denom2 / d
-            a += a2 / d
-            cmat += cmat2 / d
+        share = 1.0 / d if ties == "efron" else 1.0
+        for k in range(d):  # Efron: the deaths join the risk set 1/d at a time; Breslow: all at once
+            if ties == "efron" or k == 0:
+                denom += denom2 * share
+                a += a2 * share
+                cmat += cmat2 * share
             mean = a / denom
             u2 -= g * mean
             var = cmat / denom - np.outer(mean, mean)
@@ -75,13 +80,16 @@ def zph_score_and_information(time: np.ndarray, event: np.ndarray, x: np.ndarray
 
 
 def cox_zph(time, event, design: pd.DataFrame, beta: Sequence[float],
-            terms: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+            terms: Mapping[str, Sequence[str]] | None = None, ties: str = "efron") -> pd.DataFrame:
     """cox.zph(fit, transform = "km") table: one row per term (chisq, df, p) and the GLOBAL row.
 
     `design`: the model's covariate columns (one row per subject, no missing value); `beta`: the fitted
     coefficients in the same order; `terms`: term name -> its design columns (default: one term per column),
-    so a categorical covariate's dummies are tested jointly, as cox.zph(terms = TRUE).
+    so a categorical covariate's dummies are tested jointly, as cox.zph(terms = TRUE); `ties`: the fit's
+    method for tied death times ("efron" or "breslow").
     """
+    if ties not in ("efron", "breslow"):
+        raise DataError(f"PH test: unknown ties method {ties!r}", field="ties", hint='use "efron" or "breslow"')
     t = np.asarray(time, dtype=float)
     e = np.asarray(event, dtype=int)
     x = design.to_numpy(dtype=float)
@@ -95,7 +103,7 @@ def cox_zph(time, event, design: pd.DataFrame, beta: Sequence[float],
                         hint="pass the fitted model's design matrix, its coefficients and at least one event")
     ttimes = km_left_transform(t, e)
     gtime = ttimes - ttimes[e == 1].mean()
-    u2, info = zph_score_and_information(t, e, x, b, gtime)
+    u2, info = zph_score_and_information(t, e, x, b, gtime, ties)
     p = len(columns)
     rows = []
     for name, cols in [*terms.items(), ("GLOBAL", columns)]:
