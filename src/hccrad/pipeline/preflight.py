@@ -14,7 +14,9 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
    fewer than two classes among the analysed training cases is an error), survival events 0/1 or
    `event_codes` (anything else an error), survival times numeric and >= 0;
 5. column types against their use: model predictors and Cox covariates numeric without blanks (the first
-   bad row named), staging columns (`compare_with`) numeric or ordered categories, derived-score inputs
+   bad row named), or categorical (`data.categorical`, or a text column: a warning names the inferred
+   levels; values outside declared levels listed with their counts, `hccrad.cohort.categorical`), staging
+   columns (`compare_with`) numeric or ordered categories, derived-score inputs
    numeric;
 6. per case, the images and masks (`hccrad.io.inspect.inspect_case_images`: readable to the last voxel,
    geometry within tolerance, binary non-empty masks), two cases at a time in worker processes. Under
@@ -30,6 +32,7 @@ from dataclasses import asdict, replace
 
 import pandas as pd
 
+from hccrad.cohort.categorical import Coding, as_levels, codings_for, values_outside
 from hccrad.cohort.outcomes import code_levels, leave_out_reason, level_key, undeclared_values
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
@@ -291,15 +294,25 @@ def column_type_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProb
     """Columns whose type does not fit their use (see the module docstring, item 5)."""
     problems: list[InputProblem] = []
     done: set[str] = set()
+    sv = spec.outcome.survival
+    codings = codings_for([c for c, _ in _model_predictors(spec, table)] + (sv.covariates if sv else []),
+                          table, spec.data.categorical)
     for col, use in _model_predictors(spec, table):
         if col not in done:  # a column used by two models is reported once
             done.add(col)
-            problems += _numeric_problems(table, col, use, _file_of(spec, col), blanks="error")
-    sv = spec.outcome.survival
+            problems += _categorical_problems(table, codings[col], use, _file_of(spec, col), blanks="error") \
+                if col in codings else _numeric_problems(table, col, use, _file_of(spec, col), blanks="error")
     if sv is not None:
         for col in sv.covariates:
-            if col in table.columns:
+            if col in codings and col not in done:
+                problems += _categorical_problems(table, codings[col], "Cox covariate", _file_of(spec, col),
+                                                  blanks="warning")
+            elif col in table.columns and col not in codings:
                 problems += _numeric_problems(table, col, "Cox covariate", _file_of(spec, col), blanks="warning")
+    problems += [InputProblem(None, _file_of(spec, col), f"data.categorical.{col}",
+                              f"data.categorical declares {col!r}, which is not a column of the study table",
+                              "check the name (after data.columns renames it)")
+                 for col in spec.data.categorical if col not in table.columns]
         for col in sv.compare_with:
             if col not in table.columns:
                 continue
@@ -312,6 +325,34 @@ def column_type_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProb
             else:
                 problems += _numeric_problems(table, col, "staging column (compare_with)", _file_of(spec, col))
     problems += _derive_input_problems(spec, table)
+    return problems
+
+
+def _categorical_problems(table: pd.DataFrame, coding: Coding, use: str, file: str | None, *,
+                          blanks: str) -> list[InputProblem]:
+    """A categorical predictor: values outside its declared levels (an error listing them with their counts),
+    blanks (`blanks` severity), and, when inferred from a text column, a warning naming the levels."""
+    col, problems = coding.column, []
+    if not coding.declared:
+        problems.append(InputProblem(None, file, col, (
+            f"{use}: text column {col!r} is taken as categorical with levels {list(coding.levels)} (sorted), "
+            f"reference {coding.reference!r}: dummy-coded, one OR/HR per level against the reference"),
+            f"to choose the levels or the reference, declare data.categorical: {{{col}: {{levels: [...], "
+            "reference: ...}}", severity="warning"))
+    outside = values_outside(table[col], coding)
+    if len(outside):
+        counts = as_levels(outside).value_counts().to_dict()
+        problems.append(InputProblem(", ".join(map(str, outside.index[:20])), file, col, (
+            f"{use}: value(s) outside the declared levels {list(coding.levels)} of {col!r}: {counts} "
+            f"({len(outside)} case(s), first {outside.index[0]!r})"),
+            "add the level to data.categorical, or recode the value with data.recode"))
+    missing = table.index[table[col].isna()]
+    if len(missing):
+        problems.append(InputProblem(", ".join(map(str, missing[:20])), file, col,
+                                     f"{use}: {len(missing)} blank value(s) in {col!r}, first row {missing[0]!r}"
+                                     + ("" if blanks == "error" else "; those cases are left out (complete case)"),
+                                     "fill them, or remove the cases" if blanks == "error" else "",
+                                     severity=blanks))
     return problems
 
 
