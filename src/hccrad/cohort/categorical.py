@@ -7,7 +7,8 @@ the reference, and the variable as a whole is tested jointly on k degrees of fre
 
 Declared in the spec (`data.categorical: {BCLC: {levels: [A, B, C, D], reference: A}}`); a text column used
 as a predictor without a declaration is inferred as categorical with its levels in sorted order and the
-first as reference (a warning in `hccrad validate` names the column and the levels). Values are compared as
+first as reference (a warning in `hccrad validate` names the column and the levels); a text column is one
+whose non-blank values are at least half not numbers (`is_text`). Values are compared as
 text: a number is written without a trailing ".0" (1, 1.0 and "1" are the level "1"), surrounding blanks are
 ignored.
 """
@@ -100,13 +101,14 @@ def as_levels(values: pd.Series) -> pd.Series:
 
 
 def is_text(values: pd.Series) -> bool:
-    """True when some non-blank value is not a number (the column cannot enter a model as it is)."""
+    """True for a text column: at least half of its non-blank values are not numbers (BCLC 0/A/B/C/D is text;
+    a numeric column with a stray ">400" is not, and stays a numeric column with a bad value, refused)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         return True
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return False
     present = values.dropna()
-    return bool(len(present)) and bool(pd.to_numeric(present, errors="coerce").isna().any())
+    return bool(len(present)) and float(pd.to_numeric(present, errors="coerce").isna().mean()) >= 0.5
 
 
 def coding_of(column: str, values: pd.Series, declared: CategoricalColumn | None) -> Coding:

@@ -267,8 +267,8 @@ def _numeric_problems(table: pd.DataFrame, column: str, use: str, file: str | No
         problems.append(InputProblem(str(first), file, column,
                                      f"{use}: column {column!r} is not numeric ({int(bad.sum())} value(s), first "
                                      f"{col[first]!r} in row {first!r})",
-                                     "code it as numbers (e.g. 0/1 for yes/no), or derive an ordered category "
-                                     "with derive:"))
+                                     "code it as numbers (e.g. 0/1 for yes/no), declare it categorical "
+                                     "(data.categorical), or derive an ordered category with derive:"))
     if blanks is not None and col.isna().any():
         missing = col.index[col.isna()]
         problems.append(InputProblem(", ".join(map(str, missing[:20])), file, column,
@@ -309,10 +309,6 @@ def column_type_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProb
                                                   blanks="warning")
             elif col in table.columns and col not in codings:
                 problems += _numeric_problems(table, col, "Cox covariate", _file_of(spec, col), blanks="warning")
-    problems += [InputProblem(None, _file_of(spec, col), f"data.categorical.{col}",
-                              f"data.categorical declares {col!r}, which is not a column of the study table",
-                              "check the name (after data.columns renames it)")
-                 for col in spec.data.categorical if col not in table.columns]
         for col in sv.compare_with:
             if col not in table.columns:
                 continue
@@ -324,6 +320,10 @@ def column_type_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProb
                                                  "give an ordered stage column"))
             else:
                 problems += _numeric_problems(table, col, "staging column (compare_with)", _file_of(spec, col))
+    problems += [InputProblem(None, _file_of(spec, col), f"data.categorical.{col}",
+                              f"data.categorical declares {col!r}, which is not a column of the study table",
+                              "check the name (after data.columns renames it)")
+                 for col in spec.data.categorical if col not in table.columns]
     problems += _derive_input_problems(spec, table)
     return problems
 

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from hccrad.cohort.categorical import as_levels, codings_for  # noqa: E402
 from hccrad.cohort.outcomes import response_labels  # noqa: E402
 from hccrad.cohort.study import Study  # noqa: E402
 from hccrad.config.spec import StudySpec  # noqa: E402
@@ -164,7 +165,9 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
         return
     m = clinical[0]
     s = rep.section("Table 2. Univariable and multivariable logistic regression of clinical variables",
-                    f"Training cohort; multivariable model = the variables kept by model '{m.name}'.")
+                    f"Training cohort; multivariable model = the variables kept by model '{m.name}'. A categorical "
+                    "variable has one row per level against its reference; p_variable_uv/_mv test its levels "
+                    "jointly (Wald).")
     y = response_labels(spec, data)
     train = data[(data["cohort"] == spec.cohorts.training) & y.notna()].copy()  # the analysed cases only
     train["_y"] = y.loc[train.index].astype(int)
@@ -174,6 +177,9 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
         score = f"{m.spec.fuse}_score"
         train[score] = fitted.models[m.spec.fuse].scores.loc[train.index]
         variables, kept = variables + [score], variables + [score]
+    for col, k in codings_for(m.spec.clinical, train, spec.data.categorical).items():  # one OR per level vs ref
+        train[col] = pd.Categorical(as_levels(train[col]), categories=[k.reference, *k.others])
+    kept = [v for v in variables if v in kept or any(str(s).startswith(f"{v}[") for s in m.selected)]
     res = odds_ratio_table(train, "_y", variables, multivariable=kept or None)
     table = res.summary()
     rep.add_table(s, table, "Odds ratios (95% CI)", index=False, key="odds_ratios")

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hccrad.cohort.categorical import as_levels, codings_for
 from hccrad.cohort.study import order_cohorts
 from hccrad.config.spec import StudySpec, SurvivalOutcome
 from hccrad.core.errors import DataError, HccradError
@@ -195,8 +196,11 @@ def run_survival(spec: StudySpec, data: pd.DataFrame,
             groupings += _km_by(data, sv, groups, f"{model} risk group", cohorts, notes)
     for col in sv.groups:
         groupings += _km_by(data, sv, data[col], col, cohorts, notes)
-    cox = _cox(data.loc[train], sv, model, score, notes)
-    nomogram, calibration = _nomogram_and_calibration(data, sv, model, score, cox, train, cohorts, notes)
+    # categorical covariates (declared, or text: levels of the training cohort) as level texts, dummy-coded
+    codings = codings_for(sv.covariates, data.loc[train], spec.data.categorical)
+    coded = data.assign(**{c: as_levels(data[c]) for c in codings})
+    cox = _cox(coded.loc[train], sv, model, score, notes, {c: k.reference for c, k in codings.items()})
+    nomogram, calibration = _nomogram_and_calibration(coded, sv, model, score, cox, train, cohorts, notes)
     risks = _risk_table(sv, data, model, score, direction)
     c_indices = _c_indices(data, sv, risks, cohorts, notes)
     time_auc = _time_auc(data, sv, risks, cohorts, train, spec.seed, notes)
@@ -279,7 +283,7 @@ def _km_by(data: pd.DataFrame, sv: SurvivalOutcome, groups: pd.Series, name: str
 
 
 def _cox(train: pd.DataFrame, sv: SurvivalOutcome, model: str | None, score: pd.Series | None,
-         notes: list[str]) -> CoxResult | None:
+         notes: list[str], references: Mapping[str, str] | None = None) -> CoxResult | None:
     """Univariable and multivariable Cox regression on the training cohort: the covariates, and the model's
     score (as `<model>_score`) only when the study names the model."""
     df = train[[sv.time, sv.event, *sv.covariates]]
@@ -291,7 +295,7 @@ def _cox(train: pd.DataFrame, sv: SurvivalOutcome, model: str | None, score: pd.
     if not covs:
         return None
     try:
-        return cox_regression(df, sv.time, sv.event, covs, time_unit=sv.unit)
+        return cox_regression(df, sv.time, sv.event, covs, time_unit=sv.unit, categorical=references or None)
     except HccradError as exc:
         notes.append(f"Cox regression not computed: {exc.message}")
         return None
@@ -305,7 +309,8 @@ def _nomogram_and_calibration(data, sv, model, score, cox, train, cohorts, notes
     frame = data if score is None else data.assign(**{f"{model}_score": score})
     nomogram = None
     try:
-        nomogram = nomogram_points(cox, frame.loc[train, list(cox.covariates)], horizon=sv.horizons[0])
+        design = pd.DataFrame(cox._matrix(frame.loc[train]), index=frame.index[train], columns=list(cox.covariates))
+        nomogram = nomogram_points(cox, design, horizon=sv.horizons[0])  # a categorical's dummies: 0/1 axes
     except HccradError as exc:
         notes.append(f"Cox nomogram not drawn: {exc.message}")
     cells = []

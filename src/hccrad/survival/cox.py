@@ -7,7 +7,9 @@ Hazard ratio HR = exp(beta), Wald CI exp(beta +- z * se), Wald p-value; likeliho
 score test of R survival >= 3.0 `cox.zph` (hccrad.survival.zph: time transform "km", cox.zph's default;
 one row per covariate, a categorical covariate's dummies tested jointly on their df, then the GLOBAL
 test), which reproduces cox.zph to 1e-6 (tests/reference/test_r_cox_zph.py). Stepwise selection (`"forward"` /
-`"backward"`) minimises the partial-likelihood AIC = -2 l(beta) + 2 p, as R `step()`.
+`"backward"`) minimises the partial-likelihood AIC = -2 l(beta) + 2 p, as R `step()`. A categorical
+covariate (dummies against its reference) is also tested as a whole (`CoxResult.joint_tests`): univariable
+likelihood-ratio test (R `summary(coxph)$logtest`) and multivariable Wald test b' V^-1 b of its dummies.
 
 Rows with a missing value in the duration, event or any covariate are dropped from the multivariable
 fit (complete-case, counted and logged); each univariable fit uses the rows complete for its covariate.
@@ -37,6 +39,7 @@ STEPWISE = (None, "forward", "backward")
 # R coxph; these bounds bring them to ~1e-9 (tests/survival/test_asaur_example.py, issue 22).
 _NEWTON = {"precision": 1e-11, "r_precision": 1e-15}
 _COLS = ["covariate", "coef", "se", "hr", "hr_lower", "hr_upper", "z", "p", "n", "events"]
+_JOINT = ["covariate", "df", "lr_uv", "p_uv", "wald_mv", "p_mv"]
 
 
 def _design(
@@ -136,6 +139,7 @@ class CoxResult:
     time_unit: str
     categorical: Mapping[str, object] = field(default_factory=dict)
     source_covariates: tuple[str, ...] = ()
+    joint_tests: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_JOINT))
 
     def summary(self) -> pd.DataFrame:
         out = self.multivariable.copy()
@@ -165,6 +169,13 @@ class CoxResult:
         if missing:
             raise ModelError(f"columns {missing} needed by the Cox model are missing", field=missing[0])
         design, _ = _design(df, list(src), dict(self.categorical))
+        unseen = [c for c in design.columns if c not in self.covariates]
+        if unseen:  # a level the model was not fitted with: never an all-zero (reference) row
+            hit = design[unseen].fillna(0).to_numpy().any(axis=1)
+            case, column = design.index[hit][0], unseen[0].split("=")[0]
+            raise DataError(f"value {df.loc[case, column]!r} of categorical {column!r} is not a level the Cox "
+                            f"model was fitted with ({int(hit.sum())} row(s))", case=str(case), field=column,
+                            hint="declare the level in data.categorical with training cases, or recode it")
         design = design.reindex(columns=list(self.covariates), fill_value=0.0)
         if design.isna().any().any():
             bad = design.columns[design.isna().any()].tolist()
@@ -209,7 +220,7 @@ def cox_regression(
     design, groups = _design(base, covariates, categorical)
     data = pd.concat([base[[duration, event]].astype(float), design], axis=1)
 
-    uni = []
+    uni, joint = [], []
     for col in covariates:
         sub, _ = complete_cases(data, [duration, event, *groups[col]], what=f"univariable Cox ({col})")
         if sub[event].sum() < 1:
@@ -217,6 +228,10 @@ def cox_regression(
                             hint="drop this covariate or check its missing values")
         cph = _fit(sub, duration, event, groups[col])
         uni.append(_table(cph, z, len(sub), int(sub[event].sum())))
+        if len(groups[col]) > 1:  # a categorical variable: its levels tested together (LR, as R's logtest)
+            lr_uv = cph.log_likelihood_ratio_test()
+            joint.append({"covariate": col, "df": len(groups[col]), "lr_uv": float(lr_uv.test_statistic),
+                          "p_uv": float(lr_uv.p_value)})
     univariable = pd.concat(uni, ignore_index=True)
 
     all_cols = [c for col in covariates for c in groups[col]]
@@ -247,7 +262,22 @@ def cox_regression(
         lr_test=(float(lr.test_statistic), int(lr.degrees_freedom), float(lr.p_value)),
         wald_test=(wald, len(beta), float(stats.chi2.sf(wald, len(beta)))),
         concordance=float(cph.concordance_index_), ph_test=ph, steps=tuple(steps), conf_level=conf_level,
-        time_unit=time_unit, categorical=categorical, source_covariates=tuple(chosen))
+        time_unit=time_unit, categorical=categorical, source_covariates=tuple(chosen),
+        joint_tests=_joint_wald(joint, cph, groups, chosen))
+
+
+def _joint_wald(rows: list[dict], cph: CoxPHFitter, groups: Mapping[str, list[str]],
+                chosen: Sequence[str]) -> pd.DataFrame:
+    """Per categorical variable: the univariable LR test (`rows`) and the multivariable Wald test
+    W = b' V^-1 b of its dummies' coefficients b (covariance V) on len(b) df."""
+    for row in rows:
+        cols = groups[row["covariate"]]
+        wald = np.nan
+        if row["covariate"] in chosen:
+            b = cph.params_[cols].to_numpy()
+            wald = float(b @ np.linalg.solve(cph.variance_matrix_.loc[cols, cols].to_numpy(), b))
+        row.update(wald_mv=wald, p_mv=float(stats.chi2.sf(wald, len(cols))) if np.isfinite(wald) else np.nan)
+    return pd.DataFrame(rows, columns=_JOINT)
 
 
 def _stepwise(data, duration, event, covariates, groups, direction):
