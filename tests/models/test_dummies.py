@@ -84,7 +84,28 @@ def test_stepwise_moves_a_categorical_variable_as_one_block(table: pd.DataFrame)
                                 params={"stepwise": {"groups": groups}}, categorical={"BCLC": (LEVELS, "A")})
     pipe.fit(data[["noise", "BCLC"]], data["y"].to_numpy())
     assert list(pipe[-1].feature_names_in_) == groups["BCLC"]
-    full = smf.logit("y ~ C(BCLC, Treatment('A'))", data=data).fit(disp=0)
-    joint = float(full.wald_test(np.eye(4)[1:], scalar=True).pvalue)
+    full = smf.logit("y ~ C(BCLC, Treatment('A'))", data=data).fit(disp=0, tol=1e-12)
+    joint = float(full.wald_test(np.eye(4)[1:], scalar=True).pvalue)  # Intercept, then the three levels
     uni = pipe.named_steps["stepwise"].result_.univariable
     assert abs(uni.loc["BCLC", "p"] - joint) <= 1e-8, (uni.loc["BCLC", "p"], joint)
+
+
+def test_odds_ratio_table_levels_and_joint_test_equal_statsmodels(table: pd.DataFrame) -> None:
+    from hccrad.evaluate.descriptive import odds_ratio_table
+
+    data = table.assign(BCLC=pd.Categorical(table["BCLC"], categories=["B", "A", "C", "D"]))  # reference B
+    res = odds_ratio_table(data, "y", ["age", "BCLC"], multivariable=["age", "BCLC"]).summary().set_index("term")
+    ref = smf.logit("y ~ age + C(BCLC, Treatment('B'))", data=table).fit(disp=0, tol=1e-12)
+    uni = smf.logit("y ~ C(BCLC, Treatment('B'))", data=table).fit(disp=0, tol=1e-12)
+    for lv in "ACD":
+        name = f"C(BCLC, Treatment('B'))[T.{lv}]"
+        _check(f"multivariable OR {lv}", res.loc[f"BCLC: {lv}", "or_mv"], np.exp(ref.params[name]), 1e-6)
+        _check(f"univariable OR {lv}", res.loc[f"BCLC: {lv}", "or_uv"], np.exp(uni.params[name]), 1e-6)
+    def levels_of(fit) -> np.ndarray:  # restriction matrix picking the BCLC terms (patsy puts them first)
+        return np.eye(len(fit.params))[[i for i, n in enumerate(fit.params.index) if n.startswith("C(BCLC")]]
+
+    joint_mv = float(ref.wald_test(levels_of(ref), scalar=True).pvalue)
+    joint_uv = float(uni.wald_test(levels_of(uni), scalar=True).pvalue)
+    _check("joint Wald p (multivariable)", res.loc["BCLC: A", "p_variable_mv"], joint_mv, 1e-8)
+    _check("joint Wald p (univariable)", res.loc["BCLC: D", "p_variable_uv"], joint_uv, 1e-8)
+    _check("age's own p", res.loc["age", "p_variable_mv"], res.loc["age", "p_mv"], 1e-15)
