@@ -23,17 +23,22 @@ def bclc_table(seed: int = 5) -> pd.DataFrame:
     t, c = rng.exponential(30 / np.exp(eta)), rng.uniform(10, 60, N)
     return pd.DataFrame({"pid": [f"P{i:03d}" for i in range(N)], "age": rng.normal(62, 9, N).round(1),
                          "BCLC": bclc, "resp": (rng.random(N) < 1 / (1 + np.exp(-eta))).astype(int),
-                         "os": np.minimum(t, c).round(1), "death": (t <= c).astype(int)})
+                         "os": np.minimum(t, c).round(1), "death": (t <= c).astype(int),
+                         "TNM": np.select([eta < -0.5, eta < 0.5], ["I", "II"], "III")})
+
+
+TNM = {"levels": ["I", "II", "III"], "ordered": True}
 
 
 def write_study(tmp_path, table: pd.DataFrame, **data) -> "Path":  # noqa: F821
     table.to_csv(tmp_path / "clinical.csv", index=False)
+    data["categorical"] = {"TNM": TNM, **data.get("categorical", {})}
     spec = {"name": "categorical", "seed": 0, "output_dir": "results",
             "data": {"clinical": "clinical.csv", "id_column": "pid", **data},
             "cohorts": {"column": None, "split_test_fraction": 0.3},
             "outcome": {"response": {"column": "resp"},
                         "survival": {"time": "os", "event": "death", "horizons": [12],
-                                     "covariates": ["age", "BCLC"]}},
+                                     "covariates": ["age", "BCLC"], "compare_with": ["TNM"]}},
             "models": [{"name": "clin", "features": "none", "clinical": ["age", "BCLC"],
                         "clinical_selection": "all"}],
             "validation": {"bootstrap": 0}}
@@ -60,6 +65,15 @@ def test_values_outside_declared_levels_are_listed_with_file_and_column(tmp_path
     assert e.case_id.split(", ") == ["P003", "P008", "P011"]
 
 
+def test_text_stage_needs_declared_ordered_levels(tmp_path):
+    unordered = write_study(tmp_path, bclc_table(), categorical={"TNM": {"levels": ["I", "II", "III"]}})
+    assert any("without an order" in p.message for p in errors_of(preflight(load_spec(unordered))))
+    t = bclc_table()
+    t.loc[4, "TNM"] = "IV"
+    errs = errors_of(preflight(load_spec(write_study(tmp_path, t))))
+    assert len(errs) == 1 and errs[0].field == "TNM" and "'IV': 1" in errs[0].message and errs[0].case_id == "P004"
+
+
 def test_declared_column_must_exist(tmp_path):
     path = write_study(tmp_path, bclc_table(), categorical={"Child_Pugh": {"levels": ["A", "B"]}})
     assert any("Child_Pugh" in p.message for p in errors_of(preflight(load_spec(path))))
@@ -77,6 +91,8 @@ def test_clinical_only_study_with_a_text_bclc_column_runs(tmp_path):
     assert bclc["p_variable_uv"].nunique() == 1 and bclc["p_variable_mv"].notna().all()
     cox = pd.read_csv(next(tables.glob("*univariable-cox-regression*.csv")))
     assert {"BCLC=A", "BCLC=C"} <= set(cox["covariate"]) and "BCLC=B" not in set(cox["covariate"])
+    stages = pd.read_csv(next(tables.glob("*staging-systems-compared*training.csv"))).set_index("score")
+    assert stages.loc["TNM", "c_index"] > 0.6  # the text stage, ranked I < II < III as declared (simulated so)
     joint = pd.read_csv(next(tables.glob("*categorical-covariates-as-a-whole*.csv")))
     assert joint.loc[0, "covariate"] == "BCLC" and joint.loc[0, "df"] == 2
     model = json.loads(res.run_json.read_text())["models"]["clin"]

@@ -16,8 +16,8 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
 5. column types against their use: model predictors and Cox covariates numeric without blanks (the first
    bad row named), or categorical (`data.categorical`, or a text column: a warning names the inferred
    levels; values outside declared levels listed with their counts, `hccrad.cohort.categorical`), staging
-   columns (`compare_with`) numeric or ordered categories, derived-score inputs
-   numeric;
+   columns (`compare_with`) numeric, ordered categories, or text with ordered levels declared in
+   `data.categorical` (values outside them listed), derived-score inputs numeric;
 6. per case, the images and masks (`hccrad.io.inspect.inspect_case_images`: readable to the last voxel,
    geometry within tolerance, binary non-empty masks), two cases at a time in worker processes. Under
    `data.on_case_error: leave_out` (the default) a failing case is a warning ("left out of the run: ...")
@@ -32,7 +32,7 @@ from dataclasses import asdict, replace
 
 import pandas as pd
 
-from hccrad.cohort.categorical import Coding, as_levels, codings_for, values_outside
+from hccrad.cohort.categorical import Coding, as_levels, coding_of, codings_for, values_outside
 from hccrad.cohort.outcomes import code_levels, leave_out_reason, level_key, undeclared_values
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
@@ -313,7 +313,16 @@ def column_type_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProb
             if col not in table.columns:
                 continue
             dtype = table[col].dtype
-            if isinstance(dtype, pd.CategoricalDtype):
+            declared = spec.data.categorical.get(col)
+            if declared is not None:  # a text stage with declared ordered levels (data.categorical)
+                problems += _categorical_problems(table, coding_of(col, table[col], declared),
+                                                  "staging column (compare_with)", _file_of(spec, col), blanks=None)
+                if not declared.ordered:
+                    problems.append(InputProblem(None, _file_of(spec, col), f"data.categorical.{col}",
+                                                 f"staging column {col!r} (compare_with) is declared categorical "
+                                                 "without an order", "add ordered: true (levels from least to "
+                                                 "most advanced)"))
+            elif isinstance(dtype, pd.CategoricalDtype):
                 if not dtype.ordered:
                     problems.append(InputProblem(None, _file_of(spec, col), col,
                                                  f"staging column {col!r} (compare_with) is an unordered category",
@@ -329,7 +338,7 @@ def column_type_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProb
 
 
 def _categorical_problems(table: pd.DataFrame, coding: Coding, use: str, file: str | None, *,
-                          blanks: str) -> list[InputProblem]:
+                          blanks: str | None) -> list[InputProblem]:
     """A categorical predictor: values outside its declared levels (an error listing them with their counts),
     blanks (`blanks` severity), and, when inferred from a text column, a warning naming the levels."""
     col, problems = coding.column, []
@@ -346,7 +355,7 @@ def _categorical_problems(table: pd.DataFrame, coding: Coding, use: str, file: s
             f"{use}: value(s) outside the declared levels {list(coding.levels)} of {col!r}: {counts} "
             f"({len(outside)} case(s), first {outside.index[0]!r})"),
             "add the level to data.categorical, or recode the value with data.recode"))
-    missing = table.index[table[col].isna()]
+    missing = table.index[table[col].isna()] if blanks is not None else []
     if len(missing):
         problems.append(InputProblem(", ".join(map(str, missing[:20])), file, col,
                                      f"{use}: {len(missing)} blank value(s) in {col!r}, first row {missing[0]!r}"

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hccrad.cohort.categorical import as_levels, codings_for
+from hccrad.cohort.categorical import as_levels, coding_of, codings_for, values_outside
 from hccrad.cohort.study import order_cohorts
 from hccrad.config.spec import StudySpec, SurvivalOutcome
 from hccrad.core.errors import DataError, HccradError
@@ -201,7 +201,7 @@ def run_survival(spec: StudySpec, data: pd.DataFrame,
     coded = data.assign(**{c: as_levels(data[c]) for c in codings})
     cox = _cox(coded.loc[train], sv, model, score, notes, {c: k.reference for c, k in codings.items()})
     nomogram, calibration = _nomogram_and_calibration(coded, sv, model, score, cox, train, cohorts, notes)
-    risks = _risk_table(sv, data, model, score, direction)
+    risks = _risk_table(sv, _ordered_stages(data, sv, spec.data.categorical), model, score, direction)
     c_indices = _c_indices(data, sv, risks, cohorts, notes)
     time_auc = _time_auc(data, sv, risks, cohorts, train, spec.seed, notes)
     staging = _staging(data, sv, risks, cohorts, train, spec.seed, notes) if sv.compare_with else ()
@@ -340,6 +340,22 @@ def _ordinal(col: pd.Series) -> pd.Series:
                         field="outcome.survival.compare_with",
                         hint="derive the stage with hccrad's clinical scores (ordered) or code it 0, 1, 2, …")
     return out.astype(float)
+
+
+def _ordered_stages(data: pd.DataFrame, sv: SurvivalOutcome, declared: Mapping) -> pd.DataFrame:
+    """Staging columns (`compare_with`) declared in `data.categorical` with ordered levels, as ordered
+    categoricals (first level = least advanced); a value outside the levels is an error naming the case."""
+    out = {}
+    for col in sv.compare_with:
+        if col in declared and declared[col].ordered:
+            coding = coding_of(col, data[col], declared[col])
+            outside = values_outside(data[col], coding)
+            if len(outside):
+                raise DataError(f"value {outside.iloc[0]!r} of staging column {col!r} is not one of its declared "
+                                f"levels {list(coding.levels)}", case=str(outside.index[0]), field=col,
+                                hint="add the level to data.categorical, or recode it with data.recode")
+            out[col] = pd.Categorical(as_levels(data[col]), categories=list(coding.levels), ordered=True)
+    return data.assign(**out) if out else data
 
 
 def _risk_table(sv, data, model, score, direction) -> pd.DataFrame:
