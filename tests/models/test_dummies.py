@@ -109,3 +109,20 @@ def test_odds_ratio_table_levels_and_joint_test_equal_statsmodels(table: pd.Data
     _check("joint Wald p (multivariable)", res.loc["BCLC: A", "p_variable_mv"], joint_mv, 1e-8)
     _check("joint Wald p (univariable)", res.loc["BCLC: D", "p_variable_uv"], joint_uv, 1e-8)
     _check("age's own p", res.loc["age", "p_variable_mv"], res.loc["age", "p_mv"], 1e-15)
+
+
+def test_nomogram_has_one_axis_per_categorical_variable(table: pd.DataFrame) -> None:
+    from hccrad.survival.nomogram import nomogram_points
+
+    pipe = build_model_pipeline(["age", "BCLC"], steps=["logistic"], categorical={"BCLC": (LEVELS, "B")})
+    X = table[["age", "BCLC"]]
+    pipe.fit(X, table["y"].to_numpy())
+    design = pipe[:-1].transform(X)
+    nomo = nomogram_points(pipe[-1], design, categorical=pipe.named_steps["dummies"].level_columns())
+    axis = nomo.scales[nomo.scales["variable"] == "BCLC"]
+    assert list(nomo.scales["variable"].unique()) == ["age", "BCLC"] and list(axis["label"]) == LEVELS
+    b = dict(zip(LEVELS, [pipe[-1].summary().loc[f"BCLC[{lv}]", "coef"] if lv != "B" else 0.0 for lv in LEVELS]))
+    expected = (np.array(list(b.values())) - min(b.values())) / nomo.lp_per_point
+    _check("points per level", axis["points"].to_numpy(), expected, 1e-9)
+    _check("probability from total points", nomo.predict(nomo.total_points(design)),
+           pipe.predict_proba(X)[:, 1], 1e-12)

@@ -108,6 +108,12 @@ class DummyEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "transformer_")
         return np.asarray(self.feature_names_out_, dtype=object)
 
+    def level_columns(self) -> dict[str, dict[str, str | None]]:
+        """{categorical column: {level: its dummy column, None for the reference}} in level order (the
+        nomogram's one axis per variable)."""
+        return {col: {lv: None if lv == ref else dummy_name(col, lv) for lv in levels}
+                for col, (levels, ref) in self.codings.items()}
+
     def groups(self) -> dict[str, list[str]]:
         """{input column: its output columns} (a categorical variable's dummies, or the column itself)."""
         check_is_fitted(self, "transformer_")

@@ -128,11 +128,13 @@ def _nomogram_inputs(model, data: pd.DataFrame, train: pd.Series):
     est = model.estimator
     X = data.loc[train, model.columns]
     if isinstance(est, ScoreFusion):
-        return est.fusion_model_, est.fusion_inputs(X)
+        encoder = getattr(est, "encoder_", None)  # categorical clinical columns: one axis per variable
+        return est.fusion_model_, est.fusion_inputs(X), encoder.level_columns() if encoder else None
     if isinstance(est, Pipeline) and isinstance(est.steps[-1][1], LogisticModel):
         if any(name in ("scale", "lasso") for name, _ in est.steps[:-1]):
             return None
-        return est.steps[-1][1], est[:-1].transform(X)
+        encoder = est.named_steps.get("dummies")
+        return est.steps[-1][1], est[:-1].transform(X), encoder.level_columns() if encoder else None
     return None
 
 
@@ -148,8 +150,8 @@ def _section_nomograms(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted:
         return
     s = rep.section("Nomograms", "Points per variable on its own scale (training-cohort ranges); total "
                                  "points map to the predicted probability of response.")
-    for name, (logit, design) in drawn:
-        nomo = nomogram_points(logit, design)
+    for name, (logit, design, categorical) in drawn:
+        nomo = nomogram_points(logit, design, categorical=categorical)
         fig, ax = plt.subplots(figsize=(8, 1.0 + 0.55 * (len(nomo.scales["variable"].unique()) + 3)))
         plot_nomogram(ax, nomo)
         rep.add_figure(s, fig, f"Nomogram of model '{name}'", key="nomogram")

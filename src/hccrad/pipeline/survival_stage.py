@@ -310,7 +310,9 @@ def _nomogram_and_calibration(data, sv, model, score, cox, train, cohorts, notes
     nomogram = None
     try:
         design = pd.DataFrame(cox._matrix(frame.loc[train]), index=frame.index[train], columns=list(cox.covariates))
-        nomogram = nomogram_points(cox, design, horizon=sv.horizons[0])  # a categorical's dummies: 0/1 axes
+        levels = {col: {str(ref): None, **{c.split("=", 1)[1]: c for c in cox.covariates if c.startswith(f"{col}=")}}
+                  for col, ref in cox.categorical.items()}  # a categorical covariate: one axis, a tick per level
+        nomogram = nomogram_points(cox, design, horizon=sv.horizons[0], categorical=levels)
     except HccradError as exc:
         notes.append(f"Cox nomogram not drawn: {exc.message}")
     cells = []
