@@ -30,12 +30,12 @@ def bclc_table(seed: int = 5) -> pd.DataFrame:
 TNM = {"levels": ["I", "II", "III"], "ordered": True}
 
 
-def write_study(tmp_path, table: pd.DataFrame, **data) -> "Path":  # noqa: F821
+def write_study(tmp_path, table: pd.DataFrame, cohorts: dict | None = None, **data) -> "Path":  # noqa: F821
     table.to_csv(tmp_path / "clinical.csv", index=False)
     data["categorical"] = {"TNM": TNM, **data.get("categorical", {})}
     spec = {"name": "categorical", "seed": 0, "output_dir": "results",
             "data": {"clinical": "clinical.csv", "id_column": "pid", **data},
-            "cohorts": {"column": None, "split_test_fraction": 0.3},
+            "cohorts": cohorts or {"column": None, "split_test_fraction": 0.3},
             "outcome": {"response": {"column": "resp"},
                         "survival": {"time": "os", "event": "death", "horizons": [12],
                                      "covariates": ["age", "BCLC"], "compare_with": ["TNM"]}},
@@ -95,6 +95,18 @@ def test_clinical_only_study_with_a_text_bclc_column_runs(tmp_path):
     assert stages.loc["TNM", "c_index"] > 0.6  # the text stage, ranked I < II < III as declared (simulated so)
     joint = pd.read_csv(next(tables.glob("*categorical-covariates-as-a-whole*.csv")))
     assert joint.loc[0, "covariate"] == "BCLC" and joint.loc[0, "df"] == 2
-    model = json.loads(res.run_json.read_text())["models"]["clin"]
+    run = json.loads(res.run_json.read_text())
+    assert run["survival"]["notes"] == [] and run["survival"]["cox_covariates"] == ["age", "BCLC=A", "BCLC=C"]
+    assert list((res.out_dir / "report" / "figures").glob("*cox-nomogram*.png"))  # one BCLC axis, a tick per level
+    model = run["models"]["clin"]
     assert model["selected"] == ["age", "BCLC[A]", "BCLC[C]"] and "·BCLC[A]" in model["formula"]
     assert not any(w["field"] == "BCLC" for w in json.loads(res.run_json.read_text())["preflight_warnings"])
+
+
+def test_level_without_training_cases_is_refused_before_the_run(tmp_path):
+    t = bclc_table().assign(cohort="training")
+    t.loc[[50, 55], "cohort"] = "test"
+    t.loc[[50, 55], "BCLC"] = "D"  # only test cases hold D
+    spec = load_spec(write_study(tmp_path, t, cohorts={"column": "cohort", "tests": ["test"]}))
+    errs = [p for p in errors_of(preflight(spec)) if "no case in the training cohort" in p.message]
+    assert len(errs) == 1 and errs[0].field == "BCLC" and errs[0].case_id == "P050, P055" and "['D']" in errs[0].message

@@ -300,13 +300,14 @@ def column_type_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProb
     for col, use in _model_predictors(spec, table):
         if col not in done:  # a column used by two models is reported once
             done.add(col)
-            problems += _categorical_problems(table, codings[col], use, _file_of(spec, col), blanks="error") \
+            problems += _categorical_problems(table, codings[col], use, _file_of(spec, col), blanks="error",
+                                              training=spec.cohorts.training) \
                 if col in codings else _numeric_problems(table, col, use, _file_of(spec, col), blanks="error")
     if sv is not None:
         for col in sv.covariates:
             if col in codings and col not in done:
                 problems += _categorical_problems(table, codings[col], "Cox covariate", _file_of(spec, col),
-                                                  blanks="warning")
+                                                  blanks="warning", training=spec.cohorts.training)
             elif col in table.columns and col not in codings:
                 problems += _numeric_problems(table, col, "Cox covariate", _file_of(spec, col), blanks="warning")
         for col in sv.compare_with:
@@ -337,8 +338,26 @@ def column_type_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProb
     return problems
 
 
+def _levels_without_training_cases(table: pd.DataFrame, coding: Coding, use: str, file: str | None,
+                                   training: str, severity: str) -> list[InputProblem]:
+    """Levels of `coding` that no training case holds: the model has no coefficient for them, so it cannot
+    be fitted (a declared level) or cannot score the other cohorts' cases that hold them."""
+    text = as_levels(table[coding.column])
+    in_training = set(text[table["cohort"] == training].dropna())
+    absent = [lv for lv in coding.levels if lv not in in_training]
+    if not absent:
+        return []
+    cases = text.index[text.isin(absent)]
+    return [InputProblem(", ".join(map(str, cases[:20])) or None, file, coding.column, (
+        f"{use}: level(s) {absent} of {coding.column!r} have no case in the training cohort "
+        + (f"({len(cases)} case(s) of other cohorts hold them, first {cases[0]!r}): the model cannot score them"
+           if len(cases) else "(declared, found in no case): their OR/HR cannot be estimated")),
+        "merge the level with another (data.recode), or drop it from data.categorical levels",
+        severity=severity)]
+
+
 def _categorical_problems(table: pd.DataFrame, coding: Coding, use: str, file: str | None, *,
-                          blanks: str | None) -> list[InputProblem]:
+                          blanks: str | None, training: str = "training") -> list[InputProblem]:
     """A categorical predictor: values outside its declared levels (an error listing them with their counts),
     blanks (`blanks` severity), and, when inferred from a text column, a warning naming the levels."""
     col, problems = coding.column, []
@@ -355,6 +374,9 @@ def _categorical_problems(table: pd.DataFrame, coding: Coding, use: str, file: s
             f"{use}: value(s) outside the declared levels {list(coding.levels)} of {col!r}: {counts} "
             f"({len(outside)} case(s), first {outside.index[0]!r})"),
             "add the level to data.categorical, or recode the value with data.recode"))
+    if "cohort" in table.columns and blanks is not None:
+        problems += _levels_without_training_cases(table, coding, use, file, training,
+                                                   "error" if blanks == "error" else "warning")
     missing = table.index[table[col].isna()] if blanks is not None else []
     if len(missing):
         problems.append(InputProblem(", ".join(map(str, missing[:20])), file, col,
