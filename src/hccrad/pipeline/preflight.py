@@ -295,8 +295,8 @@ def column_type_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProb
     problems: list[InputProblem] = []
     done: set[str] = set()
     sv = spec.outcome.survival
-    codings = codings_for([c for c, _ in _model_predictors(spec, table)] + (sv.covariates if sv else []),
-                          table, spec.data.categorical)
+    clinical = [c for m in spec.models for c in m.clinical]  # dummy-coded in the models; feature columns are not
+    codings = codings_for(clinical + (sv.covariates if sv else []), table, spec.data.categorical)
     for col, use in _model_predictors(spec, table):
         if col not in done:  # a column used by two models is reported once
             done.add(col)
