@@ -126,3 +126,20 @@ def test_nomogram_has_one_axis_per_categorical_variable(table: pd.DataFrame) -> 
     _check("points per level", axis["points"].to_numpy(), expected, 1e-9)
     _check("probability from total points", nomo.predict(nomo.total_points(design)),
            pipe.predict_proba(X)[:, 1], 1e-12)
+
+
+def test_fused_model_dummy_codes_its_clinical_columns(table: pd.DataFrame) -> None:
+    from hccrad.models.factory import ScoreFusion
+
+    rng = np.random.default_rng(8)
+    data = table.assign(h1=rng.normal(size=len(table)) + table["y"], h2=rng.normal(size=len(table)))
+    fused = ScoreFusion(build_model_pipeline(None, ["logistic"]), ["h1", "h2"], ["age", "BCLC"],
+                        score_name="img_score", categorical={"BCLC": (LEVELS, "A")})
+    fused.fit(data, data["y"].to_numpy())
+    assert list(fused.fusion_model_.feature_names_in_) == ["age", "BCLC[B]", "BCLC[C]", "BCLC[D]", "img_score"]
+    design = fused.fusion_inputs(data).assign(BCLC=data["BCLC"], y=data["y"])
+    ref = smf.logit("y ~ age + C(BCLC, Treatment('A')) + img_score", data=design).fit(disp=0, tol=1e-12)
+    _check("fused probabilities", fused.predict_proba(data)[:, 1], ref.predict(design), 1e-8)
+    with pytest.raises(DataError) as err:
+        fused.predict_proba(data.iloc[:3].assign(BCLC=["A", "Z", "B"]))
+    assert err.value.case == data.index[1] and "'Z'" in err.value.message
