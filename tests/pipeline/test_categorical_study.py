@@ -110,3 +110,9 @@ def test_level_without_training_cases_is_refused_before_the_run(tmp_path):
     spec = load_spec(write_study(tmp_path, t, cohorts={"column": "cohort", "tests": ["test"]}))
     errs = [p for p in errors_of(preflight(spec)) if "no case in the training cohort" in p.message]
     assert len(errs) == 1 and errs[0].field == "BCLC" and errs[0].case_id == "P050, P055" and "['D']" in errs[0].message
+
+
+def test_declared_reference_must_be_a_level_in_the_data(tmp_path):
+    path = write_study(tmp_path, bclc_table(), categorical={"BCLC": {"reference": "D"}})
+    errs = errors_of(preflight(load_spec(path)))
+    assert any(p.field == "data.categorical.BCLC" and "'D'" in p.message for p in errs)

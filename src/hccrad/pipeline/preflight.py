@@ -367,6 +367,10 @@ def _categorical_problems(table: pd.DataFrame, coding: Coding, use: str, file: s
             f"reference {coding.reference!r}: dummy-coded, one OR/HR per level against the reference"),
             f"to choose the levels or the reference, declare data.categorical: {{{col}: {{levels: [...], "
             "reference: ...}}", severity="warning"))
+    if coding.reference not in coding.levels:  # a declared reference without declared levels, not in the data
+        problems.append(InputProblem(None, file, f"data.categorical.{col}", (
+            f"{use}: reference {coding.reference!r} of {col!r} is not among its levels {list(coding.levels)}"),
+            "name one of the levels as reference (as written in the table)"))
     outside = values_outside(table[col], coding)
     if len(outside):
         counts = as_levels(outside).value_counts().to_dict()
