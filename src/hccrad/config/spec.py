@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hccrad.cohort.categorical import CategoricalColumn
 from hccrad.cohort.derive import DeriveSpec
 from hccrad.deep.spec import DeepSpec
 from hccrad.radiogenomics.spec import RadiogenomicsSpec
@@ -95,6 +96,11 @@ class DataSpec(_Strict):
         "{cirrhosis: {\"yes\": 1, \"no\": 0}}; values match as numbers when both are numbers, otherwise as "
         "text (case-sensitive, surrounding blanks ignored); a blank cell stays blank, and a value the table "
         "does not cover is an error (validate lists them)"))
+    categorical: dict[str, CategoricalColumn] = Field(default_factory=dict, description=(
+        "categorical clinical columns, {column: {levels: [A, B, C, D], reference: A}}: dummy-coded against "
+        "the reference in every model (ORs/HRs per level, a joint test per variable); a value outside the "
+        "levels is refused by validate. A text column used as a predictor without an entry here is "
+        "categorical with its sorted levels, the first the reference (validate says so)"))
 
     @property
     def manifests(self) -> dict[str | None, Path]:

@@ -183,7 +183,9 @@ def table_one(df: pd.DataFrame, group: str | None = None, continuous: Sequence[s
 @dataclass(frozen=True)
 class OddsRatioResult(_checks.ResultDisplay):
     """Univariable and multivariable ORs. Columns: variable, term, n_uv, or_uv, lower_uv, upper_uv, p_uv,
-    or_mv, lower_mv, upper_mv, p_mv (NaN for terms not in the multivariable model)."""
+    or_mv, lower_mv, upper_mv, p_mv (NaN for terms not in the multivariable model), note, and p_variable_uv /
+    p_variable_mv: the Wald test of the variable as a whole (a categorical variable's levels jointly,
+    b' V^-1 b on its number of dummies; the term's own p for a number)."""
 
     table: pd.DataFrame
     outcome: str
@@ -197,6 +199,8 @@ class OddsRatioResult(_checks.ResultDisplay):
 
 
 def _design(df: pd.DataFrame, variables: Sequence[str]) -> pd.DataFrame:
+    """Numbers as they are; a text or categorical column as dummies `v: level` against its first level (the
+    categories' order of a pandas Categorical, else sorted)."""
     parts = []
     for v in variables:
         col = df[v]
@@ -213,7 +217,22 @@ def _design(df: pd.DataFrame, variables: Sequence[str]) -> pd.DataFrame:
     return pd.concat(parts, axis=1)
 
 
-def _logit_fit(y: pd.Series, X: pd.DataFrame, alpha: float, what: str) -> pd.DataFrame:
+def _variable_of(columns: Sequence[str], variables: Sequence[str]) -> dict[str, str]:
+    """{design column: its variable} (a dummy `v: level` belongs to v)."""
+    return {c: next(v for v in variables if c == v or str(c).startswith(f"{v}: ")) for c in columns}
+
+
+def _joint_p(fit, terms: list[str]) -> float:
+    """Wald test of the terms' coefficients together: b' V^-1 b on len(b) df (one term: its Wald p)."""
+    if len(terms) == 1:
+        return float(fit.pvalues[terms[0]])
+    b = fit.params[terms].to_numpy()
+    stat = float(b @ np.linalg.solve(fit.cov_params().loc[terms, terms].to_numpy(), b))
+    return float(stats.chi2.sf(stat, len(terms)))
+
+
+def _logit_fit(y: pd.Series, X: pd.DataFrame, alpha: float, what: str,
+               variables: Sequence[str] = ()) -> pd.DataFrame:
     ok = X.notna().all(axis=1) & y.notna()
     yy, XX = y[ok].astype(float), sm.add_constant(X[ok], has_constant="add")
     if yy.nunique() < 2:
@@ -229,6 +248,8 @@ def _logit_fit(y: pd.Series, X: pd.DataFrame, alpha: float, what: str) -> pd.Dat
     ci = fit.conf_int(alpha)
     out = pd.DataFrame({"or": np.exp(fit.params), "lower": np.exp(ci[0]), "upper": np.exp(ci[1]),
                         "p": fit.pvalues}).drop(index="const")
+    owner = _variable_of(list(out.index), variables or list(out.index))
+    out["p_variable"] = [_joint_p(fit, [c for c in out.index if owner[c] == owner[t]]) for t in out.index]
     if not np.isfinite(out.to_numpy()).all() or (fit.bse.drop("const") > 1e3).any():
         raise DataError(f"{what}: non-finite or huge odds ratio (perfect separation?)", field=what,
                         hint="merge sparse categories or drop the variable")
@@ -251,7 +272,7 @@ def odds_ratio_table(df: pd.DataFrame, outcome: str, variables: Sequence[str],
     notes: dict[str, str] = {}
     for v in variables:  # a variable that separates the outcome is reported as not estimable, not dropped
         try:
-            uv[v] = _logit_fit(y, _design(df, [v]), alpha, v)
+            uv[v] = _logit_fit(y, _design(df, [v]), alpha, v, [v])
         except DataError as exc:
             notes[v] = f"univariable OR not estimable: {exc.message}"
             log.warning("odds_ratio_table: %s", notes[v])
@@ -263,7 +284,7 @@ def odds_ratio_table(df: pd.DataFrame, outcome: str, variables: Sequence[str],
     mv, mv_note = None, ""
     if mv_vars:
         try:
-            mv = _logit_fit(y, _design(df, mv_vars), alpha, "multivariable model")
+            mv = _logit_fit(y, _design(df, mv_vars), alpha, "multivariable model", mv_vars)
         except DataError as exc:  # report the univariable table with the reason, do not drop it
             mv_note = f"multivariable model not estimable: {exc.message}"
             log.warning("odds_ratio_table: %s", mv_note)
@@ -272,16 +293,19 @@ def odds_ratio_table(df: pd.DataFrame, outcome: str, variables: Sequence[str],
         if v not in uv:
             rows.append({"variable": v, "term": v, "n_uv": int(df[v].notna().sum()), "or_uv": np.nan,
                          "lower_uv": np.nan, "upper_uv": np.nan, "p_uv": np.nan, "or_mv": np.nan,
-                         "lower_mv": np.nan, "upper_mv": np.nan, "p_mv": np.nan, "note": notes[v]})
+                         "lower_mv": np.nan, "upper_mv": np.nan, "p_mv": np.nan, "note": notes[v],
+                         "p_variable_uv": np.nan, "p_variable_mv": np.nan})
             continue
         for term, r in uv[v].iterrows():
             row = {"variable": v, "term": term, "n_uv": int(r["n"]), "or_uv": r["or"], "lower_uv": r["lower"],
                    "upper_uv": r["upper"], "p_uv": r["p"], "note": mv_note if v in mv_vars else ""}
             if mv is not None and term in mv.index:
                 m = mv.loc[term]
-                row.update(or_mv=m["or"], lower_mv=m["lower"], upper_mv=m["upper"], p_mv=m["p"])
+                row.update(or_mv=m["or"], lower_mv=m["lower"], upper_mv=m["upper"], p_mv=m["p"],
+                           p_variable_mv=m["p_variable"])
             else:
-                row.update(or_mv=np.nan, lower_mv=np.nan, upper_mv=np.nan, p_mv=np.nan)
+                row.update(or_mv=np.nan, lower_mv=np.nan, upper_mv=np.nan, p_mv=np.nan, p_variable_mv=np.nan)
+            row["p_variable_uv"] = r["p_variable"]
             rows.append(row)
     return OddsRatioResult(pd.DataFrame(rows), outcome, tuple(mv_vars),
                            int(mv["n"].iloc[0]) if mv is not None else 0, lv)

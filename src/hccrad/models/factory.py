@@ -186,8 +186,12 @@ def build_model_pipeline(
     steps: list[str] = ("scale", "univariate", "correlation", "lasso", "logistic"),
     params: dict | None = None,
     random_state: int | None = 0,
+    categorical: dict[str, tuple[list[str], str]] | None = None,
 ) -> Pipeline:
     """A selection + model ``Pipeline`` on a DataFrame: ``ColumnSelector(features)`` (if given) then ``steps``.
+
+    ``categorical`` ({column: (levels, reference)}) adds a :class:`~hccrad.models.dummies.DummyEncoder`
+    ("dummies") right after the column selector: those columns enter the steps as treatment-coded dummies.
 
     The last step must be a model (logistic, svm, rf, xgboost); the others selection steps (module doc table).
     ``params`` maps a step name to its keyword arguments. The pipeline outputs pandas between steps so
@@ -211,6 +215,10 @@ def build_model_pipeline(
         if not features:
             raise ModelError("empty feature list", field="features", hint="name at least one feature column")
         chain.append(("columns", ColumnSelector(list(features))))
+    if categorical:
+        from hccrad.models.dummies import DummyEncoder
+
+        chain.append(("dummies", DummyEncoder(dict(categorical))))
     chain += [(s, _make(s, params.get(s, {}), random_state)) for s in steps]
     return Pipeline(chain).set_output(transform="pandas")
 
@@ -262,6 +270,7 @@ class ScoreFusion(ClassifierMixin, BaseEstimator):
         score_name: str = "HabitatScore",
         inner_cv: int | None = None,
         random_state: int | None = 0,
+        categorical: dict[str, tuple[list[str], str]] | None = None,
     ) -> None:
         self.score_pipeline = score_pipeline
         self.score_features = score_features
@@ -269,6 +278,7 @@ class ScoreFusion(ClassifierMixin, BaseEstimator):
         self.score_name = score_name
         self.inner_cv = inner_cv
         self.random_state = random_state
+        self.categorical = categorical
 
     def _cols(self, X, cols) -> pd.DataFrame:
         if not isinstance(X, pd.DataFrame):
@@ -297,14 +307,24 @@ class ScoreFusion(ClassifierMixin, BaseEstimator):
             s = np.asarray(s, float) if linear else _logit(np.asarray(s)[:, 1])
         else:
             s = self._score(self.score_model_, X)
-        Z = self._cols(X, self.clinical_features).assign(**{self.score_name: s})
+        self.encoder_ = None
+        if self.categorical:  # categorical clinical columns enter as treatment-coded dummies
+            from hccrad.models.dummies import DummyEncoder
+
+            self.encoder_ = DummyEncoder(dict(self.categorical)).fit(self._cols(X, self.clinical_features))
+        Z = self._clinical(X).assign(**{self.score_name: s})
         self.fusion_model_ = LogisticModel().fit(Z, yv)
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         return self
 
+    def _clinical(self, X) -> pd.DataFrame:
+        clinical = self._cols(X, self.clinical_features)
+        encoder = getattr(self, "encoder_", None)
+        return clinical if encoder is None else encoder.transform(clinical)
+
     def _z(self, X) -> pd.DataFrame:
         check_is_fitted(self, "fusion_model_")
-        return self._cols(X, self.clinical_features).assign(**{self.score_name: self._score(self.score_model_, X)})
+        return self._clinical(X).assign(**{self.score_name: self._score(self.score_model_, X)})
 
     def fusion_inputs(self, X) -> pd.DataFrame:
         """The second-stage design: the clinical columns and the frozen first-stage score (for nomograms)."""

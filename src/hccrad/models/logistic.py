@@ -292,6 +292,16 @@ class StepwiseResult:
         return self.model.formula(name=name, digits=digits)
 
 
+def _joint_p(res, positions: list[int]) -> float:
+    """Wald p of the coefficients at `positions` (of `res.params`), jointly: chi2 = b' V^-1 b on len(b) df
+    (for one coefficient the usual two-sided Wald p)."""
+    if len(positions) == 1:
+        return float(res.pvalues[positions[0]])
+    b = np.asarray(res.params, float)[positions]
+    cov = np.asarray(res.cov_params(), float)[np.ix_(positions, positions)]
+    return float(stats.chi2.sf(float(b @ np.linalg.solve(cov, b)), len(positions)))
+
+
 def _try_fit(df: pd.DataFrame, y: np.ndarray, cols: list[str]):
     X = df[cols].to_numpy(float)
     try:
@@ -310,6 +320,7 @@ def stepwise_logistic(
     criterion: str = "p",
     screen_p: float | None = 0.1,
     stay_p: float = 0.1,
+    groups: dict[str, list[str]] | None = None,
 ) -> StepwiseResult:
     """Univariable screen then multivariable stepwise logistic regression (seed 000, Methods 2.6).
 
@@ -319,7 +330,9 @@ def stepwise_logistic(
        Wald p (``criterion="p"``, if p < ``entry_p``) or the largest AIC drop (``criterion="aic"``);
        ``"backward"``: start full, remove the largest p (if > ``stay_p``) or the variable whose removal lowers
        AIC most; ``"both"``: forward steps, each followed by backward removal checks.
-    Variables must be numeric (encode categories as 0/1 dummies).
+    Variables must be numeric (encode categories as 0/1 dummies). ``groups`` maps a candidate to its columns
+    (a categorical variable's dummies, `hccrad.models.dummies`): it enters and leaves as one block, tested by
+    the joint Wald test of its coefficients; its univariable row has the joint p and no single OR.
     """
     if direction not in ("forward", "backward", "both"):
         raise ModelError(f"direction={direction!r}", field="direction", hint="use forward, backward or both")
@@ -328,10 +341,19 @@ def stepwise_logistic(
     if stay_p < entry_p:
         raise ModelError(f"stay_p ({stay_p}) < entry_p ({entry_p}) can cycle", field="stay_p",
                          hint="set stay_p >= entry_p")
-    missing = [c for c in [outcome, *candidates] if c not in df.columns]
+    block = {c: list((groups or {}).get(c, [c])) for c in candidates}
+
+    def columns(variables) -> list[str]:
+        return [col for v in variables for col in block[v]]
+
+    def var_p(res, variables: list[str], v: str) -> float:
+        cols = columns(variables)
+        return _joint_p(res, [cols.index(c) + 1 for c in block[v]])
+
+    missing = [c for c in [outcome, *columns(candidates)] if c not in df.columns]
     if missing:
         raise DataError(f"stepwise_logistic: column(s) {missing} not in the table", field=missing[0])
-    _check_numeric(df[list(candidates)], "stepwise_logistic")
+    _check_numeric(df[columns(candidates)], "stepwise_logistic")
     yraw = df[outcome].to_numpy()
     classes = np.unique(yraw[~pd.isna(yraw)])
     if classes.size != 2 or pd.isna(yraw).any():
@@ -340,9 +362,12 @@ def stepwise_logistic(
 
     rows = {}
     for c in candidates:
-        r = _try_fit(df, y, [c])
+        r = _try_fit(df, y, block[c])
         if r is None:
             rows[c] = dict(coef=np.nan, OR=np.nan, OR_lower=np.nan, OR_upper=np.nan, p=1.0)
+            continue
+        if len(block[c]) > 1:  # a categorical variable: one OR per level, in the model summary
+            rows[c] = dict(coef=np.nan, OR=np.nan, OR_lower=np.nan, OR_upper=np.nan, p=var_p(r, [c], c))
             continue
         b, se = r.params[1], r.bse[1]
         rows[c] = dict(coef=b, OR=np.exp(b), OR_lower=np.exp(b - 1.959964 * se),
@@ -358,17 +383,17 @@ def stepwise_logistic(
         if not cols:
             p1 = y.mean()
             return -2 * np.sum(y * np.log(p1) + (1 - y) * np.log(1 - p1)) + 2
-        r = _try_fit(df, y, cols)
+        r = _try_fit(df, y, columns(cols))
         return np.inf if r is None else float(r.aic)
 
     def try_remove() -> bool:
         if not current:
             return False
         if criterion == "p":
-            r = _try_fit(df, y, current)
+            r = _try_fit(df, y, columns(current))
             if r is None:
                 return False
-            pv = pd.Series(r.pvalues[1:], index=current)
+            pv = pd.Series([var_p(r, current, v) for v in current], index=current)
             worst = pv.idxmax()
             if pv[worst] > stay_p:
                 current.remove(worst)
@@ -391,9 +416,9 @@ def stepwise_logistic(
         if criterion == "p":
             pv = {}
             for c in pool:
-                r = _try_fit(df, y, [*current, c])
+                r = _try_fit(df, y, columns([*current, c]))
                 if r is not None:
-                    pv[c] = (r.pvalues[-1], r.aic)
+                    pv[c] = (var_p(r, [*current, c], c), r.aic)
             if not pv:
                 return False
             best = min(pv, key=lambda c: pv[c][0])
@@ -422,7 +447,7 @@ def stepwise_logistic(
                     pass
     model = None
     if current:
-        model = LogisticModel().fit(df[current], y)
+        model = LogisticModel().fit(df[columns(current)], y)
     method = (f"univariable screen p<{screen_p}; {direction} stepwise by "
               + (f"Wald p (entry {entry_p}, stay {stay_p})" if criterion == "p" else "AIC"))
     steps_df = pd.DataFrame(steps, columns=["step", "action", "variable", "p", "aic"])

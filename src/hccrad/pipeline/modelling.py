@@ -19,12 +19,14 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from hccrad.cohort.categorical import codings_for, dummy_name
 from hccrad.cohort.outcomes import response_labels
 from hccrad.config.spec import ModelSpec, StudySpec
 from hccrad.core.errors import DataError, ModelError
 from hccrad.evaluate.classification import youden_threshold
 from hccrad.models.factory import ScoreFusion, build_model_pipeline, selected_features
 from hccrad.models.bundle import bundle_from_pipeline
+from hccrad.models.dummies import encoder_codings
 from hccrad.models.validation import optimism_bootstrap
 
 log = logging.getLogger(__name__)
@@ -85,8 +87,10 @@ def _imaging_steps(ms: ModelSpec, use_stability: bool) -> tuple[list[str], dict]
 
 
 def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], radiomics_columns: list[str],
-                    stability: pd.DataFrame | None, built: dict[str, Pipeline]) -> tuple[Pipeline, list[str]]:
-    """The unfitted pipeline for one model and the input columns it reads."""
+                    stability: pd.DataFrame | None, built: dict[str, Pipeline],
+                    categorical: dict[str, tuple[list[str], str]] | None = None) -> tuple[Pipeline, list[str]]:
+    """The unfitted pipeline for one model and the input columns it reads. `categorical` ({clinical column:
+    (levels, reference)}, `clinical_codings`) dummy-codes those clinical columns inside the pipeline."""
     feats = _feature_columns(ms, habitat_columns, radiomics_columns)
     imaging_groups = {"habitat", "radiomics"}
     use_stab = (stability is not None and spec.features.icc_min is not None
@@ -104,7 +108,7 @@ def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], 
                              field=f"models.{ms.name}.fuse", hint="reorder the models in the spec")
         inner, inner_cols = built[ms.fuse]
         est = ScoreFusion(score_pipeline=inner, score_features=inner_cols, clinical_features=list(ms.clinical),
-                          score_name=f"{ms.fuse}_score", random_state=spec.seed)
+                          score_name=f"{ms.fuse}_score", random_state=spec.seed, categorical=categorical or None)
         return est, sorted(set(inner_cols) | set(ms.clinical), key=(inner_cols + ms.clinical).index)
     if feats and ms.clinical:
         raise ModelError(f"model {ms.name!r} mixes imaging features and clinical variables directly",
@@ -119,8 +123,11 @@ def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], 
         scale = ["scale"] if ms.kind == "svm" else []  # the SVM kernel needs comparable scales
         steps = (["stepwise"] if stepwise else []) + scale + [KIND_STEP[ms.kind]]
         params = {"stepwise": {"screen_p": ms.entry_p, "entry_p": ms.entry_p, "stay_p": ms.entry_p}} if stepwise else {}
-        return build_model_pipeline(list(ms.clinical), steps=steps, params=params,
-                                    random_state=spec.seed), list(ms.clinical)
+        if stepwise and categorical:  # a categorical variable's dummies enter and leave the model together
+            params["stepwise"]["groups"] = {c: [dummy_name(c, lv) for lv in levels if lv != ref]
+                                            for c, (levels, ref) in categorical.items()}
+        return build_model_pipeline(list(ms.clinical), steps=steps, params=params, random_state=spec.seed,
+                                    categorical=categorical or None), list(ms.clinical)
     raise ModelError(f"model {ms.name!r} has no inputs", field=f"models.{ms.name}",
                      hint="set features (habitat/radiomics/columns) and/or clinical")
 
@@ -153,7 +160,8 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
     notes: list[str] = []
     lasso = None
     for i, ms in enumerate(spec.models):
-        est, cols = build_estimator(ms, spec, habitat_columns, radiomics_columns, stability, built)
+        codings = encoder_codings(codings_for(ms.clinical, Xtr, spec.data.categorical))  # levels: training
+        est, cols = build_estimator(ms, spec, habitat_columns, radiomics_columns, stability, built, codings)
         built[ms.name] = (est, cols)
         _check_inputs(data, cols, ms.name)
         if progress:
@@ -173,7 +181,8 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
                 progress(f"model {ms.name}: optimism bootstrap ({spec.validation.bootstrap}x)", 1, 1)
         selected = selected_features(final)
         as_published = None
-        if spec.validation.as_published and spec.validation.bootstrap > 0 and selected:
+        if spec.validation.as_published and spec.validation.bootstrap > 0 and selected \
+                and set(selected) <= set(Xtr.columns):  # (not for dummy-coded predictors)
             # the papers' protocol, for reproduction only: features fixed from the fit on all training
             # patients, only the final logistic model refitted in each resample (optimistic by design)
             as_published = optimism_bootstrap(build_model_pipeline(None, ["logistic"]), Xtr[selected], ytr,
@@ -182,6 +191,8 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
         coef, formula = _coefficients(final)
         bundle = None
         try:
+            if codings:  # the bundle's input checks and the web page take numbers only
+                raise ModelError(f"categorical predictor(s) {sorted(codings)} cannot be bundled yet")
             made = bundle_from_pipeline(final, Xtr[cols], ytr, ms.name, thresholds={"youden": threshold},
                                         outcome=r.column, source=f"hccrad study {spec.name!r}")
             if made.kind == "linear" and made.spec.get("link") == "logit":

@@ -14,8 +14,10 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
    fewer than two classes among the analysed training cases is an error), survival events 0/1 or
    `event_codes` (anything else an error), survival times numeric and >= 0;
 5. column types against their use: model predictors and Cox covariates numeric without blanks (the first
-   bad row named), staging columns (`compare_with`) numeric or ordered categories, derived-score inputs
-   numeric;
+   bad row named), or categorical (`data.categorical`, or a text column: a warning names the inferred
+   levels; values outside declared levels listed with their counts, `hccrad.cohort.categorical`), staging
+   columns (`compare_with`) numeric, ordered categories, or text with ordered levels declared in
+   `data.categorical` (values outside them listed), derived-score inputs numeric;
 6. per case, the images and masks (`hccrad.io.inspect.inspect_case_images`: readable to the last voxel,
    geometry within tolerance, binary non-empty masks), two cases at a time in worker processes. Under
    `data.on_case_error: leave_out` (the default) a failing case is a warning ("left out of the run: ...")
@@ -30,6 +32,7 @@ from dataclasses import asdict, replace
 
 import pandas as pd
 
+from hccrad.cohort.categorical import Coding, as_levels, coding_of, codings_for, values_outside
 from hccrad.cohort.outcomes import code_levels, leave_out_reason, level_key, undeclared_values
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
@@ -264,8 +267,8 @@ def _numeric_problems(table: pd.DataFrame, column: str, use: str, file: str | No
         problems.append(InputProblem(str(first), file, column,
                                      f"{use}: column {column!r} is not numeric ({int(bad.sum())} value(s), first "
                                      f"{col[first]!r} in row {first!r})",
-                                     "code it as numbers (e.g. 0/1 for yes/no), or derive an ordered category "
-                                     "with derive:"))
+                                     "code it as numbers (e.g. 0/1 for yes/no), declare it categorical "
+                                     "(data.categorical), or derive an ordered category with derive:"))
     if blanks is not None and col.isna().any():
         missing = col.index[col.isna()]
         problems.append(InputProblem(", ".join(map(str, missing[:20])), file, column,
@@ -291,27 +294,100 @@ def column_type_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProb
     """Columns whose type does not fit their use (see the module docstring, item 5)."""
     problems: list[InputProblem] = []
     done: set[str] = set()
+    sv = spec.outcome.survival
+    clinical = [c for m in spec.models for c in m.clinical]  # dummy-coded in the models; feature columns are not
+    codings = codings_for(clinical + (sv.covariates if sv else []), table, spec.data.categorical)
     for col, use in _model_predictors(spec, table):
         if col not in done:  # a column used by two models is reported once
             done.add(col)
-            problems += _numeric_problems(table, col, use, _file_of(spec, col), blanks="error")
-    sv = spec.outcome.survival
+            problems += _categorical_problems(table, codings[col], use, _file_of(spec, col), blanks="error",
+                                              training=spec.cohorts.training) \
+                if col in codings else _numeric_problems(table, col, use, _file_of(spec, col), blanks="error")
     if sv is not None:
         for col in sv.covariates:
-            if col in table.columns:
+            if col in codings and col not in done:
+                problems += _categorical_problems(table, codings[col], "Cox covariate", _file_of(spec, col),
+                                                  blanks="warning", training=spec.cohorts.training)
+            elif col in table.columns and col not in codings:
                 problems += _numeric_problems(table, col, "Cox covariate", _file_of(spec, col), blanks="warning")
         for col in sv.compare_with:
             if col not in table.columns:
                 continue
             dtype = table[col].dtype
-            if isinstance(dtype, pd.CategoricalDtype):
+            declared = spec.data.categorical.get(col)
+            if declared is not None:  # a text stage with declared ordered levels (data.categorical)
+                problems += _categorical_problems(table, coding_of(col, table[col], declared),
+                                                  "staging column (compare_with)", _file_of(spec, col), blanks=None)
+                if not declared.ordered:
+                    problems.append(InputProblem(None, _file_of(spec, col), f"data.categorical.{col}",
+                                                 f"staging column {col!r} (compare_with) is declared categorical "
+                                                 "without an order", "add ordered: true (levels from least to "
+                                                 "most advanced)"))
+            elif isinstance(dtype, pd.CategoricalDtype):
                 if not dtype.ordered:
                     problems.append(InputProblem(None, _file_of(spec, col), col,
                                                  f"staging column {col!r} (compare_with) is an unordered category",
                                                  "give an ordered stage column"))
             else:
                 problems += _numeric_problems(table, col, "staging column (compare_with)", _file_of(spec, col))
+    problems += [InputProblem(None, _file_of(spec, col), f"data.categorical.{col}",
+                              f"data.categorical declares {col!r}, which is not a column of the study table",
+                              "check the name (after data.columns renames it)")
+                 for col in spec.data.categorical if col not in table.columns]
     problems += _derive_input_problems(spec, table)
+    return problems
+
+
+def _levels_without_training_cases(table: pd.DataFrame, coding: Coding, use: str, file: str | None,
+                                   training: str, severity: str) -> list[InputProblem]:
+    """Levels of `coding` that no training case holds: the model has no coefficient for them, so it cannot
+    be fitted (a declared level) or cannot score the other cohorts' cases that hold them."""
+    text = as_levels(table[coding.column])
+    in_training = set(text[table["cohort"] == training].dropna())
+    absent = [lv for lv in coding.levels if lv not in in_training]
+    if not absent:
+        return []
+    cases = text.index[text.isin(absent)]
+    return [InputProblem(", ".join(map(str, cases[:20])) or None, file, coding.column, (
+        f"{use}: level(s) {absent} of {coding.column!r} have no case in the training cohort "
+        + (f"({len(cases)} case(s) of other cohorts hold them, first {cases[0]!r}): the model cannot score them"
+           if len(cases) else "(declared, found in no case): their OR/HR cannot be estimated")),
+        "merge the level with another (data.recode), or drop it from data.categorical levels",
+        severity=severity)]
+
+
+def _categorical_problems(table: pd.DataFrame, coding: Coding, use: str, file: str | None, *,
+                          blanks: str | None, training: str = "training") -> list[InputProblem]:
+    """A categorical predictor: values outside its declared levels (an error listing them with their counts),
+    blanks (`blanks` severity), and, when inferred from a text column, a warning naming the levels."""
+    col, problems = coding.column, []
+    if not coding.declared:
+        problems.append(InputProblem(None, file, col, (
+            f"{use}: text column {col!r} is taken as categorical with levels {list(coding.levels)} (sorted), "
+            f"reference {coding.reference!r}: dummy-coded, one OR/HR per level against the reference"),
+            f"to choose the levels or the reference, declare data.categorical: {{{col}: {{levels: [...], "
+            "reference: ...}}", severity="warning"))
+    if coding.reference not in coding.levels:  # a declared reference without declared levels, not in the data
+        problems.append(InputProblem(None, file, f"data.categorical.{col}", (
+            f"{use}: reference {coding.reference!r} of {col!r} is not among its levels {list(coding.levels)}"),
+            "name one of the levels as reference (as written in the table)"))
+    outside = values_outside(table[col], coding)
+    if len(outside):
+        counts = as_levels(outside).value_counts().to_dict()
+        problems.append(InputProblem(", ".join(map(str, outside.index[:20])), file, col, (
+            f"{use}: value(s) outside the declared levels {list(coding.levels)} of {col!r}: {counts} "
+            f"({len(outside)} case(s), first {outside.index[0]!r})"),
+            "add the level to data.categorical, or recode the value with data.recode"))
+    if "cohort" in table.columns and blanks is not None:
+        problems += _levels_without_training_cases(table, coding, use, file, training,
+                                                   "error" if blanks == "error" else "warning")
+    missing = table.index[table[col].isna()] if blanks is not None else []
+    if len(missing):
+        problems.append(InputProblem(", ".join(map(str, missing[:20])), file, col,
+                                     f"{use}: {len(missing)} blank value(s) in {col!r}, first row {missing[0]!r}"
+                                     + ("" if blanks == "error" else "; those cases are left out (complete case)"),
+                                     "fill them, or remove the cases" if blanks == "error" else "",
+                                     severity=blanks))
     return problems
 
 

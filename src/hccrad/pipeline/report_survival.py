@@ -104,6 +104,9 @@ def _cox_tables(rep: Report, s: Section, result: SurvivalResult) -> None:
     if multi:
         rep.add_table(s, cox.summary(), "Multivariable Cox regression (training cohort)", index=False,
                       key="cox_table")
+    if len(cox.joint_tests):  # a categorical covariate's levels (rows `X=level` above) tested together
+        rep.add_table(s, cox.joint_tests, "Categorical covariates as a whole: univariable likelihood-ratio and "
+                      "multivariable Wald test of their levels", index=False, key="cox_table")
     shown = cox.summary()
     shown = shown[np.isfinite(shown["hr_upper"]) & (shown["hr_upper"] < 1e6)]
     if len(shown):

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from hccrad.cohort.categorical import as_levels, codings_for  # noqa: E402
 from hccrad.cohort.outcomes import response_labels  # noqa: E402
 from hccrad.cohort.study import Study  # noqa: E402
 from hccrad.config.spec import StudySpec  # noqa: E402
@@ -127,11 +128,13 @@ def _nomogram_inputs(model, data: pd.DataFrame, train: pd.Series):
     est = model.estimator
     X = data.loc[train, model.columns]
     if isinstance(est, ScoreFusion):
-        return est.fusion_model_, est.fusion_inputs(X)
+        encoder = getattr(est, "encoder_", None)  # categorical clinical columns: one axis per variable
+        return est.fusion_model_, est.fusion_inputs(X), encoder.level_columns() if encoder else None
     if isinstance(est, Pipeline) and isinstance(est.steps[-1][1], LogisticModel):
         if any(name in ("scale", "lasso") for name, _ in est.steps[:-1]):
             return None
-        return est.steps[-1][1], est[:-1].transform(X)
+        encoder = est.named_steps.get("dummies")
+        return est.steps[-1][1], est[:-1].transform(X), encoder.level_columns() if encoder else None
     return None
 
 
@@ -147,8 +150,8 @@ def _section_nomograms(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted:
         return
     s = rep.section("Nomograms", "Points per variable on its own scale (training-cohort ranges); total "
                                  "points map to the predicted probability of response.")
-    for name, (logit, design) in drawn:
-        nomo = nomogram_points(logit, design)
+    for name, (logit, design, categorical) in drawn:
+        nomo = nomogram_points(logit, design, categorical=categorical)
         fig, ax = plt.subplots(figsize=(8, 1.0 + 0.55 * (len(nomo.scales["variable"].unique()) + 3)))
         plot_nomogram(ax, nomo)
         rep.add_figure(s, fig, f"Nomogram of model '{name}'", key="nomogram")
@@ -164,7 +167,9 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
         return
     m = clinical[0]
     s = rep.section("Table 2. Univariable and multivariable logistic regression of clinical variables",
-                    f"Training cohort; multivariable model = the variables kept by model '{m.name}'.")
+                    f"Training cohort; multivariable model = the variables kept by model '{m.name}'. A categorical "
+                    "variable has one row per level against its reference; p_variable_uv/_mv test its levels "
+                    "jointly (Wald).")
     y = response_labels(spec, data)
     train = data[(data["cohort"] == spec.cohorts.training) & y.notna()].copy()  # the analysed cases only
     train["_y"] = y.loc[train.index].astype(int)
@@ -174,6 +179,9 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
         score = f"{m.spec.fuse}_score"
         train[score] = fitted.models[m.spec.fuse].scores.loc[train.index]
         variables, kept = variables + [score], variables + [score]
+    for col, k in codings_for(m.spec.clinical, train, spec.data.categorical).items():  # one OR per level vs ref
+        train[col] = pd.Categorical(as_levels(train[col]), categories=[k.reference, *k.others])
+    kept = [v for v in variables if v in kept or any(str(s).startswith(f"{v}[") for s in m.selected)]
     res = odds_ratio_table(train, "_y", variables, multivariable=kept or None)
     table = res.summary()
     rep.add_table(s, table, "Odds ratios (95% CI)", index=False, key="odds_ratios")

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hccrad.cohort.categorical import as_levels, coding_of, codings_for, values_outside
 from hccrad.cohort.study import order_cohorts
 from hccrad.config.spec import StudySpec, SurvivalOutcome
 from hccrad.core.errors import DataError, HccradError
@@ -204,9 +205,12 @@ def run_survival(spec: StudySpec, data: pd.DataFrame,
             groupings += _km_by(data, sv, groups, f"{model} risk group", cohorts, notes)
     for col in sv.groups:
         groupings += _km_by(data, sv, data[col], col, cohorts, notes)
-    cox = _cox(data.loc[train], sv, model, score, notes)
-    nomogram, calibration = _nomogram_and_calibration(data, sv, model, score, cox, train, cohorts, notes)
-    risks = _risk_table(sv, data, model, score, direction)
+    # categorical covariates (declared, or text: levels of the training cohort) as level texts, dummy-coded
+    codings = codings_for(sv.covariates, data.loc[train], spec.data.categorical)
+    coded = data.assign(**{c: as_levels(data[c]) for c in codings})
+    cox = _cox(coded.loc[train], sv, model, score, notes, {c: k.reference for c, k in codings.items()})
+    nomogram, calibration = _nomogram_and_calibration(coded, sv, model, score, cox, train, cohorts, notes)
+    risks = _risk_table(sv, _ordered_stages(data, sv, spec.data.categorical), model, score, direction)
     c_indices = _c_indices(data, sv, risks, cohorts, notes)
     time_auc = _time_auc(data, sv, risks, cohorts, train, spec.seed, notes)
     staging = _staging(data, sv, risks, cohorts, train, spec.seed, notes) if sv.compare_with else ()
@@ -288,7 +292,7 @@ def _km_by(data: pd.DataFrame, sv: SurvivalOutcome, groups: pd.Series, name: str
 
 
 def _cox(train: pd.DataFrame, sv: SurvivalOutcome, model: str | None, score: pd.Series | None,
-         notes: list[str]) -> CoxResult | None:
+         notes: list[str], references: Mapping[str, str] | None = None) -> CoxResult | None:
     """Univariable and multivariable Cox regression on the training cohort: the covariates, and the model's
     score (as `<model>_score`) only when the study names the model."""
     df = train[[sv.time, sv.event, *sv.covariates]]
@@ -300,7 +304,7 @@ def _cox(train: pd.DataFrame, sv: SurvivalOutcome, model: str | None, score: pd.
     if not covs:
         return None
     try:
-        return cox_regression(df, sv.time, sv.event, covs, time_unit=sv.unit)
+        return cox_regression(df, sv.time, sv.event, covs, time_unit=sv.unit, categorical=references or None)
     except HccradError as exc:
         notes.append(f"Cox regression not computed: {exc.message}")
         return None
@@ -314,7 +318,10 @@ def _nomogram_and_calibration(data, sv, model, score, cox, train, cohorts, notes
     frame = data if score is None else data.assign(**{f"{model}_score": score})
     nomogram = None
     try:
-        nomogram = nomogram_points(cox, frame.loc[train, list(cox.covariates)], horizon=sv.horizons[0])
+        design = pd.DataFrame(cox._matrix(frame.loc[train]), index=frame.index[train], columns=list(cox.covariates))
+        levels = {col: {str(ref): None, **{c.split("=", 1)[1]: c for c in cox.covariates if c.startswith(f"{col}=")}}
+                  for col, ref in cox.categorical.items()}  # a categorical covariate: one axis, a tick per level
+        nomogram = nomogram_points(cox, design, horizon=sv.horizons[0], categorical=levels)
     except HccradError as exc:
         notes.append(f"Cox nomogram not drawn: {exc.message}")
     cells = []
@@ -344,6 +351,22 @@ def _ordinal(col: pd.Series) -> pd.Series:
                         field="outcome.survival.compare_with",
                         hint="derive the stage with hccrad's clinical scores (ordered) or code it 0, 1, 2, …")
     return out.astype(float)
+
+
+def _ordered_stages(data: pd.DataFrame, sv: SurvivalOutcome, declared: Mapping) -> pd.DataFrame:
+    """Staging columns (`compare_with`) declared in `data.categorical` with ordered levels, as ordered
+    categoricals (first level = least advanced); a value outside the levels is an error naming the case."""
+    out = {}
+    for col in sv.compare_with:
+        if col in declared and declared[col].ordered:
+            coding = coding_of(col, data[col], declared[col])
+            outside = values_outside(data[col], coding)
+            if len(outside):
+                raise DataError(f"value {outside.iloc[0]!r} of staging column {col!r} is not one of its declared "
+                                f"levels {list(coding.levels)}", case=str(outside.index[0]), field=col,
+                                hint="add the level to data.categorical, or recode it with data.recode")
+            out[col] = pd.Categorical(as_levels(data[col]), categories=list(coding.levels), ordered=True)
+    return data.assign(**out) if out else data
 
 
 def _risk_table(sv, data, model, score, direction) -> pd.DataFrame:

@@ -260,12 +260,14 @@ class StepwiseSelector(_Selector):
         stay_p: float = 0.1,
         direction: str = "both",
         criterion: str = "p",
+        groups: dict[str, list[str]] | None = None,
     ) -> None:
         self.screen_p = screen_p
         self.entry_p = entry_p
         self.stay_p = stay_p
         self.direction = direction
         self.criterion = criterion
+        self.groups = groups  # {variable: its columns}: a categorical variable's dummies, selected as one
 
     def fit(self, X, y=None):
         from hccrad.models.logistic import stepwise_logistic  # models imports selection; avoid a cycle
@@ -273,13 +275,23 @@ class StepwiseSelector(_Selector):
         Xv, yv = _check_xy(self, X, y)
         names = _names(self, Xv.shape[1])
         df = pd.DataFrame(Xv, columns=names).assign(__y__=yv)
+        groups = {v: list(cols) for v, cols in (self.groups or {}).items() if set(cols) <= set(names)}
+        variable_of = {c: v for v, cols in groups.items() for c in cols}
+        variables = list(dict.fromkeys(variable_of.get(n, n) for n in names))
         res = stepwise_logistic(
-            df, "__y__", names, screen_p=self.screen_p, entry_p=self.entry_p, stay_p=self.stay_p,
-            direction=self.direction, criterion=self.criterion,
+            df, "__y__", variables, screen_p=self.screen_p, entry_p=self.entry_p, stay_p=self.stay_p,
+            direction=self.direction, criterion=self.criterion, groups=groups,
         )
+        self.result_ = res
+        if groups:
+            chosen = set(res.selected) or {res.univariable["p"].idxmin()}
+            if not res.selected:
+                logger.warning("StepwiseSelector: no variable passed (stepwise selection); keeping the best "
+                               "one, %r", next(iter(chosen)))
+            self.support_ = np.array([variable_of.get(n, n) in chosen for n in names])
+            return self
         mask = np.array([n in res.selected for n in names])
         order = np.array([names.index(v) for v in res.univariable.sort_values("p").index])
-        self.result_ = res
         self.support_ = self._keep_best(mask, order, "stepwise selection")
         return self
 

@@ -12,7 +12,9 @@ Hazard ratio HR = exp(beta), Wald CI exp(beta +- z * se), Wald p-value; likeliho
 score test of R survival >= 3.0 `cox.zph` (hccrad.survival.zph: time transform "km", cox.zph's default;
 one row per covariate, a categorical covariate's dummies tested jointly on their df, then the GLOBAL
 test), which reproduces cox.zph to 1e-6 (tests/reference/test_r_cox_zph.py). Stepwise selection (`"forward"` /
-`"backward"`) minimises the partial-likelihood AIC = -2 l(beta) + 2 p, as R `step()`.
+`"backward"`) minimises the partial-likelihood AIC = -2 l(beta) + 2 p, as R `step()`. A categorical
+covariate (dummies against its reference) is also tested as a whole (`CoxResult.joint_tests`): univariable
+likelihood-ratio test (R `summary(coxph)$logtest`) and multivariable Wald test b' V^-1 b of its dummies.
 
 Rows with a missing value in the duration, event or any covariate are dropped from the multivariable
 fit (complete-case, counted and logged); each univariable fit uses the rows complete for its covariate.
@@ -45,6 +47,7 @@ TIES = ("efron", "breslow")
 # R coxph; these bounds bring them to ~1e-9 (tests/survival/test_asaur_example.py, issue 22).
 _NEWTON = {"precision": 1e-11, "r_precision": 1e-15}
 _COLS = ["covariate", "coef", "se", "hr", "hr_lower", "hr_upper", "z", "p", "n", "events"]
+_JOINT = ["covariate", "df", "lr_uv", "p_uv", "wald_mv", "p_mv"]
 
 
 def _design(
@@ -233,6 +236,7 @@ class CoxResult:
     categorical: Mapping[str, object] = field(default_factory=dict)
     source_covariates: tuple[str, ...] = ()
     ties: str = "efron"
+    joint_tests: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_JOINT))
 
     def summary(self) -> pd.DataFrame:
         out = self.multivariable.copy()
@@ -262,6 +266,13 @@ class CoxResult:
         if missing:
             raise ModelError(f"columns {missing} needed by the Cox model are missing", field=missing[0])
         design, _ = _design(df, list(src), dict(self.categorical))
+        unseen = [c for c in design.columns if c not in self.covariates]
+        if unseen:  # a level the model was not fitted with: never an all-zero (reference) row
+            hit = design[unseen].fillna(0).to_numpy().any(axis=1)
+            case, column = design.index[hit][0], unseen[0].split("=")[0]
+            raise DataError(f"value {df.loc[case, column]!r} of categorical {column!r} is not a level the Cox "
+                            f"model was fitted with ({int(hit.sum())} row(s))", case=str(case), field=column,
+                            hint="declare the level in data.categorical with training cases, or recode it")
         design = design.reindex(columns=list(self.covariates), fill_value=0.0)
         if design.isna().any().any():
             bad = design.columns[design.isna().any()].tolist()
@@ -310,13 +321,18 @@ def cox_regression(
     design, groups = _design(base, covariates, categorical)
     data = pd.concat([base[[duration, event]].astype(float), design], axis=1)
 
-    uni = []
+    uni, joint = [], []
     for col in covariates:
         sub, _ = complete_cases(data, [duration, event, *groups[col]], what=f"univariable Cox ({col})")
         if sub[event].sum() < 1:
             raise DataError(f"no events among the rows with {col!r} recorded", field=col,
                             hint="drop this covariate or check its missing values")
-        uni.append(_table(_fit(sub, duration, event, groups[col], ties), z, len(sub), int(sub[event].sum())))
+        fit_uv = _fit(sub, duration, event, groups[col], ties)
+        uni.append(_table(fit_uv, z, len(sub), int(sub[event].sum())))
+        if len(groups[col]) > 1:  # a categorical variable: its levels tested together (LR, as R's logtest)
+            lr_uv = 2.0 * (fit_uv.log_likelihood - fit_uv.log_likelihood_null)
+            joint.append({"covariate": col, "df": len(groups[col]), "lr_uv": float(lr_uv),
+                          "p_uv": float(stats.chi2.sf(lr_uv, len(groups[col])))})
     univariable = pd.concat(uni, ignore_index=True)
 
     all_cols = [c for col in covariates for c in groups[col]]
@@ -348,7 +364,21 @@ def cox_regression(
         wald_test=(wald, len(beta), float(stats.chi2.sf(wald, len(beta)))),
         concordance=fit.concordance, ph_test=ph, score_test=score_test(full, duration, event, cols, ties),
         steps=tuple(steps), conf_level=conf_level, time_unit=time_unit, categorical=categorical,
-        source_covariates=tuple(chosen), ties=ties)
+        source_covariates=tuple(chosen), ties=ties, joint_tests=_joint_wald(joint, fit, groups, chosen))
+
+
+def _joint_wald(rows: list[dict], fit: _Fit, groups: Mapping[str, list[str]],
+                chosen: Sequence[str]) -> pd.DataFrame:
+    """Per categorical variable: the univariable LR test (`rows`) and the multivariable Wald test
+    W = b' V^-1 b of its dummies' coefficients b (covariance V) on len(b) df."""
+    for row in rows:
+        cols = groups[row["covariate"]]
+        wald = np.nan
+        if row["covariate"] in chosen:
+            b = fit.params[cols].to_numpy()
+            wald = float(b @ np.linalg.solve(fit.variance.loc[cols, cols].to_numpy(), b))
+        row.update(wald_mv=wald, p_mv=float(stats.chi2.sf(wald, len(cols))) if np.isfinite(wald) else np.nan)
+    return pd.DataFrame(rows, columns=_JOINT)
 
 
 def _stepwise(data, duration, event, covariates, groups, direction, ties="efron"):

@@ -10,14 +10,17 @@ R_k = |b_k| (hi_k - lo_k). With R_max = max_k R_k and P the top of the points sc
 
 Logistic: probability = 1 / (1 + exp(-LP)). Cox (lifelines centres covariates at their training means
 m_k, S0 is the baseline survival at the means): S(t | x) = S0(t) ** exp(LP - sum_k b_k m_k), with b_0 = 0.
-A 0/1 dummy (one level of a categorical variable) is an axis of its own with the two values 0 and 1.
+A 0/1 dummy (one level of a categorical variable) is an axis of its own with the two values 0 and 1, unless
+`categorical` names the variable's dummies: then it is one axis with a tick per level, level l at
+P * (b_l - min_j b_j) / R_max (b = 0 for the reference; the dummies' x* is the lowest level), its range
+R_k = max_j b_j - min_j b_j (rms::nomogram's axis of a factor).
 Because the mapping is exact, `predict(total_points(row))` equals the model's own prediction (tested).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +93,18 @@ class Nomogram:
         return self.baseline_at_horizon ** np.exp(lp - self.lp_centre)
 
 
+def _level_axes(coefs: pd.Series, categorical: Mapping[str, Mapping[str, str | None]]
+                ) -> dict[str, list[tuple[str, str | None, float]]]:
+    """{variable: [(level, its dummy column or None for the reference, coefficient)]} in level order, for the
+    categorical variables whose dummies are all in the model."""
+    out = {}
+    for var, levels in categorical.items():
+        dummies = [c for c in levels.values() if c is not None]
+        if dummies and all(c in coefs.index for c in dummies):
+            out[var] = [(str(lv), c, 0.0 if c is None else float(coefs[c])) for lv, c in levels.items()]
+    return out
+
+
 def nomogram_points(
     model,
     data: pd.DataFrame,
@@ -98,8 +113,14 @@ def nomogram_points(
     max_points: float = 100.0,
     n_ticks: int = 6,
     variables: Sequence[str] | None = None,
+    categorical: Mapping[str, Mapping[str, str | None]] | None = None,
 ) -> Nomogram:
-    """Build nomogram scales for a linear logistic or Cox model; `data` (training) gives variable ranges."""
+    """Build nomogram scales for a linear logistic or Cox model; `data` (training) gives variable ranges.
+
+    `categorical` ({variable: {level: its dummy column, None for the reference}}, in level order) draws a
+    categorical variable as one
+    axis with a tick per level (rms::nomogram): level l scores (b_l - min_j b_j) / lp_per_point, b_ref = 0;
+    its range is max_j b_j - min_j b_j. Without it each dummy is a 0/1 axis of its own."""
     coefs, intercept, kind = _linear_model(model)
     if variables is not None:
         unknown = [v for v in variables if v not in coefs.index]
@@ -121,17 +142,35 @@ def nomogram_points(
         raise DataError(f"variables {bad} have no range in the data", field=bad[0])
     ref = pd.Series(np.where(coefs > 0, lo, hi), index=coefs.index)
     ranges = (coefs.abs() * (hi - lo)).astype(float)
+    axes = _level_axes(coefs, categorical or {})
+    in_axes = {col for levels in axes.values() for _, col, _ in levels if col is not None}
+    for levels in axes.values():  # x* of the dummies: the level with the lowest linear predictor
+        lowest = min(levels, key=lambda level: level[2])[1]
+        cols = [col for _, col, _ in levels if col is not None]
+        ref[cols] = [1.0 if col == lowest else 0.0 for col in cols]
+        ranges[cols] = 0.0
+        ranges[cols[0]] = max(b for *_, b in levels) - min(b for *_, b in levels)
     lp_per_point = float(ranges.max() / max_points)
     rows = []
+    for var, levels in axes.items():
+        low = min(b for *_, b in levels)
+        for i, (level, _, b) in enumerate(levels):
+            rows.append({"variable": var, "value": float(i), "label": level,
+                         "points": float((b - low) / lp_per_point) + 0.0})
     for v in coefs.index:
+        if v in in_axes:
+            continue
         uniq = np.unique(x[v].dropna())
         if uniq.size <= 10 and np.all(uniq == np.round(uniq)):
             ticks = uniq.astype(float)  # 0/1 dummies, grades, integer scores: one tick per level
         else:
             ticks = np.linspace(lo[v], hi[v], n_ticks)
         for value in ticks:
-            rows.append({"variable": v, "value": float(value),
+            rows.append({"variable": v, "value": float(value), "label": f"{float(value):g}",
                          "points": float(coefs[v] * (value - ref[v]) / lp_per_point) + 0.0})
+    position = {v: i for i, v in enumerate(coefs.index)}  # axes in the model's order
+    position.update({var: min(position[c] for _, c, _ in levels if c is not None) for var, levels in axes.items()})
+    rows.sort(key=lambda row: position[row["variable"]])
     lp_zero = intercept + float((coefs * ref).sum())
     baseline = None
     centre = 0.0

@@ -195,7 +195,8 @@ def plot_nomogram(ax: Axes, nomo: Nomogram, *, n_outcome_ticks: int = 6) -> Axes
     top = np.linspace(0, nomo.max_points, 11)
     rows.append(("Points", list(top), [f"{v:g}" for v in top]))
     for var, grp in nomo.scales.groupby("variable", sort=False):
-        rows.append((var, list(grp["points"]), [f"{v:g}" for v in grp["value"]]))
+        labels = grp["label"] if "label" in grp else [f"{v:g}" for v in grp["value"]]  # a level's name
+        rows.append((var, list(grp["points"]), [str(v) for v in labels]))
     total_max = float(nomo.scales.groupby("variable")["points"].max().sum())
     scale = nomo.max_points / total_max if total_max > 0 else 1.0  # total-points axis drawn on the same width
     totals = np.linspace(0, total_max, 11)
