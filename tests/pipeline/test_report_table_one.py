@@ -83,3 +83,16 @@ def test_risk_direction_wording_follows_polarity():
     assert "polarity: adverse" in d.source and "higher risk" in d.source and d.observed == "higher_risk"
     d = risk_direction(time, np.ones(60, int), score, "m", declared="lower_risk", explicit=False)
     assert "lower risk" in d.source
+
+
+def test_id_like_text_column_is_named_not_tabulated(tmp_path, data):
+    wide = data.assign(notes=[f"free text {i}" for i in range(len(data))])
+    spec = _spec(tmp_path)
+    spec.models[0].clinical.append("notes")
+    rep = Report(tmp_path / "r2", "t")
+    section_table_one(rep, spec, wide, set(), ["training", "test"])
+    item = rep.sections[0].items[0]
+    assert "notes (40 distinct text values)" in item.caption and "notes" not in item.body
+    with pytest.raises(HccradError, match="more than 20 text values"):
+        section_table_one(Report(tmp_path / "r3", "t"), _spec(tmp_path, table_one=["age", "notes"]), wide, set(),
+                          ["training", "test"])

@@ -174,6 +174,20 @@ def _categorical_test(tab: np.ndarray) -> tuple[float, str]:
     return float(res.pvalue), "Pearson χ²" + (" (Yates)" if yates else "")
 
 
+def _level_counts(col: pd.Series, cats: list[object], group_index: np.ndarray, n_groups: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(patients per level, patients per level and group) in one pass: the same numbers as counting
+    `(col == level) & in_group` level by level, in O(n) instead of O(n x levels x groups) (a column with
+    2,000 distinct values took seconds per table)."""
+    codes = pd.Categorical(col, categories=cats).codes.astype(np.int64)  # -1: missing
+    known = codes >= 0
+    overall = np.bincount(codes[known], minlength=len(cats))
+    grouped = known & (group_index >= 0)
+    counts = np.bincount(codes[grouped] * max(n_groups, 1) + group_index[grouped],
+                         minlength=len(cats) * max(n_groups, 1)).reshape(len(cats), max(n_groups, 1))
+    return overall, counts[:, :n_groups]
+
+
 def _fmt_cont(x: np.ndarray, normal: bool, digits: int) -> str:
     if x.size == 0:
         return "–"
@@ -213,6 +227,9 @@ def table_one(df: pd.DataFrame, group: str | None = None, continuous: Sequence[s
                                               "SMD"} & set(gnames):
         gnames = [f"{group}={g}" for g in gnames]
     in_group = [(df[group] == lv).to_numpy() for lv in glevels]
+    group_index = np.full(len(df), -1)
+    for gi, m in enumerate(in_group):
+        group_index[m] = gi
     extra = {"SMD": ""} if smd and glevels else {}
     rows = [{"variable": "n", "level": "", "Overall": str(len(df)),
              **{g: str(int(m.sum())) for g, m in zip(gnames, in_group)},
@@ -237,8 +254,7 @@ def table_one(df: pd.DataFrame, group: str | None = None, continuous: Sequence[s
     for var in categorical:
         col = df[var]
         cats = _ordered_levels(col, levels.get(var))
-        counts = np.array([[int(((col == c).to_numpy() & m).sum()) for m in in_group] for c in cats]
-                          ).reshape(len(cats), len(in_group))
+        overall, counts = _level_counts(col, cats, group_index, len(glevels))
         p, test = _categorical_test(counts) if glevels and cats else (float("nan"), "")
         if extra:
             pairs = [(i, j) for i in range(len(glevels)) for j in range(i + 1, len(glevels))]
@@ -249,7 +265,7 @@ def table_one(df: pd.DataFrame, group: str | None = None, continuous: Sequence[s
         denom_all = int(col.notna().sum())
         denoms = [int(col[m].notna().sum()) for m in in_group]
         for i, c in enumerate(cats):
-            k = int((col == c).sum())
+            k = int(overall[i])
             cells = {g: f"{kk} ({100 * kk / d:.{digits}f})" if d else "0 (–)"
                      for g, kk, d in zip(gnames, counts[i], denoms)}
             rows.append({"_var": var, "variable": labels.get(var, var), "level": level_text(c),

@@ -65,6 +65,14 @@ def _split(df: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[str]]:
     return cont, [c for c in columns if c not in cont]
 
 
+MAX_LEVELS = 20  # a text column with more distinct values is an id, a date or free text, not a baseline category
+
+
+def _many_levels(df: pd.DataFrame, categorical: list[str]) -> dict[str, int]:
+    counts = {c: int(df[c].nunique(dropna=True)) for c in categorical}
+    return {c: k for c, k in counts.items() if k > MAX_LEVELS}
+
+
 def _declared_levels(spec: StudySpec) -> dict[str, list[object]]:
     """{column: its recoded values in the order data.recode lists them}."""
     return {col: list(dict.fromkeys(table.values())) for col, table in spec.data.recode.items()}
@@ -81,6 +89,15 @@ def section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, exclude:
     s = rep.section("Table 1. Baseline characteristics", CAPTION)
     cols, note = table_one_columns(spec, data, exclude)
     cont, cat = _split(data, cols)
+    wide = _many_levels(data, cat)
+    if wide and spec.report.table_one is not None:
+        raise HccradError(f"report.table_one: {wide} (column: distinct values) have more than {MAX_LEVELS} text "
+                          "values: an id, a date or free text, not a baseline category", field="report.table_one",
+                          hint="leave it out, or recode it into a few categories with data.recode")
+    if wide:
+        cat = [c for c in cat if c not in wide]
+        note += (f" Not shown: {', '.join(f'{c} ({k} distinct text values)' for c, k in wide.items())} — an id, "
+                 "a date or free text; recode it (data.recode) and list it in report.table_one to show it.")
     opts = {"levels": _declared_levels(spec), "labels": spec.report.table_one_labels, "smd": spec.report.table_one_smd,
             "order": cols}
     if len(order) > 1:
