@@ -2,7 +2,8 @@
 
 Generates an n-patient clinical table (default 2,000) in a temporary directory: age, sex, AFP, albumin,
 bilirubin, tumour size, Child–Pugh class (text), BCLC stage (text), a 0/1 cirrhosis flag with a few blanks,
-a binary response whose log-odds depend on four of them, and overall survival (exponential, censored). It runs one clinical logistic model with a seeded
+a binary response whose log-odds depend on four of them, overall survival (exponential, censored), and what
+real tables also hold besides: a diagnosis date, a free-text note and ten more lab columns. It runs one clinical logistic model with a seeded
 70/30 split and `validation.bootstrap` resamples (default 200) and, unless --no-survival, the survival
 analysis of its score (risk groups, Cox, C-index, AUC(t)), then prints the stage timings of run.json and,
 with --profile, the report stage's profile (cProfile: hccrad's 30 most expensive functions by cumulative time, then the 15
@@ -49,7 +50,12 @@ def clinical_table(n: int, seed: int) -> pd.DataFrame:
         "child_pugh": rng.choice(["A", "B", "C"], n, p=[0.6, 0.3, 0.1]),
         "bclc": rng.choice(["0", "A", "B", "C"], n, p=[0.1, 0.4, 0.3, 0.2]),
         "cirrhosis": cirrhosis, "response": y,
-        "os_months": np.minimum(death, censor).round(2), "death": (death <= censor).astype(int)})
+        "os_months": np.minimum(death, censor).round(2), "death": (death <= censor).astype(int),
+        # what real tables also hold: a date, free text, more labs (not model variables)
+        "diagnosis_date": [f"20{rng.integers(10, 24)}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}"
+                           for _ in range(n)],
+        "referral_note": [f"referred by centre {rng.integers(1, 400)}, visit {i}" for i in range(n)],
+        **{f"lab_{k}": rng.normal(10, 2, n).round(2) for k in range(10)}})
 
 
 def spec_dict(clinical: Path, out: Path, n_boot: int, survival: bool) -> dict:
