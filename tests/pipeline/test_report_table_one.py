@@ -96,3 +96,13 @@ def test_id_like_text_column_is_named_not_tabulated(tmp_path, data):
     with pytest.raises(HccradError, match="more than 20 text values"):
         section_table_one(Report(tmp_path / "r3", "t"), _spec(tmp_path, table_one=["age", "notes"]), wide, set(),
                           ["training", "test"])
+
+
+def test_validate_names_unknown_table_one_columns(tmp_path, data):
+    from hccrad.config.load import check_inputs
+
+    data.drop(columns="cohort").to_csv(tmp_path / "c.csv", index=False)
+    problems = check_inputs(_spec(tmp_path, table_one=["agee", "sex"], table_one_labels={"AFP": "AFP (ng/mL)"}))
+    assert any("report.table_one: column 'agee'" in p and "age" in p for p in problems)
+    assert any("report.table_one_labels: column 'AFP'" in p for p in problems)
+    assert not any("'sex'" in p for p in problems)
