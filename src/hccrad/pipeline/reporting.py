@@ -105,8 +105,9 @@ def _section_nomograms(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted:
     drawn = [(name, x) for name, x in drawn if x is not None]
     if not drawn:
         return
+    what = spec.outcome.response.label if spec.outcome.response else "response"
     s = rep.section("Nomograms", "Points per variable on its own scale (training-cohort ranges); total "
-                                 "points map to the predicted probability of response.")
+                                 f"points map to the predicted probability of {what}.")
     for name, (logit, design) in drawn:
         nomo = nomogram_points(logit, design)
         fig, ax = plt.subplots(figsize=(8, 1.0 + 0.55 * (len(nomo.scales["variable"].unique()) + 3)))
