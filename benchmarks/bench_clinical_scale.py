@@ -9,6 +9,16 @@ analysis of its score (risk groups, Cox, C-index, AUC(t)), then prints the stage
 with --profile, the report stage's profile (cProfile: hccrad's 30 most expensive functions by cumulative time, then the 15
 functions with the most own time).
 
+Measured (issue 21 item 7; 2 shared cores, load average ~7, so every number is ~2-3x an idle machine's),
+2,000 patients, 200 resamples, seconds (models / survival / report / total):
+    before (main at ce2e406)   6.1 / 3.3 / 44.7 / 54.6    and  4.6 / 1.8 / 28.8 / 35.4
+    after  (branch h-table1)   5.8 / 2.2 / 18.2 / 26.5    and  8.9 / 3.2 / 16.2 / 28.9
+Why the report stage was slow (cProfile, --profile): (1) Table 1 tabulated every clinical column, a date and a
+free-text column as categories with ~2,000 levels each, counted level by level and group by group (33 of 81 s
+profiled); now Table 1 shows the declared variables, a text column with > 20 values is named and left out, and
+levels are counted in one pass; (2) the waterfall drew one bar patch per patient (2 x 2.8 s per figure); now one
+PolyCollection. What remains is drawing ~22 figures as PNG and SVG (~0.5-1.5 s each under this load).
+
     python benchmarks/bench_clinical_scale.py                        # 2,000 patients, 200 resamples
     python benchmarks/bench_clinical_scale.py --n 500 --bootstrap 50 --profile
 """
