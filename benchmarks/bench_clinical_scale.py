@@ -3,11 +3,11 @@
 Generates an n-patient clinical table (default 2,000) in a temporary directory: age, sex, AFP, albumin,
 bilirubin, tumour size, Child–Pugh class (text), BCLC stage (text), a 0/1 cirrhosis flag with a few blanks,
 a binary response whose log-odds depend on four of them, overall survival (exponential, censored), and what
-real tables also hold besides: a diagnosis date, a free-text note and ten more lab columns. It runs one clinical logistic model with a seeded
-70/30 split and `validation.bootstrap` resamples (default 200) and, unless --no-survival, the survival
-analysis of its score (risk groups, Cox, C-index, AUC(t)), then prints the stage timings of run.json and,
-with --profile, the report stage's profile (cProfile: hccrad's 30 most expensive functions by cumulative time, then the 15
-functions with the most own time).
+real tables also hold: a diagnosis date, a free-text note and ten more lab columns. It runs one clinical
+logistic model with a seeded 70/30 split and `validation.bootstrap` resamples (default 200) and, unless
+--no-survival, the survival analysis of its score (risk groups, Cox, C-index, AUC(t)), then prints the stage
+timings of run.json and, with --profile, the report stage's profile (cProfile: hccrad's 30 most expensive
+functions by cumulative time, then the 15 functions with the most own time).
 
 Measured (issue 21 item 7; 2 shared cores, load average ~7, so every number is ~2-3x an idle machine's),
 2,000 patients, 200 resamples, seconds (models / survival / report / total):
