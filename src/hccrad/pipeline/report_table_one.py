@@ -4,10 +4,10 @@ Variables: `report.table_one` when given; otherwise the models' clinical variabl
 covariates, KM groups and staging columns (`outcome.survival.covariates/groups/compare_with`), in that
 order; when none of these exists (an imaging-only study), every clinical column, with a note asking for
 `report.table_one`. Never shown: the response column, the survival time and event, reader calls, image
-features, ids and image/mask paths. Levels: the order of `data.recode` values for a recoded column, else as
-read; the response groups are named by `cohort.outcomes.response_group_names` (declared level names or the
-outcome's polarity). Each table is also written as report/table1_<name>.csv and .html
-(`hccrad.report.table_one_export`).
+features, ids and image/mask paths. Levels: as declared in `data.categorical` (which also makes a numeric
+column categorical), else the order of `data.recode` values for a recoded column, else as read; the response
+groups are named by `cohort.outcomes.response_group_names` (declared level names or the outcome's polarity).
+Each table is also written as report/table1_<name>.csv and .html (`hccrad.report.table_one_export`).
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ def table_one_columns(spec: StudySpec, data: pd.DataFrame, exclude: set[str]) ->
                    "variables in report.table_one (post-treatment columns do not belong in Table 1).")
 
 
-def _split(df: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[str]]:
-    """Continuous: numeric with more than 5 distinct values; everything else is categorical."""
-    cont = [c for c in columns if pd.api.types.is_numeric_dtype(df[c]) and df[c].nunique(dropna=True) > 5]
+def _split(df: pd.DataFrame, columns: list[str], categorical: set[str]) -> tuple[list[str], list[str]]:
+    """Continuous: numeric with more than 5 distinct values and not declared categorical; the rest categorical."""
+    cont = [c for c in columns if c not in categorical and pd.api.types.is_numeric_dtype(df[c])
+            and df[c].nunique(dropna=True) > 5]
     return cont, [c for c in columns if c not in cont]
 
 
@@ -73,9 +74,19 @@ def _many_levels(df: pd.DataFrame, categorical: list[str]) -> dict[str, int]:
     return {c: k for c, k in counts.items() if k > MAX_LEVELS}
 
 
+def _declared_categorical(spec: StudySpec) -> dict[str, list[object] | None]:
+    """{column: its declared levels or None} of `data.categorical` (issue 21 item 1; absent before that merge)."""
+    declared = getattr(spec.data, "categorical", None) or {}
+    return {col: (list(c.levels) if getattr(c, "levels", None) else None) for col, c in declared.items()}
+
+
 def _declared_levels(spec: StudySpec) -> dict[str, list[object]]:
-    """{column: its recoded values in the order data.recode lists them}."""
-    return {col: list(dict.fromkeys(table.values())) for col, table in spec.data.recode.items()}
+    """{column: its levels in order}: `data.categorical` levels, else the values of its data.recode table in the
+    order listed."""
+    levels: dict[str, list[object]] = {col: list(dict.fromkeys(table.values()))
+                                       for col, table in spec.data.recode.items()}
+    levels.update({col: lv for col, lv in _declared_categorical(spec).items() if lv})
+    return levels
 
 
 def _add(rep: Report, section, result: TableOneResult, title: str, key: str, name: str, note: str) -> None:
@@ -88,7 +99,7 @@ def section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, exclude:
     """Table 1 by cohort, by the response (training cohort, analysed cases) and by each `report.table_one_by`."""
     s = rep.section("Table 1. Baseline characteristics", CAPTION)
     cols, note = table_one_columns(spec, data, exclude)
-    cont, cat = _split(data, cols)
+    cont, cat = _split(data, cols, set(_declared_categorical(spec)))
     wide = _many_levels(data, cat)
     if wide and spec.report.table_one is not None:
         raise HccradError(f"report.table_one: {wide} (column: distinct values) have more than {MAX_LEVELS} text "
