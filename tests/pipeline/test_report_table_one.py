@@ -106,3 +106,26 @@ def test_validate_names_unknown_table_one_columns(tmp_path, data):
     assert any("report.table_one: column 'agee'" in p and "age" in p for p in problems)
     assert any("report.table_one_labels: column 'AFP'" in p for p in problems)
     assert not any("'sex'" in p for p in problems)
+
+
+def test_adverse_polarity_sets_the_default_score_direction():
+    from hccrad.config.spec import StudySpec
+    from hccrad.pipeline.survival_stage import run_survival
+
+    rng = np.random.default_rng(5)
+    n = 120
+    score = pd.Series(rng.random(n), index=[f"p{i}" for i in range(n)])   # P(death): higher, higher hazard
+    t = rng.exponential(1 / (0.05 * np.exp(2 * score.to_numpy())))
+    data = pd.DataFrame({"time": np.minimum(t, 40), "event": (t <= 40).astype(int), "cohort": "training",
+                         "dead": (t <= 12).astype(int)}, index=score.index)
+
+    def spec(polarity):
+        return StudySpec.model_validate({
+            "name": "t", "data": {"clinical": "x.csv"}, "cohorts": {"column": "cohort"},
+            "outcome": {"response": {"column": "dead", "polarity": polarity},
+                        "survival": {"time": "time", "event": "event", "model": "m", "horizons": [6, 12]}}})
+
+    adverse = run_survival(spec("adverse"), data, {"m": score}).direction
+    assert adverse.declared == "higher_risk" and adverse.agrees and "polarity: adverse" in adverse.source
+    favourable = run_survival(spec("favourable"), data, {"m": score}).direction
+    assert favourable.declared == "lower_risk" and not favourable.agrees   # the old default, contradicted by Cox

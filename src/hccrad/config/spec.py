@@ -244,8 +244,8 @@ class SurvivalOutcome(_Strict):
         "`model` is set; seed 002 table 2, seed 004 table 3); numeric or 0/1"))
     groups: list[str] = Field(default_factory=list, description=(
         "columns whose groups get Kaplan–Meier curves and a log-rank test in every cohort (e.g. BCLC)"))
-    score_direction: Literal["lower_risk", "higher_risk"] = Field(default="lower_risk", description=(
-        "what a higher score of `model` means: lower_risk or higher_risk. When not given it follows "
+    score_direction: Literal["lower_risk", "higher_risk"] | None = Field(default=None, description=(
+        "what a higher score of `model` means: lower_risk or higher_risk. When not given (null) it follows "
         "outcome.response.polarity: the score is the predicted probability of the positive class, so "
         "favourable (the default) -> lower_risk, adverse -> higher_risk; checked against the univariable Cox "
         "association and reported"))

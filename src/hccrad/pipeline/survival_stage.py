@@ -180,7 +180,7 @@ def run_survival(spec: StudySpec, data: pd.DataFrame,
     labels = ("low risk", "high risk")
     groupings: list[GroupedSurvival] = []
     if score is not None:
-        explicit = "score_direction" in sv.model_fields_set
+        explicit = sv.score_direction is not None
         direction = risk_direction(data.loc[train, sv.time], data.loc[train, sv.event], score[train], model,
                                    declared=sv.score_direction if explicit else
                                    default_score_direction(spec.outcome.response),
