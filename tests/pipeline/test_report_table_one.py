@@ -59,6 +59,8 @@ def test_section_writes_journal_tables(tmp_path, data):
     cohort = pd.read_csv(tmp_path / "report" / "table1_cohort.csv", dtype=str, keep_default_na=False)
     assert list(cohort.columns[2:4]) == ["training (n = 30)", "test (n = 10)"]
     assert (tmp_path / "report" / "table1_outcome.html").read_text().count("<tr>") == 1 + len(outcome)
+    body = rep.sections[0].items[0].body   # the report shows the journal layout too ("test" is also a column name)
+    assert "test (n = 10)" in body and "cohort=" not in body and "status" not in body
 
 
 def test_polarity_names_and_default_direction():

@@ -21,7 +21,7 @@ from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
 from hccrad.evaluate.descriptive import TableOneResult, table_one
 from hccrad.report.document import Report
-from hccrad.report.table_one_export import write_table_one
+from hccrad.report.table_one_export import table_one_for_paper, write_table_one
 
 __all__ = ["table_one_columns", "section_table_one"]
 
@@ -91,7 +91,7 @@ def _declared_levels(spec: StudySpec) -> dict[str, list[object]]:
 
 def _add(rep: Report, section, result: TableOneResult, title: str, key: str, name: str, note: str) -> None:
     paths = write_table_one(result, f"Table 1. {title}", rep.dir / f"table1_{name}")
-    rep.add_table(section, result.summary(), title, index=False, key=key,
+    rep.add_table(section, table_one_for_paper(result), title, index=False, key=key,
                   caption=f"{note} Journal layout: {', '.join(p.name for p in paths)}.")
 
 
