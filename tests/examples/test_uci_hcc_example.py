@@ -60,3 +60,14 @@ def test_run_records_the_mapping(tmp_path):
     assert record["n_cases"] == record["n_cases_analysed"] == 165
     assert record["models"]["clinical"]["selected"] == ["age", "performance_status", "alcohol", "cirrhosis"]
     assert "Table 1. Baseline characteristics" in res.report.read_text()
+    for name in ("cohort", "outcome"):  # issue 21: no outcome column, no float level, labels and missing counts
+        t1 = pd.read_csv(res.out_dir / "report" / f"table1_{name}.csv", dtype=str, keep_default_na=False)
+        text = t1.to_string()
+        assert "_outcome" not in text and not [c for c in t1.columns if "cohort=" in c or "_outcome=" in c]
+        levels = [c.strip() for c in t1["Characteristic"] if c.startswith("    ")]
+        assert levels and not [lv for lv in levels if lv.endswith(".0")], levels
+        assert "AFP (ng/mL), median [Q1, Q3]" in t1["Characteristic"].tolist()
+        afp = t1[t1["Characteristic"].str.startswith("AFP")].iloc[0]
+        assert afp["Missing"] == ("8" if name == "cohort" else str(int(afp["Missing"])))
+    t1 = pd.read_csv(res.out_dir / "report" / "table1_outcome.csv", dtype=str, keep_default_na=False)
+    assert list(t1.columns[1:4]) == ["Overall (n = 115)", "died (n = 44)", "alive (n = 71)"]

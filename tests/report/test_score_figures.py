@@ -16,8 +16,15 @@ def test_waterfall_bars():
     y = np.array([0, 1, 0, 1])
     fig, ax = plt.subplots()
     plot_waterfall(ax, s, y, threshold=0.6)
-    heights = [p.get_height() for p in ax.patches]
+    bars = ax.collections[0].get_paths()  # one rectangle per patient, sorted by score, centred on the cut-off
+    heights = [p.vertices[1, 1] - p.vertices[0, 1] for p in bars]
     np.testing.assert_allclose(heights, [0.3, 0.1, -0.1, -0.4], atol=1e-12)
+    np.testing.assert_allclose([p.vertices[0, 0] for p in bars], np.arange(4) - 0.45, atol=1e-12)
+    colours = ax.collections[0].get_facecolors()[:, :3]
+    np.testing.assert_allclose(colours[0], matplotlib.colors.to_rgb("#c0392b"))   # 0.9: observed positive
+    np.testing.assert_allclose(colours[2], matplotlib.colors.to_rgb("#2471a3"))   # 0.5: observed negative
+    lo, hi = ax.get_ylim()
+    assert lo <= -0.4 and hi >= 0.3
     plt.close(fig)
     with pytest.raises(DataError):
         plot_waterfall(ax, [0.1, np.nan], [0, 1])

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from hccrad.config.spec import StudySpec
+from hccrad.config.spec import ResponseOutcome, StudySpec
 
 LEFT_OUT_COLUMNS = ["case_id", "stage", "error", "message"]
 
@@ -72,6 +72,28 @@ def response_labels(spec: StudySpec, data: pd.DataFrame) -> pd.Series:
     """The binary response of each row of `data` (1.0 / 0.0; NaN = not analysed for this outcome)."""
     r = spec.outcome.response
     return code_levels(data[r.column], r.coding).rename(r.column)
+
+
+POLARITY_NAMES = {"favourable": ("non-responder", "responder"), "adverse": ("no event", "event")}
+
+
+def response_group_names(response: ResponseOutcome) -> tuple[str, str]:
+    """(name of the negative class, name of the positive class) for tables and figures.
+
+    Text levels name the groups (positive: died, negative: alive -> ("alive", "died"); levels {CR: 1, PR: 1,
+    SD: 0, PD: 0} -> ("SD/PD", "CR/PR")); numeric levels (1/0) take the names of `polarity`: favourable
+    -> ("non-responder", "responder"), adverse -> ("no event", "event")."""
+    coding = response.coding
+    if all(isinstance(level_key(k), str) for k in coding):
+        names = ["/".join(str(k).strip() for k, v in coding.items() if v == cls) for cls in (0, 1)]
+        return names[0], names[1]
+    return POLARITY_NAMES[response.polarity]
+
+
+def default_score_direction(response: ResponseOutcome | None) -> str:
+    """What a higher predicted probability of the positive class means for the risk of the survival
+    outcome: favourable positive class (response) -> "lower_risk", adverse (death, progression) -> "higher_risk"."""
+    return "higher_risk" if response is not None and response.polarity == "adverse" else "lower_risk"
 
 
 def analysed_for_response(spec: StudySpec, data: pd.DataFrame) -> pd.Index:

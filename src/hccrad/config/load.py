@@ -234,6 +234,12 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
             if col not in available:
                 problems.append(f"{at('report', 'table_one_by')}report.table_one_by: column {col!r} is in neither "
                                 f"the manifest nor the clinical table{_did_you_mean(col, available)}")
+        for key, cols in (("table_one", spec.report.table_one or []),
+                          ("table_one_labels", spec.report.table_one_labels)):
+            for col in cols:
+                if col not in available:
+                    problems.append(f"{at('report', key)}report.{key}: column {col!r} is in neither the manifest "
+                                    f"nor the clinical table{_did_you_mean(col, available)}")
     return problems
 
 

@@ -196,6 +196,11 @@ class ResponseOutcome(_Strict):
     negative: int | str = 0
     levels: dict[int | str, Literal[0, 1]] | None = None
     label: str = "response"
+    polarity: Literal["favourable", "adverse"] = Field(default="favourable", description=(
+        "is the positive class good (favourable: response; groups 'responder'/'non-responder', a higher "
+        "predicted probability means a lower risk) or bad (adverse: death, progression; groups 'event'/"
+        "'no event', a higher predicted probability means a higher risk)? Text levels name the groups "
+        "themselves (positive: died -> 'died')"))
 
     @field_validator("positive", "negative", mode="before")
     @classmethod
@@ -245,9 +250,10 @@ class SurvivalOutcome(_Strict):
         "`model` is set; seed 002 table 2, seed 004 table 3); numeric or 0/1"))
     groups: list[str] = Field(default_factory=list, description=(
         "columns whose groups get Kaplan–Meier curves and a log-rank test in every cohort (e.g. BCLC)"))
-    score_direction: Literal["lower_risk", "higher_risk"] = Field(default="lower_risk", description=(
-        "what a higher score of `model` means: lower_risk (the default: the score is the predicted "
-        "probability of response, a good outcome) or higher_risk; checked against the univariable Cox "
+    score_direction: Literal["lower_risk", "higher_risk"] | None = Field(default=None, description=(
+        "what a higher score of `model` means: lower_risk or higher_risk. When not given (null) it follows "
+        "outcome.response.polarity: the score is the predicted probability of the positive class, so "
+        "favourable (the default) -> lower_risk, adverse -> higher_risk; checked against the univariable Cox "
         "association and reported"))
     event_codes: dict[int | str, Literal[0, 1]] | None = Field(default=None, description=(
         "how the event column is coded, {value: 0 censored / 1 event}, e.g. {1: 0, 2: 1} for R's 1/2 coding; "
@@ -421,6 +427,13 @@ class ReportSpec(_Strict):
     overlay_cases: int = Field(default=3, ge=0)
     table_one_by: list[str] = Field(default_factory=list, description=(
         "extra Table 1 grouped by each of these clinical columns (seed 002: by MTM subtype)"))
+    table_one: list[str] | None = Field(default=None, description=(
+        "the variables of Table 1, in this order (default: the models' clinical variables and the survival "
+        "covariates, groups and staging columns; never an outcome, survival time/event or reader column)"))
+    table_one_labels: dict[str, str] = Field(default_factory=dict, description=(
+        "readable names with units for Table 1, {column: label}, e.g. {afp: \"AFP (ng/mL)\"}"))
+    table_one_smd: bool = Field(default=False, description=(
+        "add the standardised mean difference between the groups to Table 1 (Yang & Dalton 2012)"))
     published: list[str] = Field(default_factory=list, description=(
         "shipped published models (hccrad validate-published --list) shown with their formulas in the report"))
     paper: Literal["seed000", "seed001", "seed002", "seed003", "seed004"] | None = Field(default=None, description=(
@@ -496,6 +509,12 @@ class StudySpec(_Strict):
             problems.append(f"reader names {sorted(clash)} are also model names")
         if self.readers and not self.models:
             problems.append("readers are compared with models: declare at least one model")
+        outcome_columns = ({self.outcome.response.column} if self.outcome.response else set()) | (
+            {self.outcome.survival.time, self.outcome.survival.event} if self.outcome.survival else set())
+        if self.report.table_one and outcome_columns & set(self.report.table_one):
+            listed = sorted(outcome_columns & set(self.report.table_one))
+            problems.append(f"report.table_one lists outcome column(s) {listed}: Table 1 shows baseline "
+                            "characteristics, the outcome is its grouping")
         if self.models and self.outcome.response is None:
             problems.append("models need outcome.response (the binary outcome they predict)")
         if problems:

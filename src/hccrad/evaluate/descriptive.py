@@ -10,7 +10,16 @@ Per categorical variable: n (%) per level (of non-missing); Pearson χ² (Yates 
 2×2, as R `chisq.test`), or Fisher's exact test when an expected count is < 5 (2×2: exact; r×c: the
 p-value over 100,000 Monte Carlo tables with the observed margins, scipy's `random_table`, seeded so the same
 data always give the same p, as R `fisher.test(simulate.p.value = TRUE)` with `set.seed`).
-The test used is named on every row; missing values are counted per variable and excluded.
+The test used is named on every row; missing values are counted per variable and excluded. Levels are
+shown in their declared order (`levels`) or as read (sorted), an integer-valued number as an integer ("1",
+never "1.0"), and a level no patient has is not shown. p-values: "< 0.001", else 3 decimals.
+
+Standardised mean difference (optional, `smd=True`; Yang & Dalton 2012, SAS Global Forum 335-2012, as R
+`tableone::ExtractSmd`): continuous |m1 − m2| / sqrt((s1² + s2²) / 2); categorical with levels 2..k
+(the first level dropped), proportions p1, p2 and covariances S_g = diag(p_g) − p_g p_gᵀ,
+sqrt((p1 − p2)ᵀ [(S1 + S2) / 2]⁻¹ (p1 − p2)) (binary: |p1 − p2| / sqrt((p1(1−p1) + p2(1−p2)) / 2));
+with more
+than two groups the mean of the pairwise SMDs (as `tableone`).
 
 Odds-ratio table (seed 000 table 2, seed 003 table 2): univariable logistic regression per variable and
 one multivariable model; OR = exp(β), Wald CI exp(β ± z·SE), Wald p (statsmodels `Logit`).
@@ -21,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,18 +48,74 @@ __all__ = ["TableOneResult", "OddsRatioResult", "table_one", "odds_ratio_table"]
 
 @dataclass(frozen=True)
 class TableOneResult(_checks.ResultDisplay):
-    """Baseline table. Columns: variable, level, Overall, one per group, missing, p, test, summary."""
+    """Baseline table. Columns: variable, level, Overall, one per group (named by the group's level), missing,
+    p, test, summary (and SMD when asked for). `labels`: {column: the label shown in `variable`}."""
 
     table: pd.DataFrame
     group: str | None
     groups: tuple[str, ...]
+    group_levels: tuple[str, ...] = ()  # the groups' levels as shown (a column is "cohort=test" on a name clash)
 
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
 
 
 def _fmt_p(p: float) -> str:
-    return "" if not np.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+    return "" if not np.isfinite(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def level_text(value: object) -> str:
+    """A level as shown: an integer-valued number as an integer (1.0 -> "1"), anything else as its text."""
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return str(value)
+
+
+def _ordered_levels(col: pd.Series, declared: Sequence[object] | None) -> list[object]:
+    """The values present in `col`: declared ones first in their order, then the others as read (sorted)."""
+    present = col.dropna().unique().tolist()
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        order = [c for c in col.cat.categories if c in set(present)]
+    else:
+        order = sorted(present, key=lambda v: (not isinstance(v, (int, float, np.number)), v if isinstance(
+            v, (int, float, np.number)) else str(v)))
+    if declared:
+        shown = {level_text(v) for v in declared}
+        first = [v for d in declared for v in order if level_text(v) == level_text(d)]
+        order = first + [v for v in order if level_text(v) not in shown]
+    return order
+
+
+def _smd_continuous(a: np.ndarray, b: np.ndarray) -> float:
+    if a.size < 2 or b.size < 2:
+        return float("nan")
+    pooled = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+    return float(abs(a.mean() - b.mean()) / pooled) if pooled > 0 else float("nan")
+
+
+def _smd_categorical(a: np.ndarray, b: np.ndarray) -> float:
+    """a, b: counts per level (same order) of the two groups."""
+    if a.sum() == 0 or b.sum() == 0 or a.size < 2:
+        return float("nan")
+    p1, p2 = (a / a.sum())[1:], (b / b.sum())[1:]
+    s = ((np.diag(p1) - np.outer(p1, p1)) + (np.diag(p2) - np.outer(p2, p2))) / 2
+    d = p1 - p2
+    if not d.any():
+        return 0.0
+    return float(np.sqrt(d @ np.linalg.pinv(s) @ d))
+
+
+def _mean_pairwise(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite and len(finite) == len(values) else float("nan")
+
+
+def _fmt_smd(v: float) -> str:
+    return f"{v:.3f}" if np.isfinite(v) else ""
 
 
 def _check_columns(df: pd.DataFrame, cols: Sequence[str], field: str) -> None:
@@ -109,6 +174,20 @@ def _categorical_test(tab: np.ndarray) -> tuple[float, str]:
     return float(res.pvalue), "Pearson χ²" + (" (Yates)" if yates else "")
 
 
+def _level_counts(col: pd.Series, cats: list[object], group_index: np.ndarray, n_groups: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(patients per level, patients per level and group) in one pass: the same numbers as counting
+    `(col == level) & in_group` level by level, in O(n) instead of O(n x levels x groups) (a column with
+    2,000 distinct values took seconds per table)."""
+    codes = pd.Categorical(col, categories=cats).codes.astype(np.int64)  # -1: missing
+    known = codes >= 0
+    overall = np.bincount(codes[known], minlength=len(cats))
+    grouped = known & (group_index >= 0)
+    counts = np.bincount(codes[grouped] * max(n_groups, 1) + group_index[grouped],
+                         minlength=len(cats) * max(n_groups, 1)).reshape(len(cats), max(n_groups, 1))
+    return overall, counts[:, :n_groups]
+
+
 def _fmt_cont(x: np.ndarray, normal: bool, digits: int) -> str:
     if x.size == 0:
         return "–"
@@ -120,64 +199,85 @@ def _fmt_cont(x: np.ndarray, normal: bool, digits: int) -> str:
 
 def table_one(df: pd.DataFrame, group: str | None = None, continuous: Sequence[str] = (),
               categorical: Sequence[str] = (), *, alpha: float = 0.05, variance_test: str = "levene",
-              digits: int = 1) -> TableOneResult:
-    """Baseline characteristics overall and by `group` (outcome or cohort), with per-row named tests."""
+              digits: int = 1, levels: Mapping[str, Sequence[object]] | None = None,
+              labels: Mapping[str, str] | None = None, smd: bool = False,
+              order: Sequence[str] | None = None) -> TableOneResult:
+    """Baseline characteristics overall and by `group` (outcome or cohort), with per-row named tests.
+
+    `levels`: {column: its levels in the order shown} (the group column's too); `labels`: {column: label};
+    `smd`: add the standardised mean difference between the groups; `order`: the variables' order (default:
+    the continuous ones, then the categorical ones)."""
     if variance_test not in ("levene", "bartlett"):
         raise DataError(f"unknown variance test {variance_test!r}", field="variance_test",
                         hint='use "levene" or "bartlett"')
     _check_columns(df, list(continuous) + list(categorical) + ([group] if group else []), "columns")
+    levels, labels = dict(levels or {}), dict(labels or {})
     if group is not None:
         if df[group].isna().any():
             raise DataError(f"{int(df[group].isna().sum())} row(s) have no {group!r}", field=group,
                             hint="drop patients without a group before building Table 1")
-        levels = list(df[group].cat.categories) if isinstance(df[group].dtype, pd.CategoricalDtype) \
-            else sorted(df[group].unique().tolist())
-        if len(levels) < 2:
+        glevels = _ordered_levels(df[group], levels.get(group))
+        if len(glevels) < 2:
             raise DataError(f"group column {group!r} has one level only", field=group,
                             hint="compare at least two groups, or use group=None")
     else:
-        levels = []
-    gnames = [f"{group}={lv}" for lv in levels]
+        glevels = []
+    gnames = [level_text(lv) for lv in glevels]
+    if len(set(gnames)) != len(gnames) or {"variable", "level", "Overall", "missing", "p", "test", "summary",
+                                              "SMD"} & set(gnames):
+        gnames = [f"{group}={g}" for g in gnames]
+    in_group = [(df[group] == lv).to_numpy() for lv in glevels]
+    group_index = np.full(len(df), -1)
+    for gi, m in enumerate(in_group):
+        group_index[m] = gi
+    extra = {"SMD": ""} if smd and glevels else {}
     rows = [{"variable": "n", "level": "", "Overall": str(len(df)),
-             **{g: str(int((df[group] == lv).sum())) for g, lv in zip(gnames, levels)},
-             "missing": 0, "p": "", "test": "", "summary": "count"}]
+             **{g: str(int(m.sum())) for g, m in zip(gnames, in_group)},
+             "missing": 0, "p": "", "test": "", "summary": "count", **extra}]
     for var in continuous:
         col = pd.to_numeric(df[var], errors="coerce")
         if (col.isna() & df[var].notna()).any():
             raise DataError(f"continuous variable {var!r} has non-numeric values", field=var,
                             hint="list it under categorical, or clean the column")
         x = col.dropna().to_numpy(float)
-        samples = [col[df[group] == lv].dropna().to_numpy(float) for lv in levels]
-        normal = _is_normal(samples if levels else [x], alpha)
-        p, test = _continuous_test(samples, normal, alpha, variance_test) if levels else (float("nan"), "")
-        rows.append({"variable": var, "level": "", "Overall": _fmt_cont(x, normal, digits),
+        samples = [col[m].dropna().to_numpy(float) for m in in_group]
+        normal = _is_normal(samples if glevels else [x], alpha)
+        p, test = _continuous_test(samples, normal, alpha, variance_test) if glevels else (float("nan"), "")
+        if extra:
+            pairs = [(i, j) for i in range(len(samples)) for j in range(i + 1, len(samples))]
+            extra = {"SMD": _fmt_smd(_mean_pairwise([_smd_continuous(samples[i], samples[j]) for i, j in pairs]))}
+        rows.append({"_var": var, "variable": labels.get(var, var), "level": "",
+                     "Overall": _fmt_cont(x, normal, digits),
                      **{g: _fmt_cont(s, normal, digits) for g, s in zip(gnames, samples)},
                      "missing": int(col.isna().sum()), "p": _fmt_p(p), "test": test,
-                     "summary": "mean ± SD" if normal else "median [Q1, Q3]"})
+                     "summary": "mean ± SD" if normal else "median [Q1, Q3]", **extra})
     for var in categorical:
         col = df[var]
-        cats = list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) \
-            else sorted(col.dropna().unique().tolist(), key=str)
-        if levels:
-            tab = np.array([[int(((col == c) & (df[group] == lv)).sum()) for lv in levels] for c in cats])
-            p, test = _categorical_test(tab)
-        else:
-            p, test = float("nan"), ""
-        rows.append({"variable": var, "level": "", "Overall": "", **{g: "" for g in gnames},
-                     "missing": int(col.isna().sum()), "p": _fmt_p(p), "test": test, "summary": "n (%)"})
+        cats = _ordered_levels(col, levels.get(var))
+        overall, counts = _level_counts(col, cats, group_index, len(glevels))
+        p, test = _categorical_test(counts) if glevels and cats else (float("nan"), "")
+        if extra:
+            pairs = [(i, j) for i in range(len(glevels)) for j in range(i + 1, len(glevels))]
+            extra = {"SMD": _fmt_smd(_mean_pairwise([_smd_categorical(counts[:, i], counts[:, j]) for i, j in pairs]))}
+        rows.append({"_var": var, "variable": labels.get(var, var), "level": "", "Overall": "",
+                     **{g: "" for g in gnames},
+                     "missing": int(col.isna().sum()), "p": _fmt_p(p), "test": test, "summary": "n (%)", **extra})
         denom_all = int(col.notna().sum())
-        for c in cats:
-            k = int((col == c).sum())
-            cells = {}
-            for g, lv in zip(gnames, levels):
-                sub = col[df[group] == lv]
-                d = int(sub.notna().sum())
-                kk = int((sub == c).sum())
-                cells[g] = f"{kk} ({100 * kk / d:.{digits}f})" if d else "0 (–)"
-            rows.append({"variable": var, "level": str(c),
+        denoms = [int(col[m].notna().sum()) for m in in_group]
+        for i, c in enumerate(cats):
+            k = int(overall[i])
+            cells = {g: f"{kk} ({100 * kk / d:.{digits}f})" if d else "0 (–)"
+                     for g, kk, d in zip(gnames, counts[i], denoms)}
+            rows.append({"_var": var, "variable": labels.get(var, var), "level": level_text(c),
                          "Overall": f"{k} ({100 * k / denom_all:.{digits}f})" if denom_all else "0 (–)",
-                         **cells, "missing": "", "p": "", "test": "", "summary": "n (%)"})
-    return TableOneResult(pd.DataFrame(rows), group, tuple(gnames))
+                         **cells, "missing": "", "p": "", "test": "", "summary": "n (%)",
+                         **({"SMD": ""} if extra else {})})
+    blocks: dict[str, list[dict]] = {}
+    for r in rows[1:]:
+        blocks.setdefault(r.pop("_var"), []).append(r)
+    shown = [v for v in (order or []) if v in blocks] + [v for v in blocks if v not in set(order or [])]
+    rows = rows[:1] + [r for v in shown for r in blocks[v]]
+    return TableOneResult(pd.DataFrame(rows), group, tuple(gnames), tuple(level_text(lv) for lv in glevels))
 
 
 @dataclass(frozen=True)

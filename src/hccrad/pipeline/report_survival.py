@@ -64,7 +64,7 @@ def _direction(rep: Report, s: Section, result: SurvivalResult) -> None:
 
 def _score_by_response(rep: Report, s: Section, spec: StudySpec, data: pd.DataFrame, result: SurvivalResult) -> None:
     """Seed 004 fig. 4A/C: the score by tumour response, per cohort (Mann–Whitney p in the title)."""
-    from hccrad.cohort.outcomes import response_labels
+    from hccrad.cohort.outcomes import response_group_names, response_labels
     from hccrad.report.figures.descriptive import plot_score_distribution
 
     r = spec.outcome.response
@@ -76,7 +76,7 @@ def _score_by_response(rep: Report, s: Section, spec: StudySpec, data: pd.DataFr
         idx = (data["cohort"] == cohort) & labels.notna()  # the cases analysed for the response
         y = labels[idx].to_numpy(dtype=int)
         plot_score_distribution(ax, y, result.scores[idx].to_numpy(float), score_name=f"{result.model} score",
-                                title=cohort)
+                                title=cohort, labels=response_group_names(r))
     rep.add_figure(s, fig, f"'{result.model}' score by {r.label}", key="score_by_response")
 
 

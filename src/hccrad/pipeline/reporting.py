@@ -18,12 +18,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hccrad.cohort.categorical import as_levels, codings_for  # noqa: E402
-from hccrad.cohort.outcomes import response_labels  # noqa: E402
+from hccrad.cohort.outcomes import POLARITY_NAMES, response_group_names, response_labels  # noqa: E402
 from hccrad.cohort.study import Study  # noqa: E402
 from hccrad.config.spec import StudySpec  # noqa: E402
 from hccrad.core.errors import HccradError  # noqa: E402
 from hccrad.evaluate.classification import confusion_counts  # noqa: E402
-from hccrad.evaluate.descriptive import odds_ratio_table, table_one  # noqa: E402
+from hccrad.evaluate.descriptive import odds_ratio_table  # noqa: E402
 from hccrad.pipeline.evaluation import Evaluation  # noqa: E402
 from hccrad.pipeline.imaging import ImagingResult  # noqa: E402
 from hccrad.pipeline.modelling import FittedModels  # noqa: E402
@@ -35,28 +35,11 @@ from hccrad.report.figures.descriptive import plot_score_distribution  # noqa: E
 from hccrad.report.figures.discrimination import plot_roc  # noqa: E402
 from hccrad.pipeline.report_imaging import section_features, section_habitats  # noqa: E402
 from hccrad.pipeline.report_survival import section_survival  # noqa: E402
+from hccrad.pipeline.report_table_one import section_table_one  # noqa: E402
 from hccrad.report.figures.models_compare import plot_auc_bars, plot_radar  # noqa: E402
 from hccrad.report.figures.panels import panel_row  # noqa: E402
 
 log = logging.getLogger(__name__)
-
-
-def _split_columns(df: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[str]]:
-    cont, cat = [], []
-    for c in columns:
-        s = df[c]
-        if pd.api.types.is_numeric_dtype(s) and s.nunique(dropna=True) > 5:
-            cont.append(c)
-        else:
-            cat.append(c)
-    return cont, cat
-
-
-def _clinical_columns(spec: StudySpec, data: pd.DataFrame, exclude: set[str]) -> list[str]:
-    skip = {"cohort", "patient_id", spec.data.id_column} | exclude
-    if spec.outcome.survival:
-        skip |= {spec.outcome.survival.time, spec.outcome.survival.event}
-    return [c for c in data.columns if c not in skip and not str(c).startswith(("image_", "mask_"))]
 
 
 def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataFrame,
@@ -91,30 +74,7 @@ def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataF
 
 def _section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, feature_cols: set[str],
                        order: list[str]) -> None:
-    s = rep.section("Table 1. Baseline characteristics",
-                    "Mean ± SD or median [IQR] by a Shapiro–Wilk test; the test used is named per row.")
-    cols = _clinical_columns(spec, data, feature_cols | {r.column for r in spec.readers}
-                             | ({spec.outcome.response.column} if spec.outcome.response else set()))
-    cont, cat = _split_columns(data, cols)
-    if len(order) > 1:
-        df = data.assign(cohort=pd.Categorical(data["cohort"], categories=order))
-        rep.add_table(s, table_one(df, "cohort", cont, cat).summary(), "By cohort", index=False,
-                      key="table1_cohort")
-    if spec.outcome.response:
-        r = spec.outcome.response
-        y = response_labels(spec, data)
-        train = data[(data["cohort"] == spec.cohorts.training) & y.notna()]  # the analysed cases only
-        grp = y.loc[train.index].map({1.0: "responder", 0.0: "non-responder"})
-        rep.add_table(s, table_one(train.assign(_outcome=grp), "_outcome", cont, cat).summary(),
-                      f"Training cohort by {r.label}", index=False, key="table1_outcome")
-    for col in spec.report.table_one_by:  # e.g. seed 002 table 1: by MTM subtype (patients with it known)
-        if col not in data.columns:
-            raise HccradError(f"report.table_one_by: {col!r} is not a column of the clinical table",
-                              field="report.table_one_by", hint="name a clinical column, e.g. mtm")
-        known = data[data[col].notna()]
-        rep.add_table(s, table_one(known, col, [c for c in cont if c != col], [c for c in cat if c != col]).summary(),
-                      f"By {col} (all cohorts, {len(known)} patients with {col} known)", index=False,
-                      key="table1_group")
+    section_table_one(rep, spec, data, feature_cols, order)  # variables, levels, labels: pipeline.report_table_one
 
 
 def _nomogram_inputs(model, data: pd.DataFrame, train: pd.Series):
@@ -148,8 +108,9 @@ def _section_nomograms(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted:
     drawn = [(name, x) for name, x in drawn if x is not None]
     if not drawn:
         return
+    what = spec.outcome.response.label if spec.outcome.response else "response"
     s = rep.section("Nomograms", "Points per variable on its own scale (training-cohort ranges); total "
-                                 "points map to the predicted probability of response.")
+                                 f"points map to the predicted probability of {what}.")
     for name, (logit, design, categorical) in drawn:
         nomo = nomogram_points(logit, design, categorical=categorical)
         fig, ax = plt.subplots(figsize=(8, 1.0 + 0.55 * (len(nomo.scales["variable"].unique()) + 3)))
@@ -250,7 +211,8 @@ def _resamples_used_of_requested(table: pd.DataFrame, metrics: pd.DataFrame) -> 
     return table.drop(columns="n_boot").assign(resamples=used)
 
 
-def _alluvial(rep: Report, s, fitted: FittedModels, cohorts) -> None:
+def _alluvial(rep: Report, s, fitted: FittedModels, cohorts,
+              groups: tuple[str, str] = POLARITY_NAMES["favourable"]) -> None:
     """Seed 001 fig. 6C: observed response flowing to the predicted class (the last model, each cohort)."""
     from hccrad.report.figures.classification import plot_alluvial
 
@@ -258,8 +220,8 @@ def _alluvial(rep: Report, s, fitted: FittedModels, cohorts) -> None:
     fig, axes = panel_row(len(cohorts), 3.8, 4.0)
     for ax, c in zip(axes, cohorts):
         pred = (c.scores[name] >= fitted.models[name].threshold).astype(int)
-        plot_alluvial(ax, c.y, pred, labels=("non-responder", "responder"), title=f"{name} — {c.name}")
-    rep.add_figure(s, fig, f"Observed vs predicted response (Sankey), model '{name}'", key="alluvial")
+        plot_alluvial(ax, c.y, pred, labels=groups, title=f"{name} — {c.name}")
+    rep.add_figure(s, fig, f"Observed vs predicted outcome (Sankey), model '{name}'", key="alluvial")
 
 
 def _section_published(rep: Report, spec: StudySpec) -> None:
@@ -301,7 +263,8 @@ def _section_served(rep: Report, out: Path) -> None:
     rep.add_table(s, pd.DataFrame(rows), "Model bundles served by hccrad serve", index=False, key="served_models")
 
 
-def _section_classification(rep: Report, fitted: FittedModels, ev: Evaluation) -> None:
+def _section_classification(rep: Report, fitted: FittedModels, ev: Evaluation,
+                            groups: tuple[str, str] = POLARITY_NAMES["favourable"]) -> None:
     s = rep.section("Classification at the training-cohort Youden cut-off",
                     "Accuracy, sensitivity, specificity, PPV, NPV with Clopper–Pearson exact 95% CIs, [n/N].")
     wide = ev.classification.pivot_table(index=["model", "metric"], columns="cohort", values="display",
@@ -316,7 +279,7 @@ def _section_classification(rep: Report, fitted: FittedModels, ev: Evaluation) -
             pred = (c.scores[n] >= fitted.models[n].threshold).astype(int)
             plot_confusion_matrix(axes[i][j], confusion_counts(c.y, pred), title=f"{n} — {c.name}")
     rep.add_figure(s, fig, "Confusion matrices", key="confusion")
-    _alluvial(rep, s, fitted, cohorts)
+    _alluvial(rep, s, fitted, cohorts, groups)
     radar = ev.classification.pivot_table(index=["model", "cohort"], columns="metric", values="estimate")
     radar = radar.reset_index()
     last = cohorts[-1].name
@@ -348,7 +311,8 @@ def _section_calibration(rep: Report, ev: Evaluation) -> None:
                       key="calibration_stats")
 
 
-def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels) -> None:
+def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels,
+                      groups: tuple[str, str] = POLARITY_NAMES["favourable"]) -> None:
     s = rep.section("Decision curve analysis", "Net benefit of each model versus treat-all and treat-none.")
     fig, axes = panel_row(len(ev.decision))
     for ax, (cohort, dca) in zip(axes, ev.decision.items()):
@@ -359,7 +323,7 @@ def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels) -> None
         if len(np.unique(c.y)) == 2:
             first = next(iter(c.scores))
             plot_score_distribution(ax, c.y, c.scores[first], score_name=f"{first} score",
-                                    title=f"{c.name}")
+                                    title=f"{c.name}", labels=groups)
     rep.add_figure(s, fig, "Score distributions by outcome", key="score_distribution")
     from hccrad.report.figures.scores import plot_waterfall
 
@@ -367,7 +331,7 @@ def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels) -> None
     fig, axes = panel_row(len(ev.cohorts), 5.0, 3.6)
     for ax, c in zip(axes, ev.cohorts):
         plot_waterfall(ax, c.scores[first], c.y, threshold=fitted.models[first].threshold,
-                       score_name=f"{first} probability", title=c.name)
+                       score_name=f"{first} probability", title=c.name, labels=groups)
     rep.add_figure(s, fig, f"Waterfall of the '{first}' model's scores",
                    "Bars: each patient's predicted probability minus the training-cohort Youden cut-off; "
                    "colour: observed outcome.", key="waterfall")
@@ -509,6 +473,7 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
     feature_cols = set(imaging.features.columns if imaging is not None else []) | {c for c in data.columns if c.count("_original_") or
                                                      "_log-sigma" in c or "_wavelet" in c}
     training_ids = [str(c) for c in data.index[data["cohort"] == spec.cohorts.training]]
+    groups = response_group_names(spec.outcome.response) if spec.outcome.response else POLARITY_NAMES["favourable"]
     steps = [
         ("overview", lambda: _section_overview(rep, spec, study, data, errors, order)),
         ("table 1", lambda: _section_table_one(rep, spec, data, feature_cols, order)),
@@ -517,9 +482,9 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
         ("odds ratios", lambda: _section_odds_ratios(rep, spec, data, fitted)),
         ("nomograms", lambda: _section_nomograms(rep, spec, data, fitted)),
         ("discrimination", lambda: _section_discrimination(rep, spec, fitted, ev)),
-        ("classification", lambda: _section_classification(rep, fitted, ev)),
+        ("classification", lambda: _section_classification(rep, fitted, ev, groups)),
         ("calibration", lambda: _section_calibration(rep, ev)),
-        ("decision curves", lambda: _section_decision(rep, ev, fitted)),
+        ("decision curves", lambda: _section_decision(rep, ev, fitted, groups)),
         ("deep learning", lambda: _section_deep(rep, deep)),
         ("readers", lambda: _section_readers(rep, spec, data, fitted, ev)),
         ("associations", lambda: _section_associations(rep, spec, data)),

@@ -11,7 +11,9 @@ From `outcome.survival` of the spec and the analysed table (one row per patient,
   together; the model's score enters only when the study names the model.
 * **Risk direction of the model score, from its definition.** A response model's score is the predicted
   probability of response, P(response); unless `outcome.survival.score_direction` says otherwise a higher
-  score means a *lower* risk ("lower_risk"), so the risk is r = -score (r = +score for "higher_risk"). The
+  score means a *lower* risk ("lower_risk"), so the risk is r = -score (r = +score for "higher_risk"); with
+  `outcome.response.polarity: adverse` (the positive class is death or progression) the default is
+  "higher_risk". The
   direction is checked against the univariable Cox coefficient of the score alone on the training cohort
   (beta > 0: higher score, higher hazard) and both are reported, with a warning when they disagree. It is
   never taken from a multivariable coefficient, whose sign flips when covariates are collinear with the
@@ -38,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from hccrad.cohort.categorical import as_levels, coding_of, codings_for, values_outside
+from hccrad.cohort.outcomes import default_score_direction
 from hccrad.cohort.study import order_cohorts
 from hccrad.config.spec import StudySpec, SurvivalOutcome
 from hccrad.core.errors import DataError, HccradError
@@ -187,9 +190,11 @@ def run_survival(spec: StudySpec, data: pd.DataFrame,
     labels = ("low risk", "high risk")
     groupings: list[GroupedSurvival] = []
     if score is not None:
+        explicit = sv.score_direction is not None
         direction = risk_direction(data.loc[train, sv.time], data.loc[train, sv.event], score[train], model,
-                                   declared=sv.score_direction,
-                                   explicit="score_direction" in sv.model_fields_set, unit=sv.unit)
+                                   declared=sv.score_direction if explicit else
+                                   default_score_direction(spec.outcome.response),
+                                   explicit=explicit, unit=sv.unit)
         if direction.observed.startswith("not estimable"):
             notes.append(f"the univariable Cox check of the '{model}' score's direction was {direction.observed}; "
                          f"its direction follows its definition ({direction.declared})")
@@ -249,7 +254,10 @@ def risk_direction(time, event, score, model: str, *, declared: str = "lower_ris
                         hint=f"use one of {DIRECTIONS}")
     df = pd.DataFrame({"time": np.asarray(time, float), "event": np.asarray(event), "score": np.asarray(score, float)})
     source = ("declared in outcome.survival.score_direction" if explicit else
-              "default: the score is the predicted probability of response, so a higher score means a lower risk")
+              "default: the score is the predicted probability of response, so a higher score means a lower risk"
+              if declared == "lower_risk" else
+              "default (outcome.response.polarity: adverse): the score is the predicted probability of the adverse "
+              "outcome, so a higher score means a higher risk")
     try:
         row = cox_regression(df, "time", "event", ["score"], time_unit=unit).univariable.iloc[0]
     except HccradError as exc:
@@ -265,7 +273,8 @@ def _disagreement(d: RiskDirection) -> str:
     return (f"WARNING: the '{d.model}' score is read as risk by its definition ({said}; {d.source}), but alone in "
             f"a Cox model on the training cohort its hazard ratio per unit is {d.univariable_hr:.3g} "
             f"(p = {d.univariable_p:.3g}), the other direction. The definition is kept; check the response "
-            "coding (outcome.response.positive) or declare outcome.survival.score_direction.")
+            "coding (outcome.response.positive, outcome.response.polarity) or declare "
+            "outcome.survival.score_direction.")
 
 
 def _km_by(data: pd.DataFrame, sv: SurvivalOutcome, groups: pd.Series, name: str, cohorts: Sequence[str],

@@ -6,11 +6,22 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
 from matplotlib.patches import Patch
 
 from hccrad.core.errors import DataError
 
 __all__ = ["plot_waterfall"]
+
+
+def _bars(heights: np.ndarray, colours: np.ndarray, width: float) -> PolyCollection:
+    """One bar per value at x = 0, 1, ... as a single artist: drawing 2,000 `ax.bar` patches took seconds per
+    figure, a collection of the same rectangles takes milliseconds."""
+    x = np.arange(heights.size, dtype=float)
+    left, right = x - width / 2, x + width / 2
+    verts = np.stack([np.c_[left, np.zeros_like(x)], np.c_[left, heights], np.c_[right, heights],
+                      np.c_[right, np.zeros_like(x)]], axis=1)
+    return PolyCollection(verts, facecolors=colours, edgecolors=colours, linewidths=0.2)
 
 
 def plot_waterfall(ax: Axes, score: Sequence[float] | np.ndarray, y: Sequence[int] | np.ndarray, *,
@@ -28,7 +39,9 @@ def plot_waterfall(ax: Axes, score: Sequence[float] | np.ndarray, y: Sequence[in
     centre = float(np.median(s)) if threshold is None else float(threshold)
     order = np.argsort(-s, kind="stable")
     colours = np.where(yy[order] == 1, "#c0392b", "#2471a3")
-    ax.bar(np.arange(s.size), s[order] - centre, color=colours, width=0.9)
+    ax.add_collection(_bars(s[order] - centre, colours, width=0.9))
+    ax.set_xlim(-0.5 - 0.45, s.size - 0.5 + 0.45)
+    ax.autoscale_view(scalex=False)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks([])
     ax.set_xlabel("patients (sorted by score)")
