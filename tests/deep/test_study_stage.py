@@ -20,7 +20,8 @@ from hccrad.deep.study import load_deep_network, run_deep_stage  # noqa: E402
 from hccrad.io.volume import read_image, write_image  # noqa: E402
 from hccrad.testing import assert_close  # noqa: E402
 
-TINY = dict(mode="2d", size=[32, 32], epochs=2, n_splits=2, width=8, batch_size=8, gradcam_cases=2, device="cpu")
+TINY = dict(mode="2d", size=[32, 32], epochs=2, n_splits=2, width=8, batch_size=8, gradcam_cases=2, device="cpu",
+            min_steps=0, warmup_steps=0, min_val_cases=1)  # old budget + inner split: fast, not meant to learn
 
 
 def _study(root, manifest="manifest.csv") -> Study:

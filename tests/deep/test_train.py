@@ -108,7 +108,10 @@ def test_cross_validation_and_architecture_choice_by_validation_ce():
                               progress=lambda s, d, t: steps.append((s, d, t)))
     assert steps[-1] == ("architecture", 2, 2) and ("fold", 3, 3) in steps and ("train", 2, 2) in steps
     t = sel.summary()
-    assert list(t["mean_val_ce"]) == sorted(t["mean_val_ce"]) and sel.chosen == t["model"].iloc[0]
+    assert list(t["mean_val_ce"]) == sorted(t["mean_val_ce"])
+    # chosen: the lowest CE among those that learned (CE < min(ln 2, prevalence CE) - 0.02), else the lowest
+    assert sel.learned == bool(t["learned"].any()) and (t["mean_val_ce"] < t["learned_below"]).eq(t["learned"]).all()
+    assert sel.chosen == t.loc[t["learned"], "model"].iloc[0] if sel.learned else sel.chosen == t["model"].iloc[0]
     cv = sel.results["resnet"]
     assert sorted(cv.predictions["case_id"]) == sorted(ps.case_ids)      # every case predicted once
     assert not any(c.startswith("deep_") for c in cv.predictions.columns)

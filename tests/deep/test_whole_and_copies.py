@@ -136,7 +136,7 @@ def test_stage_whole_slices_copies_and_architecture_choice(synth_cohort_root):
     root = synth_cohort_root
     spec = DeepSpec(mode="2d", fit="whole", size=[24, 36], phases=["arterial", "portal"], epochs=2, n_splits=2,
                     width=4, batch_size=8, gradcam_cases=1, augment_copies=1, compare_archs=["alexnet", "resnet"],
-                    device="cpu", seed=2)
+                    device="cpu", seed=2, min_steps=0)
     res = run_deep_stage(_study(root), spec, root / "whole1")
     names = [n for n, _ in res.figures]
     assert names[0] == "cnn_architecture_comparison" and "cnn_activation_panels" in names

@@ -18,11 +18,13 @@ import pytest
 from hccrad.report.paper import PAPERS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# 2 epochs cannot learn: no step budget, and keep the (unlearned) cnn_score as a model input for the smoke run
+FEW_STEPS = ["deep.min_steps=0", "deep.warmup_steps=0", "deep.keep_unlearned_score=true"]
 RUNS = {  # example folder -> (paper, speed overrides)
     "wu2025_cect_habitat": ("seed000", ["validation.bootstrap=8", "habitat.k_range=[2, 5]"]),
     "mri_clinical_radiomics_habitat": ("seed001", ["validation.bootstrap=8", "features.radiomics.phases=[arterial]"]),
-    "multitask_dl_mtm": ("seed002", ["validation.bootstrap=8", "deep.epochs=2", "deep.n_splits=2"]),
-    "cnn_mri_clinical_svm": ("seed003", ["validation.bootstrap=8", "deep.epochs=2", "deep.n_splits=2"]),
+    "multitask_dl_mtm": ("seed002", ["validation.bootstrap=8", "deep.epochs=2", "deep.n_splits=2", *FEW_STEPS]),
+    "cnn_mri_clinical_svm": ("seed003", ["validation.bootstrap=8", "deep.epochs=2", "deep.n_splits=2", *FEW_STEPS]),
     "ct_radiomics_proliferative": ("seed004", ["validation.bootstrap=8",  # and unfiltered features only:
                                                "features.radiomics.params=params_original.yaml"]),
 }

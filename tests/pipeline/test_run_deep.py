@@ -21,7 +21,9 @@ def test_deep_stage_in_a_study(tmp_path):
         "outcome": {"response": {"column": "response"}},
         "habitat": {"n_habitats": 3},
         "features": {"icc_min": None},
-        "deep": {"size": [32, 32], "epochs": 2, "n_splits": 2, "width": 8, "gradcam_cases": 1},
+        # 2 epochs, no step budget: too few to learn, so the (unlearned) score is kept explicitly for this smoke run
+        "deep": {"size": [32, 32], "epochs": 2, "n_splits": 2, "width": 8, "gradcam_cases": 1, "min_steps": 0,
+                 "warmup_steps": 0, "keep_unlearned_score": True},
         "models": [{"name": "cnn_clinical", "features": "none", "clinical": ["cnn_score", "vp4"],
                     "clinical_selection": "all"}],
         "validation": {"bootstrap": 0},
@@ -34,3 +36,6 @@ def test_deep_stage_in_a_study(tmp_path):
     assert "cnn_score" in run["models"]["cnn_clinical"]["selected"]
     assert list((res.out_dir / "deep" / "gradcam").glob("*_gradcam.nii.gz"))
     assert "deep" in run["timings_s"]
+    deep = run["deep"]   # issue 27: whether it learned and how it was trained, in run.json and the report
+    assert isinstance(deep["learned"], bool) and any(n.startswith("final network: about") for n in deep["notes"])
+    assert "min_val_cases" in html and ("no architecture learned" in html) == (not deep["learned"])

@@ -73,6 +73,10 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         if isinstance(rg.get("gene_sets"), list):
             rg["gene_sets"] = [str((base / g).resolve()) if isinstance(g, str) and g.lower().endswith(".gmt")
                                and not Path(g).is_absolute() else g for g in rg["gene_sets"]]
+    deep = raw.get("deep")
+    if isinstance(deep, dict) and isinstance(deep.get("pretrained"), str):
+        if not Path(deep["pretrained"]).is_absolute():
+            deep["pretrained"] = str((base / deep["pretrained"]).resolve())
     rad = raw.get("features", {}).get("radiomics") if isinstance(raw.get("features"), dict) else None
     if isinstance(rad, dict) and isinstance(rad.get("params"), str) and not Path(rad["params"]).is_absolute():
         rad["params"] = str((base / rad["params"]).resolve())
@@ -194,6 +198,8 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
                                 + (f" ({exc.hint})" if exc.hint else ""))
     if not problems:
         problems += [f"{at('data')}{p}" for p in mapping_header_problems(spec)]
+    if spec.deep is not None and spec.deep.pretrained is not None and not Path(spec.deep.pretrained).is_file():
+        problems.append(f"{at('deep', 'pretrained')}deep.pretrained: file {spec.deep.pretrained} does not exist")
     available = set(manifest_cols) | set(clinical_cols)
     if available and spec.deep is not None:
         available.add("cnn_score")  # made by the deep stage before the models are fitted

@@ -4,13 +4,17 @@ patient-grouped cross-validation, deep features fused with clinical variables, a
 Needs the optional dependencies in requirements/deep.txt (torch, MONAI); the names below load torch lazily, on
 first use, so `hccrad.deep.spec.DeepSpec` (part of the study spec) never imports torch. Modules: `data` (crops, slices, augmentation, Dataset), `whole` (whole slices), `networks`, `train`, `cv`,
 `features`, `gradcam`, `activation` (feature maps by predicted class), `architecture` (layer table),
-`targets` (stage task labels), `study` (the study stage); see docs/deep.md.
+`targets` (stage task labels), `sanity` (positive control), `pretrained` (user checkpoints), `study` (the
+study stage); see docs/deep.md.
 """
 
 from importlib import import_module
 
 _WHERE = {
     'with_augmented_copies': 'hccrad.deep.data',
+    'load_pretrained': 'hccrad.deep.pretrained',
+    'positive_control': 'hccrad.deep.sanity',
+    'epoch_plan': 'hccrad.deep.train',
     'choose_slices': 'hccrad.deep.whole',
     'whole_slices': 'hccrad.deep.whole',
     'SubtypeTask': 'hccrad.deep.spec',

@@ -9,11 +9,19 @@ patient_id, stratified on the first task's label), so the slices or lesions of o
 across folds; the learning-rate schedule and early stopping watch an inner validation split carved out of
 the training folds (also patient-grouped), never the held-out fold, so out-of-fold predictions and deep
 features are honest. Item predictions (e.g. the k slices of a case) are averaged per case.
+
+"Learned" (issue 27): a network that learns nothing predicts a constant and reaches, on held-out items, at
+best the cross-entropy of the training prevalence π_k of fold k, CE0_k = −mean_i [y_i ln π_k + (1 − y_i)
+ln(1 − π_k)] (= ln 2 for balanced classes). A cross-validated candidate has learned when its mean held-out
+cross-entropy is below min(ln 2, mean_k CE0_k) − margin (default margin 0.02). Architecture selection keeps
+the lowest cross-entropy among the candidates that learned; when none did, `ArchitectureSelection.learned`
+is False (the study stage then reports "no architecture learned" and keeps the score out of the models).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -28,7 +36,7 @@ from hccrad.deep.train import NetworkSpec, Progress, TrainConfig, TrainResult, e
 log = logging.getLogger(__name__)
 
 __all__ = ["ArchitectureSelection", "CVResult", "TrainTestResult", "case_level", "cross_validate",
-           "patient_folds", "select_architecture", "train_test"]
+           "learned_threshold", "null_cross_entropy", "patient_folds", "select_architecture", "train_test"]
 
 
 def case_level(items: pd.DataFrame) -> pd.DataFrame:
@@ -59,6 +67,24 @@ def patient_folds(patches: PatchSet, labels: np.ndarray | None, n_splits: int, s
     for k, (_, test) in enumerate(cv.split(np.zeros(len(groups)), y, groups)):
         fold[test] = k
     return fold
+
+
+def null_cross_entropy(train_labels: np.ndarray, test_labels: np.ndarray) -> float:
+    """Held-out CE of predicting the training prevalence π for every item (labels −1 ignored; π clipped to
+    [1e-6, 1 − 1e-6]); NaN without a labelled test item. Binary tasks only (classes 0/1)."""
+    tr = np.asarray(train_labels)
+    te = np.asarray(test_labels)
+    tr, te = tr[tr >= 0], te[te >= 0]
+    if te.size == 0 or tr.size == 0 or tr.max() > 1 or te.max() > 1:
+        return float("nan")
+    pi = float(np.clip(tr.mean(), 1e-6, 1 - 1e-6))
+    return float(-np.mean(te * math.log(pi) + (1 - te) * math.log(1 - pi)))
+
+
+def learned_threshold(null_ce: float, margin: float = 0.02) -> float:
+    """The held-out CE a network must stay below to count as learned: min(ln 2, null CE) − margin."""
+    base = math.log(2.0) if not math.isfinite(null_ce) else min(math.log(2.0), null_ce)
+    return base - float(margin)
 
 
 def _subset_targets(targets: Mapping[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -97,6 +123,19 @@ class CVResult:
         v = self.folds[f"test_ce_{task}"].to_numpy(dtype=float)
         return float(np.nanmean(v)), float(np.nanstd(v, ddof=1)) if np.isfinite(v).sum() > 1 else float("nan")
 
+    def null_ce(self, task: str) -> float:
+        """Mean over folds of the held-out CE of the training prevalence (`null_cross_entropy`); NaN if absent."""
+        col = f"null_ce_{task}"
+        if col not in self.folds:
+            return float("nan")
+        v = self.folds[col].to_numpy(dtype=float)
+        return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+    def learned(self, task: str, margin: float = 0.02) -> bool:
+        """Mean held-out CE below `learned_threshold` (module docstring)."""
+        mean, _ = self.test_ce(task)
+        return bool(math.isfinite(mean) and mean < learned_threshold(self.null_ce(task), margin))
+
     def summary(self) -> pd.DataFrame:
         return self.folds.copy()
 
@@ -132,6 +171,9 @@ def cross_validate(spec: NetworkSpec, patches: PatchSet, targets: Mapping[str, n
         row = {"fold": k, "n_train": len(train_idx), "n_train_augmented": len(tr_set), "n_val": 0 if val_idx is None else len(val_idx),
                "n_test": len(test_idx), "best_epoch": res.best_epoch, "test_loss": loss}
         row.update({f"test_ce_{t.name}": per.get(t.name, np.nan) for t in spec.tasks})
+        row.update({f"null_ce_{t.name}": null_cross_entropy(np.asarray(targets[t.name])[fold != k],
+                                                            np.asarray(targets[t.name])[test_idx])
+                    for t in spec.tasks if t.n_classes == 2 and t.name in targets})
         rows.append(row)
         hists.append(res.history.assign(fold=k))
         results.append(res)
@@ -189,12 +231,15 @@ def train_test(spec: NetworkSpec, train_patches: PatchSet, train_targets: Mappin
 
 @dataclass(frozen=True, eq=False)
 class ArchitectureSelection:
-    """Architectures ranked by mean held-out cross-entropy of `task` (seed 003); `chosen` is the smallest."""
+    """Architectures ranked by mean held-out cross-entropy of `task` (seed 003); `chosen` is the smallest
+    among those that learned (table column `learned`, threshold in `learned_below`); when none learned,
+    `learned` is False and `chosen` is the overall smallest (its score must not be used as a model input)."""
 
     table: pd.DataFrame
     chosen: str
     task: str
     results: dict[str, CVResult] = field(repr=False)
+    learned: bool = True
 
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
@@ -203,8 +248,10 @@ class ArchitectureSelection:
 def select_architecture(specs: Mapping[str, NetworkSpec], patches: PatchSet, targets: Mapping[str, np.ndarray],
                         config: TrainConfig | None = None, *, task: str | None = None, n_splits: int = 5,
                         val_fraction: float | None = 0.2, augmentation: Augmentation | None = None,
-                        augment_copies: int = 0, progress: Progress | None = None) -> ArchitectureSelection:
-    """Cross-validate every candidate with the same folds and seed; choose the lowest mean validation CE."""
+                        augment_copies: int = 0, progress: Progress | None = None, margin: float = 0.02
+                        ) -> ArchitectureSelection:
+    """Cross-validate every candidate with the same folds and seed; choose the lowest mean validation CE
+    among the candidates that learned (mean CE < `learned_threshold`, module docstring)."""
     if not specs:
         raise DataError("no candidate architectures", field="specs", hint='e.g. {"resnet": NetworkSpec(...)}')
     rows, results = [], {}
@@ -213,11 +260,19 @@ def select_architecture(specs: Mapping[str, NetworkSpec], patches: PatchSet, tar
         cv = cross_validate(spec, patches, targets, config, n_splits=n_splits, val_fraction=val_fraction,
                             augmentation=augmentation, augment_copies=augment_copies, progress=progress)
         mean, sd = cv.test_ce(t)
-        rows.append({"model": name, "arch": spec.arch, "mean_val_ce": mean, "sd_val_ce": sd, "n_folds": n_splits})
+        rows.append({"model": name, "arch": spec.arch, "mean_val_ce": mean, "sd_val_ce": sd, "n_folds": n_splits,
+                     "learned_below": learned_threshold(cv.null_ce(t), margin), "learned": cv.learned(t, margin)})
         results[name] = cv
         if progress is not None:
             progress("architecture", i + 1, len(specs))
     table = pd.DataFrame(rows).sort_values("mean_val_ce", kind="stable").reset_index(drop=True)
-    chosen = str(table["model"].iloc[0])
-    log.info("chose %s by validation cross-entropy", chosen)
-    return ArchitectureSelection(table, chosen, task or next(iter(specs.values())).tasks[0].name, results)
+    any_learned = bool(table["learned"].any())
+    chosen = str(table.loc[table["learned"], "model"].iloc[0] if any_learned else table["model"].iloc[0])
+    if any_learned:
+        log.info("chose %s by validation cross-entropy among the architectures that learned", chosen)
+    else:
+        log.warning("no architecture learned: every mean held-out cross-entropy is at or above its threshold "
+                    "(%s)", ", ".join(f"{r.model} {r.mean_val_ce:.4f} >= {r.learned_below:.4f}"
+                                      for r in table.itertuples()))
+    return ArchitectureSelection(table, chosen, task or next(iter(specs.values())).tasks[0].name, results,
+                                 any_learned)

@@ -16,9 +16,13 @@ input grid (`hccrad.deep.gradcam.cam_to_image`).
 Intensities are windowed per phase, x' = (clip(x, lo, hi) − lo) / (hi − lo), or z-scored per crop,
 x' = (x − mean) / sd; both use the case's own voxels only, so nothing is learned across patients.
 
-Augmentation (seed 003: "shifting, rotation, flipping, and enlarging"; plus intensity scaling/offset) is
-applied by `PatchDataset` only in training mode, with a random stream derived from (seed, epoch, item), so
-the same seed gives the same augmented samples in any process and after a resume.
+Augmentation (seed 003: "shifting, rotation, flipping, and enlarging"; intensity scaling/offset only when
+asked for) is applied by `PatchDataset` only in training mode, with a random stream derived from (seed,
+epoch, item), so the same seed gives the same augmented samples in any process and after a resume.
+Intensity augmentation is off by default: on HU-windowed CT the signal is often a between-case difference
+of a few HU in mean enhancement (issue 27: the old ±0.1 window units = ±40 HU offset moved a case's mean
+arterial HU by SD 24.6 HU, three times the between-case SD of 8.1 HU that carried the outcome signal).
+`intensity_augmentation` gives the explicit small option (default ±5 HU, ±2 % scale).
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Augmentation", "PatchDataset", "PatchSet", "balanced_sampler", "build_patches", "crop_2d", "crop_3d",
-    "OFFLINE_AUGMENTATION", "item_targets", "largest_slices", "normalise_intensity", "survival_interval_classes",
+    "OFFLINE_AUGMENTATION", "intensity_augmentation", "item_targets", "largest_slices", "normalise_intensity",
+    "survival_interval_classes",
     "with_augmented_copies",
 ]
 
@@ -297,16 +302,17 @@ class Augmentation:
 
     shift: uniform ±fraction of the size per axis; rotation_deg: uniform ± in-plane (y, x) angle; flip:
     each in-plane axis flipped with p = 0.5; zoom: uniform scale range (same for all axes); intensity: x·a + b
-    with a ~ U(1 ± intensity_scale), b ~ U(± intensity_shift) per channel. Linear interpolation,
-    edge values outside (scipy.ndimage.affine_transform, mode "nearest").
+    with a ~ U(1 ± intensity_scale), b ~ U(± intensity_shift) per channel, in the network input's units
+    (window units for windowed CT; both 0 by default, see the module docstring and `intensity_augmentation`).
+    Linear interpolation, edge values outside (scipy.ndimage.affine_transform, mode "nearest").
     """
 
     shift: float = 0.1
     rotation_deg: float = 15.0
     flip: bool = True
     zoom: tuple[float, float] = (0.9, 1.1)
-    intensity_scale: float = 0.1
-    intensity_shift: float = 0.1
+    intensity_scale: float = 0.0
+    intensity_shift: float = 0.0
 
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         nd = x.ndim - 1
@@ -330,6 +336,28 @@ class Augmentation:
         b = rng.uniform(-self.intensity_shift, self.intensity_shift, size=x.shape[0])
         out = out * a.reshape(-1, *([1] * nd)).astype(np.float32) + b.reshape(-1, *([1] * nd)).astype(np.float32)
         return np.ascontiguousarray(out, dtype=np.float32)
+
+
+#: Default magnitude of the optional intensity augmentation: ±5 HU offset (window normalisation) or ±0.05 SD
+#: (z-score normalisation), and ±2 % scale.
+INTENSITY_SHIFT_HU = 5.0
+INTENSITY_SHIFT_SD = 0.05
+INTENSITY_SCALE = 0.02
+
+
+def intensity_augmentation(normalise: str, window: tuple[float, float] | None = None, *,
+                           shift: float | None = None, scale: float = INTENSITY_SCALE) -> tuple[float, float]:
+    """(intensity_scale, intensity_shift) for `Augmentation`, with the shift converted to input units.
+
+    Window normalisation: `shift` is in HU (default 5 HU) and becomes shift / (hi − lo) window units;
+    z-score: `shift` is in SD units of the crop (default 0.05).
+    """
+    if normalise == "window":
+        if window is None:
+            raise DataError("an HU shift needs the intensity window", field="window", hint="e.g. (-100, 300)")
+        hu = INTENSITY_SHIFT_HU if shift is None else float(shift)
+        return float(scale), hu / float(window[1] - window[0])
+    return float(scale), INTENSITY_SHIFT_SD if shift is None else float(shift)
 
 
 class PatchDataset(Dataset):

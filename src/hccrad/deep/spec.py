@@ -1,7 +1,8 @@
 """`DeepSpec`: the study spec's settings for the CNN stage (`hccrad.deep.study.run_deep_stage`).
 
 The defaults suit the synthetic cohort on CPU (a small 2-D ResNet on 64 × 64 tumour-centred slices, AdamW,
-20 epochs). Training settings are not validated here a second time: `train_config()` builds the
+at least 20 epochs and 300 optimiser steps, geometric augmentation only). Training settings are not
+validated here a second time: `train_config()` builds the
 `hccrad.deep.train.TrainConfig` they map to, and the spec validator calls it, so a bad learning rate or
 patience is reported by TrainConfig's own rules, under the `deep.` keys the user wrote.
 
@@ -10,6 +11,7 @@ This module imports torch only inside `train_config()` (when a spec with a deep 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -21,7 +23,8 @@ _DEFAULT_SIZE = {"2d": (64, 64), "3d": (32, 64, 64)}
 #: DeepSpec field -> TrainConfig field (the training settings handed through unchanged).
 _TRAIN_FIELDS = {"epochs": "epochs", "batch_size": "batch_size", "optimizer": "optimizer", "lr": "lr",
                  "weight_decay": "weight_decay", "plateau_patience": "plateau_patience",
-                 "early_stopping_patience": "early_stopping_patience", "seed": "seed", "device": "device"}
+                 "early_stopping_patience": "early_stopping_patience", "seed": "seed", "device": "device",
+                 "min_steps": "min_steps", "warmup_steps": "warmup_steps"}
 
 
 class SubtypeTask(BaseModel):
@@ -56,6 +59,29 @@ class DeepSpec(BaseModel):
     `augment_copies` (seed 003: 9 → ×10) adds that many randomly shifted/rotated/flipped/zoomed copies of
     every training item, inside each training fold only. `compare_archs` cross-validates those
     architectures first and keeps the one with the lowest validation cross-entropy (seed 003 fig. 2).
+
+    Training that learns (issue 27; `hccrad.deep.train`, `hccrad.deep.cv`):
+    - `min_steps` (300): every network makes at least this many optimiser steps (epochs raised to
+      ⌈min_steps / steps per epoch⌉ when `epochs` is too few); `warmup_steps` (100): early-stopping patience,
+      the plateau scheduler and the choice of the best epoch start only after this many steps.
+    - `min_val_cases` (20): the inner early-stopping split must hold at least this many patients; on a smaller
+      cohort every network trains for the fixed planned epochs without early stopping (last epoch's weights,
+      stated in the log and the report).
+    - `augment`: geometric augmentation (shift, rotation, flip, zoom). `intensity_augment` (off): per-channel
+      offset ±`intensity_shift` (HU with window normalisation, default 5 HU; SD units with z-score, default
+      0.05) and scale ±`intensity_scale` (0.02). Off by default because on HU-windowed CT a few HU of mean
+      enhancement can be the signal.
+    - learned: the cross-validated held-out cross-entropy of the response must be below min(ln 2, CE of the
+      training prevalence) − `learned_margin` (0.02). `compare_archs` chooses only among architectures that
+      learned; when none (or the single `arch`) learned, the report says "no architecture learned" and
+      cnn_score is not given to the models — a model that lists cnn_score is then an error naming it, unless
+      `keep_unlearned_score: true` (smoke runs with few epochs; the report still says it did not learn).
+    - `sanity` (off): first train the same network and settings on a planted easy signal (a bright blob in
+      the tumour centre of a random half of the training cases, `hccrad.deep.sanity`); a held-out AUC < 0.9
+      stops the stage with an error and no study CNN is reported.
+    - `pretrained`: a local checkpoint file (state_dict; never downloaded) loaded into every network before
+      training with torch.load(weights_only=True), strict key matching after `pretrained_key_map` ({old
+      prefix: new prefix}, e.g. {"module.": ""}); see `hccrad.deep.pretrained`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -82,6 +108,17 @@ class DeepSpec(BaseModel):
     n_splits: int = Field(5, ge=2)
     val_fraction: float | None = Field(0.2, gt=0, lt=1)
     augment: bool = True
+    intensity_augment: bool = False
+    intensity_shift: float | None = Field(None, ge=0)
+    intensity_scale: float = Field(0.02, ge=0, lt=1)
+    min_steps: int = Field(300, ge=0)
+    warmup_steps: int = Field(100, ge=0)
+    min_val_cases: int = Field(20, ge=1)
+    learned_margin: float = Field(0.02, ge=0)
+    keep_unlearned_score: bool = False
+    sanity: bool = False
+    pretrained: Path | None = None
+    pretrained_key_map: dict[str, str] = Field(default_factory=dict)
     gradcam_cases: int = Field(3, ge=0)
     survival_intervals: list[float] | None = None
     subtype: SubtypeTask | None = None
@@ -111,6 +148,11 @@ class DeepSpec(BaseModel):
                                                or len(set(self.compare_archs)) != len(self.compare_archs)):
             raise ValueError(f"deep.compare_archs {self.compare_archs} needs two or more different architectures, "
                              "e.g. [alexnet, resnet, inception]")
+        if not self.intensity_augment and (self.intensity_shift is not None
+                                           or "intensity_scale" in self.model_fields_set):
+            raise ValueError("deep.intensity_shift / intensity_scale apply only with intensity_augment: true")
+        if self.pretrained_key_map and self.pretrained is None:
+            raise ValueError("deep.pretrained_key_map needs deep.pretrained (the checkpoint file)")
         lo, hi = self.window
         if not hi > lo:
             raise ValueError(f"window {list(self.window)} needs hi > lo, e.g. [-100, 300]")
@@ -121,6 +163,20 @@ class DeepSpec(BaseModel):
     def patch_size(self) -> tuple[int, ...]:
         """`size`, or the mode's default (64, 64) / (32, 64, 64)."""
         return tuple(self.size) if self.size is not None else _DEFAULT_SIZE[self.mode]
+
+    def augmentation(self):
+        """The `hccrad.deep.data.Augmentation` of training (None when `augment` is off): geometric, plus the
+        small intensity terms only with `intensity_augment`."""
+        from hccrad.deep.data import Augmentation, intensity_augmentation
+
+        if not self.augment and not self.intensity_augment:
+            return None
+        geometry = {} if self.augment else dict(shift=0.0, rotation_deg=0.0, flip=False, zoom=(1.0, 1.0))
+        if self.intensity_augment:
+            scale, shift = intensity_augmentation(self.normalise, self.window, shift=self.intensity_shift,
+                                                  scale=self.intensity_scale)
+            geometry.update(intensity_scale=scale, intensity_shift=shift)
+        return Augmentation(**geometry)
 
     def train_config(self):
         """The `hccrad.deep.train.TrainConfig` these settings map to (imports torch)."""

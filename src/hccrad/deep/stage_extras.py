@@ -29,7 +29,8 @@ __all__ = ["activation_outputs", "architecture_outputs", "compare_architectures"
 
 def net_spec_for(spec: DeepSpec, arch: str, n_channels: int, tasks: tuple[Task, ...]) -> NetworkSpec:
     return NetworkSpec(arch, n_channels, tasks, spatial_dims=2 if spec.mode == "2d" else 3, width=spec.width,
-                       dropout=spec.dropout)
+                       dropout=spec.dropout, pretrained=spec.pretrained,
+                       key_map=tuple(spec.pretrained_key_map.items()))
 
 
 def compare_architectures(spec: DeepSpec, n_channels: int, tasks: tuple[Task, ...], patches: PatchSet,
@@ -37,13 +38,14 @@ def compare_architectures(spec: DeepSpec, n_channels: int, tasks: tuple[Task, ..
                           augmentation: Augmentation | None, progress: Progress | None
                           ) -> tuple[ArchitectureSelection, list[tuple[str, Figure]], list[tuple[str, pd.DataFrame]]]:
     """Seed 003: cross-validate each of `spec.compare_archs` on the training cohort (same folds, seed and
-    settings) and choose the lowest mean held-out cross-entropy of the response."""
+    settings) and choose the lowest mean held-out cross-entropy of the response among those that learned
+    (`hccrad.deep.cv.select_architecture`)."""
     from hccrad.report.figures.deep import plot_arch_loss_curves
 
     specs = {a: net_spec_for(spec, a, n_channels, tasks) for a in spec.compare_archs}
     sel = select_architecture(specs, patches, targets, cfg, task=RESPONSE, n_splits=spec.n_splits,
                               val_fraction=val_fraction, augmentation=augmentation,
-                              augment_copies=spec.augment_copies, progress=progress)
+                              augment_copies=spec.augment_copies, progress=progress, margin=spec.learned_margin)
     fig = Figure(figsize=(9, 3.5))
     plot_arch_loss_curves(fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2),
                           {a: sel.results[a].histories for a in spec.compare_archs})

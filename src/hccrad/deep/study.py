@@ -27,6 +27,12 @@ folds, seed and settings). `augment_copies` adds offline-augmented copies inside
 
 The score is a probability in [0, 1], `scores.name == "cnn_score"`; join it to the modelling table by
 case id. Same seed → same scores on CPU (the training loop is seeded and deterministic).
+
+Whether it learned (issue 27): `learned` is False when the cross-validated held-out cross-entropy is not
+clearly below chance (`hccrad.deep.cv`, "no architecture learned"); the study then leaves cnn_score out of
+the models (`hccrad.pipeline.run`). `notes` records, for the report and run.json, the training plan (step
+budget, warm-up), a too-small inner validation split (fixed epochs instead of early stopping), the
+positive control (`deep.sanity`, `hccrad.deep.sanity`; a failure is an error) and pretrained weights.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from hccrad.core.errors import DataError, HccradError, InputError, SpecError
+from hccrad.core.errors import DataError, HccradError, InputError, ModelError, SpecError
 from hccrad.core.ids import safe_file_stem
 from hccrad.core.image import Image
 from hccrad.deep.cv import ArchitectureSelection, CVResult, case_level, cross_validate, patient_folds
@@ -51,7 +57,7 @@ from hccrad.deep.spec import DeepSpec
 from hccrad.deep.stage_extras import (activation_outputs, architecture_outputs, compare_architectures, net_spec_for,
                                       with_predicted_classes)
 from hccrad.deep.targets import stage_targets
-from hccrad.deep.train import NetworkSpec, Progress, TrainResult, predict, train_model
+from hccrad.deep.train import NetworkSpec, Progress, TrainConfig, TrainResult, epoch_plan, predict, train_model
 from hccrad.io.volume import write_image
 
 log = logging.getLogger(__name__)
@@ -75,6 +81,9 @@ class DeepStageResult:
     predictions: case_id → per task ``<task>_class`` and ``<task>_p<j>`` (every case; out-of-fold for the
     training cohort); tables: (name, DataFrame) pairs; items: one row per network input (`PatchSet.summary`
     + cohort and slice_rule); selection: the architecture comparison when `compare_archs` was set.
+    learned: whether the network learned (module docstring; False → "no architecture learned", the score
+    must not feed a model); notes: plain-language lines on how it was trained; control: the positive
+    control's record (`deep.sanity`).
     """
 
     scores: pd.Series
@@ -93,6 +102,16 @@ class DeepStageResult:
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list, repr=False)
     items: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     selection: ArchitectureSelection | None = field(default=None, repr=False)
+    learned: bool = True
+    notes: tuple[str, ...] = ()
+    control: dict | None = None
+
+    NOT_LEARNED = "no architecture learned"
+
+    def record(self) -> dict:
+        """For run.json: learned, the notes and the positive control."""
+        return {"learned": self.learned, "notes": list(self.notes), "positive_control": self.control,
+                "arch": self.final.network.arch}
 
     def summary(self) -> pd.DataFrame:
         """One row per cohort: kind, n_cases, n_positive, AUC of cnn_score with its DeLong 95 % CI."""
@@ -103,7 +122,8 @@ class DeepStageResult:
             ids = self.cohort.index[self.cohort == name]
             y = self.outcome.loc[ids].to_numpy()
             row = {"cohort": name, "kind": str(self.kind.loc[ids].iloc[0]), "n_cases": len(ids),
-                   "n_positive": int(y.sum()), "auc": np.nan, "auc_lower": np.nan, "auc_upper": np.nan}
+                   "n_positive": int(y.sum()), "auc": np.nan, "auc_lower": np.nan, "auc_upper": np.nan,
+                   "learned": self.learned}
             if 0 < y.sum() < len(y):
                 a = auc_ci(y, self.scores.loc[ids].to_numpy())
                 row.update(auc=a.auc, auc_lower=a.lower, auc_upper=a.upper)
@@ -162,26 +182,43 @@ def _select(patches: PatchSet, ids: list[str]) -> PatchSet:
     return patches.subset([i for i, c in enumerate(patches.case_ids) if c in wanted])
 
 
-def _inner_fraction(patches: PatchSet, y: np.ndarray, spec: DeepSpec, seed: int) -> float | None:
-    """The inner early-stopping fraction the cohort allows.
+def _inner_fraction(patches: PatchSet, y: np.ndarray, spec: DeepSpec, seed: int) -> tuple[float | None, str]:
+    """The inner early-stopping fraction the cohort allows, and a note when there is none.
 
     The inner split is a stratified patient-grouped k-fold with k = round(1/val_fraction) (`cross_validate`);
     scikit-learn needs k <= the larger class's item count in every CV training part. On a small cohort k is
-    lowered (logged); below 2 the training loss is monitored instead (val_fraction None).
+    lowered (logged). No inner split (val_fraction None) when the cohort is too small for k >= 2, or when the
+    smallest inner validation part would hold fewer than `min_val_cases` patients: every network then trains
+    for its fixed planned epochs (`_fixed_epochs`).
     """
     if not spec.val_fraction:
-        return None
+        return None, "no inner validation split (deep.val_fraction is null): fixed epochs, no early stopping"
     fold = patient_folds(patches, y, spec.n_splits, seed)
     parts = [y[fold != k] for k in range(spec.n_splits)] + [y]
     room = min(int(np.bincount(p, minlength=2).max()) for p in parts)
     k = max(2, int(round(1 / spec.val_fraction)))
-    if k <= room:
-        return spec.val_fraction
     if room < 2:
-        log.warning("training cohort too small for an inner validation split: monitoring the training loss")
-        return None
-    log.warning("inner validation split lowered from %d to %d folds for a small training cohort", k, room)
-    return 1.0 / room
+        note = "training cohort too small for an inner validation split: fixed epochs, no early stopping"
+        log.warning(note)
+        return None, note
+    if k > room:
+        log.warning("inner validation split lowered from %d to %d folds for a small training cohort", k, room)
+        k = room
+    pids = np.asarray(patches.patient_ids)
+    smallest = min(len(set(pids[fold != j])) for j in range(spec.n_splits))
+    n_val = smallest // k
+    if n_val < spec.min_val_cases:
+        note = (f"inner validation split of about {n_val} patients is below deep.min_val_cases "
+                f"({spec.min_val_cases}): every network trains for its fixed planned epochs without early "
+                "stopping (last epoch's weights)")
+        log.warning(note)
+        return None, note
+    return (spec.val_fraction if k == max(2, int(round(1 / spec.val_fraction))) else 1.0 / k), ""
+
+
+def _fixed_epochs(cfg: TrainConfig) -> TrainConfig:
+    """No inner validation split: run every planned epoch and keep the last epoch's weights."""
+    return cfg.model_copy(update={"early_stopping_patience": None, "restore_best": False})
 
 
 def _train_final(net_spec: NetworkSpec, patches: PatchSet, targets: dict[str, np.ndarray], spec: DeepSpec,
@@ -195,12 +232,51 @@ def _train_final(net_spec: NetworkSpec, patches: PatchSet, targets: dict[str, np
         inner = patient_folds(patches, targets[TASK], min(max(2, round(1 / val_fraction)), n_patients),
                               cfg.seed + 1)
         tr, va = idx[inner != 0], idx[inner == 0]
-    aug = Augmentation() if spec.augment else None
+    aug = spec.augmentation()
     tr_set, tr_y = with_augmented_copies(patches.subset(tr), {k: v[tr] for k, v in targets.items()},
                                          spec.augment_copies, seed=cfg.seed)
     train_ds = PatchDataset(tr_set, tr_y, augmentation=aug, seed=cfg.seed)
     val_ds = None if va is None else PatchDataset(patches.subset(va), {k: v[va] for k, v in targets.items()})
     return train_model(net_spec, train_ds, val_ds, cfg, progress=progress)
+
+
+def _plan_note(patches: PatchSet, spec: DeepSpec, cfg: TrainConfig, val_fraction: float | None) -> str:
+    """The final network's step budget in words (fold networks train on fewer items, so more epochs)."""
+    n_fit = len(patches) if not val_fraction else int(round(len(patches) * (1 - val_fraction)))
+    n_fit *= spec.augment_copies + 1
+    epochs, warmup = epoch_plan(n_fit, cfg)
+    stopping = ("no early stopping" if cfg.early_stopping_patience is None
+                else f"early stopping after {cfg.early_stopping_patience} epochs without improvement")
+    return (f"final network: about {epochs} epochs of {-(-n_fit // cfg.batch_size)} steps (at least "
+            f"{cfg.min_steps} steps), warm-up {warmup} epochs, {stopping}; intensity augmentation "
+            f"{'on' if spec.intensity_augment else 'off'}")
+
+
+def _not_learned_note(cv: CVResult, selection: ArchitectureSelection | None, spec: DeepSpec) -> str:
+    from hccrad.deep.cv import learned_threshold
+
+    if selection is not None:
+        detail = ", ".join(f"{r.model} {r.mean_val_ce:.3f} (needs < {r.learned_below:.3f})"
+                           for r in selection.table.itertuples())
+    else:
+        mean, _ = cv.test_ce(TASK)
+        detail = f"{cv.arch} {mean:.3f} (needs < {learned_threshold(cv.null_ce(TASK), spec.learned_margin):.3f})"
+    return (f"{DeepStageResult.NOT_LEARNED}: the held-out cross-entropy of the response is not clearly below "
+            f"chance ({detail}); cnn_score is not used by the models")
+
+
+def _positive_control(net_spec: NetworkSpec, patches: PatchSet, spec: DeepSpec, cfg: TrainConfig,
+                      val_fraction: float | None, aug: Augmentation | None, progress: Progress | None):
+    """`deep.sanity`: the planted-signal control (`hccrad.deep.sanity`); failing it is an error."""
+    from hccrad.deep.sanity import positive_control
+
+    res = positive_control(net_spec, patches, cfg, n_splits=2, val_fraction=val_fraction, augmentation=aug,
+                           seed=cfg.seed, progress=progress)
+    if not res.passed:
+        raise ModelError(f"{res.note()}; no study CNN is reported", field="deep.sanity",
+                         hint="these training settings cannot learn even a planted signal: raise deep.min_steps "
+                              "or deep.lr, check the architecture, or check the inputs (phases, window)")
+    return res
 
 
 def _save_network(net: Network, net_spec: NetworkSpec, spec: DeepSpec, phases: list[str], path: Path) -> Path:
@@ -306,13 +382,24 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
                                                  "cohort would come from a network trained on the same patient")
     train_y = item_targets(train_p, table)
     net_spec = net_spec_for(spec, spec.arch, len(phases), tasks)
-    aug = Augmentation() if spec.augment else None
+    aug = spec.augmentation()
 
     counts = np.bincount(train_y[TASK], minlength=2)
     if spec.n_splits > counts.max() or spec.n_splits > len(set(train_p.patient_ids)):
         raise DataError(f"{spec.n_splits} CV folds for a training cohort with {counts.tolist()} items per class",
                         field="deep.n_splits", hint="use fewer folds (n_splits) or a larger training cohort")
-    vf = _inner_fraction(train_p, train_y[TASK], spec, cfg.seed)
+    vf, inner_note = _inner_fraction(train_p, train_y[TASK], spec, cfg.seed)
+    notes = [n for n in (inner_note,) if n]
+    if vf is None:
+        cfg = _fixed_epochs(cfg)
+    notes.append(_plan_note(train_p, spec, cfg, vf))
+    if spec.pretrained is not None:
+        notes.append(f"initial weights from the pretrained checkpoint {Path(spec.pretrained).name} "
+                     f"(key mapping {spec.pretrained_key_map or 'none'})")
+    control = None
+    if spec.sanity:
+        control = _positive_control(net_spec, train_p, spec, cfg, vf, aug, prog)
+        notes.append(control.note())
     figures: list[tuple[str, Figure]] = []
     tables: list[tuple[str, pd.DataFrame]] = []
     selection = None
@@ -325,6 +412,9 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
     else:
         cv = cross_validate(net_spec, train_p, train_y, cfg, n_splits=spec.n_splits, val_fraction=vf,
                             augmentation=aug, augment_copies=spec.augment_copies, progress=prog)
+    learned = selection.learned if selection is not None else cv.learned(TASK, spec.learned_margin)
+    if not learned:
+        notes.append(_not_learned_note(cv, selection, spec))
     oof = cv.predictions.set_index("case_id")
     final = _train_final(net_spec, train_p, train_y, spec, cfg, vf, prog)
     if prog:
@@ -375,4 +465,5 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
     log.info("deep stage: %d out-of-fold and %d trained-on-training scores", len(train_ids), len(other_ids))
     return DeepStageResult(scores=scores, kind=kind, cohort=cohort, outcome=outcome, folds=folds, history=history,
                            cam_paths=cam_paths, figures=figures, checkpoint=checkpoint, spec=spec, cv=cv,
-                           final=final, predictions=predictions, tables=tables, items=items, selection=selection)
+                           final=final, predictions=predictions, tables=tables, items=items, selection=selection,
+                           learned=learned, notes=tuple(notes), control=None if control is None else control.record())

@@ -7,6 +7,17 @@ validation accuracy, we monitor the validation cross-entropy, the quantity it se
 L2 (SGD) or decoupled (AdamW, Loshchilov & Hutter 2019). Early stopping keeps the weights of the epoch
 with the lowest monitored loss.
 
+Step budget and warm-up (issue 27: 36 optimiser steps did not even fit the training data): the run lasts
+E = max(epochs, ⌈min_steps / S⌉) epochs, S = ⌈n_train_items / batch_size⌉ steps per epoch, so a tiny cohort
+still gets `min_steps` updates. The first W = ⌈warmup_steps / S⌉ epochs are a warm-up: the monitored loss is
+recorded but neither counts towards early-stopping patience, nor steps the plateau scheduler, nor can choose
+the returned weights (a freshly initialised network predicting ≈ ½ has a low, uninformative cross-entropy).
+If the run ends inside the warm-up, or with ``restore_best=False`` (fixed-epoch training without a
+validation split), the last epoch's weights are returned.
+
+Pretrained weights: `NetworkSpec.pretrained` (a user's checkpoint file, never downloaded) is loaded over the
+seeded initialisation by `hccrad.deep.pretrained.load_pretrained` (weights_only=True, strict keys).
+
 Determinism: the initial weights come from ``torch.manual_seed(seed)``; every epoch reseeds dropout, the
 shuffling/balanced sampler and the augmentation from (seed, epoch), and deterministic algorithms are
 switched on while training, so the same seed gives the same weights on CPU, and a run resumed from a
@@ -38,7 +49,7 @@ from hccrad.deep.networks import Network, Task, build_network, multitask_loss
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NetworkSpec", "TrainConfig", "TrainResult", "evaluate_loss", "load_checkpoint", "predict",
+__all__ = ["NetworkSpec", "TrainConfig", "TrainResult", "epoch_plan", "evaluate_loss", "load_checkpoint", "predict",
            "resolve_device", "train_model"]
 
 Progress = Callable[[str, int, int], None]
@@ -50,6 +61,9 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     epochs: int = Field(50, ge=1)
+    min_steps: int = Field(0, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    restore_best: bool = True
     batch_size: int = Field(8, ge=1)
     optimizer: Literal["sgd", "adamw"] = "sgd"
     lr: float = Field(0.01, gt=0)
@@ -77,18 +91,27 @@ class NetworkSpec:
     spatial_dims: int = 3
     width: int = 16
     dropout: float = 0.2
+    pretrained: Path | None = None
+    key_map: tuple[tuple[str, str], ...] = ()
 
     def build(self, seed: int) -> Network:
+        """Seeded initial weights, then the `pretrained` checkpoint's (after `key_map`) when one is given."""
         torch.manual_seed(int(seed))
-        return build_network(self.arch, self.in_channels, self.tasks, spatial_dims=self.spatial_dims,
-                             width=self.width, dropout=self.dropout)
+        net = build_network(self.arch, self.in_channels, self.tasks, spatial_dims=self.spatial_dims,
+                            width=self.width, dropout=self.dropout)
+        if self.pretrained is not None:
+            from hccrad.deep.pretrained import load_pretrained
+
+            load_pretrained(net, self.pretrained, dict(self.key_map))
+        return net
 
 
 @dataclass(frozen=True, eq=False)
 class TrainResult:
     """A trained network (weights of the best epoch) with its per-epoch history.
 
-    history columns: epoch, train_loss, val_loss, lr, and val_loss_<task> per task.
+    history columns: epoch, train_loss, val_loss, lr, warmup, and val_loss_<task> per task.
+    planned_epochs / warmup_epochs: E and W of the step budget (module docstring).
     """
 
     network: Network
@@ -98,9 +121,12 @@ class TrainResult:
     stopped_early: bool
     device: str
     config: TrainConfig = field(repr=False)
+    planned_epochs: int = 0
+    warmup_epochs: int = 0
 
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame([{"arch": self.network.arch, "epochs_run": len(self.history),
+                              "planned_epochs": self.planned_epochs, "warmup_epochs": self.warmup_epochs,
                               "best_epoch": self.best_epoch, "best_loss": self.best_loss,
                               "stopped_early": self.stopped_early, "device": self.device,
                               "optimizer": self.config.optimizer, "seed": self.config.seed}])
@@ -145,6 +171,12 @@ def _deterministic(on: bool):
 
 def _epoch_seed(seed: int, epoch: int) -> int:
     return (int(seed) * 1_000_003 + int(epoch) * 7919 + 17) % (2**63 - 1)
+
+
+def epoch_plan(n_items: int, cfg: TrainConfig) -> tuple[int, int]:
+    """(E, W): planned epochs max(epochs, ⌈min_steps/S⌉), warm-up epochs ⌈warmup_steps/S⌉; S = steps per epoch."""
+    steps = max(1, math.ceil(int(n_items) / cfg.batch_size))
+    return max(cfg.epochs, math.ceil(cfg.min_steps / steps)), math.ceil(cfg.warmup_steps / steps)
 
 
 def _make_optimizer(net: Network, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -222,6 +254,7 @@ def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None
     cfg = config or TrainConfig()
     device = resolve_device(cfg.device)
     use_amp = bool(cfg.amp and device.type == "cuda")
+    n_epochs, warmup = epoch_plan(len(train), cfg)
     with _deterministic(cfg.deterministic):
         net = spec.build(cfg.seed).to(device)
         _check_targets(net, train, "training")
@@ -252,7 +285,7 @@ def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None
             best_weights = ck["best_model"]
             state = {k: ck[k] for k in state}
             log.info("resumed from %s at epoch %d", ck_path, state["epoch"])
-        for epoch in range(int(state["epoch"]), cfg.epochs):
+        for epoch in range(int(state["epoch"]), n_epochs):
             if state["stopped_early"]:
                 break
             torch.manual_seed(_epoch_seed(cfg.seed, epoch))
@@ -278,12 +311,16 @@ def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None
             if not math.isfinite(monitor):
                 raise ModelError(f"loss is {monitor} at epoch {epoch}", field="lr",
                                  hint="lower the learning rate, or check the validation set has labels")
-            sched.step(monitor)
+            in_warmup = epoch < warmup
+            if not in_warmup:
+                sched.step(monitor)
             row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                   "lr": float(opt.param_groups[0]["lr"])}
+                   "lr": float(opt.param_groups[0]["lr"]), "warmup": in_warmup}
             row.update({f"val_loss_{t}": v for t, v in per.items()})
             state["history"].append(row)
-            if monitor < state["best_loss"] - cfg.min_delta:
+            if in_warmup:
+                pass
+            elif monitor < state["best_loss"] - cfg.min_delta:
                 state.update(best_loss=float(monitor), best_epoch=epoch, bad_epochs=0)
                 best_weights = copy.deepcopy(net.state_dict())
             else:
@@ -295,13 +332,18 @@ def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None
                             "scaler": scaler.state_dict() if use_amp else {}, "best_model": best_weights,
                             "config": cfg.model_dump(), "arch": spec.arch, **state}, ck_path)
             if progress is not None:
-                progress("train", epoch + 1, cfg.epochs)
+                progress("train", epoch + 1, n_epochs)
             log.debug("epoch %d train %.4f val %.4f lr %.3g", epoch, train_loss, val_loss, row["lr"])
-        net.load_state_dict(best_weights)
+        if cfg.restore_best and state["best_epoch"] >= 0:
+            net.load_state_dict(best_weights)
+        elif state["history"]:  # fixed epochs, or the run ended inside the warm-up: the last epoch's weights
+            last = state["history"][-1]
+            state.update(best_epoch=int(last["epoch"]),
+                         best_loss=float(last["val_loss"] if val is not None else last["train_loss"]))
         net.eval()
     hist = pd.DataFrame(state["history"])
     return TrainResult(net, hist, int(state["best_epoch"]), float(state["best_loss"]), bool(state["stopped_early"]),
-                       device.type, cfg)
+                       device.type, cfg, n_epochs, warmup)
 
 
 def predict(network: Network, patches: PatchSet, *, batch_size: int = 16, embeddings: bool = False

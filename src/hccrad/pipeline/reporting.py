@@ -380,7 +380,11 @@ def _section_deep(rep: Report, deep) -> None:
                     "Training cases are scored out of fold (patient-grouped k-fold CV); other cohorts by one "
                     "network trained on the whole training cohort. Grad-CAM maps are written as NIfTI under "
                     "deep/gradcam/.")
-    rep.add_table(s, deep.summary(), "CNN score: AUC by cohort (DeLong CI)", index=False, key="cnn_auc")
+    notes = list(getattr(deep, "notes", ()))
+    if notes:  # how the networks were trained, a small inner split, the positive control, "no architecture learned"
+        s.intro = f"{s.intro} Training: " + " ".join(f"{n}." for n in notes)
+    caption = "" if getattr(deep, "learned", True) else next(n for n in notes if n.startswith("no architecture"))
+    rep.add_table(s, deep.summary(), "CNN score: AUC by cohort (DeLong CI)", caption, index=False, key="cnn_auc")
     for name, fig in deep.figures:
         rep.add_figure(s, fig, name.replace("_", " "), key=name)
     for name, table in getattr(deep, "tables", []):

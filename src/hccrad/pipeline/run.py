@@ -168,8 +168,10 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         from hccrad.deep.study import run_deep_stage
 
         t0 = time.perf_counter()
+        from hccrad.pipeline.deep_score import join_cnn_score
+
         deep = run_deep_stage(study, spec.deep, out, progress=progress)
-        data = data.join(deep.scores, how="left")
+        data = join_cnn_score(spec, data, deep)  # left out (warning/error) when no architecture learned
         timings["deep"] = time.perf_counter() - t0
     if spec.models:
         fitted = fit_models(spec, data, habitat_columns=habitat_columns,
@@ -223,6 +225,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "derived_columns": study.derive_record,
         "column_mapping": study.column_record,
         "lesions": lesion_record,
+        "deep": deep.record() if deep is not None else None,
         "liver_segmentation": imaging.liver_record if imaging is not None else None,
         "preflight_warnings": problems_as_records(preflight_warnings),
         "case_warnings": imaging.warnings.to_dict(orient="records") if imaging is not None else [],
