@@ -432,6 +432,28 @@ class ReportSpec(_Strict):
         return value
 
 
+class PreprocessSpec(_Strict):
+    """Preprocessing of each case's phases before the descriptor maps (`hccrad.preprocess.alignment`).
+
+    registration: none keeps the phases as read (they must already share the reference grid); rigid (6
+    parameters) or affine (12) registers every phase to `data.reference_phase` around the tumour (SimpleITK,
+    Mattes mutual information), with a per-case QC table in the report and run.json. Rigid is recommended
+    for multi-phase CT (breathing shifts the liver between phases; the preflight warns when phases look
+    misaligned).
+    """
+
+    registration: Literal["none", "rigid", "affine"] = Field(default="none", description=(
+        "register every phase to the reference phase: none (default: phases used as read), rigid "
+        "(recommended for multi-phase CT) or affine"))
+    registration_margin_mm: float = Field(default=30.0, gt=0, description=(
+        "the registration sees the tumour's bounding box grown by this margin (mm) on each side"))
+    qc_min_ncc: float = Field(default=0.3, ge=-1, le=1, description=(
+        "QC warning when a phase's normalised cross-correlation with the reference inside the tumour box "
+        "(grown by 10 mm) is below this after registration, or fell by more than 0.01"))
+    qc_max_translation_mm: float = Field(default=10.0, gt=0, description=(
+        "QC warning when the registration moved a phase by more than this (mm)"))
+
+
 class StudySpec(_Strict):
     """A whole study: data, cohorts, outcomes and the settings of every stage."""
 
@@ -442,6 +464,7 @@ class StudySpec(_Strict):
     data: DataSpec
     cohorts: CohortSpec = Field(default_factory=CohortSpec)
     outcome: OutcomeSpec
+    preprocess: PreprocessSpec = Field(default_factory=PreprocessSpec)
     habitat: HabitatSpec = Field(default_factory=HabitatSpec)
     features: FeaturesSpec = Field(default_factory=FeaturesSpec)
     models: list[ModelSpec] = Field(default_factory=list)

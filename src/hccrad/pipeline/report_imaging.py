@@ -104,6 +104,7 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
     if len(imaging.warnings):
         rep.add_table(s, imaging.warnings, "Input warnings (cases analysed, but check them)", index=False,
                       key="input_warnings")
+    _registration_qc(rep, s, imaging)
     rep.add_text(s, f"{imaging.cache_hits} case(s) came from the cache of an earlier run (same inputs, settings "
                     f"and hccrad version); {imaging.cache_computed} were computed in this run.", "Cache",
                  key="cache_cases")
@@ -165,6 +166,28 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         rep.add_figure(s, fig, "Habitat maps on the reference phase",
                        "Largest tumour slice of the first cases; blue/green/red = habitats 1/2/3 for k = 3.",
                        key="habitat_overlays")
+
+
+def _registration_qc(rep: Report, s: Section, imaging: ImagingResult) -> None:
+    """The per-case registration QC (preprocess.registration): NCC with the reference phase inside the tumour
+    box grown by 10 mm before/after, the transform's translation (mm) and rotation (degrees), and the phases
+    whose QC warns (`hccrad.preprocess.alignment`)."""
+    qc = imaging.registration_qc
+    if not len(qc):
+        return
+    flagged = qc[qc["warning"].astype(str) != ""]
+    if len(flagged):
+        rep.add_table(s, flagged[["case_id", "phase", "ncc_before", "ncc_after", "translation_mm", "rotation_deg",
+                                  "warning"]],
+                      f"Registration warnings: {len(flagged)} phase(s) of {flagged['case_id'].nunique()} case(s) "
+                      "to check (NCC after below the threshold or fallen, or a large translation)", index=False,
+                      key="registration_warnings")
+    shown = qc.drop(columns=["reference"])
+    rep.add_table(s, shown, f"Registration QC: each phase registered to the reference phase "
+                            f"({qc['reference'].iloc[0]}; {qc['transform'].iloc[0]}); median NCC in the tumour box "
+                            f"{qc['ncc_before'].median():.2f} before, {qc['ncc_after'].median():.2f} after; "
+                            "translation in mm (physical x, y, z), rotation in degrees", index=False,
+                  key="registration_qc")
 
 
 def section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
