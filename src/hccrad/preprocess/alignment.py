@@ -5,12 +5,14 @@ Registration (`register_phases`): the reference phase and each other phase are c
 bounding box grown by `margin_mm` (default 30 mm; the liver around the tumour, not the spine or body wall,
 which move differently with breathing); the crop of the phase is registered to the crop of the reference
 with `hccrad.preprocess.register.register_to_reference` (SimpleITK: rigid Euler3D or affine, Mattes mutual
-information, three resolution levels, fixed seed, one thread so that reruns are byte-identical); the transform, in physical coordinates, is then applied
+information, three resolution levels, fixed seed, one thread; the parameters are rounded to 1e-6 rad / mm
+so that reruns are byte-identical: ITK's metric sums still vary by ~1e-13); the transform, in physical coordinates, is then applied
 to the whole phase, resampled (linear) onto the reference grid where the masks were drawn.
 
 QC (`alignment_qc`), per phase:
 - NCC = Σ(f−f̄)(m−m̄) / √(Σ(f−f̄)² Σ(m−m̄)²) of the reference f and the phase m inside the tumour's bounding
-  box grown by `QC_MARGIN_MM` (10 mm), before and after registration;
+  box grown by `QC_MARGIN_MM` (10 mm), before and after registration, both over the box's voxels that the
+  transformed phase covers (beyond its field of view the resampled phase holds a fill value, not data);
 - the transform: translation t = (tx, ty, tz) in mm (physical x, y, z; the displacement of the rotation
   centre, which is the centre of the crop, i.e. near the tumour) and its norm, and the rotation angle
   θ = arccos((trace R − 1) / 2) in degrees (Rodrigues), R the rotation part (for an affine transform the
@@ -53,6 +55,7 @@ MISALIGNED_MM = 2.0
 MIN_NCC_GAIN = 0.05
 SMOOTH_MM = 1.0
 NCC_DROP = 0.01
+PARAMETER_DECIMALS = 6  # transform parameters rounded (rad, mm): ITK's sums vary by ~1e-13 between runs
 
 QC_COLUMNS = ["case_id", "phase", "reference", "transform", "ncc_before", "ncc_after", "tx_mm", "ty_mm", "tz_mm",
               "translation_mm", "rotation_deg", "iterations", "warning"]
@@ -88,17 +91,18 @@ def rigid_motion(transform: str, parameters, ) -> tuple[np.ndarray, float]:
     return p[-3:], float(np.degrees(np.arccos(cos)))
 
 
-def _box_ncc(fixed: np.ndarray, moving: np.ndarray, box: tuple[slice, ...]) -> float:
-    return normalised_cross_correlation(fixed[box], moving[box])
+def _box_ncc(fixed: np.ndarray, moving: np.ndarray, box: tuple[slice, ...], valid: np.ndarray) -> float:
+    return normalised_cross_correlation(fixed[box], moving[box], valid[box]) if valid[box].any() else 0.0
 
 
 def qc_row(case_id: str, phase: str, reference: Image, before: Image, after: Image, record: dict,
-           box: tuple[slice, ...], *, min_ncc: float, max_translation_mm: float) -> dict:
-    """One QC row (see the module docstring; columns `QC_COLUMNS`)."""
+           box: tuple[slice, ...], covered: np.ndarray, *, min_ncc: float, max_translation_mm: float) -> dict:
+    """One QC row (see the module docstring; columns `QC_COLUMNS`); both NCCs over the box's voxels that
+    the transformed phase `covered` (outside its field of view the resampled phase is filled, not data)."""
     t, angle = rigid_motion(record["transform"], record["parameters"])
     row = {"case_id": case_id, "phase": phase, "reference": reference.name, "transform": record["transform"],
-           "ncc_before": round(_box_ncc(reference.array, before.array, box), 4),
-           "ncc_after": round(_box_ncc(reference.array, after.array, box), 4),
+           "ncc_before": round(_box_ncc(reference.array, before.array, box, covered), 4),
+           "ncc_after": round(_box_ncc(reference.array, after.array, box, covered), 4),
            "tx_mm": round(float(t[0]), 3), "ty_mm": round(float(t[1]), 3), "tz_mm": round(float(t[2]), 3),
            "translation_mm": round(float(np.linalg.norm(t)), 3), "rotation_deg": round(angle, 3),
            "iterations": int(record.get("iterations", -1))}
@@ -146,7 +150,9 @@ def fit_phase_registrations(images: dict[str, Image], reference_phase: str, tumo
         moving = img if img.same_grid(fixed) else resample_to_reference(img, fixed)
         _, rec = register_to_reference(crop(moving, box), fixed_crop, transform, seed=seed, case=case_id,
                                        threads=1)
-        fitted[phase] = PhaseRegistration(transform, rec.parameters, rec.fixed_parameters, rec.iterations)
+        fitted[phase] = PhaseRegistration(transform, tuple(round(p, PARAMETER_DECIMALS) for p in rec.parameters),
+                                          tuple(round(p, PARAMETER_DECIMALS) for p in rec.fixed_parameters),
+                                          rec.iterations)
     return fitted
 
 
@@ -170,8 +176,11 @@ def alignment_qc(case_id: str, before: dict[str, Image], after: dict[str, Image]
     rows = []
     for phase, reg in fitted.items():
         moving = before[phase] if before[phase].same_grid(ref) else resample_to_reference(before[phase], ref)
-        rows.append(qc_row(case_id, phase, ref, moving, after[phase], reg.to_dict(), box, min_ncc=min_ncc,
-                           max_translation_mm=max_translation_mm))
+        ones = moving.with_array(np.ones(moving.shape, np.uint8))
+        tr = transform_from_parameters(reg.transform, reg.parameters, reg.fixed_parameters)
+        covered = resample_to_reference(ones, ref, is_mask=True, transform=tr).array > 0
+        rows.append(qc_row(case_id, phase, ref, moving, after[phase], reg.to_dict(), box, covered,
+                           min_ncc=min_ncc, max_translation_mm=max_translation_mm))
     return rows
 
 

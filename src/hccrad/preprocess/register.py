@@ -3,7 +3,8 @@
 SimpleITK route (ITKv4 registration framework, Lowekamp et al., Front. Neuroinform. 2013): centred
 geometric initialisation; rigid (Euler3D, 6 parameters) or affine (12 parameters) transform; Mattes
 mutual information (Mattes et al., IEEE TMI 2003; 50 histogram bins; random sampling of 20% of the
-voxels, at most `max_samples` per level, with a fixed seed so the same input gives the same result);
+voxels, at most `max_samples` per level, with a fixed seed so the same input gives the same result; hccrad's
+seed s is ITK's s + 1, as ITK reads 0 as "seed from the wall clock");
 regular-step gradient descent (first step 2 mm, halved at each change of direction, stop below
 0.001 mm) with physical-shift scaling; three resolution levels (shrink 4, 2, 1; smoothing σ = 2, 1, 0 mm).
 
@@ -142,7 +143,8 @@ def register_to_reference(moving: Image, fixed: Image, transform: str = "rigid",
     reg.SetMetricSamplingStrategy(reg.RANDOM)
     n_vox = float(np.prod(fixed.shape))
     reg.SetMetricSamplingPercentagePerLevel(
-        [float(min(sampling, max(max_samples / (n_vox / f**3), 1e-4))) for f in SHRINK], seed)
+        [float(min(sampling, max(max_samples / (n_vox / f**3), 1e-4))) for f in SHRINK],
+        seed + 1)  # ITK takes seed 0 as "from the wall clock" (sitk.sitkWallClock): hccrad's seed 0 is ITK's 1
     reg.SetInterpolator(sitk.sitkLinear)
     reg.SetOptimizerAsRegularStepGradientDescent(learningRate=2.0, minStep=1e-3, numberOfIterations=iterations,
                                                  relaxationFactor=0.5, gradientMagnitudeTolerance=1e-8)
