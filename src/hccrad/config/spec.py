@@ -413,6 +413,8 @@ class ReportSpec(_Strict):
     title: str | None = None
     proportion_ci: Literal["clopper-pearson", "wald"] = "clopper-pearson"  # SEN/SPE/PPV/NPV intervals
     overlay_cases: int = Field(default=3, ge=0)
+    intensity_unit: str = Field(default="HU", min_length=1, description=(
+        "the images' intensity unit on descriptor colour bars and axes: HU for CT, e.g. 'a.u.' for MRI"))
     table_one_by: list[str] = Field(default_factory=list, description=(
         "extra Table 1 grouped by each of these clinical columns (seed 002: by MTM subtype)"))
     published: list[str] = Field(default_factory=list, description=(

@@ -31,7 +31,8 @@ from hccrad.core.ids import safe_file_stem
 from hccrad.core.image import Image
 from hccrad.features.msi import heterogeneity_score, msi_features, msi_matrix
 from hccrad.habitat.estimators import IndividualHabitats, PopulationHabitats, TwoStepHabitats
-from hccrad.habitat.descriptors import Descriptor, descriptor_maps, labels_to_volume, voxel_matrix
+from hccrad.habitat.descriptors import (Descriptor, descriptor_maps, descriptor_unit, labels_to_volume,
+                                        voxel_matrix)
 from hccrad.habitat.summary import habitat_summary
 from hccrad.io.volume import write_image
 from hccrad.io.inspect import CaseInspection, InputProblem
@@ -76,6 +77,8 @@ class ImagingResult:
     overlays: list[dict] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     descriptor_names: list[str] = field(default_factory=list)
+    descriptor_units: dict[str, str] = field(default_factory=dict)  # name -> unit (HU, bits, z) for the figures
+    intensity_unit: str = "HU"  # the images' unit (report.intensity_unit): the overlays' grey window
     voxel_sample: tuple[np.ndarray, np.ndarray] | None = None  # training voxels (≤ 5000) and their habitats
     example_map: tuple[str, np.ndarray, tuple[float, float, float]] | None = None  # case, labels, spacing (3-D view)
     ring_cases: list[str] = field(default_factory=list)  # MSI label 0 from a dilation ring (no liver mask)
@@ -378,4 +381,6 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         overlays=overlays, seconds=seconds, example_slices=example_slices, example_msi=example_msi,
         warnings=pd.DataFrame(warnings, columns=WARNING_COLUMNS), cache_hits=hits, cache_computed=computed,
         registration_qc=qc_table(reg_qc),
+        descriptor_units={d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit)
+                          for d in hs.descriptors}, intensity_unit=spec.report.intensity_unit,
     )

@@ -1,13 +1,14 @@
 """Phase alignment around the tumour: registration of every phase to the reference phase, its QC, and a cheap
 misalignment check for the preflight.
 
-Registration (`register_phases`): the reference phase and each other phase are cropped to the tumour's
-bounding box grown by `margin_mm` (default 30 mm; the liver around the tumour, not the spine or body wall,
-which move differently with breathing); the crop of the phase is registered to the crop of the reference
-with `hccrad.preprocess.register.register_to_reference` (SimpleITK: rigid Euler3D or affine, Mattes mutual
-information, three resolution levels, fixed seed, one thread; the parameters are rounded to 1e-6 rad / mm
-so that reruns are byte-identical: ITK's metric sums still vary by ~1e-13); the transform, in physical coordinates, is then applied
-to the whole phase, resampled (linear) onto the reference grid where the masks were drawn.
+Registration (`fit_phase_registrations`, `apply_phase_registrations`): the reference phase and each other
+phase are cropped to the tumour's bounding box grown by `margin_mm` (default 30 mm: the liver around the
+tumour, not the spine or body wall, which move differently with breathing); the crop of the phase is
+registered to the crop of the reference with `hccrad.preprocess.register.register_to_reference` (SimpleITK:
+rigid Euler3D or affine, Mattes mutual information, three resolution levels, fixed seed, one thread; the
+parameters are rounded to 1e-6 rad / mm so that reruns are byte-identical, as ITK's metric sums still vary
+by ~1e-13); the transform, in physical coordinates, is then applied to the whole phase, resampled (linear)
+onto the reference grid where the masks were drawn.
 
 QC (`alignment_qc`), per phase:
 - NCC = Σ(f−f̄)(m−m̄) / √(Σ(f−f̄)² Σ(m−m̄)²) of the reference f and the phase m inside the tumour's bounding
@@ -21,13 +22,14 @@ QC (`alignment_qc`), per phase:
   and by enhancement differences, ~0.4–0.8 on hccrad's synthetic cohort), when NCC fell by more than
   `NCC_DROP` (0.01), or when |t| > `max_translation_mm` (default 10 mm).
 
-Misalignment check (`misalignment`, for the preflight; ~10–50 ms per phase): gradient magnitudes |∇I|
-(Gaussian smoothing σ = `SMOOTH_MM` (1 mm) against noise, then `np.gradient` with the voxel spacing; the magnitude does not change sign when the tumour's contrast inverts
-between phases, as with HCC wash-out) of the reference and the phase inside the tumour box grown by 10 mm,
-mean removed and zero-padded by `MAX_SHIFT_MM`; phase correlation (Kuglin & Hines 1975): the peak of
-IFFT(F·G* / |F·G*|) within ±`MAX_SHIFT_MM` is the integer voxel shift that best aligns the two. The phase
-"looks misaligned" when that shift is ≥ `MISALIGNED_MM` (2 mm) long and raises the NCC of the gradient
-magnitudes (over the overlap) over no shift by ≥ max(`MIN_NCC_GAIN` (0.05), 3 / √N_eff), N_eff the box's
+Misalignment check (`misalignment`, for the preflight; ~10–30 ms per phase): gradient magnitudes |∇I|
+(Gaussian smoothing σ = `SMOOTH_MM` (1 mm) against noise, then `np.gradient` with the voxel spacing; the
+magnitude does not change sign when the tumour's contrast inverts between phases, as with HCC wash-out)
+of the reference and the phase inside the tumour box grown by 10 mm, mean removed and zero-padded by
+`MAX_SHIFT_MM`; phase correlation (Kuglin & Hines 1975): the peak of IFFT(F·G* / |F·G*|) within
+±`MAX_SHIFT_MM` is the integer voxel shift that best aligns the two. The phase "looks misaligned" when
+that shift is ≥ `MISALIGNED_MM` (2 mm) long and raises the NCC of the gradient magnitudes (over the
+overlap) over no shift by ≥ max(`MIN_NCC_GAIN` (0.05), 3 / √N_eff), N_eff the box's
 voxels divided by the smoothing's correlation volume (2√π σ per axis in voxels, at least 1; about 3 SD of
 the NCC of unrelated noise): both conditions, so noise-driven peaks in a small box do not warn.
 """
@@ -77,7 +79,7 @@ def crop(image: Image, box: tuple[slice, ...]) -> Image:
     return from_sitk(to_sitk(image)[x.start:x.stop, y.start:y.stop, z.start:z.stop], image.name)
 
 
-def rigid_motion(transform: str, parameters, ) -> tuple[np.ndarray, float]:
+def rigid_motion(transform: str, parameters) -> tuple[np.ndarray, float]:
     """(translation (x, y, z) mm, rotation angle in degrees) of a rigid or affine parameter vector."""
     p = np.asarray(parameters, float)
     if transform == "rigid":
@@ -119,7 +121,7 @@ def qc_row(case_id: str, phase: str, reference: Image, before: Image, after: Ima
 
 @dataclass(frozen=True)
 class PhaseRegistration:
-    """What `register_phases` fitted for one phase: the transform's kind and parameters (JSON-able)."""
+    """What `fit_phase_registrations` fitted for one phase: the transform's kind and parameters (JSON-able)."""
 
     transform: str
     parameters: tuple[float, ...]
