@@ -1,8 +1,8 @@
 """Registration in the imaging stage (`preprocess.registration`) on a tiny synthetic study with one phase of
 one case shifted by 3 voxels: the preflight warns naming that case and phase (and only it); the imaging stage
 with rigid registration records the QC (the shift recovered, NCC raised); a rerun comes from the caches; a
-changed registration setting recomputes the transforms and the habitat features; run.json's entry and the
-report's QC table come from the same rows."""
+changed registration setting recomputes the transforms and the habitat features; run.json's entry comes from
+the same rows; later stages (deep) read the registered phases."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from hccrad.cohort.study import Study
 from hccrad.config import load_spec
 from hccrad.pipeline.imaging import run_imaging
 from hccrad.pipeline.preflight import preflight
-from hccrad.pipeline.registration_stage import registration_record
+from hccrad.core.errors import InputError
+from hccrad.pipeline.registration_stage import registration_record, with_registered_phases
 from hccrad.synth.phantom import PhantomSpec
 
 SHIFT_VOX = 3  # along x (1.5 mm voxels): 4.5 mm
@@ -88,6 +89,15 @@ def test_rigid_registration_qc_cache_and_invalidation(study_root, tmp_path):
     reg_files = sorted(p.name for p in (out / "cache" / "registration").glob("*.json"))
     assert len(reg_files) == len(first.features)
     assert (out / "registered").is_dir() and len(list((out / "registered").glob("*.nii.gz"))) == 2 * len(reg_files)
+
+    # later stages reading files (deep) get the registered phases; a case without them is an error naming it
+    study = Study(spec)
+    loaded = with_registered_phases(spec, study.load_case(case), out)
+    assert not np.array_equal(loaded.image("arterial").array, study.load_case(case).image("arterial").array)
+    assert loaded.image("portal") is not None
+    with pytest.raises(InputError) as err:
+        with_registered_phases(spec, study.load_case(case), tmp_path / "elsewhere")
+    assert err.value.case == case
 
     again = run_imaging(Study(spec), out)  # same inputs and settings: everything from the caches
     assert again.cache_hits == len(first.features) and again.cache_computed == 0

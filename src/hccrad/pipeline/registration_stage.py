@@ -20,7 +20,8 @@ from hccrad import __version__
 from hccrad.config.spec import StudySpec
 from hccrad.core.case import Case
 from hccrad.core.ids import safe_file_stem
-from hccrad.io.volume import write_image
+from hccrad.core.errors import InputError
+from hccrad.io.volume import read_image, write_image
 from hccrad.pipeline.cache import CaseCache, config_hash
 from hccrad.preprocess.alignment import (QC_COLUMNS, PhaseRegistration, alignment_qc, apply_phase_registrations,
                                          fit_phase_registrations)
@@ -70,6 +71,24 @@ def register_case(spec: StudySpec, case: Case, inputs: str, cache: CaseCache | N
         if row["warning"]:
             log.warning("case %s, phase %s: registration QC: %s", case.case_id, row["phase"], row["warning"])
     return case.with_images(images), qc
+
+
+def with_registered_phases(spec: StudySpec, case: Case, out: Path) -> Case:
+    """The case with its non-reference phases read from `out/registered/` (what the imaging stage wrote)
+    under `preprocess.registration`; unchanged without it. A missing file is an error naming the case."""
+    if spec.preprocess.registration == "none":
+        return case
+    images = dict(case.images)
+    for phase in images:
+        if phase == spec.data.reference_phase:
+            continue
+        path = registered_path(out, case.case_id, phase)
+        if not path.is_file():
+            raise InputError(f"no registered {phase} phase ({path.name})", case=case.case_id, field=phase,
+                             hint="the imaging stage registers the phases first; see the left-out table "
+                                  "for why this case has none")
+        images[phase] = read_image(path, name=phase, case=case.case_id)
+    return case.with_images(images)
 
 
 def qc_table(rows: list[dict]) -> pd.DataFrame:
