@@ -9,9 +9,10 @@ portal phase, with which the masks and planted habitat labels align:
 2. rigid registration around the tumour (`fit_phase_registrations`, what `preprocess.registration: rigid`
    runs): error of the recovered translation against the planted one (mm) and time per case; the QC's NCC
    before/after (`alignment_qc`);
-3. habitats: a 3-habitat population model (AE = arterial − pre, VE = portal − pre) fitted on the first 70 %
-   of the cases, unregistered vs registered; mean adjusted Rand index (ARI) of the maps of the other 30 %
-   against the planted labels.
+3. habitats (AE = arterial − pre, VE = portal − pre; the three planted habitats), unregistered vs registered:
+   each strategy (population, individual, two_step) with k = 3 and with automatic k (`n_habitats="auto"`,
+   k in 2..6), fitted on the first 70 % of the cases; mean adjusted Rand index (ARI) of the maps of the
+   other 30 % against the planted labels, and the k chosen.
 
 Usage: python benchmarks/bench_registration.py [--cases 30] [--misregistration-mm 4] [--seed 0]
 """
@@ -28,7 +29,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
-from hccrad.habitat import SEED000_DESCRIPTORS, PopulationHabitats, descriptor_maps, voxel_matrix
+from hccrad.habitat import (SEED000_DESCRIPTORS, IndividualHabitats, PopulationHabitats, TwoStepHabitats,
+                            descriptor_maps, voxel_matrix)
 from hccrad.io.volume import read_image
 from hccrad.preprocess.alignment import (MISALIGNED_MM, alignment_qc, apply_phase_registrations,
                                          fit_phase_registrations, misalignment, rigid_motion)
@@ -97,12 +99,19 @@ def main() -> None:
           f"{np.median(ncc[:, 0]):.2f} -> {np.median(ncc[:, 1]):.2f} (median)")
     n_train = int(round(0.7 * len(cases)))
     train, test = cases[:n_train], cases[n_train:]
-    for name in ("unregistered", "registered"):
-        model = PopulationHabitats(3, order_by="AE", descriptor_names=NAMES, random_state=0)
-        model.fit([c["X"][name] for c in train])
-        ari = [adjusted_rand_score(c["truth"], model.predict(c["X"][name])) for c in test]
-        print(f"habitats ({name}): mean ARI {np.mean(ari):.3f} (SD {np.std(ari, ddof=1):.3f}) on {len(test)} "
-              "held-out cases")
+    strategies = {"population": PopulationHabitats, "individual": IndividualHabitats, "two_step": TwoStepHabitats}
+    print(f"habitats, mean ARI (SD) against the planted labels on {len(test)} held-out cases:")
+    print(f"{'strategy':<12}{'k':<6}{'unregistered':<22}{'registered':<22}")
+    for label, Strategy in strategies.items():
+        for k in (3, "auto"):
+            cells = []
+            for name in ("unregistered", "registered"):
+                model = Strategy(k, k_range=(2, 6), order_by="AE", descriptor_names=NAMES, random_state=0)
+                model.fit([c["X"][name] for c in train])
+                ari = [adjusted_rand_score(c["truth"], model.predict(c["X"][name])) for c in test]
+                chosen = getattr(model, "n_habitats_", k)
+                cells.append(f"{np.mean(ari):.3f} ({np.std(ari, ddof=1):.3f}) k={chosen}")
+            print(f"{label:<12}{str(k):<6}{cells[0]:<22}{cells[1]:<22}")
 
 
 if __name__ == "__main__":
