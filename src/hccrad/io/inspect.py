@@ -17,13 +17,12 @@ the header declares; SimpleITK alone zero-fills a truncated `.nii.gz` without a 
 - intensity (field "intensity", a warning): an image that is constant or near-constant inside a mask.
   Rule: SD of the voxels inside the mask ≤ `NEAR_CONSTANT_FRACTION` (1e-3) × (max − min) of the whole
   image, i.e. ≤ 1 HU for a CT spanning 1000 HU; a wholly constant image always warns. Each image warns
-  at most once, for the first mask (in the order given) where the rule holds.
-
+  at most once, for the first mask (in the order given) where the rule holds;
 - alignment (field "alignment", a warning; only when `alignment_mask` names the tumour mask's role): a
   phase that looks shifted from the reference phase around the tumour
   (`hccrad.preprocess.alignment.misalignment`: phase correlation of smoothed gradient magnitudes in the
-  tumour box grown by 10 mm, a shift ≥ 2 mm that raises their NCC by ≥ 0.05; ~10–50 ms per phase); the
-  hint suggests `preprocess: {registration: rigid}`.
+  tumour box grown by 10 mm, a shift ≥ 2 mm that raises their NCC by ≥ max(0.05, 3/√N_eff); ~10–30 ms per
+  phase); the hint suggests `preprocess: {registration: rigid}`.
 
 `inspect_and_load` does the same and also returns the images it read, so a run reads each file once.
 """

@@ -52,11 +52,6 @@ class RegistrationRecord:
     seed: int
     fixed_parameters: tuple[float, ...] = ()  # the transform's centre of rotation (x, y, z mm); sitk only
 
-    @property
-    def transform_object(self) -> sitk.Transform:
-        """The fitted transform (fixed → moving physical points), rebuilt from the recorded parameters."""
-        return transform_from_parameters(self.transform, self.parameters, self.fixed_parameters)
-
     def to_dict(self) -> dict:
         d = asdict(self)
         d["parameters"] = list(self.parameters)
