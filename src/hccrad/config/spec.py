@@ -425,6 +425,8 @@ class ReportSpec(_Strict):
     title: str | None = None
     proportion_ci: Literal["clopper-pearson", "wald"] = "clopper-pearson"  # SEN/SPE/PPV/NPV intervals
     overlay_cases: int = Field(default=3, ge=0)
+    intensity_unit: str = Field(default="HU", min_length=1, description=(
+        "the images' intensity unit on descriptor colour bars and axes: HU for CT, e.g. 'a.u.' for MRI"))
     table_one_by: list[str] = Field(default_factory=list, description=(
         "extra Table 1 grouped by each of these clinical columns (seed 002: by MTM subtype)"))
     table_one: list[str] | None = Field(default=None, description=(
@@ -451,6 +453,28 @@ class ReportSpec(_Strict):
         return value
 
 
+class PreprocessSpec(_Strict):
+    """Preprocessing of each case's phases before the descriptor maps (`hccrad.preprocess.alignment`).
+
+    registration: none keeps the phases as read (they must already share the reference grid); rigid (6
+    parameters) or affine (12) registers every phase to `data.reference_phase` around the tumour (SimpleITK,
+    Mattes mutual information), with a per-case QC table in the report and run.json. Rigid is recommended
+    for multi-phase CT (breathing shifts the liver between phases; the preflight warns when phases look
+    misaligned).
+    """
+
+    registration: Literal["none", "rigid", "affine"] = Field(default="none", description=(
+        "register every phase to the reference phase: none (default: phases used as read), rigid "
+        "(recommended for multi-phase CT) or affine"))
+    registration_margin_mm: float = Field(default=30.0, gt=0, description=(
+        "the registration sees the tumour's bounding box grown by this margin (mm) on each side"))
+    qc_min_ncc: float = Field(default=0.3, ge=-1, le=1, description=(
+        "QC warning when a phase's normalised cross-correlation with the reference inside the tumour box "
+        "(grown by 10 mm) is below this after registration, or fell by more than 0.01"))
+    qc_max_translation_mm: float = Field(default=10.0, gt=0, description=(
+        "QC warning when the registration moved a phase by more than this (mm)"))
+
+
 class StudySpec(_Strict):
     """A whole study: data, cohorts, outcomes and the settings of every stage."""
 
@@ -461,6 +485,7 @@ class StudySpec(_Strict):
     data: DataSpec
     cohorts: CohortSpec = Field(default_factory=CohortSpec)
     outcome: OutcomeSpec
+    preprocess: PreprocessSpec = Field(default_factory=PreprocessSpec)
     habitat: HabitatSpec = Field(default_factory=HabitatSpec)
     features: FeaturesSpec = Field(default_factory=FeaturesSpec)
     models: list[ModelSpec] = Field(default_factory=list)

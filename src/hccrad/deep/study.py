@@ -154,13 +154,18 @@ def _phases(study, spec: DeepSpec) -> list[str]:
     return phases
 
 
-def _case_patches(study, case_id: str, spec: DeepSpec, phases: list[str]) -> tuple[PatchSet, str]:
-    """Patches of one case and the slice rule used; any failure is re-raised naming the case."""
+def _case_patches(study, case_id: str, spec: DeepSpec, phases: list[str], out: Path | None = None
+                  ) -> tuple[PatchSet, str]:
+    """Patches of one case and the slice rule used; any failure is re-raised naming the case. Under
+    `preprocess.registration` the phases are the imaging stage's registered ones (read from `out`)."""
     from hccrad.deep.whole import whole_slices
+    from hccrad.pipeline.registration_stage import with_registered_phases
 
     tumor = study.spec.data.tumor_mask
     try:
         case = study.load_case(case_id, masks=(tumor,))
+        if out is not None:
+            case = with_registered_phases(study.spec, case, out)
         windows = {p: spec.window for p in phases}
         if spec.fit == "whole":
             col = spec.slice_column
@@ -365,7 +370,7 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
 
     parts, rules = [], {}
     for i, cid in enumerate(ids):
-        part, rules[cid] = _case_patches(study, cid, spec, phases)
+        part, rules[cid] = _case_patches(study, cid, spec, phases, Path(out))
         parts.append(part)
         if prog:
             prog("patches", i + 1, len(ids))

@@ -32,6 +32,15 @@ from hccrad.core.image import Image
 
 logger = logging.getLogger(__name__)
 
+
+def descriptor_unit(kind: str, normalise: str = "none", intensity_unit: str = "HU") -> str:
+    """The unit of a descriptor map: the images' unit (HU for CT) for difference / intensity / local_mean,
+    bits for local_entropy, and SD of the tumour's voxels after ``normalise="zscore"``."""
+    if normalise == "zscore":
+        return "z, SD of tumour"
+    return "bits" if kind == "local_entropy" else intensity_unit
+
+
 DescriptorKind = Literal["difference", "intensity", "local_mean", "local_entropy"]
 
 

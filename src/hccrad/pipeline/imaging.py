@@ -31,12 +31,15 @@ from hccrad.core.ids import safe_file_stem
 from hccrad.core.image import Image
 from hccrad.features.msi import heterogeneity_score, msi_features, msi_matrix
 from hccrad.habitat.estimators import IndividualHabitats, PopulationHabitats, TwoStepHabitats
-from hccrad.habitat.descriptors import Descriptor, descriptor_maps, labels_to_volume, voxel_matrix
+from hccrad.habitat.descriptors import (Descriptor, descriptor_maps, descriptor_unit, labels_to_volume,
+                                        voxel_matrix)
 from hccrad.habitat.summary import habitat_summary
 from hccrad.io.volume import write_image
 from hccrad.io.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
+from hccrad.pipeline.registration_stage import qc_table, register_case, registration_cache
+from hccrad.preprocess.alignment import QC_COLUMNS
 from hccrad.preprocess.shell import liver_shell
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,8 @@ class ImagingResult:
     overlays: list[dict] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     descriptor_names: list[str] = field(default_factory=list)
+    descriptor_units: dict[str, str] = field(default_factory=dict)  # name -> unit (HU, bits, z) for the figures
+    intensity_unit: str = "HU"  # the images' unit (report.intensity_unit): the overlays' grey window
     voxel_sample: tuple[np.ndarray, np.ndarray] | None = None  # training voxels (≤ 5000) and their habitats
     example_map: tuple[str, np.ndarray, tuple[float, float, float]] | None = None  # case, labels, spacing (3-D view)
     ring_cases: list[str] = field(default_factory=list)  # MSI label 0 from a dilation ring (no liver mask)
@@ -83,6 +88,7 @@ class ImagingResult:
     warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WARNING_COLUMNS))
     cache_hits: int = 0       # cases whose habitat features came from the cache
     cache_computed: int = 0   # cases computed in this run
+    registration_qc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QC_COLUMNS))
 
 
 def _descriptors(spec: StudySpec) -> list[Descriptor]:
@@ -191,11 +197,14 @@ def _load_voxels(study: Study, case: Case, predicted_liver: np.ndarray | None = 
     )
 
 
-def _example_slices(study: Study, case_id: str, margin: int = 8) -> dict:
+def _example_slices(study: Study, case_id: str, margin: int = 8,
+                    register: Callable[[Case], Case] | None = None) -> dict:
     """Largest-tumour-slice crops of each phase and each descriptor map of one case (seed 000 fig. 2a–b,
     seed 001 fig. 2A–D): {"case_id", "phases": {name: 2-D}, "descriptors": {name: 2-D}, "mask": 2-D}."""
     spec = study.spec
     case = study.load_case(case_id)
+    if register is not None:  # the same (cached) registration as the habitat maps
+        case = register(case)
     tumor = case.mask(spec.data.tumor_mask)
     z = int(np.argmax(tumor.sum(axis=(1, 2))))
     ys, xs = np.nonzero(tumor[z])
@@ -237,6 +246,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     warnings: list[dict] = []
     digests = InputDigests(out / "cache" / "input_digests.json")
     predicted_livers, liver_record = {}, None
+    reg_cache, reg_qc = registration_cache(spec, out), []
     inspected_first = bool(spec.data.segment_missing_liver and spec.data.liver_mask)
     if inspected_first:  # the liver U-Net needs every usable case first
         ids = [c for c in ids if _inspect(study, c, errors, warnings) is not None]
@@ -249,9 +259,12 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                 inspection = _inspect(study, cid, errors, warnings)
                 case = study.case_from_inspection(inspection) if inspection is not None else None
             if case is not None:
-                cases[cid] = _load_voxels(study, case, predicted_livers.get(cid))
                 images, masks = study.image_files(cid)
-                cases[cid].inputs = digests.case_digest({**images, **masks})
+                inputs = digests.case_digest({**images, **masks})
+                case, qc_rows = register_case(spec, case, inputs, reg_cache, out)
+                cases[cid] = _load_voxels(study, case, predicted_livers.get(cid))
+                cases[cid].inputs = inputs
+                reg_qc.extend(qc_rows)
         except HccradError as exc:
             errors.append(_left_out(cid, "descriptors", exc))
         if progress:
@@ -271,6 +284,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                      descriptor_names=names, max_voxels_fit=hs.max_voxels_fit, random_state=spec.seed)
     model_path = out / "models" / "habitat_model.json"
     fit_key = config_hash({"habitat": hs.model_dump(mode="json"), "seed": spec.seed,
+                           "preprocess": spec.preprocess.model_dump(mode="json"),
                            "training": sorted(c.case_id for c in train), "version": __version__,
                            "inputs": [c.inputs for c in sorted(train, key=lambda c: c.case_id)],
                            "voxels": [int(c.X.shape[0]) for c in sorted(train, key=lambda c: c.case_id)]})
@@ -288,7 +302,8 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     seconds["habitat_fit"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    key = config_hash({"spec": spec.model_dump(mode="json", include={"habitat", "features", "data", "seed"}),
+    key = config_hash({"spec": spec.model_dump(mode="json", include={"habitat", "features", "data", "seed",
+                                                                   "preprocess"}),
                        "model": model.to_json(), "version": __version__})
     cache1 = CaseCache(out / "cache", "msi_reader1", key)
     cache2 = CaseCache(out / "cache", "msi_reader2", key)
@@ -349,7 +364,9 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     example_slices = example_msi = None
     if overlays:
         try:
-            example_slices = _example_slices(study, overlays[0]["case_id"])
+            first = overlays[0]["case_id"]
+            example_slices = _example_slices(
+                study, first, register=lambda c: register_case(spec, c, cases[first].inputs, reg_cache, out)[0])
         except HccradError as exc:  # a figure only: log and go on
             log.warning("example maps of %s not drawn: %s", overlays[0]["case_id"], exc)
     if example is not None:
@@ -363,4 +380,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         model_path=model_path, errors=pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),
         overlays=overlays, seconds=seconds, example_slices=example_slices, example_msi=example_msi,
         warnings=pd.DataFrame(warnings, columns=WARNING_COLUMNS), cache_hits=hits, cache_computed=computed,
+        registration_qc=qc_table(reg_qc),
+        descriptor_units={d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit)
+                          for d in hs.descriptors}, intensity_unit=spec.report.intensity_unit,
     )

@@ -21,7 +21,9 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
 6. per case, the images and masks (`hccrad.io.inspect.inspect_case_images`: readable to the last voxel,
    geometry within tolerance, binary non-empty masks), two cases at a time in worker processes. Under
    `data.on_case_error: leave_out` (the default) a failing case is a warning ("left out of the run: ...")
-   and `run` leaves it out with its reason in the left-out table; more than 20 % failing cases stay errors.
+   and `run` leaves it out with its reason in the left-out table; more than 20 % failing cases stay errors;
+   without `preprocess.registration`, a phase that looks shifted from the reference phase around the tumour
+   is a warning naming case and phase, suggesting `preprocess: {registration: rigid}` (`hccrad.io.inspect`).
 """
 
 from __future__ import annotations
@@ -414,7 +416,8 @@ def image_problems(spec: StudySpec, table: pd.DataFrame, *, workers: int = 2) ->
         return []
     jobs = [(str(case_id), *case_files(spec, row)) for case_id, row in table.iterrows()]
     options = {"reference": f"image_{spec.data.reference_phase}",
-               "multilabel_masks": (f"mask_{spec.data.liver_mask}",) if spec.data.liver_mask else ()}
+               "multilabel_masks": (f"mask_{spec.data.liver_mask}",) if spec.data.liver_mask else (),
+               "alignment_mask": f"mask_{spec.data.tumor_mask}" if spec.preprocess.registration == "none" else None}
     if workers <= 1 or len(jobs) < 2 * workers:
         found = [_inspect_case(job, options) for job in jobs]
     else:

@@ -24,6 +24,7 @@ from hccrad.features.radiomics import RadiomicsTask, load_params, params_hash, r
 from hccrad.pipeline.assemble import canonical_table
 from hccrad.pipeline.cache import InputDigests
 from hccrad.pipeline.imaging import ImagingResult, habitat_path
+from hccrad.pipeline.registration_stage import registered_path
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -46,6 +47,13 @@ def _task_keys(tasks: list[RadiomicsTask], digests: InputDigests) -> dict[str, s
                  "habitat_map": t.habitat_map}
         keys[t.case_id] = f"{t.case_id}.{digests.case_digest(files)}"
     return keys
+
+
+def _phase_file(spec, out: Path, row: pd.Series, case_id: str, phase: str) -> str:
+    """The phase as the habitat maps saw it: registered (out/registered/) under preprocess.registration."""
+    if spec.preprocess.registration != "none" and phase != spec.data.reference_phase:
+        return str(registered_path(out, case_id, phase))
+    return row[f"image_{phase}"]
 
 
 def run_radiomics(study: Study, imaging: ImagingResult, out: Path, *, n_jobs: int = -1,
@@ -71,7 +79,8 @@ def run_radiomics(study: Study, imaging: ImagingResult, out: Path, *, n_jobs: in
             row = table.loc[cid]
             masks = {"tumor": row[f"mask_{mask_name}"]} if "tumor" in rs.regions else {}
             habitat = habitat_path(out, cid, habitat_reader) if "habitats" in rs.regions else None
-            tasks.append(RadiomicsTask(case_id=str(cid), images={p: row[f"image_{p}"] for p in phases},
+            tasks.append(RadiomicsTask(case_id=str(cid), images={p: _phase_file(spec, out, row, cid, p)
+                                                                for p in phases},
                                        masks=masks, habitat_map=habitat, n_habitats=imaging.n_habitats,
                                        params=params))
         task_keys = _task_keys(tasks, digests)

@@ -17,10 +17,13 @@ from hccrad.pipeline.modelling import FittedModel, FittedModels  # noqa: E402
 from hccrad.report.document import Report, Section  # noqa: E402
 from hccrad.report.figures.descriptive import plot_correlation_heatmap  # noqa: E402
 from hccrad.report.figures.habitat import (  # noqa: E402
+    LIVER_WINDOW_HU,
+    habitat_colour_legend,
     plot_example_maps,
     plot_habitat_overlay,
     plot_k_selection,
     plot_msi_matrix,
+    tumour_zoom,
 )
 from hccrad.report.figures.panels import panel_row  # noqa: E402
 
@@ -86,9 +89,10 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
     """Seed 000 fig. 2–4, seed 001 fig. 2: habitat maps, k selection, descriptors, MSI."""
     if imaging is None:  # clinical-only study
         return
+    k = imaging.n_habitats
     s = rep.section("Tumour habitats",
-                    f"{imaging.n_habitats} habitats from the training cohort's tumour voxels; habitat 1 has "
-                    "the lowest and habitat k the highest value of the ordering descriptor in every patient.")
+                    f"{k} habitats from the training cohort's tumour voxels; habitat 1 has the lowest and "
+                    f"habitat {k} the highest value of the ordering descriptor in every patient.")
     if imaging.liver_record and imaging.liver_record.get("model") == "nnunet":
         r = imaging.liver_record
         rep.add_text(s, f"Liver masks of {len(r['predicted_cases'])} case(s) were predicted by the user's nnU-Net v2 "
@@ -104,6 +108,7 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
     if len(imaging.warnings):
         rep.add_table(s, imaging.warnings, "Input warnings (cases analysed, but check them)", index=False,
                       key="input_warnings")
+    _registration_qc(rep, s, imaging)
     rep.add_text(s, f"{imaging.cache_hits} case(s) came from the cache of an earlier run (same inputs, settings "
                     f"and hccrad version); {imaging.cache_computed} were computed in this run.", "Cache",
                  key="cache_cases")
@@ -116,7 +121,7 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         ex = imaging.example_slices
         n = len(ex["phases"]) + len(ex["descriptors"])
         fig = plt.figure(figsize=(2.9 * n, 3.2))
-        plot_example_maps(fig, ex)
+        plot_example_maps(fig, ex, units=imaging.descriptor_units)
         rep.add_figure(s, fig, f"Phases and descriptor maps of {ex['case_id']}",
                        "Descriptor maps are shown inside the tumour only (the region habitats are built from).",
                        key="example_maps")
@@ -134,8 +139,8 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         from hccrad.report.figures.habitat import plot_habitat_descriptors, plot_voxel_scatter
 
         fig, axes = panel_row(2, 5.5, 4.3)
-        plot_habitat_descriptors(axes[0], imaging.habitat_summary, names)
-        plot_voxel_scatter(axes[1], *imaging.voxel_sample, names, imaging.n_habitats)
+        plot_habitat_descriptors(axes[0], imaging.habitat_summary, names, units=imaging.descriptor_units)
+        plot_voxel_scatter(axes[1], *imaging.voxel_sample, names, imaging.n_habitats, units=imaging.descriptor_units)
         rep.add_figure(s, fig, "Descriptors per habitat and training voxels by habitat",
                        "Left: mean ± SD of each descriptor per habitat; right: up to 5,000 training voxels.",
                        key="habitat_descriptors")
@@ -159,12 +164,37 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         rep.add_table(s, table, f"The {len(table)} habitat (MSI) features, training cohort", key="msi_features")
     if imaging.overlays:
         fig, axes = panel_row(len(imaging.overlays), 4.0, 4.0)
+        window = LIVER_WINDOW_HU if imaging.intensity_unit == "HU" else None
         for ax, ov in zip(axes, imaging.overlays):
-            plot_habitat_overlay(ax, ov["image"], ov["labels"], imaging.n_habitats)
+            plot_habitat_overlay(ax, *tumour_zoom(ov["image"], ov["labels"]), k, window=window)
             ax.set_title(f"{ov['case_id']} ({ov['cohort']})")
+        shown = (f"liver window {window[0]:g} to {window[1]:g} HU" if window else
+                 "grey levels from the slice's 1st to 99th percentile")
         rep.add_figure(s, fig, "Habitat maps on the reference phase",
-                       "Largest tumour slice of the first cases; blue/green/red = habitats 1/2/3 for k = 3.",
-                       key="habitat_overlays")
+                       f"Largest tumour slice of the first cases, zoomed to the tumour (10 voxels around it; "
+                       f"{shown}); {habitat_colour_legend(k)} (k = {k}).", key="habitat_overlays")
+
+
+def _registration_qc(rep: Report, s: Section, imaging: ImagingResult) -> None:
+    """The per-case registration QC (preprocess.registration): NCC with the reference phase inside the tumour
+    box grown by 10 mm before/after, the transform's translation (mm) and rotation (degrees), and the phases
+    whose QC warns (`hccrad.preprocess.alignment`)."""
+    qc = imaging.registration_qc
+    if not len(qc):
+        return
+    flagged = qc[qc["warning"].astype(str) != ""]
+    if len(flagged):
+        rep.add_table(s, flagged[["case_id", "phase", "ncc_before", "ncc_after", "translation_mm", "rotation_deg",
+                                  "warning"]],
+                      f"Registration warnings: {len(flagged)} phase(s) of {flagged['case_id'].nunique()} case(s) "
+                      "to check (NCC after below the threshold or fallen, or a large translation)", index=False,
+                      key="registration_warnings")
+    shown = qc.drop(columns=["reference"])
+    rep.add_table(s, shown, f"Registration QC: each phase registered to the reference phase "
+                            f"({qc['reference'].iloc[0]}; {qc['transform'].iloc[0]}); median NCC in the tumour box "
+                            f"{qc['ncc_before'].median():.2f} before, {qc['ncc_after'].median():.2f} after; "
+                            "translation in mm (physical x, y, z), rotation in degrees", index=False,
+                  key="registration_qc")
 
 
 def section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,

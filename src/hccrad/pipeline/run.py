@@ -89,6 +89,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     from hccrad.pipeline.modelling import fit_models, no_models
     from hccrad.pipeline.survival_stage import run_survival
     from hccrad.pipeline.radiomics_stage import run_radiomics, usable_radiomics_columns
+    from hccrad.pipeline.registration_stage import REGISTRATION_QC, registration_record
     from hccrad.pipeline.reporting import build_report
 
     from hccrad.pipeline.preflight import (cases_left_out_by_preflight, preflight, problems_as_records,
@@ -114,6 +115,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         imaging = run_imaging(study, out, progress=progress)
         timings.update({f"imaging_{k}": v for k, v in imaging.seconds.items()})
         _write_table(imaging.features, out / "features" / "habitat_features", meta)
+        if spec.preprocess.registration != "none":
+            atomic_write_text(out / REGISTRATION_QC, imaging.registration_qc.to_csv(index=False))
         errors.append(imaging.errors)
         features, features2 = imaging.features, imaging.features_reader2
     timings["imaging"] = time.perf_counter() - t0
@@ -229,6 +232,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "liver_segmentation": imaging.liver_record if imaging is not None else None,
         "preflight_warnings": problems_as_records(preflight_warnings),
         "case_warnings": imaging.warnings.to_dict(orient="records") if imaging is not None else [],
+        "registration": registration_record(spec, imaging.registration_qc, REGISTRATION_QC)
+        if imaging is not None else None,
         "cache": _cache_counts(imaging, rad if spec.features.radiomics.enabled else None),
     })
     atomic_write_text(out / "report" / "run.json.txt", run_json.read_text())

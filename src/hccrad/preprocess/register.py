@@ -3,7 +3,8 @@
 SimpleITK route (ITKv4 registration framework, Lowekamp et al., Front. Neuroinform. 2013): centred
 geometric initialisation; rigid (Euler3D, 6 parameters) or affine (12 parameters) transform; Mattes
 mutual information (Mattes et al., IEEE TMI 2003; 50 histogram bins; random sampling of 20% of the
-voxels, at most `max_samples` per level, with a fixed seed so the same input gives the same result);
+voxels, at most `max_samples` per level, with a fixed seed so the same input gives the same result; hccrad's
+seed s is ITK's s + 1, as ITK reads 0 as "seed from the wall clock");
 regular-step gradient descent (first step 2 mm, halved at each change of direction, stop below
 0.001 mm) with physical-shift scaling; three resolution levels (shrink 4, 2, 1; smoothing σ = 2, 1, 0 mm).
 
@@ -49,10 +50,12 @@ class RegistrationRecord:
     ncc_after: float
     parameters: tuple[float, ...]
     seed: int
+    fixed_parameters: tuple[float, ...] = ()  # the transform's centre of rotation (x, y, z mm); sitk only
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["parameters"] = list(self.parameters)
+        d["fixed_parameters"] = list(self.fixed_parameters)
         d["step"] = "register"
         return d
 
@@ -69,6 +72,25 @@ def normalised_cross_correlation(a: np.ndarray, b: np.ndarray, valid: np.ndarray
     return float(np.sum(x * y) / den) if den > 0 else 0.0
 
 
+def transform_from_parameters(transform: str, parameters, fixed_parameters) -> sitk.Transform:
+    """A rigid (Euler3D: 3 angles in radians, then 3 translations in mm) or affine (9 matrix entries, then 3
+    translations) SimpleITK transform from its parameters and fixed parameters (centre of rotation)."""
+    if transform not in TRANSFORMS:
+        raise SpecError([f"transform {transform!r} is not one of {TRANSFORMS}"])
+    out = sitk.Euler3DTransform() if transform == "rigid" else sitk.AffineTransform(3)
+    if fixed_parameters:
+        out.SetFixedParameters([float(p) for p in fixed_parameters])
+    out.SetParameters([float(p) for p in parameters])
+    return out
+
+
+def _single(transform: sitk.Transform) -> sitk.Transform:
+    """The one transform inside the composite that `ImageRegistrationMethod.Execute` may return."""
+    if transform.GetParameters():
+        return transform
+    return sitk.CompositeTransform(transform).GetNthTransform(0)
+
+
 def _coverage(moving: Image, fixed: Image, transform: sitk.Transform | None) -> np.ndarray:
     ones = moving.with_array(np.ones(moving.shape, np.uint8))
     return resample_to_reference(ones, fixed, is_mask=True, transform=transform).array > 0
@@ -77,11 +99,11 @@ def _coverage(moving: Image, fixed: Image, transform: sitk.Transform | None) -> 
 def register_to_reference(moving: Image, fixed: Image, transform: str = "rigid", metric: str = "mattes_mi", *,
                           backend: str = "sitk", interpolator: str = "linear", iterations: int = 100,
                           sampling: float = 0.2, max_samples: int = 100_000, seed: int = 0,
-                          case: str | None = None) -> tuple[Image, RegistrationRecord]:
+                          case: str | None = None, threads: int | None = None) -> tuple[Image, RegistrationRecord]:
     """Align `moving` to `fixed` and return it resampled onto `fixed`'s grid, with a `RegistrationRecord`.
 
     The same `seed` gives the same result up to the order in which ITK's threads add up the metric
-    (differences ~1e-12).
+    (differences ~1e-12); `threads=1` makes it exact (byte-identical reruns).
     """
     problems = []
     if transform not in TRANSFORMS:
@@ -105,6 +127,8 @@ def register_to_reference(moving: Image, fixed: Image, transform: str = "rigid",
         raise InputError(f"cannot initialise registration ({exc})", case=case, field=moving.name,
                          hint="check that both phases are 3-D images of the same patient") from exc
     reg = sitk.ImageRegistrationMethod()
+    if threads is not None:
+        reg.SetNumberOfThreads(int(threads))
     if metric == "mattes_mi":
         reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=50)
     elif metric == "mean_squares":
@@ -114,7 +138,8 @@ def register_to_reference(moving: Image, fixed: Image, transform: str = "rigid",
     reg.SetMetricSamplingStrategy(reg.RANDOM)
     n_vox = float(np.prod(fixed.shape))
     reg.SetMetricSamplingPercentagePerLevel(
-        [float(min(sampling, max(max_samples / (n_vox / f**3), 1e-4))) for f in SHRINK], seed)
+        [float(min(sampling, max(max_samples / (n_vox / f**3), 1e-4))) for f in SHRINK],
+        seed + 1)  # ITK takes seed 0 as "from the wall clock" (sitk.sitkWallClock): hccrad's seed 0 is ITK's 1
     reg.SetInterpolator(sitk.sitkLinear)
     reg.SetOptimizerAsRegularStepGradientDescent(learningRate=2.0, minStep=1e-3, numberOfIterations=iterations,
                                                  relaxationFactor=0.5, gradientMagnitudeTolerance=1e-8)
@@ -139,9 +164,8 @@ def register_to_reference(moving: Image, fixed: Image, transform: str = "rigid",
         stop_condition=reg.GetOptimizerStopConditionDescription(),
         ncc_before=normalised_cross_correlation(fixed.array, before, valid_before) if valid_before.any() else 0.0,
         ncc_after=normalised_cross_correlation(fixed.array, out.array, valid_after) if valid_after.any() else 0.0,
-        parameters=tuple(float(p) for p in final.GetParameters()) if final.GetParameters() else
-        tuple(float(p) for p in sitk.CompositeTransform(final).GetNthTransform(0).GetParameters()),
-        seed=seed,
+        parameters=tuple(float(p) for p in _single(final).GetParameters()),
+        seed=seed, fixed_parameters=tuple(float(p) for p in _single(final).GetFixedParameters()),
     )
     logger.info("registered %s to %s: NCC %.3f -> %.3f", moving.name, fixed.name, record.ncc_before,
                 record.ncc_after)

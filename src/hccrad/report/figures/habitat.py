@@ -7,7 +7,7 @@ Seed 000 Fig. 4 colours: high enhancement red, moderate green, low blue, i.e. ha
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib import colormaps
@@ -26,6 +26,32 @@ def habitat_colours(n_habitats: int) -> list[tuple[float, float, float, float]]:
         return [(0.0, 0.0, 1.0, 1.0), (0.0, 0.8, 0.0, 1.0), (1.0, 0.0, 0.0, 1.0)]
     cmap = colormaps["jet"]
     return [tuple(cmap(v)) for v in np.linspace(0.1, 0.9, n_habitats)]
+
+
+def habitat_colour_legend(n_habitats: int) -> str:
+    """The colours of habitats 1..k in words, for captions (from `habitat_colours`)."""
+    if n_habitats == 3:
+        return "blue, green, red = habitats 1, 2, 3"
+    return f"habitats 1–{n_habitats} coloured from blue (1) to red ({n_habitats}) along the jet colour map"
+
+
+def with_unit(name: str, units: Mapping[str, str] | None) -> str:
+    """'AE (HU)' when `units` gives the descriptor's unit, else the name."""
+    unit = (units or {}).get(name)
+    return f"{name} ({unit})" if unit else str(name)
+
+
+LIVER_WINDOW_HU = (-65.0, 185.0)  # level 60 HU, width 250 HU: liver, enhancing tumour and vessels in range
+
+
+def tumour_zoom(image2d: np.ndarray, labels2d: np.ndarray, margin: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """The slice and its labels cropped to the labelled region's bounding box grown by `margin` voxels."""
+    ys, xs = np.nonzero(np.asarray(labels2d))
+    if not ys.size:
+        return image2d, labels2d
+    box = (slice(max(int(ys.min()) - margin, 0), int(ys.max()) + margin + 1),
+           slice(max(int(xs.min()) - margin, 0), int(xs.max()) + margin + 1))
+    return np.asarray(image2d)[box], np.asarray(labels2d)[box]
 
 
 def plot_k_selection(axes_or_fig: Axes | Figure | Sequence[Axes], ks: KSelection):
@@ -98,8 +124,9 @@ def plot_habitat_overlay(
 
 
 def plot_voxel_scatter(ax: Axes, X: np.ndarray, labels: np.ndarray, names: Sequence[str],
-                       n_habitats: int, max_points: int = 5000) -> Axes:
-    """Training voxels in the space of the first two descriptors, coloured by habitat (seed 000 fig. 2f)."""
+                       n_habitats: int, max_points: int = 5000, units: Mapping[str, str] | None = None) -> Axes:
+    """Training voxels in the space of the first two descriptors, coloured by habitat (seed 000 fig. 2f);
+    `units` (descriptor -> unit, e.g. HU) labels the axes."""
     X = np.asarray(X, dtype=float)
     labels = np.asarray(labels)
     if X.ndim != 2 or X.shape[1] < 2 or X.shape[0] != labels.size:
@@ -111,24 +138,27 @@ def plot_voxel_scatter(ax: Axes, X: np.ndarray, labels: np.ndarray, names: Seque
     for h in range(1, n_habitats + 1):
         sel = idx[labels[idx] == h]
         ax.scatter(X[sel, 0], X[sel, 1], s=3, alpha=0.4, color=colours[h - 1], label=f"habitat {h}")
-    ax.set_xlabel(str(names[0]))
-    ax.set_ylabel(str(names[1]))
+    ax.set_xlabel(with_unit(names[0], units))
+    ax.set_ylabel(with_unit(names[1], units))
     ax.legend(markerscale=4, fontsize="small")
     return ax
 
 
-def plot_habitat_descriptors(ax: Axes, summary, names: Sequence[str]) -> Axes:
+def plot_habitat_descriptors(ax: Axes, summary, names: Sequence[str], units: Mapping[str, str] | None = None) -> Axes:
     """Mean ± SD of each descriptor per habitat, as grouped bars (seed 000 fig. 2d–e);
-    `summary` is `habitat_summary`'s table (columns habitat, `<name>_mean`, `<name>_sd`)."""
+    `summary` is `habitat_summary`'s table (columns habitat, `<name>_mean`, `<name>_sd`); `units`
+    (descriptor -> unit) labels the y axis when all descriptors share one unit, else each bar's legend."""
     k = len(summary)
     width = 0.8 / max(len(names), 1)
+    shared = {(units or {}).get(n) for n in names}
     for j, name in enumerate(names):
         if f"{name}_mean" not in summary.columns:
             raise FeatureError(f"habitat summary has no column {name}_mean", field=name)
         x = np.arange(k) + (j - (len(names) - 1) / 2) * width
-        ax.bar(x, summary[f"{name}_mean"], width, yerr=summary[f"{name}_sd"], capsize=3, label=name)
+        ax.bar(x, summary[f"{name}_mean"], width, yerr=summary[f"{name}_sd"], capsize=3,
+               label=with_unit(name, units) if len(shared) != 1 else name)
     ax.set_xticks(np.arange(k), labels=[f"habitat {int(h)}" for h in summary["habitat"]])
-    ax.set_ylabel("mean ± SD")
+    ax.set_ylabel(f"mean ± SD ({next(iter(shared))})" if len(shared) == 1 and None not in shared else "mean ± SD")
     ax.legend(fontsize="small")
     return ax
 
@@ -162,23 +192,24 @@ def plot_habitat_3d(ax, labels: np.ndarray, n_habitats: int, spacing: Sequence[f
     return ax
 
 
-def plot_example_maps(fig, example: dict):
+def plot_example_maps(fig, example: dict, units: Mapping[str, str] | None = None):
     """One tumour on its largest slice: each phase (grey, tumour contour) then each descriptor map inside
     the tumour (seed 000 fig. 2a–b "AE"/"VE" maps; seed 001 fig. 2A–D phases). `example` is
-    `ImagingResult.example_slices`: {"case_id", "phases": {name: 2-D}, "descriptors": {name: 2-D}, "mask"}."""
+    `ImagingResult.example_slices`: {"case_id", "phases": {name: 2-D}, "descriptors": {name: 2-D}, "mask"};
+    `units` (descriptor -> unit, e.g. HU) labels the descriptor maps' colour bars."""
     phases, descs = dict(example.get("phases", {})), dict(example.get("descriptors", {}))
-    panels = [(f"{n} phase", a, "gray") for n, a in phases.items()] + [(f"{n} map", a, "magma")
-                                                                       for n, a in descs.items()]
+    panels = [(f"{n} phase", a, "gray", "") for n, a in phases.items()] + [
+        (f"{n} map", a, "magma", with_unit(n, units)) for n, a in descs.items()]
     if not panels:
         raise FeatureError("no phase or descriptor slice to draw", field="example_slices")
     mask = np.asarray(example["mask"], dtype=float)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (title, arr, cmap) in zip(axes, panels):
+    for ax, (title, arr, cmap, bar_label) in zip(axes, panels):
         shown = ax.imshow(np.asarray(arr, dtype=float), cmap=cmap, interpolation="nearest")
         if mask.any():
             ax.contour(mask, levels=[0.5], colors="cyan" if cmap == "gray" else "white", linewidths=0.8)
         if cmap != "gray":
-            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label=bar_label)
         ax.set_title(title, fontsize="small")
         ax.set_axis_off()
     fig.suptitle(f"{example.get('case_id', '')}: largest tumour slice", fontsize="small")
