@@ -298,7 +298,8 @@ class OptimismResult:
 
     @property
     def ci(self) -> tuple[float, float]:
-        lo, hi = np.percentile(self.apparent_auc - self.optimism, [2.5, 97.5])
+        """Percentile 95% CI of apparent − optimism_b, clipped to [0, 1] (the range of an AUC)."""
+        lo, hi = np.clip(np.percentile(self.apparent_auc - self.optimism, [2.5, 97.5]), 0.0, 1.0)
         return float(lo), float(hi)
 
     def summary(self) -> pd.DataFrame:

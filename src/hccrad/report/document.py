@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from hccrad.pipeline.cache import atomic_write_text  # noqa: E402
+from hccrad.report.formatting import format_table  # noqa: E402
 
 
 def slug(text: str, limit: int = 80) -> str:
@@ -101,10 +102,7 @@ class Report:
         if max_rows is not None and len(table) > max_rows:
             caption = (caption + " " if caption else "") + f"First {max_rows} of {len(table)} rows; the CSV holds all."
             table = table.head(max_rows)
-        shown = table.copy()
-        for c in shown.columns:
-            if pd.api.types.is_float_dtype(shown[c]):
-                shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else float_format.format(v))
+        shown = format_table(table, float_format)
         body = shown.to_html(index=index, border=0, classes="tbl", escape=True, na_rep="")
         item = Item("table", title, caption, body, [f"tables/{csv.name}"], key)
         section.items.append(item)
