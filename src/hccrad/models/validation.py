@@ -35,6 +35,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from hccrad.core.errors import DataError, HccradError, ModelError
+from hccrad.core.runlog import log_context
 from hccrad.models.factory import scores_of, selected_features
 from hccrad.evaluate.discrimination import auc_ci
 
@@ -150,9 +151,10 @@ def _fit_eval(pipeline, X, y, train_idx, eval_sets, resample: int):
     """Fit a clone on rows train_idx; return (AUCs on each eval index set, selected features), or the
     :class:`ResampleFailure` saying why this resample could not be fitted."""
     try:
-        m = clone(pipeline).fit(_rows(X, train_idx), y[train_idx])
-        aucs = [_auc(y[idx], scores_of(m, _rows(X, idx))) if np.unique(y[idx]).size == 2 else np.nan
-                for idx in eval_sets]
+        with log_context(f"resample {resample}"):  # a note logged while fitting says which resample
+            m = clone(pipeline).fit(_rows(X, train_idx), y[train_idx])
+            aucs = [_auc(y[idx], scores_of(m, _rows(X, idx))) if np.unique(y[idx]).size == 2 else np.nan
+                    for idx in eval_sets]
         return aucs, selected_features(m)
     except FITTING_ERRORS as exc:
         message = exc.message if isinstance(exc, HccradError) else str(exc)
