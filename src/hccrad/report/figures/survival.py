@@ -227,9 +227,9 @@ def plot_nomogram(ax: Axes, nomo: Nomogram, *, n_outcome_ticks: int = 6, time_un
         rows.append((var, list(grp["points"]), [tick_label(v) for v in grp["value"]]))
     total_max = float(nomo.scales.groupby("variable")["points"].max().sum())
     scale = nomo.max_points / total_max if total_max > 0 else 1.0  # total-points axis drawn on the same width
-    totals = np.linspace(0, total_max, 11)
-    rows.append(("Total points", list(totals * scale), [tick_label(round(v)) for v in totals]))
-    probs = nomo.predict(totals)
+    totals = np.asarray(round_time_ticks(total_max, max_ticks=11) if total_max > 0 else [0.0])  # round steps
+    rows.append(("Total points", list(totals * scale), [tick_label(v) for v in totals]))
+    probs = nomo.predict(np.array([0.0, total_max]))
     lo, hi = float(np.nanmin(probs)), float(np.nanmax(probs))
     targets = np.linspace(lo, hi, n_outcome_ticks)
     dense = np.linspace(0, total_max, 2001)
@@ -244,9 +244,12 @@ def plot_nomogram(ax: Axes, nomo: Nomogram, *, n_outcome_ticks: int = 6, time_un
         y = -i
         ax.plot([min(xs), max(xs)], [y, y], color="black", lw=1)
         xs, texts = _thin_ticks(xs, texts, span)
-        for x, text in zip(xs, texts):
+        align = ["center"] * len(xs)
+        if len(xs) == 2 and abs(xs[1] - xs[0]) < (len(texts[0]) + len(texts[1])) * 0.011 * span:
+            align = ["right", "left"] if xs[0] <= xs[1] else ["left", "right"]  # a short axis: labels apart
+        for x, text, ha in zip(xs, texts, align):
             ax.plot([x, x], [y, y + 0.12], color="black", lw=1)
-            ax.text(x, y + 0.18, text, ha="center", va="bottom", fontsize="x-small")
+            ax.text(x, y + 0.18, text, ha=ha, va="bottom", fontsize="x-small")
         ax.text(-0.04 * nomo.max_points, y, label, ha="right", va="center", fontsize="small")
     ax.set_xlim(-0.05 * nomo.max_points, 1.05 * nomo.max_points)
     ax.set_ylim(-len(rows) + 0.5, 0.8)
