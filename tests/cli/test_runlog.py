@@ -8,6 +8,7 @@ import logging
 import warnings
 
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from hccrad.core.runlog import PlainProgress, RepeatCounter, log_context, repeats_summarised
 
@@ -94,3 +95,30 @@ def test_cli_bars_print_plain_lines_off_a_terminal(capsys):
             bars("cases", i, 10)
     err = capsys.readouterr().err
     assert "cases: 5/10 (50%)" in err and "cases: 10/10 (100%)" in err
+
+
+def test_bootstrap_reports_each_resample_and_tags_its_notes(captured_log):
+    """The optimism bootstrap ticks progress once per resample (so a batch job sees percentage and ETA);
+    a note logged while fitting a resample names it."""
+    import numpy as np
+    import pandas as pd
+
+    from hccrad.models import optimism_bootstrap
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40)})
+    y = (X["a"] + rng.normal(size=40) > 0).astype(int).to_numpy()
+    ticks: list[tuple[int, int]] = []
+    with repeats_summarised():
+        optimism_bootstrap(_NoisyLogit(), X, y, n_boot=5, seed=1, progress=lambda i, n: ticks.append((i, n)))
+    assert ticks == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    text = captured_log.getvalue()
+    assert text.startswith("test_runlog: note from fit\n")  # the first, from the fit on all patients
+    assert "6× test_runlog: note from fit [in resample 0, resample 1, resample 2, resample 3, resample 4 …]" \
+        in text  # five resamples and the fit on all patients (no resample)
+
+
+class _NoisyLogit(LogisticRegression):
+    def fit(self, X, y):
+        logging.getLogger("test_runlog").warning("note from fit")
+        return super().fit(X, y)

@@ -164,4 +164,5 @@ def repeats_summarised(logger: logging.Logger | None = None) -> Iterator[RepeatC
         lines = counter.summary_lines()
         if lines:
             out = logger or log
-            out.warning("repeated messages (shown once above): %d kinds\n%s", len(lines), "\n".join(lines))
+            out.warning("%d message(s) repeated (each shown once above; counts below):\n%s", len(lines),
+                        "\n".join(lines))

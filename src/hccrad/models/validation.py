@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -315,7 +316,8 @@ class OptimismResult:
         })
 
 
-def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs: int = 1) -> OptimismResult:
+def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs: int = 1,
+                       progress: Callable[[int, int], None] | None = None) -> OptimismResult:
     """Harrell's optimism-corrected AUC of ``pipeline`` (selection + model refitted in each resample).
 
     Resamples lacking one outcome class are redrawn from the same child seed stream. ``n_jobs=-1`` uses
@@ -337,10 +339,15 @@ def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs
             if np.unique(yv[b]).size == 2:
                 break
         idx.append(b)
-    out = Parallel(n_jobs=n_jobs, backend="loky")(
+    results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(  # in order, as they finish
         delayed(_fit_eval)(pipeline, X, yv, b, [b, everyone, np.setdiff1d(everyone, b)], i)
         for i, b in enumerate(idx)
     )
+    out = []
+    for r in results:
+        out.append(r)
+        if progress is not None:
+            progress(len(out), n_boot)
     ok, failures = _split(out)
     if not ok:
         raise ModelError(f"every bootstrap resample failed to fit; first: {failures[0].error}: "
