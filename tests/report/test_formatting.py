@@ -26,6 +26,12 @@ def test_counts_are_integers_and_p_values_never_zero():
     assert format_p(0.0) == "< 0.001" and format_p(0.001) == "0.001"
 
 
+def test_small_values_never_show_as_zero():
+    shown = format_table(pd.DataFrame({"OR_lower": [0.000248556, 0.5, 0.0], "citl": [-1e-9, -0.0, 0.25]}))
+    assert shown["OR_lower"].tolist() == ["0.00025", "0.500", "0.000"]
+    assert shown["citl"].tolist() == ["-1e-09", "0.000", "0.250"]
+
+
 def test_report_table_html_uses_the_rules(tmp_path):
     rep = Report(tmp_path, "t")
     s = rep.section("S")

@@ -5,7 +5,8 @@ Rules (what a journal expects; the CSV files keep the full-precision values):
   "200", never "200.000";
 - a p-value (or q-value) column is written with three decimals, and a value below 0.001 as "< 0.001",
   never "0.000";
-- every other float with the table's float format (three decimals by default).
+- every other float with the table's float format (three decimals by default); a non-zero value that would
+  show as 0.000 keeps two significant digits (0.00025), and "-0.000" loses its sign.
 
 Tick labels in figures carry at most four significant digits (`tick_label`), and time axes are ticked at
 round steps of the time unit (`round_time_ticks`: 0, 50, 100 weeks; 0, 12, 24, 36 months) — the step is the
@@ -60,7 +61,18 @@ def format_column(name: object, values: pd.Series, float_format: str = "{:.3f}")
         return values.map(format_p)
     if is_count_column(name, values):
         return values.map(lambda v: "" if pd.isna(v) else str(int(v)))
-    return values.map(lambda v: "" if pd.isna(v) else float_format.format(v))
+    return values.map(lambda v: format_float(v, float_format))
+
+
+def format_float(v: float, float_format: str = "{:.3f}") -> str:
+    """`float_format`, except that a non-zero value it would show as zero keeps two significant digits
+    (an OR's lower bound 0.00025, not 0.000) and a negative zero loses its sign."""
+    if pd.isna(v):
+        return ""
+    text = float_format.format(v)
+    if v != 0 and np.isfinite(v) and float(text.replace(",", "")) == 0:
+        return tick_label(float(v), 2)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def format_table(table: pd.DataFrame, float_format: str = "{:.3f}") -> pd.DataFrame:
