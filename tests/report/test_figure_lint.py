@@ -109,3 +109,17 @@ def test_legend_colours_must_match_the_series():
     assert len(problems) == 2, problems
     assert "legend entry 'model a' is drawn in" in problems[0]
     assert "legend entry 'other': colour" in problems[1]
+
+
+def test_score_distribution_names_its_test_and_passes_the_lint():
+    from hccrad.report.figures.descriptive import plot_score_distribution
+
+    rng = np.random.default_rng(3)
+    y = np.r_[np.zeros(20), np.ones(20)].astype(int)
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    plot_score_distribution(ax, y, np.clip(0.3 + 0.3 * y + rng.normal(0, 0.1, 40), 0, 1),
+                            score_name="model: predicted probability", title="training")
+    assert any("(Mann–Whitney U)" in t.get_text() for t in ax.texts)
+    problems = lint_figure(fig, "violin")
+    plt.close(fig)
+    assert problems == [], [str(p) for p in problems]

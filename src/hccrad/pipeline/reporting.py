@@ -350,7 +350,7 @@ def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels) -> None
     for ax, c in zip(axes, ev.cohorts):
         if len(np.unique(c.y)) == 2:
             first = next(iter(c.scores))
-            plot_score_distribution(ax, c.y, c.scores[first], score_name=f"{first} score",
+            plot_score_distribution(ax, c.y, c.scores[first], score_name=f"{first}: predicted probability",
                                     title=f"{c.name}")
     rep.add_figure(s, fig, "Score distributions by outcome", key="score_distribution")
     from hccrad.report.figures.scores import plot_waterfall
