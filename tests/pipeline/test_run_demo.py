@@ -11,10 +11,10 @@ import pytest
 
 from hccrad.io.volume import read_image
 from hccrad.pipeline.run import run_demo
-from hccrad.report.lint import collecting
+from hccrad.report.lint import Findings, collecting
 
 
-FIGURE_LINT: list = []  # findings of hccrad.report.lint on every figure the demo's report writes
+FIGURE_LINT = Findings()  # findings of hccrad.report.lint on every figure the demo's report writes
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,7 @@ def demo(tmp_path_factory):
     with collecting() as found:  # the figures are closed once written: lint them at Report.add_figure
         result = run_demo(out, n=36, seed=3, bootstrap=10)
     FIGURE_LINT[:] = found
+    FIGURE_LINT.colours = found.colours
     return result
 
 
@@ -31,6 +32,7 @@ def test_every_figure_passes_the_lint(demo):
     the plotted series in their colours (issue 26)."""
     assert len(list((demo.out_dir / "report" / "figures").glob("*.png"))) >= 20
     assert not FIGURE_LINT, "\n".join(str(f) for f in FIGURE_LINT)
+    assert not FIGURE_LINT.inconsistent_colours(), FIGURE_LINT.inconsistent_colours()  # e.g. the radar chart
 
 
 def test_report_appendix_has_versions_and_timings(demo):

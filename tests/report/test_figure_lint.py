@@ -123,3 +123,18 @@ def test_score_distribution_names_its_test_and_passes_the_lint():
     problems = lint_figure(fig, "violin")
     plt.close(fig)
     assert problems == [], [str(p) for p in problems]
+
+
+def test_a_model_keeps_its_colour_across_figures(tmp_path):
+    rep = Report(tmp_path, "t")
+    s = rep.section("S")
+    with collecting() as found:
+        for order in (["clinical", "habitat"], ["habitat", "clinical"]):  # e.g. one figure sorts the models
+            fig, ax = plt.subplots()
+            for i, name in enumerate(order):
+                ax.plot([0, 1], [i, i + 1], color=f"C{i}", label=name)
+            ax.legend()
+            rep.add_figure(s, fig, "/".join(order))
+    assert list(found) == []
+    problems = found.inconsistent_colours()
+    assert len(problems) == 2 and problems[0].startswith("legend label 'clinical' has 2 colours"), problems

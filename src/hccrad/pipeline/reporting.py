@@ -313,6 +313,7 @@ def _section_classification(rep: Report, fitted: FittedModels, ev: Evaluation) -
     radar = radar.reset_index()
     last = cohorts[-1].name
     sub = radar[radar["cohort"] == last].drop(columns="cohort").set_index("model")
+    sub = sub.reindex([n for n in names if n in sub.index])  # model order (pivot_table sorts): same colours as ROC
     auc = ev.metrics[ev.metrics["cohort"] == last].set_index("model")["auc"]
     sub = sub.assign(auc=auc)
     fig, axes = panel_row(1, 5.5, 5.5, polar=True)

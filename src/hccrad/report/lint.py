@@ -140,15 +140,49 @@ def _legend_findings(ax: Axes, name: str, i: int) -> list[Finding]:
     return out
 
 
+def legend_colours(fig: Figure) -> dict[str, tuple]:
+    """{legend entry: its RGB colour} over every legend of a figure."""
+    out: dict[str, tuple] = {}
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        for text, proxy in zip(legend.get_texts(), legend.legend_handles):
+            colour = _colour(proxy)
+            if colour is not None:
+                out[text.get_text()] = colour[:3]
+    return out
+
+
+class Findings(list):
+    """The findings of `collecting`, plus where each legend label was drawn in which colour."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.colours: dict[str, dict[tuple, list[str]]] = {}
+
+    def add_colours(self, fig: Figure, name: str) -> None:
+        for label, colour in legend_colours(fig).items():
+            self.colours.setdefault(label, {}).setdefault(colour, []).append(name)
+
+    def inconsistent_colours(self) -> list[str]:
+        """A model (or any legend label) drawn in different colours in different figures of one report."""
+        return [f"legend label {label!r} has {len(by)} colours: "
+                + "; ".join(f"{c} in {figs[0]!r}" for c, figs in by.items())
+                for label, by in self.colours.items() if len(by) > 1]
+
+
 @contextlib.contextmanager
-def collecting(**options) -> Iterator[list[Finding]]:
-    """Lint every figure `Report.add_figure` writes while inside; yields the (growing) list of findings."""
+def collecting(**options) -> Iterator[Findings]:
+    """Lint every figure `Report.add_figure` writes while inside; yields the (growing) list of findings,
+    whose `inconsistent_colours()` compares the legends across the figures."""
     from hccrad.report import document
 
-    found: list[Finding] = []
+    found = Findings()
 
     def check(fig: Figure, title: str) -> None:
         found.extend(lint_figure(fig, title, **options))
+        found.add_colours(fig, title)
 
     document.FIGURE_CHECKS.append(check)
     try:
