@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import to_rgba
+from matplotlib.colors import to_hex, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
@@ -104,14 +104,14 @@ def _colour(artist) -> tuple | None:
     """The RGBA colour an artist is drawn with (line colour, patch or collection face colour)."""
     try:
         if hasattr(artist, "get_color") and not hasattr(artist, "get_facecolor"):
-            return tuple(np.round(to_rgba(artist.get_color()), 3))
+            return tuple(float(v) for v in np.round(to_rgba(artist.get_color()), 3))
         face = artist.get_facecolor()
         face = np.asarray(face, float)
         if face.ndim == 2:
             if not len(face):
                 return None
             face = face[0]
-        return tuple(np.round(face, 3))
+        return tuple(float(v) for v in np.round(face, 3))
     except (AttributeError, ValueError, TypeError):
         return None
 
@@ -132,11 +132,12 @@ def _legend_findings(ax: Axes, name: str, i: int) -> list[Finding]:
         if label in by_label:
             want = _colour(by_label[label])
             if want is not None and colour is not None and want[:3] != colour[:3]:
-                out.append(Finding(name, i, f"legend entry {label!r} is drawn in {colour}, its series in {want}"))
+                out.append(Finding(name, i, f"legend entry {label!r} is drawn in {to_hex(colour)}, "
+                                           f"its series in {to_hex(want)}"))
         elif labels:
             out.append(Finding(name, i, f"legend entry {label!r} names no plotted series"))
         elif not ax.images and colour is not None and all(c[:3] != colour[:3] for c in drawn):
-            out.append(Finding(name, i, f"legend entry {label!r}: colour {colour} appears in no series"))
+            out.append(Finding(name, i, f"legend entry {label!r}: colour {to_hex(colour)} appears in no series"))
     return out
 
 
@@ -168,7 +169,7 @@ class Findings(list):
     def inconsistent_colours(self) -> list[str]:
         """A model (or any legend label) drawn in different colours in different figures of one report."""
         return [f"legend label {label!r} has {len(by)} colours: "
-                + "; ".join(f"{c} in {figs[0]!r}" for c, figs in by.items())
+                + "; ".join(f"{to_hex(c)} in {figs[0]!r}" for c, figs in by.items())
                 for label, by in self.colours.items() if len(by) > 1]
 
 
