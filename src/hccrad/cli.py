@@ -39,21 +39,34 @@ def _setup_logging(verbose: bool) -> None:
 
 
 class _Bars:
-    """A rich progress bar per named step, driven by `progress(step, done, total)` callbacks."""
+    """A rich progress bar per named step, driven by `progress(step, done, total)` callbacks; off a terminal
+    (batch job, log file) plain lines with percentage and ETA instead (`hccrad.core.runlog.PlainProgress`).
+    Repeated log messages and Python warnings are shown once and counted at the end (`repeats_summarised`)."""
 
     def __init__(self) -> None:
+        from hccrad.core.runlog import PlainProgress, repeats_summarised
+
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=console, transient=False)
+        self.plain = None if console.is_terminal else PlainProgress(console.file)
+        self.repeats = repeats_summarised()
         self.tasks: dict[str, int] = {}
 
     def __enter__(self) -> "_Bars":
-        self.progress.__enter__()
+        self.repeats.__enter__()
+        if self.plain is None:
+            self.progress.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.progress.__exit__(*exc)
+        if self.plain is None:
+            self.progress.__exit__(*exc)
+        self.repeats.__exit__(*exc)
 
     def __call__(self, step: str, done: int, total: int) -> None:
+        if self.plain is not None:
+            self.plain(step, done, total)
+            return
         if step not in self.tasks:
             self.tasks[step] = self.progress.add_task(step, total=total)
         self.progress.update(self.tasks[step], completed=done, total=total)

@@ -11,12 +11,35 @@ import pytest
 
 from hccrad.io.volume import read_image
 from hccrad.pipeline.run import run_demo
+from hccrad.report.lint import Findings, collecting
+
+
+FIGURE_LINT = Findings()  # findings of hccrad.report.lint on every figure the demo's report writes
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    return run_demo(out, n=36, seed=3, bootstrap=10)
+    with collecting() as found:  # the figures are closed once written: lint them at Report.add_figure
+        result = run_demo(out, n=36, seed=3, bootstrap=10)
+    FIGURE_LINT[:] = found
+    FIGURE_LINT.colours = found.colours
+    return result
+
+
+def test_every_figure_passes_the_lint(demo):
+    """Tick labels with at most 4 significant digits, no overlapping texts within an axes, legends naming
+    the plotted series in their colours (issue 26)."""
+    assert len(list((demo.out_dir / "report" / "figures").glob("*.png"))) >= 20
+    assert not FIGURE_LINT, "\n".join(str(f) for f in FIGURE_LINT)
+    assert not FIGURE_LINT.inconsistent_colours(), FIGURE_LINT.inconsistent_colours()  # e.g. the radar chart
+
+
+def test_report_appendix_has_versions_and_timings(demo):
+    html = demo.report.read_text()
+    for heading in ("study spec (resolved)", "package versions", "timings per stage (wall clock)"):
+        assert f"<h3>{heading}</h3>" in html, heading
+    assert re.search(r"\nevaluation +\d+\.\d s", html), "the evaluation stage's time is in the appendix"
 
 
 def test_outputs_exist(demo):

@@ -159,9 +159,21 @@ class CalibrationResult(_checks.ResultDisplay):
              "upper": self.slope_upper, "p": np.nan, "method": "logistic regression of y on logit(p), Wald CI"},
             {"statistic": "Brier score", "estimate": self.brier, "lower": np.nan, "upper": np.nan, "p": np.nan,
              "method": "mean squared error of p"},
-            {"statistic": f"Hosmer–Lemeshow χ² ({hl.df} df)", "estimate": hl.statistic, "lower": np.nan,
-             "upper": np.nan, "p": hl.p, "method": hl.method},
+            _hosmer_lemeshow_row(hl),
         ])
+
+
+HL_NOT_COMPUTABLE = "not computable (too few distinct predicted risks)"
+
+
+def _hosmer_lemeshow_row(hl: HosmerLemeshowResult) -> dict:
+    """The summary row of the HL test; with df ≤ 0 (≤ 2 distinct risk groups, e.g. one binary predictor)
+    the test has no chi-squared reference, so the row says so instead of showing a statistic."""
+    if hl.df <= 0:
+        return {"statistic": f"Hosmer–Lemeshow χ²: {HL_NOT_COMPUTABLE}", "estimate": np.nan, "lower": np.nan,
+                "upper": np.nan, "p": np.nan, "method": f"{hl.method}; {hl.df + 2} risk group(s)"}
+    return {"statistic": f"Hosmer–Lemeshow χ² ({hl.df} df)", "estimate": hl.statistic, "lower": np.nan,
+            "upper": np.nan, "p": hl.p, "method": hl.method}
 
 
 def calibration(y: Sequence | np.ndarray, prob: Sequence | np.ndarray, *, n_bins: int = 10, g: int = 10,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,7 @@ from sklearn.base import clone
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from hccrad.core.errors import DataError, HccradError, ModelError
+from hccrad.core.runlog import log_context
 from hccrad.models.factory import scores_of, selected_features
 from hccrad.evaluate.discrimination import auc_ci
 
@@ -191,10 +193,12 @@ def _fit_eval(pipeline, X, y, train_idx, eval_sets, resample: int, calibrate_on:
     (a, b) on the first `calibrate_on` eval sets or None), or the :class:`ResampleFailure` saying why this
     resample could not be fitted."""
     try:
-        m = clone(pipeline).fit(_rows(X, train_idx), y[train_idx])
-        scores = [scores_of(m, _rows(X, idx)) for idx in eval_sets]
-        aucs = [_auc(y[idx], s) if np.unique(y[idx]).size == 2 else np.nan for idx, s in zip(eval_sets, scores)]
-        calib = [calibration_line(y[idx], s) for idx, s in zip(eval_sets[:calibrate_on], scores)] or None
+        with log_context(f"resample {resample}"):  # a note logged while fitting says which resample
+            m = clone(pipeline).fit(_rows(X, train_idx), y[train_idx])
+            scores = [scores_of(m, _rows(X, idx)) for idx in eval_sets]
+            aucs = [_auc(y[idx], s) if np.unique(y[idx]).size == 2 else np.nan
+                    for idx, s in zip(eval_sets, scores)]
+            calib = [calibration_line(y[idx], s) for idx, s in zip(eval_sets[:calibrate_on], scores)] or None
         return aucs, selected_features(m), calib
     except FITTING_ERRORS as exc:
         message = exc.message if isinstance(exc, HccradError) else str(exc)
@@ -358,7 +362,8 @@ class OptimismResult:
 
     @property
     def ci(self) -> tuple[float, float]:
-        lo, hi = np.percentile(self.apparent_auc - self.optimism, [2.5, 97.5])
+        """Percentile 95% CI of apparent − optimism_b, clipped to [0, 1] (the range of an AUC)."""
+        lo, hi = np.clip(np.percentile(self.apparent_auc - self.optimism, [2.5, 97.5]), 0.0, 1.0)
         return float(lo), float(hi)
 
     def summary(self) -> pd.DataFrame:
@@ -372,7 +377,8 @@ class OptimismResult:
         })
 
 
-def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs: int = 1) -> OptimismResult:
+def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs: int = 1,
+                       progress: Callable[[int, int], None] | None = None) -> OptimismResult:
     """Harrell's optimism-corrected AUC of ``pipeline`` (selection + model refitted in each resample).
 
     Resamples lacking one outcome class are redrawn from the same child seed stream. ``n_jobs=-1`` uses
@@ -396,11 +402,16 @@ def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs
             if np.unique(yv[b]).size == 2:
                 break
         idx.append(b)
-    out = Parallel(n_jobs=n_jobs, backend="loky")(
+    results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(  # in order, as they finish
         delayed(_fit_eval)(pipeline, X, yv, b, [b, everyone, np.setdiff1d(everyone, b)], i,
                            calibrate_on=2 if apparent_calibration is not None else 0)
         for i, b in enumerate(idx)
     )
+    out = []
+    for r in results:
+        out.append(r)
+        if progress is not None:
+            progress(len(out), n_boot)
     ok, failures = _split(out)
     if not ok:
         raise ModelError(f"every bootstrap resample failed to fit; first: {failures[0].error}: "

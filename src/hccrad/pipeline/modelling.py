@@ -173,12 +173,11 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
         threshold = float(youden_threshold(ytr, scores.loc[train].to_numpy()))
         optimism = None
         if spec.validation.bootstrap > 0:
-            if progress:
-                progress(f"model {ms.name}: optimism bootstrap ({spec.validation.bootstrap}x)", 0, 1)
+            step = f"model {ms.name}: optimism bootstrap"
             optimism = optimism_bootstrap(clone(est), Xtr[cols], ytr, n_boot=spec.validation.bootstrap,
-                                          seed=spec.seed, n_jobs=spec.validation.n_jobs)
-            if progress:
-                progress(f"model {ms.name}: optimism bootstrap ({spec.validation.bootstrap}x)", 1, 1)
+                                          seed=spec.seed, n_jobs=spec.validation.n_jobs,
+                                          progress=(lambda i, n, step=step: progress(step, i, n)) if progress
+                                          else None)  # one tick per resample: percentage and ETA
         selected = selected_features(final)
         as_published = None
         if spec.validation.as_published and spec.validation.bootstrap > 0 and selected \

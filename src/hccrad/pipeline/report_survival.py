@@ -124,7 +124,7 @@ def _nomogram_and_calibration(rep: Report, s: Section, result: SurvivalResult) -
     nomo = result.nomogram
     if nomo is not None:
         fig, ax = plt.subplots(figsize=(8, 1.0 + 0.55 * (len(nomo.scales["variable"].unique()) + 3)))
-        plot_nomogram(ax, nomo)
+        plot_nomogram(ax, nomo, time_unit=sv.unit)
         rep.add_figure(s, fig, f"Cox nomogram: {sv.label} at {sv.horizons[0]:g} {sv.unit}", key="cox_nomogram")
     if not result.calibration:
         return

@@ -284,6 +284,7 @@ def _section_classification(rep: Report, fitted: FittedModels, ev: Evaluation,
     radar = radar.reset_index()
     last = cohorts[-1].name
     sub = radar[radar["cohort"] == last].drop(columns="cohort").set_index("model")
+    sub = sub.reindex([n for n in names if n in sub.index])  # model order (pivot_table sorts): same colours as ROC
     auc = ev.metrics[ev.metrics["cohort"] == last].set_index("model")["auc"]
     sub = sub.assign(auc=auc)
     fig, axes = panel_row(1, 5.5, 5.5, polar=True)
@@ -322,7 +323,7 @@ def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels,
     for ax, c in zip(axes, ev.cohorts):
         if len(np.unique(c.y)) == 2:
             first = next(iter(c.scores))
-            plot_score_distribution(ax, c.y, c.scores[first], score_name=f"{first} score",
+            plot_score_distribution(ax, c.y, c.scores[first], score_name=f"{first}: predicted probability",
                                     title=f"{c.name}", labels=groups)
     rep.add_figure(s, fig, "Score distributions by outcome", key="score_distribution")
     from hccrad.report.figures.scores import plot_waterfall

@@ -89,6 +89,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     from hccrad.pipeline.modelling import fit_models, no_models
     from hccrad.pipeline.survival_stage import run_survival
     from hccrad.pipeline.radiomics_stage import run_radiomics, usable_radiomics_columns
+    from hccrad.pipeline.appendix import report_appendix
     from hccrad.pipeline.registration_stage import REGISTRATION_QC, registration_record
     from hccrad.pipeline.reporting import build_report
 
@@ -208,7 +209,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     atomic_write_text(out / "patients.csv", patient_table(spec, data, fitted, survival).to_csv())
     t0 = time.perf_counter()
     report = build_report(spec, study, data, imaging, fitted, evaluation, stability, errors_table, out,
-                          radiogenomics=radiogenomics, deep=deep, survival=survival, appendix={"study spec (resolved)": yaml.safe_dump(dump_spec(spec), sort_keys=False)})
+                          radiogenomics=radiogenomics, deep=deep, survival=survival, appendix=report_appendix(dump_spec(spec), package_versions(), timings))
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.time() - started
 

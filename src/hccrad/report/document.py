@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass, field
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -21,6 +21,12 @@ import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from hccrad.pipeline.cache import atomic_write_text  # noqa: E402
+from hccrad.report.formatting import format_table  # noqa: E402
+
+
+# Called with (figure, title) by `Report.add_figure` before the figure is saved and closed; empty unless a
+# check is installed (e.g. `hccrad.report.lint.collecting()` in the tests of a whole run).
+FIGURE_CHECKS: list[Callable[[plt.Figure, str], None]] = []
 
 
 def slug(text: str, limit: int = 80) -> str:
@@ -83,6 +89,8 @@ class Report:
         name = self._file_name(section, title)
         png = self.dir / "figures" / f"{name}.png"
         svg = self.dir / "figures" / f"{name}.svg"
+        for check in FIGURE_CHECKS:
+            check(fig, f"{section.title} / {title}")
         fig.savefig(png, dpi=110, bbox_inches="tight")
         fig.savefig(svg, bbox_inches="tight")
         plt.close(fig)
@@ -101,10 +109,7 @@ class Report:
         if max_rows is not None and len(table) > max_rows:
             caption = (caption + " " if caption else "") + f"First {max_rows} of {len(table)} rows; the CSV holds all."
             table = table.head(max_rows)
-        shown = table.copy()
-        for c in shown.columns:
-            if pd.api.types.is_float_dtype(shown[c]):
-                shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else float_format.format(v))
+        shown = format_table(table, float_format)
         body = shown.to_html(index=index, border=0, classes="tbl", escape=True, na_rep="")
         item = Item("table", title, caption, body, [f"tables/{csv.name}"], key)
         section.items.append(item)

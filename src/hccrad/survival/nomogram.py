@@ -155,7 +155,7 @@ def nomogram_points(
     for var, levels in axes.items():
         low = min(b for *_, b in levels)
         for i, (level, _, b) in enumerate(levels):
-            rows.append({"variable": var, "value": float(i), "label": level,
+            rows.append({"variable": var, "value": float(i), "label": level, "categorical": True,
                          "points": float((b - low) / lp_per_point) + 0.0})
     for v in coefs.index:
         if v in in_axes:
@@ -166,7 +166,7 @@ def nomogram_points(
         else:
             ticks = np.linspace(lo[v], hi[v], n_ticks)
         for value in ticks:
-            rows.append({"variable": v, "value": float(value), "label": f"{float(value):g}",
+            rows.append({"variable": v, "value": float(value), "label": f"{float(value):g}", "categorical": False,
                          "points": float(coefs[v] * (value - ref[v]) / lp_per_point) + 0.0})
     position = {v: i for i, v in enumerate(coefs.index)}  # axes in the model's order
     position.update({var: min(position[c] for _, c, _ in levels if c is not None) for var, levels in axes.items()})

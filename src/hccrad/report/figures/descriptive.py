@@ -39,7 +39,7 @@ def plot_score_distribution(ax: Axes, y: Sequence | np.ndarray, score: Sequence 
     top, span = ss.max(), np.ptp(ss) or 1.0
     ax.plot([0, 0, 1, 1], [top + 0.05 * span, top + 0.08 * span, top + 0.08 * span, top + 0.05 * span],
             color="black", linewidth=0.8)
-    ax.text(0.5, top + 0.1 * span, "p < 0.001" if p < 0.001 else f"p = {p:.3f}", ha="center",
+    ax.text(0.5, top + 0.1 * span, ("p < 0.001" if p < 0.001 else f"p = {p:.3f}") + " (Mann–Whitney U)", ha="center",
             va="bottom", fontsize="small")
     ax.set_ylim(ss.min() - 0.05 * span, top + 0.2 * span)
     ax.set_xticks([0, 1], labels=[f"{labels[0]}\n(n={groups[0].size})", f"{labels[1]}\n(n={groups[1].size})"])

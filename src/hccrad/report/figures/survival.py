@@ -16,17 +16,22 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from hccrad.core.errors import DataError
+from hccrad.report.formatting import round_time_ticks, tick_label
 from hccrad.survival.calibration import SurvivalCalibrationResult
 from hccrad.survival.kaplan_meier import KaplanMeierResult
 from hccrad.survival.nomogram import Nomogram
 from hccrad.survival.time_auc import TimeAUCResult
 
 
-def _risk_times(km: KaplanMeierResult, times: Sequence[float] | None, n: int = 6) -> list[float]:
+def _t_max(km: KaplanMeierResult) -> float:
+    return max(float(c.time.max()) for c in km.curves)
+
+
+def _risk_times(km: KaplanMeierResult, times: Sequence[float] | None, n: int = 7) -> list[float]:
+    """The given times, else round steps of the time unit (0, 50, 100 weeks; 0, 12, 24 months)."""
     if times is not None:
         return [float(t) for t in times]
-    t_max = max(float(c.time.max()) for c in km.curves)
-    return [float(t) for t in np.linspace(0.0, t_max, n).round(0)]
+    return round_time_ticks(_t_max(km), km.time_unit, max_ticks=n)
 
 
 def plot_km(
@@ -54,7 +59,8 @@ def plot_km(
             cens = tab[tab["n_censor"] > 0]
             ax.plot(cens["time"], cens["survival"], "+", color=colour, ms=6)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlim(left=0)
+    ax.set_xticks(_risk_times(km, None))
+    ax.set_xlim(0, _t_max(km) * 1.02 if _t_max(km) > 0 else 1)
     ax.set_xlabel(f"time ({km.time_unit})")
     ax.set_ylabel("survival probability")
     if p_value is not None:
@@ -103,7 +109,8 @@ def plot_km_with_risk_table(
     plot_km(ax_km, km, p_value=p_value, title=title)
     plot_risk_table(ax_tab, km, times)
     ax_km.set_xticks(times)
-    ax_km.set_xlim(0, max(times) * 1.02 if max(times) > 0 else 1)
+    right = max(max(times), _t_max(km))
+    ax_km.set_xlim(0, right * 1.02 if right > 0 else 1)
     return ax_km, ax_tab
 
 
@@ -189,33 +196,63 @@ def plot_survival_calibration(ax: Axes, cal: SurvivalCalibrationResult) -> Axes:
     return ax
 
 
-def plot_nomogram(ax: Axes, nomo: Nomogram, *, n_outcome_ticks: int = 6) -> Axes:
-    """Points axis, one axis per variable, total points and the predicted probability/survival axis."""
+def _thin_ticks(xs: list[float], texts: list[str], span: float, font_chars: float = 0.011) -> tuple[list, list]:
+    """Drop tick labels that would overlap their left neighbour (label width ≈ characters × font_chars ×
+    the axis span); the first and the last tick are always kept."""
+    if len(xs) <= 2:
+        return xs, texts
+    order = np.argsort(xs)
+    keep = [int(order[0])]
+    for i in order[1:]:
+        prev = keep[-1]
+        gap = abs(xs[i] - xs[prev])
+        need = (len(texts[i]) + len(texts[prev])) / 2 * font_chars * span + 0.01 * span
+        if gap >= need:
+            keep.append(int(i))
+    last = int(order[-1])
+    if keep[-1] != last:
+        keep[-1] = last  # the end of the scale replaces its too-close neighbour
+    return [xs[i] for i in keep], [texts[i] for i in keep]
+
+
+def plot_nomogram(ax: Axes, nomo: Nomogram, *, n_outcome_ticks: int = 6, time_unit: str = "") -> Axes:
+    """Points axis, one axis per variable, total points and the predicted probability/survival axis.
+
+    Tick labels carry at most four significant digits; labels that would overlap on one axis are thinned.
+    """
     rows: list[tuple[str, list[float], list[str]]] = []
     top = np.linspace(0, nomo.max_points, 11)
-    rows.append(("Points", list(top), [f"{v:g}" for v in top]))
+    rows.append(("Points", list(top), [tick_label(v) for v in top]))
     for var, grp in nomo.scales.groupby("variable", sort=False):
-        labels = grp["label"] if "label" in grp else [f"{v:g}" for v in grp["value"]]  # a level's name
-        rows.append((var, list(grp["points"]), [str(v) for v in labels]))
+        categorical = "categorical" in grp and bool(grp["categorical"].any())
+        texts = ([str(v) for v in grp["label"]] if categorical  # a categorical variable: its levels' names
+                 else [tick_label(v) for v in grp["value"]])
+        rows.append((var, list(grp["points"]), texts))
     total_max = float(nomo.scales.groupby("variable")["points"].max().sum())
     scale = nomo.max_points / total_max if total_max > 0 else 1.0  # total-points axis drawn on the same width
-    totals = np.linspace(0, total_max, 11)
-    rows.append(("Total points", list(totals * scale), [f"{v:.0f}" for v in totals]))
-    probs = nomo.predict(totals)
+    totals = np.asarray(round_time_ticks(total_max, max_ticks=11) if total_max > 0 else [0.0])  # round steps
+    rows.append(("Total points", list(totals * scale), [tick_label(v) for v in totals]))
+    probs = nomo.predict(np.array([0.0, total_max]))
     lo, hi = float(np.nanmin(probs)), float(np.nanmax(probs))
     targets = np.linspace(lo, hi, n_outcome_ticks)
     dense = np.linspace(0, total_max, 2001)
     pred = nomo.predict(dense)
     order = np.argsort(pred)
     pos = np.interp(targets, pred[order], dense[order]) * scale
-    name = "Predicted probability" if nomo.kind == "logistic" else f"Survival at {nomo.horizon:g}"
+    unit = f" {time_unit}" if time_unit else ""
+    name = "Predicted probability" if nomo.kind == "logistic" else f"Survival at {nomo.horizon:g}{unit}"
     rows.append((name, list(pos), [f"{v:.2f}" for v in targets]))
+    span = 1.1 * nomo.max_points * 8.0 / max(ax.figure.get_figwidth(), 1.0)
     for i, (label, xs, texts) in enumerate(rows):
         y = -i
         ax.plot([min(xs), max(xs)], [y, y], color="black", lw=1)
-        for x, text in zip(xs, texts):
+        xs, texts = _thin_ticks(xs, texts, span)
+        align = ["center"] * len(xs)
+        if len(xs) == 2 and abs(xs[1] - xs[0]) < (len(texts[0]) + len(texts[1])) * 0.011 * span:
+            align = ["right", "left"] if xs[0] <= xs[1] else ["left", "right"]  # a short axis: labels apart
+        for x, text, ha in zip(xs, texts, align):
             ax.plot([x, x], [y, y + 0.12], color="black", lw=1)
-            ax.text(x, y + 0.18, text, ha="center", va="bottom", fontsize="x-small")
+            ax.text(x, y + 0.18, text, ha=ha, va="bottom", fontsize="x-small")
         ax.text(-0.04 * nomo.max_points, y, label, ha="right", va="center", fontsize="small")
     ax.set_xlim(-0.05 * nomo.max_points, 1.05 * nomo.max_points)
     ax.set_ylim(-len(rows) + 0.5, 0.8)
