@@ -113,7 +113,7 @@ def section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, exclude:
             "order": cols}
     if len(order) > 1:
         df = data.assign(cohort=pd.Categorical(data["cohort"], categories=order))
-        _add(rep, s, table_one(df, "cohort", cont, cat, **opts), "By cohort", "table1_cohort", "cohort", note)
+        _add(rep, s, table_one(df, "cohort", cont, cat, **opts), "By cohort", key="table1_cohort", name="cohort", note=note)
     if spec.outcome.response:
         r = spec.outcome.response
         y = response_labels(spec, data)
@@ -122,7 +122,7 @@ def section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, exclude:
         grp = pd.Categorical(y.loc[train.index].map({1.0: positive, 0.0: negative}), categories=[positive, negative])
         by = r.label if r.label not in train.columns or r.label == r.column else f"{r.label} (outcome)"
         _add(rep, s, table_one(train.assign(**{by: grp}), by, cont, cat, **opts),
-             f"Training cohort by {r.label}", "table1_outcome", "outcome", note)
+             f"Training cohort by {r.label}", key="table1_outcome", name="outcome", note=note)
     for col in spec.report.table_one_by:  # e.g. seed 002 table 1: by MTM subtype (patients with it known)
         if col not in data.columns:
             raise HccradError(f"report.table_one_by: {col!r} is not a column of the clinical table",
@@ -130,4 +130,4 @@ def section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, exclude:
         known = data[data[col].notna()]
         _add(rep, s, table_one(known, col, [c for c in cont if c != col], [c for c in cat if c != col], **opts),
              f"By {spec.report.table_one_labels.get(col, col)} (all cohorts, {len(known)} patients with it known)",
-             "table1_group", "by_" + re.sub(r"[^A-Za-z0-9_-]+", "_", str(col)), note)
+             key="table1_group", name="by_" + re.sub(r"[^A-Za-z0-9_-]+", "_", str(col)), note=note)
