@@ -71,6 +71,25 @@ def test_no_model_no_score_in_cox():
     assert res.staging[0].result.reference == "stage"
 
 
+def test_survival_decision_curve_of_training_cox_per_cohort_and_horizon():
+    data, score = _collinear()
+    data["cohort"] = np.where(np.arange(len(data)) < 300, "training", "test")
+    spec = StudySpec.model_validate({**_spec(covariates=["c"], horizons=[6, 12]).model_dump(),
+                                     "cohorts": {"column": "cohort", "training": "training", "tests": ["test"]}})
+    res = run_survival(spec, data, {})
+    cells = {(c.cohort, c.horizon): c for c in res.decision_curves}
+    assert sorted(cells) == [("test", 6.0), ("test", 12.0), ("training", 6.0), ("training", 12.0)]
+    test_curve = cells[("test", 12.0)].curve
+    sub = data[data["cohort"] == "test"]
+    risk = 1.0 - res.cox.predict_survival(sub, [12.0]).iloc[:, 0].to_numpy()
+    # at p_t = 0 every patient is treated: the model's net benefit is treat-all's, 1 − KM(12)
+    first = test_curve[test_curve["threshold"] == 0].set_index("model")["net_benefit"]
+    assert_close(first["Cox model"], first["all"], rtol=0, atol=1e-15, what="NB(0) model vs treat all")
+    assert_close(first["all"], test_curve["prevalence"].iloc[0], rtol=0, atol=1e-15, what="NB_all(0) vs 1 - KM")
+    above = test_curve[(test_curve["model"] == "Cox model") & (test_curve["threshold"] > risk.max())]
+    assert (above["net_benefit"] == 0).all(), "no patient above the largest predicted risk is treated"
+
+
 def _late_events(seed: int = 0):
     """Training follow-up ends at 30 (censored, so its censoring survival is 0 there); the test cohort has
     deaths at 40-50, past the training follow-up."""
@@ -119,4 +138,6 @@ def test_survival_only_50_cases_finish_with_notes(tmp_path):
     assert "test: AUC(t) not estimable at 36" in notes and "120" in notes
     html = res.report.read_text()
     assert "Kaplan–Meier by stage" in html and "Notes and warnings" in html
+    assert "Survival decision curves of the Cox model" in html
+    assert "test: survival decision curve at 120 months not computed" in notes
     assert record["survival"]["cox_covariates"] == ["age", "stage"]

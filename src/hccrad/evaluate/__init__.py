@@ -26,6 +26,7 @@ from hccrad.evaluate.classification import (
     youden_threshold,
 )
 from hccrad.evaluate.decision import decision_curve, marker_to_probability
+from hccrad.evaluate.decision_survival import km_survival_at, survival_decision_curve
 from hccrad.evaluate.descriptive import OddsRatioResult, TableOneResult, odds_ratio_table, table_one
 from hccrad.evaluate.discrimination import (
     AUCResult,
@@ -52,4 +53,5 @@ __all__ = [
     "fast_delong", "format_rate", "hosmer_lemeshow", "idi", "marker_to_probability", "nri",
     "odds_ratio_table", "performance_table", "proportion_ci", "reader_comparison", "roc_curve_points", "table_one",
     "youden_threshold",
+    "km_survival_at", "survival_decision_curve",
 ]

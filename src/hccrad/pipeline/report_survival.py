@@ -40,6 +40,7 @@ def section_survival(rep: Report, spec: StudySpec, data: pd.DataFrame, result: S
         _km(rep, s, g, result)
     _cox_tables(rep, s, result)
     _nomogram_and_calibration(rep, s, result)
+    _survival_decision_curves(rep, s, result)
     if len(result.c_indices):
         rep.add_table(s, result.c_indices, "Harrell's C (95% CI, U-statistic) per cohort", index=False,
                       key="c_index")
@@ -145,6 +146,35 @@ def _nomogram_and_calibration(rep: Report, s: Section, result: SurvivalResult) -
     rep.add_figure(s, fig, "Calibration of the Cox model at each horizon",
                    "Observed Kaplan–Meier survival against mean predicted survival in tertiles of prediction.",
                    key="survival_calibration")
+
+
+def _survival_decision_curves(rep: Report, s: Section, result: SurvivalResult) -> None:
+    """Net benefit at each horizon of the training Cox model's predicted event probability, per cohort
+    (survival decision curve, Vickers et al. 2008; as dcurves `dca(Surv(...) ~ risk, time = t)`)."""
+    from hccrad.report.figures.decision import plot_decision_curve
+
+    cells = result.decision_curves
+    if not cells:
+        return
+    sv = result.outcome
+    cohorts = list(dict.fromkeys(c.cohort for c in cells))
+    horizons = list(dict.fromkeys(c.horizon for c in cells))
+    fig, axes = plt.subplots(len(cohorts), len(horizons), figsize=(3.6 * len(horizons), 3.6 * len(cohorts)),
+                             squeeze=False)
+    for cell in cells:
+        ax = axes[cohorts.index(cell.cohort)][horizons.index(cell.horizon)]
+        if cell.curve is not None:
+            plot_decision_curve(ax, cell.curve, title=f"{cell.cohort}, {cell.horizon:g} {sv.unit}")
+            ax.title.set_fontsize("small")
+        else:
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, f"{cell.cohort}, {cell.horizon:g} {sv.unit}:\nnot computed\n({cell.reason[:60]})",
+                    ha="center", va="center", fontsize="x-small", transform=ax.transAxes)
+    fig.tight_layout()
+    rep.add_figure(s, fig, "Survival decision curves of the Cox model at each horizon",
+                   "Net benefit of treating patients whose predicted probability of the event by the horizon "
+                   "is at least the threshold; the event risk among them is the Kaplan–Meier estimate.",
+                   key="survival_dca")
 
 
 def _time_auc(rep: Report, s: Section, result: SurvivalResult) -> None:

@@ -44,6 +44,7 @@ from hccrad.cohort.outcomes import default_score_direction
 from hccrad.cohort.study import order_cohorts
 from hccrad.config.spec import StudySpec, SurvivalOutcome
 from hccrad.core.errors import DataError, HccradError
+from hccrad.evaluate.decision_survival import survival_decision_curve
 from hccrad.survival.calibration import SurvivalCalibrationResult, survival_calibration
 from hccrad.survival.compare import ScoreComparison, compare_prognostic_scores
 from hccrad.survival.concordance import harrell_c
@@ -55,7 +56,7 @@ from hccrad.survival.nomogram import Nomogram, nomogram_points
 from hccrad.survival.time_auc import TimeAUCResult, time_dependent_auc
 
 __all__ = ["GroupedSurvival", "RiskDirection", "StagingComparison", "CalibrationCell", "SurvivalResult",
-           "run_survival", "risk_direction", "usable_horizons"]
+           "SurvivalDecisionCell", "run_survival", "risk_direction", "usable_horizons"]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,17 @@ class CalibrationCell:
 
 
 @dataclass(frozen=True)
+class SurvivalDecisionCell:
+    """Survival decision curve (net benefit at the horizon, dcurves' `time =`) of the training Cox model's
+    predicted event probability 1 − S(horizon | x) in one cohort, or why it was not computed."""
+
+    cohort: str
+    horizon: float
+    curve: pd.DataFrame | None          # hccrad.evaluate.decision_survival.survival_decision_curve's table
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class StagingComparison:
     """The model (or the first staging column) against the staging columns in one cohort."""
 
@@ -142,6 +154,7 @@ class SurvivalResult:
     time_auc: Mapping[str, Mapping[str, TimeAUCResult]]  # cohort -> score -> AUC(t) at the usable horizons
     staging: tuple[StagingComparison, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    decision_curves: tuple[SurvivalDecisionCell, ...] = field(default_factory=tuple)  # cohort x horizon
 
     def risk_groups(self) -> pd.Series | None:
         """Each case's risk group by the training cut-point of the model's score (as in the Kaplan–Meier
@@ -215,6 +228,7 @@ def run_survival(spec: StudySpec, data: pd.DataFrame,
     coded = data.assign(**{c: as_levels(data[c]) for c in codings})
     cox = _cox(coded.loc[train], sv, model, score, notes, {c: k.reference for c, k in codings.items()})
     nomogram, calibration = _nomogram_and_calibration(coded, sv, model, score, cox, train, cohorts, notes)
+    decision_curves = _decision_curves(coded, sv, model, score, cox, cohorts, notes)
     risks = _risk_table(sv, _ordered_stages(data, sv, spec.data.categorical), model, score, direction)
     c_indices = _c_indices(data, sv, risks, cohorts, notes)
     time_auc = _time_auc(data, sv, risks, cohorts, train, spec.seed, notes)
@@ -223,7 +237,7 @@ def run_survival(spec: StudySpec, data: pd.DataFrame,
         log.warning("survival: %s", note)
     return SurvivalResult(sv, spec.cohorts.training, cohorts, model, score, direction, cut, labels,
                           tuple(groupings), cox, nomogram, tuple(calibration), risks, c_indices, time_auc,
-                          tuple(staging), tuple(notes))
+                          tuple(staging), tuple(notes), decision_curves=tuple(decision_curves))
 
 
 def _check_columns(sv: SurvivalOutcome, data: pd.DataFrame) -> None:
@@ -344,6 +358,26 @@ def _nomogram_and_calibration(data, sv, model, score, cox, train, cohorts, notes
             except HccradError as exc:
                 cells.append(CalibrationCell(cohort, float(h), None, exc.message))
     return nomogram, cells
+
+
+def _decision_curves(data, sv, model, score, cox, cohorts, notes) -> list[SurvivalDecisionCell]:
+    """Survival decision curve of the training Cox model's predicted event probability at each horizon in
+    every cohort (the model is fitted on the training cohort only, so the other cohorts are held out)."""
+    if cox is None:
+        return []
+    frame = data if score is None else data.assign(**{f"{model}_score": score})
+    cells = []
+    for cohort in cohorts:
+        sub = frame[frame["cohort"] == cohort]
+        for h in sv.horizons:
+            try:
+                risk = 1.0 - cox.predict_survival(sub, [h]).iloc[:, 0].to_numpy()
+                curve = survival_decision_curve(sub[sv.time], sub[sv.event], {"Cox model": risk}, float(h))
+                cells.append(SurvivalDecisionCell(cohort, float(h), curve))
+            except HccradError as exc:
+                notes.append(f"{cohort}: survival decision curve at {h:g} {sv.unit} not computed ({exc.message})")
+                cells.append(SurvivalDecisionCell(cohort, float(h), None, exc.message))
+    return cells
 
 
 def _ordinal(col: pd.Series) -> pd.Series:
