@@ -64,3 +64,10 @@ references:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(R_DEBS) >/dev/null; \
 	else echo "missing Debian packages and not root: run 'sudo apt-get install -y $(R_DEBS)'"; exit 1; fi
 	@for f in tests/reference/r/*.R tests/survival/R/*.R; do echo "Rscript $$f"; Rscript "$$f" || exit 1; done
+
+# Python reference implementations (not hccrad dependencies), installed into a throwaway folder:
+# dcurves 1.1.7 for the survival and case-control decision curves (tests/reference/python/results/).
+.PHONY: references-python
+references-python: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps --target /tmp/hccrad_dcurves_ref dcurves==1.1.7
+	PYTHONPATH=/tmp/hccrad_dcurves_ref $(BIN)/python tests/reference/python/dcurves_reference.py

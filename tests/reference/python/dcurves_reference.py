@@ -3,6 +3,7 @@ reference implementation of decision curve analysis; hccrad's own code is never 
 
 Writes tests/reference/python/results/dcurves_surv.csv and dcurves_case_control.csv, read by
 tests/reference/test_dcurves_surv_case_control.py. `dcurves` is NOT a hccrad dependency; regenerate with
+`make references-python`, or by hand:
 
     pip install --target /tmp/dcurves_ref dcurves==1.1.7   # its dependencies come from hccrad's venv
     PYTHONPATH=/tmp/dcurves_ref python tests/reference/python/dcurves_reference.py [path/to/dcurves_dca]
