@@ -5,7 +5,7 @@ Writes tests/reference/python/results/dcurves_surv.csv and dcurves_case_control.
 tests/reference/test_dcurves_surv_case_control.py. `dcurves` is NOT a hccrad dependency; regenerate with
 `make references-python`, or by hand:
 
-    pip install --target /tmp/dcurves_ref dcurves==1.1.7   # its dependencies come from hccrad's venv
+    pip install --no-deps --target /tmp/dcurves_ref dcurves==1.1.7   # dependencies: hccrad's venv
     PYTHONPATH=/tmp/dcurves_ref python tests/reference/python/dcurves_reference.py [path/to/dcurves_dca]
 
 Inputs: dcurves' simulated example data df_surv.csv and df_case_control.csv (../shared/data/stats_reference/
