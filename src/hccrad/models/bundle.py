@@ -30,6 +30,7 @@ import pandas as pd
 from sklearn.feature_selection import SelectorMixin
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from scipy.special import expit
 
 from hccrad.core.errors import InputError, ModelError
 from hccrad.models.factory import ColumnSelector, ScoreFusion, scores_of, selected_features
@@ -58,7 +59,7 @@ def spec_hash(spec: dict) -> str:
 
 
 def _expit(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return expit(x)
 
 
 def _dist(s: np.ndarray) -> dict[str, float]:

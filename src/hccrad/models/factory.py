@@ -42,6 +42,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
+from scipy.special import expit
 
 from hccrad.core.errors import DataError, ModelError
 from hccrad.models.logistic import LogisticModel
@@ -89,7 +90,7 @@ class PlattSVC(SVC):
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "platt_coef_")
-        p1 = 1.0 / (1.0 + np.exp(-(self.platt_coef_ * self.decision_function(X) + self.platt_intercept_)))
+        p1 = expit(self.platt_coef_ * self.decision_function(X) + self.platt_intercept_)
         return np.column_stack([1.0 - p1, p1])
 
 
