@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
-from scipy.special import expit
 
 from hccrad.core.errors import DataError, ModelError
 

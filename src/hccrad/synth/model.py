@@ -37,8 +37,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 from scipy.special import expit
+from sklearn.metrics import roc_auc_score
 
 VP_GRADES = ("Vp0", "Vp1", "Vp2", "Vp3", "Vp4")
 
