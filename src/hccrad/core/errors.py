@@ -2,6 +2,9 @@
 
 Every message names what went wrong and where (case, file, field) and says how to fix it. The CLI prints
 these without a traceback; the library raises them instead of returning NaN.
+
+`FeatureError`, `ModelError` and `DataError` also subclass `ValueError` (the scikit-learn estimator contract:
+invalid data or parameters raise `ValueError`), so `except ValueError` in third-party code catches them too.
 """
 
 from __future__ import annotations
@@ -61,13 +64,13 @@ class GeometryError(InputError):
     """Images and masks do not share a grid, a mask is empty, or phases do not overlap."""
 
 
-class FeatureError(HccradError):
+class FeatureError(HccradError, ValueError):
     """A feature cannot be computed for a case (e.g. a habitat with fewer voxels than required)."""
 
 
-class ModelError(HccradError):
+class ModelError(HccradError, ValueError):
     """A model cannot be fitted or applied (missing features, wrong units, not fitted)."""
 
 
-class DataError(HccradError):
+class DataError(HccradError, ValueError):
     """A table of values is unusable for a statistic (e.g. one outcome class only, NaN values)."""

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -64,7 +65,7 @@ def _fit_logit(X: np.ndarray, y: np.ndarray, names: list[str], maxiter: int):
     converged = res.mle_retvals.get("converged", True) and np.all(np.isfinite(res.params))
     separated = any("separation" in m.lower() for m in msgs)
     if not converged and np.all(np.isfinite(res.params)):
-        fitted = 1.0 / (1.0 + np.exp(-np.clip(exog @ res.params, -700, 700)))
+        fitted = expit(np.clip(exog @ res.params, -700, 700))
         separated |= bool(np.any((fitted < 1e-8) | (fitted > 1 - 1e-8)))  # fitted P of 0 or 1: (quasi-)separation
     if separated:
         raise ModelError(
@@ -107,7 +108,7 @@ def _fit_firth(X: np.ndarray, y: np.ndarray, names: list[str], maxiter: int = 10
 
     def penalised(b: np.ndarray):
         eta = Xc @ b
-        p = 1.0 / (1.0 + np.exp(-eta))
+        p = expit(eta)
         w = p * (1.0 - p)
         info = Xc.T @ (Xc * w[:, None])
         sign, logdet = np.linalg.slogdet(info)
@@ -228,7 +229,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         return self._x(X) @ self.coef_[0] + self.intercept_[0]
 
     def predict_proba(self, X) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        p = expit(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X) -> np.ndarray:

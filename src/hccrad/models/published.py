@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy.special import expit
 
 from hccrad.core.errors import DataError, InputError, ModelError
 from hccrad.evaluate.calibration import calibration
@@ -125,7 +126,7 @@ def validate_published(
     citl_ci = slope_ci = None
     used_cohort_scaling = standardize == "cohort" and _needs_cohort_scaling(bundle.spec, df)
     if bundle.spec.get("link") == "logit" and not used_cohort_scaling:
-        cal = calibration(y, np.clip(1.0 / (1.0 + np.exp(-s)), 1e-12, 1 - 1e-12))
+        cal = calibration(y, np.clip(expit(s), 1e-12, 1 - 1e-12))
         citl, citl_ci = cal.citl, (cal.citl_lower, cal.citl_upper)
         slope, slope_ci = cal.slope, (cal.slope_lower, cal.slope_upper)
     elif bundle.spec.get("link") != "logit":

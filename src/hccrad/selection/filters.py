@@ -24,6 +24,7 @@ logs a warning instead of returning an empty table, because an empty selection b
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
+from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from hccrad.core.errors import DataError, ModelError
 
@@ -269,17 +271,19 @@ class CorrelationPruner(_Selector):
 
 def vif(X: np.ndarray) -> np.ndarray:
     """Variance inflation factor of each column: 1 / (1 - R^2) of the OLS of that column on the others
-    plus an intercept (statsmodels' ``variance_inflation_factor`` with a constant column). inf if collinear."""
+    plus an intercept, by statsmodels' ``variance_inflation_factor`` on the design with a constant column
+    (without it statsmodels' R^2 is uncentred). inf if the column is constant or collinear (R^2 >= 1 - 1e-12)."""
     n, p = X.shape
+    exog = np.column_stack([np.ones(n), X])
     out = np.empty(p)
     for j in range(p):
-        target = X[:, j]
-        others = np.column_stack([np.ones(n), np.delete(X, j, axis=1)])
-        coef, *_ = np.linalg.lstsq(others, target, rcond=None)
-        resid = target - others @ coef
-        sst = np.sum((target - target.mean()) ** 2)
-        r2 = 1.0 - resid @ resid / sst if sst > 0 else 1.0
-        out[j] = np.inf if r2 >= 1.0 - 1e-12 else 1.0 / (1.0 - r2)
+        if np.sum((X[:, j] - X[:, j].mean()) ** 2) <= 0:
+            out[j] = np.inf
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # statsmodels' ill-conditioning warnings: such columns are inf below
+            v = float(variance_inflation_factor(exog, j + 1))
+        out[j] = np.inf if not np.isfinite(v) or v <= 0 or v >= 1e12 else v
     return out
 
 

@@ -34,6 +34,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.special import expit
 
 from hccrad.core.errors import DataError, ModelError
 from hccrad.models.bundle import ModelBundle, bundle_scores, predict_bundle
@@ -89,7 +90,7 @@ class Prediction:
 
 
 def _expit(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+    return float(expit(x))  # no OverflowError for x < -709, unlike math.exp
 
 
 def score_percentile(score: float, summary: dict | None) -> tuple[float | None, str]:

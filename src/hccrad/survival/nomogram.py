@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from hccrad.core.errors import DataError, ModelError
 from hccrad.survival.cox import CoxResult
@@ -89,7 +90,7 @@ class Nomogram:
         """Probability (logistic) or survival at the horizon (Cox) for given total points."""
         lp = self.lp_at_zero + np.asarray(total_points, dtype=float) * self.lp_per_point
         if self.kind == "logistic":
-            return 1.0 / (1.0 + np.exp(-lp))
+            return expit(lp)
         return self.baseline_at_horizon ** np.exp(lp - self.lp_centre)
 
 

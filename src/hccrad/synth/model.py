@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 VP_GRADES = ("Vp0", "Vp1", "Vp2", "Vp3", "Vp4")
@@ -181,7 +182,7 @@ class GenerativeModel:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+    return expit(np.asarray(x, dtype=float))
 
 
 def weighted_auc(score: np.ndarray, prob: np.ndarray) -> float:
