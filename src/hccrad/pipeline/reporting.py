@@ -28,6 +28,7 @@ from hccrad.pipeline.evaluation import Evaluation  # noqa: E402
 from hccrad.pipeline.imaging import ImagingResult  # noqa: E402
 from hccrad.pipeline.modelling import FittedModels  # noqa: E402
 from hccrad.report.document import Report  # noqa: E402
+from hccrad.report.precision import small_cohort_notes  # noqa: E402
 from hccrad.report.figures.calibration import plot_calibration  # noqa: E402
 from hccrad.report.figures.classification import plot_confusion_matrix  # noqa: E402
 from hccrad.report.figures.decision import plot_decision_curve  # noqa: E402
@@ -169,6 +170,9 @@ def _section_discrimination(rep: Report, spec: StudySpec, fitted: FittedModels, 
                    "only the final model bootstrapped) — optimistic by design, shown to reproduce published "
                    "numbers; corrected_auc is the honest estimate (selection refitted in every resample).")
     rep.add_table(s, ev.metrics, "AUC by model and cohort", index=False, caption=caption, key="auc_table")
+    for note in small_cohort_notes(ev.metrics, spec.cohorts.training):
+        log.warning("%s", note)
+        rep.add_text(s, note, "Precision of small cohorts", key="auc_precision")
     _bootstrap_table(rep, s, ev)
     cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
     fig, axes = panel_row(len(cohorts))
