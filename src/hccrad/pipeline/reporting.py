@@ -119,6 +119,16 @@ def _section_nomograms(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted:
         rep.add_figure(s, fig, f"Nomogram of model '{name}'", key="nomogram")
 
 
+def _or_units(spec: StudySpec, variables: list[str]) -> dict[str, float | str]:
+    """`report.or_units` for the OR table's variables; a declared unit for a variable the table does not show
+    is refused, naming it, so a typo is not silently ignored."""
+    unknown = sorted(set(spec.report.or_units) - set(variables))
+    if unknown:
+        raise HccradError(f"report.or_units names {unknown}, not variables of the OR table {variables}",
+                          field="report.or_units", hint="declare units for the clinical model's continuous variables")
+    return dict(spec.report.or_units)
+
+
 def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels) -> None:
     """Seed 000 table 2 / 003 table 2: ORs of the first clinical model's variables. Without a clinical-only
     model, the first model fusing clinical variables with an imaging score (seed 004 fig. 3E: AFP and the
@@ -144,9 +154,12 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
     for col, k in codings_for(m.spec.clinical, train, spec.data.categorical).items():  # one OR per level vs ref
         train[col] = pd.Categorical(as_levels(train[col]), categories=[k.reference, *k.others])
     kept = [v for v in variables if v in kept or any(str(s).startswith(f"{v}[") for s in m.selected)]
-    res = odds_ratio_table(train, "_y", variables, multivariable=kept or None)
+    res = odds_ratio_table(train, "_y", variables, multivariable=kept or None, units=_or_units(spec, variables))
     table = res.summary()
-    rep.add_table(s, table, "Odds ratios (95% CI)", index=False, key="odds_ratios")
+    per_unit = "; ".join(f"{v} per {'10-fold increase (fitted on log10)' if u == 'log10' else f'{float(u):g} units'}"
+                         for v, u in spec.report.or_units.items())
+    rep.add_table(s, table, "Odds ratios (95% CI)", index=False, key="odds_ratios",
+                  caption=f"ORs per declared unit (report.or_units): {per_unit}." if per_unit else "")
     from hccrad.report.figures.survival import forest_plot
 
     for kind in ("mv", "uv"):  # the multivariable model when there is one, else the univariable ORs
