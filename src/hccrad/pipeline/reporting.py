@@ -371,12 +371,15 @@ def _section_truth(rep: Report, spec: StudySpec, ev: Evaluation) -> None:
                     f"clinical part alone {pop.get('auc_clinical_part', float('nan')):.3f}.")
     rep.add_table(s, truth_comparison(ev.metrics, truth), "Validated and Bayes-optimal AUC", index=False, key="truth",
                   caption="validated AUC = optimism-corrected AUC on the training cohort, plain AUC on test "
-                          "cohorts; difference = validated − Bayes AUC of the same cases.")
+                          "cohorts; difference = validated − Bayes AUC of the same cases; ceiling_habitat / "
+                          "_clinical / _both = the expected Bayes AUC of the cohort's cases given only the "
+                          "habitat part, only the clinical part, or both (hold each model against the ceiling "
+                          "of the information it uses).")
 
 
 def truth_comparison(metrics: pd.DataFrame, truth: dict) -> pd.DataFrame:
     """Each model's validated AUC beside the synthetic generator's Bayes-optimal AUC on the same cases."""
-    rows = []
+    rows, ceilings = [], information_ceilings(truth)
     for _, m in metrics.iterrows():
         bayes = truth.get("cohorts", {}).get(m["cohort"], {})
         corrected = m.get("corrected_auc", np.nan)
@@ -385,8 +388,29 @@ def truth_comparison(metrics: pd.DataFrame, truth: dict) -> pd.DataFrame:
         rows.append({"model": m["model"], "cohort": m["cohort"], "n": m["n"], "apparent_auc": m["auc"],
                      "validated_auc": validated, "bayes_auc_sample": sample,
                      "difference": validated - sample,
-                     "bayes_auc_population": truth.get("bayes_auc_population", np.nan)})
+                     "bayes_auc_population": truth.get("bayes_auc_population", np.nan),
+                     **ceilings.get(m["cohort"], {})})
     return pd.DataFrame(rows)
+
+
+def information_ceilings(truth: dict) -> dict[str, dict[str, float]]:
+    """Per cohort, the expected Bayes AUC of its cases for each information set: the generator's habitat part
+    alone (`ceiling_habitat`), clinical part alone (`ceiling_clinical`) and both (`ceiling_both`, the true
+    probability). Expected over the outcome draw, as the population AUCs (`hccrad.synth.model.weighted_auc`:
+    each case a positive with weight p, a negative with weight 1 − p), so a clinical-only model is held
+    against the clinical ceiling, not the full one."""
+    from hccrad.synth.model import weighted_auc
+
+    cases = pd.DataFrame(truth.get("cases", []))
+    if cases.empty or not {"cohort", "lp_habitat", "lp_clinical", "probability"} <= set(cases.columns):
+        return {}
+    out = {}
+    for cohort, c in cases.groupby("cohort", sort=False):
+        p = c["probability"].to_numpy(float)
+        out[str(cohort)] = {"ceiling_habitat": weighted_auc(c["lp_habitat"].to_numpy(float), p),
+                            "ceiling_clinical": weighted_auc(c["lp_clinical"].to_numpy(float), p),
+                            "ceiling_both": weighted_auc(p, p)}
+    return out
 
 
 def _section_deep(rep: Report, deep) -> None:
