@@ -23,7 +23,9 @@ def test_small_test_cohort_gets_its_note_after_the_auc_table(tmp_path):
     ev = Evaluation(metrics, pd.DataFrame(), pd.DataFrame(), {}, {}, cohorts)
     rep = Report(tmp_path, "t")
     _section_discrimination(rep, _Spec(), None, ev)
-    keys = [it.key for it in rep.sections[0].items]
-    assert keys.index("auc_precision") == keys.index("auc_table") + 1, keys
-    note = next(it.body for it in rep.sections[0].items if it.key == "auc_precision")
+    kinds = [(it.kind, it.key) for it in rep.sections[0].items]
+    at = kinds.index(("table", "auc_table"))
+    assert kinds[at + 1] == ("text", "auc_table"), kinds  # same key: the paper layouts carry it with the table
+    note = rep.sections[0].items[at + 1].body
+    assert sum(k == ("text", "auc_table") for k in kinds) == 1
     assert "'external'" in note and "n = 18" in note and "0.50–0.50 wide" in note and "'training'" not in note

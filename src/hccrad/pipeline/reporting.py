@@ -185,7 +185,7 @@ def _section_discrimination(rep: Report, spec: StudySpec, fitted: FittedModels, 
     rep.add_table(s, ev.metrics, "AUC by model and cohort", index=False, caption=caption, key="auc_table")
     for note in small_cohort_notes(ev.metrics, spec.cohorts.training):
         log.warning("%s", note)
-        rep.add_text(s, note, "Precision of small cohorts", key="auc_precision")
+        rep.add_text(s, note, "Precision of small cohorts", key="auc_table")  # travels with its table
     _bootstrap_table(rep, s, ev)
     cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
     fig, axes = panel_row(len(cohorts))
