@@ -25,3 +25,14 @@ def test_a_unit_for_a_variable_not_in_the_table_is_named():
     with pytest.raises(HccradError, match="bilirubin") as err:
         _or_units(_Spec(), ["afp", "sex"])
     assert err.value.field == "report.or_units"
+
+
+def test_study_spec_refuses_or_units_for_a_variable_no_model_uses():
+    from hccrad.config import parse_spec
+    from hccrad.core.errors import SpecError
+
+    base = {"name": "x", "data": {"manifest": "m.csv"}, "outcome": {"response": {"column": "y"}},
+            "models": [{"name": "clin", "features": "none", "clinical": ["afp", "age"]}]}
+    assert parse_spec({**base, "report": {"or_units": {"afp": 100}}}).report.or_units == {"afp": 100.0}
+    with pytest.raises(SpecError, match=r"report.or_units names \['afpp'\]"):
+        parse_spec({**base, "report": {"or_units": {"afpp": 100}}})

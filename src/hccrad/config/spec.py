@@ -553,6 +553,10 @@ class StudySpec(_Strict):
                             "characteristics, the outcome is its grouping")
         if self.models and self.outcome.response is None:
             problems.append("models need outcome.response (the binary outcome they predict)")
+        clinical = {c for m in self.models for c in m.clinical}
+        if set(self.report.or_units) - clinical:
+            problems.append(f"report.or_units names {sorted(set(self.report.or_units) - clinical)}, not clinical "
+                            f"variables of any model (the OR table shows those: {sorted(clinical)})")
         if problems:
             raise ValueError("; ".join(problems))
         return self
