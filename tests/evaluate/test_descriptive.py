@@ -99,3 +99,44 @@ def test_rxc_fisher_p_value_bit_identical():
     tab = np.array([[3, 1, 4], [1, 5, 2], [2, 2, 0]])
     p = [_categorical_test(tab)[0] for _ in range(3)]
     assert p[0] == p[1] == p[2] and 0 < p[0] < 1
+
+
+@pytest.fixture
+def afp_df(rng):
+    n = 150
+    afp = rng.lognormal(4, 1.5, n)  # ng/mL, 5..10^4
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-1 + 0.004 * afp)))).astype(int)
+    return pd.DataFrame({"afp": afp, "y": y, "sex": rng.choice(["F", "M"], n)})
+
+
+def test_or_per_declared_unit_equals_the_fit_on_rescaled_values(afp_df):
+    """OR per 100 ng/mL = exp(100·β), CI exp(100·(β ± z·SE)): the same as fitting afp/100 (β' = 100·β)."""
+    scaled = odds_ratio_table(afp_df, "y", ["afp", "sex"], ["afp", "sex"], units={"afp": 100}).summary()
+    refit = odds_ratio_table(afp_df.assign(afp=afp_df.afp / 100), "y", ["afp", "sex"], ["afp", "sex"]).summary()
+    plain = odds_ratio_table(afp_df, "y", ["afp", "sex"], ["afp", "sex"]).summary()
+    cols = ["or_uv", "lower_uv", "upper_uv", "or_mv", "lower_mv", "upper_mv"]
+    row, ref = scaled.set_index("term").loc["afp (per 100)"], refit.set_index("term").loc["afp"]
+    assert_close(row[cols].to_numpy(float), ref[cols].to_numpy(float), rtol=1e-6, atol=0,
+                 what="OR per 100 vs the fit on afp/100")
+    assert_close(row[["p_uv", "p_mv"]].to_numpy(float), plain.set_index("term").loc["afp", ["p_uv", "p_mv"]]
+                 .to_numpy(float), rtol=1e-12, atol=0, what="p unchanged by the unit")
+    assert abs(plain.set_index("term").loc["afp", "or_uv"] - 1) < 0.01 < abs(row["or_uv"] - 1)  # 1.00x → visible
+    assert_close(scaled.set_index("term").loc["sex: M", cols].to_numpy(float),
+                 plain.set_index("term").loc["sex: M", cols].to_numpy(float), rtol=0, atol=0, what="other rows")
+
+
+def test_or_per_10_fold_is_the_fit_on_log10(afp_df):
+    res = odds_ratio_table(afp_df, "y", ["afp"], units={"afp": "log10"}).summary().set_index("term")
+    ref = odds_ratio_table(afp_df.assign(afp=np.log10(afp_df.afp)), "y", ["afp"]).summary().set_index("term")
+    assert_close(res.loc["afp (per 10-fold)", ["or_uv", "lower_uv", "upper_uv"]].to_numpy(float),
+                 ref.loc["afp", ["or_uv", "lower_uv", "upper_uv"]].to_numpy(float), rtol=1e-12, atol=0,
+                 what="OR per 10-fold vs the fit on log10(afp)")
+
+
+def test_bad_or_units_are_refused_with_the_variable_named(afp_df):
+    for units, words in (({"afp": -5}, "number > 0"), ({"sex": 10}, "not a continuous"),
+                         ({"bmi": 5}, "not one of the variables"), ({"sex": "log10"}, "not numeric")):
+        with pytest.raises(DataError, match=words):
+            odds_ratio_table(afp_df, "y", ["afp", "sex"], units=units)
+    with pytest.raises(DataError, match="value\\(s\\) <= 0"):
+        odds_ratio_table(afp_df.assign(afp=afp_df.afp - 50), "y", ["afp"], units={"afp": "log10"})

@@ -436,11 +436,22 @@ class ReportSpec(_Strict):
         "readable names with units for Table 1, {column: label}, e.g. {afp: \"AFP (ng/mL)\"}"))
     table_one_smd: bool = Field(default=False, description=(
         "add the standardised mean difference between the groups to Table 1 (Yang & Dalton 2012)"))
+    or_units: dict[str, float | Literal["log10"]] = Field(default_factory=dict, description=(
+        "the OR table's unit per continuous clinical variable, {column: u}: OR per u units (exp(u·β)), e.g. "
+        "{afp: 100} for 'per 100 ng/mL'; or 'log10' for the OR per 10-fold increase (fitted on log10)"))
     published: list[str] = Field(default_factory=list, description=(
         "shipped published models (hccrad validate-published --list) shown with their formulas in the report"))
     paper: Literal["seed000", "seed001", "seed002", "seed003", "seed004"] | None = Field(default=None, description=(
         "arrange index.html as this seed paper's tables and figures, in its order (hccrad.report.paper); "
         "the stage-by-stage report is then written as stages.html"))
+
+    @field_validator("or_units")
+    @classmethod
+    def _positive_or_units(cls, value: dict[str, float | str]) -> dict[str, float | str]:
+        bad = {k: u for k, u in value.items() if u != "log10" and not (isinstance(u, (int, float)) and 0 < u < float("inf"))}
+        if bad:
+            raise ValueError(f"or_units must be numbers > 0 or 'log10'; got {bad}")
+        return value
 
     @field_validator("published")
     @classmethod
@@ -542,6 +553,10 @@ class StudySpec(_Strict):
                             "characteristics, the outcome is its grouping")
         if self.models and self.outcome.response is None:
             problems.append("models need outcome.response (the binary outcome they predict)")
+        clinical = {c for m in self.models for c in m.clinical}
+        if set(self.report.or_units) - clinical:
+            problems.append(f"report.or_units names {sorted(set(self.report.or_units) - clinical)}, not clinical "
+                            f"variables of any model (the OR table shows those: {sorted(clinical)})")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -24,6 +24,9 @@ than two groups the mean of the pairwise SMDs (as `tableone`).
 Odds-ratio table (seed 000 table 2, seed 003 table 2): univariable logistic regression per variable and
 one multivariable model; OR = exp(β), Wald CI exp(β ± z·SE), Wald p (statsmodels `Logit`).
 Categorical variables are dummy-coded against their first level (pandas Categorical order, else sorted).
+Per declared unit (`units={"afp": 100}`): a continuous variable's OR per u units is exp(u·β) = OR^u, its CI
+exp(u·(β ± z·SE)) = bound^u (u > 0), p unchanged; the term reads "afp (per 100)". `units={"afp": "log10"}`
+fits the variable as log10(x) (every value > 0), so its OR is per 10-fold increase: "afp (per 10-fold)".
 """
 
 from __future__ import annotations
@@ -357,15 +360,74 @@ def _logit_fit(y: pd.Series, X: pd.DataFrame, alpha: float, what: str,
     return out
 
 
+def _unit_label(variable: str, unit: float | str) -> str:
+    if unit == "log10":
+        return f"{variable} (per 10-fold)"
+    return f"{variable} (per {float(unit):g})"
+
+
+def _apply_log10(df: pd.DataFrame, units: Mapping[str, float | str]) -> pd.DataFrame:
+    """A copy with each `log10` variable replaced by log10 of its values (all must be numbers > 0)."""
+    df = df.copy()
+    for v, u in units.items():
+        if u != "log10":
+            continue
+        col = df[v]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            raise DataError(f"OR unit 'log10' needs a continuous variable; {v!r} is not numeric", field=v,
+                            hint="declare log10 units only for continuous predictors")
+        bad = col.dropna() <= 0
+        if bad.any():
+            raise DataError(f"OR unit 'log10' needs values > 0; {v!r} has {int(bad.sum())} value(s) <= 0 "
+                            f"(case(s) {[str(i) for i in col.dropna().index[bad.to_numpy()]][:5]})", field=v,
+                            hint="use a numeric unit (e.g. 100) for this variable")
+        df[v] = np.log10(col.astype(float))
+    return df
+
+
+def scale_odds_ratios(table: pd.DataFrame, units: Mapping[str, float | str]) -> pd.DataFrame:
+    """The OR table with each continuous variable's ORs and CI bounds per its declared unit u: bound^u
+    (= exp(u·β), exp(u·(β ± z·SE))), p values as they are, the term labelled "v (per u)". A `log10` unit was
+    applied before fitting (`_apply_log10`); here it only relabels the term."""
+    out = table.copy()
+    for v, u in units.items():
+        rows = (out["variable"] == v) & (out["term"] == v)  # a categorical variable's terms are "v: level"
+        if not rows.any():
+            raise DataError(f"OR unit declared for {v!r}, which is not a continuous variable of the OR table "
+                            f"(terms: {sorted(set(out.loc[out['variable'] == v, 'term']))})", field=v,
+                            hint="declare units only for continuous predictors of the table")
+        if u != "log10":
+            for col in ("or_uv", "lower_uv", "upper_uv", "or_mv", "lower_mv", "upper_mv"):
+                out.loc[rows, col] = out.loc[rows, col].astype(float) ** float(u)
+        out.loc[rows, "term"] = _unit_label(v, u)
+    return out
+
+
+def _check_units(units: Mapping[str, float | str], variables: Sequence[str]) -> None:
+    for v, u in units.items():
+        if v not in variables:
+            raise DataError(f"OR unit declared for {v!r}, not one of the variables {list(variables)}", field=v,
+                            hint="declare units only for variables of the OR table")
+        if u != "log10" and not (isinstance(u, (int, float)) and not isinstance(u, bool) and np.isfinite(u)
+                                 and u > 0):
+            raise DataError(f"OR unit of {v!r} must be a number > 0 or 'log10', got {u!r}", field=v,
+                            hint="e.g. {afp: 100} for an OR per 100 ng/mL")
+
+
 def odds_ratio_table(df: pd.DataFrame, outcome: str, variables: Sequence[str],
-                     multivariable: Sequence[str] | float | None = None, *, level: float = 0.95) -> OddsRatioResult:
+                     multivariable: Sequence[str] | float | None = None, *, level: float = 0.95,
+                     units: Mapping[str, float | str] | None = None) -> OddsRatioResult:
     """Univariable ORs for each of `variables` and one multivariable model.
 
     `multivariable`: the variables of the multivariable model; or a number α, meaning every variable
     with a univariable p < α (seed 000 uses 0.05); or None for no multivariable model.
+    `units`: {variable: u} reports a continuous variable's OR per u units, or per 10-fold with "log10".
     """
     lv = _checks.level(level)
     _check_columns(df, [outcome, *variables], "variables")
+    units = dict(units or {})
+    _check_units(units, variables)
+    df = _apply_log10(df, units)
     y = pd.Series(_checks.binary_outcome(df[outcome], field=outcome), index=df.index)
     alpha = 1.0 - lv
     uv: dict[str, pd.DataFrame] = {}
@@ -407,5 +469,5 @@ def odds_ratio_table(df: pd.DataFrame, outcome: str, variables: Sequence[str],
                 row.update(or_mv=np.nan, lower_mv=np.nan, upper_mv=np.nan, p_mv=np.nan, p_variable_mv=np.nan)
             row["p_variable_uv"] = r["p_variable"]
             rows.append(row)
-    return OddsRatioResult(pd.DataFrame(rows), outcome, tuple(mv_vars),
+    return OddsRatioResult(scale_odds_ratios(pd.DataFrame(rows), units), outcome, tuple(mv_vars),
                            int(mv["n"].iloc[0]) if mv is not None else 0, lv)

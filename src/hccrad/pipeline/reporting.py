@@ -28,6 +28,7 @@ from hccrad.pipeline.evaluation import Evaluation  # noqa: E402
 from hccrad.pipeline.imaging import ImagingResult  # noqa: E402
 from hccrad.pipeline.modelling import FittedModels  # noqa: E402
 from hccrad.report.document import Report  # noqa: E402
+from hccrad.report.precision import small_cohort_notes  # noqa: E402
 from hccrad.report.figures.calibration import plot_calibration  # noqa: E402
 from hccrad.report.figures.classification import plot_confusion_matrix  # noqa: E402
 from hccrad.report.figures.decision import plot_decision_curve  # noqa: E402
@@ -118,6 +119,16 @@ def _section_nomograms(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted:
         rep.add_figure(s, fig, f"Nomogram of model '{name}'", key="nomogram")
 
 
+def _or_units(spec: StudySpec, variables: list[str]) -> dict[str, float | str]:
+    """`report.or_units` for the OR table's variables; a declared unit for a variable the table does not show
+    is refused, naming it, so a typo is not silently ignored."""
+    unknown = sorted(set(spec.report.or_units) - set(variables))
+    if unknown:
+        raise HccradError(f"report.or_units names {unknown}, not variables of the OR table {variables}",
+                          field="report.or_units", hint="declare units for the clinical model's continuous variables")
+    return dict(spec.report.or_units)
+
+
 def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels) -> None:
     """Seed 000 table 2 / 003 table 2: ORs of the first clinical model's variables. Without a clinical-only
     model, the first model fusing clinical variables with an imaging score (seed 004 fig. 3E: AFP and the
@@ -143,9 +154,12 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
     for col, k in codings_for(m.spec.clinical, train, spec.data.categorical).items():  # one OR per level vs ref
         train[col] = pd.Categorical(as_levels(train[col]), categories=[k.reference, *k.others])
     kept = [v for v in variables if v in kept or any(str(s).startswith(f"{v}[") for s in m.selected)]
-    res = odds_ratio_table(train, "_y", variables, multivariable=kept or None)
+    res = odds_ratio_table(train, "_y", variables, multivariable=kept or None, units=_or_units(spec, variables))
     table = res.summary()
-    rep.add_table(s, table, "Odds ratios (95% CI)", index=False, key="odds_ratios")
+    per_unit = "; ".join(f"{v} per {'10-fold increase (fitted on log10)' if u == 'log10' else f'{float(u):g} units'}"
+                         for v, u in spec.report.or_units.items())
+    rep.add_table(s, table, "Odds ratios (95% CI)", index=False, key="odds_ratios",
+                  caption=f"ORs per declared unit (report.or_units): {per_unit}." if per_unit else "")
     from hccrad.report.figures.survival import forest_plot
 
     for kind in ("mv", "uv"):  # the multivariable model when there is one, else the univariable ORs
@@ -169,6 +183,9 @@ def _section_discrimination(rep: Report, spec: StudySpec, fitted: FittedModels, 
                    "only the final model bootstrapped) — optimistic by design, shown to reproduce published "
                    "numbers; corrected_auc is the honest estimate (selection refitted in every resample).")
     rep.add_table(s, ev.metrics, "AUC by model and cohort", index=False, caption=caption, key="auc_table")
+    for note in small_cohort_notes(ev.metrics, spec.cohorts.training):
+        log.warning("%s", note)
+        rep.add_text(s, note, "Precision of small cohorts", key="auc_table")  # travels with its table
     _bootstrap_table(rep, s, ev)
     cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
     fig, axes = panel_row(len(cohorts))
@@ -354,12 +371,15 @@ def _section_truth(rep: Report, spec: StudySpec, ev: Evaluation) -> None:
                     f"clinical part alone {pop.get('auc_clinical_part', float('nan')):.3f}.")
     rep.add_table(s, truth_comparison(ev.metrics, truth), "Validated and Bayes-optimal AUC", index=False, key="truth",
                   caption="validated AUC = optimism-corrected AUC on the training cohort, plain AUC on test "
-                          "cohorts; difference = validated − Bayes AUC of the same cases.")
+                          "cohorts; difference = validated − Bayes AUC of the same cases; ceiling_habitat / "
+                          "_clinical / _both = the expected Bayes AUC of the cohort's cases given only the "
+                          "habitat part, only the clinical part, or both (hold each model against the ceiling "
+                          "of the information it uses).")
 
 
 def truth_comparison(metrics: pd.DataFrame, truth: dict) -> pd.DataFrame:
     """Each model's validated AUC beside the synthetic generator's Bayes-optimal AUC on the same cases."""
-    rows = []
+    rows, ceilings = [], information_ceilings(truth)
     for _, m in metrics.iterrows():
         bayes = truth.get("cohorts", {}).get(m["cohort"], {})
         corrected = m.get("corrected_auc", np.nan)
@@ -368,8 +388,29 @@ def truth_comparison(metrics: pd.DataFrame, truth: dict) -> pd.DataFrame:
         rows.append({"model": m["model"], "cohort": m["cohort"], "n": m["n"], "apparent_auc": m["auc"],
                      "validated_auc": validated, "bayes_auc_sample": sample,
                      "difference": validated - sample,
-                     "bayes_auc_population": truth.get("bayes_auc_population", np.nan)})
+                     "bayes_auc_population": truth.get("bayes_auc_population", np.nan),
+                     **ceilings.get(m["cohort"], {})})
     return pd.DataFrame(rows)
+
+
+def information_ceilings(truth: dict) -> dict[str, dict[str, float]]:
+    """Per cohort, the expected Bayes AUC of its cases for each information set: the generator's habitat part
+    alone (`ceiling_habitat`), clinical part alone (`ceiling_clinical`) and both (`ceiling_both`, the true
+    probability). Expected over the outcome draw, as the population AUCs (`hccrad.synth.model.weighted_auc`:
+    each case a positive with weight p, a negative with weight 1 − p), so a clinical-only model is held
+    against the clinical ceiling, not the full one."""
+    from hccrad.synth.model import weighted_auc
+
+    cases = pd.DataFrame(truth.get("cases", []))
+    if cases.empty or not {"cohort", "lp_habitat", "lp_clinical", "probability"} <= set(cases.columns):
+        return {}
+    out = {}
+    for cohort, c in cases.groupby("cohort", sort=False):
+        p = c["probability"].to_numpy(float)
+        out[str(cohort)] = {"ceiling_habitat": weighted_auc(c["lp_habitat"].to_numpy(float), p),
+                            "ceiling_clinical": weighted_auc(c["lp_clinical"].to_numpy(float), p),
+                            "ceiling_both": weighted_auc(p, p)}
+    return out
 
 
 def _section_deep(rep: Report, deep) -> None:
