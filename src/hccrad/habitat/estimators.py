@@ -449,6 +449,15 @@ def _slic_members(S: np.ndarray, coords: np.ndarray | None, spacing: Sequence[fl
     return np.unique(lab, return_inverse=True)[1].reshape(-1)
 
 
+def spatial_arguments(model: _HabitatEstimator, mask: np.ndarray,
+                      spacing: Sequence[float]) -> dict:
+    """Keyword arguments ``predict`` needs besides X: the voxel indices (``np.argwhere(mask)``, the row order
+    of ``voxel_matrix``) and spacing for a spatial (SLIC) two-step model; ``{}`` for every other model."""
+    if getattr(model, "supervoxels", None) == "slic":
+        return {"coords": np.argwhere(np.asarray(mask, dtype=bool)), "spacing": tuple(spacing)}
+    return {}
+
+
 _STRATEGIES = {c.__name__: c for c in (PopulationHabitats, IndividualHabitats, TwoStepHabitats)}
 
 
