@@ -106,3 +106,21 @@ def test_slic_needs_coordinates(spatial_cohort):
         model.predict(Xs[3])
     with pytest.raises(FeatureError, match="compactness"):
         _slic_model().set_params(compactness=0).fit(Xs[:2], coords=coords[:2], spacings=[SPACING] * 2)
+
+
+def test_k_selection_figure_shows_the_stability_curve_and_rule():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hccrad.report.figures.habitat import plot_k_selection
+
+    ks = choose_k(_blobs(n_per=100), (2, 4), rule="consensus", n_bootstrap=3, stability_sample=200)
+    fig = plt.figure()
+    plot_k_selection(fig, ks)
+    ax_i, ax_s = fig.axes[:2]
+    labels = [line.get_label() for line in ax_s.get_lines()]
+    assert any(lbl.startswith("stability (share of 3 bootstrap votes") for lbl in labels), labels
+    assert "consensus" in ax_i.get_title()
+    plt.close(fig)
