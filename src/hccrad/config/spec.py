@@ -313,6 +313,13 @@ class HabitatSpec(_Strict):
     k_range: tuple[int, int] = (2, 10)
     order_by: str | None = None  # default: the first descriptor
     max_voxels_fit: int = Field(default=200_000, ge=1_000)
+    # issue 23: k rule ("consensus": elbow = silhouette, else the most stable k over n_bootstrap resamples of
+    # the training cases) and the two-step supervoxels ("slic": spatial SLIC supervoxels; two_step only)
+    k_rule: Literal["elbow", "consensus"] = "elbow"
+    n_bootstrap: int = Field(default=20, ge=1, le=1000)
+    n_supervoxels: int = Field(default=50, ge=2)
+    supervoxels: Literal["descriptor", "slic"] = "descriptor"
+    compactness: float = Field(default=0.1, gt=0)
 
     @field_validator("k_range")
     @classmethod
@@ -328,6 +335,8 @@ class HabitatSpec(_Strict):
             raise ValueError(f"descriptor names must be unique, got {names}")
         if self.order_by is not None and self.order_by not in names:
             raise ValueError(f"order_by {self.order_by!r} is not a descriptor name ({names})")
+        if self.supervoxels == "slic" and self.strategy != "two_step":
+            raise ValueError("supervoxels: slic applies to strategy two_step only")
         return self
 
     @property

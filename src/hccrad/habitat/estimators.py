@@ -65,6 +65,8 @@ class _HabitatEstimator(BaseEstimator):
         n_init: int = 4,
         max_voxels_k: int = 50_000,
         silhouette_sample: int = 10_000,
+        k_rule: Literal["elbow", "consensus"] = "elbow",
+        n_bootstrap: int = 20,
     ) -> None:
         self.n_habitats = n_habitats
         self.k_range = k_range
@@ -75,6 +77,8 @@ class _HabitatEstimator(BaseEstimator):
         self.n_init = n_init
         self.max_voxels_k = max_voxels_k
         self.silhouette_sample = silhouette_sample
+        self.k_rule = k_rule
+        self.n_bootstrap = n_bootstrap
 
     def _check_X(self, X: np.ndarray, what: str) -> np.ndarray:
         X = np.asarray(X, dtype=float)
@@ -133,25 +137,33 @@ class _HabitatEstimator(BaseEstimator):
 
     def _sample(self, Xs: list[np.ndarray], digests: list[bytes], cap: int) -> np.ndarray:
         """Per-case proportional subsample of at most ``cap`` voxels (all voxels when the pool is smaller)."""
+        return self._sample_with_groups(Xs, digests, cap)[0]
+
+    def _sample_with_groups(self, Xs: list[np.ndarray], digests: list[bytes],
+                            cap: int) -> tuple[np.ndarray, np.ndarray]:
+        """`_sample` and the index of each sampled voxel's case (for bootstraps over cases)."""
         total = sum(X.shape[0] for X in Xs)
         if total <= cap:
-            return np.concatenate(Xs)
+            return np.concatenate(Xs), np.repeat(np.arange(len(Xs)), [X.shape[0] for X in Xs])
         parts = []
         for X, dg in zip(Xs, digests):
             q = max(1, int(np.floor(cap * X.shape[0] / total)))
             idx = np.sort(_case_rng(self.random_state, dg).choice(X.shape[0], size=min(q, X.shape[0]),
                                                                   replace=False))
             parts.append(X[idx])
-        return np.concatenate(parts)
+        return np.concatenate(parts), np.repeat(np.arange(len(parts)), [P.shape[0] for P in parts])
 
-    def _choose(self, S: np.ndarray) -> tuple[int, KSelection | None]:
+    def _choose(self, S: np.ndarray, groups: np.ndarray | None = None) -> tuple[int, KSelection | None]:
         if self.n_habitats != "auto":
             return int(self.n_habitats), None
         if S.shape[0] > self.max_voxels_k:
             rng = np.random.default_rng(self.random_state)
-            S = S[np.sort(rng.choice(S.shape[0], size=self.max_voxels_k, replace=False))]
+            keep = np.sort(rng.choice(S.shape[0], size=self.max_voxels_k, replace=False))
+            S = S[keep]
+            groups = None if groups is None else groups[keep]
         ks = choose_k(S, self.k_range, random_state=self.random_state,
-                      silhouette_sample=self.silhouette_sample, n_init=self.n_init)
+                      silhouette_sample=self.silhouette_sample, n_init=self.n_init,
+                      rule=self.k_rule, groups=groups, n_bootstrap=self.n_bootstrap)
         return ks.k, ks
 
     def _ordering(self, centres: np.ndarray) -> np.ndarray:
@@ -254,8 +266,9 @@ class PopulationHabitats(_HabitatEstimator):
 
     def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "PopulationHabitats":
         Xs, digests = self._prepare(X_list)
-        S = self.scaler_.transform(self._sample(Xs, digests, self.max_voxels_fit))
-        k, self.k_selection_ = self._choose(S)
+        S, groups = self._sample_with_groups(Xs, digests, self.max_voxels_fit)
+        S = self.scaler_.transform(S)
+        k, self.k_selection_ = self._choose(S, groups)
         if S.shape[0] < k:
             raise FeatureError(f"{S.shape[0]} training voxels cannot make {k} habitats", field="X_list")
         centres = self._kmeans(S, k)
@@ -281,8 +294,9 @@ class IndividualHabitats(_HabitatEstimator):
 
     def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "IndividualHabitats":
         Xs, digests = self._prepare(X_list)
-        S = self.scaler_.transform(self._sample(Xs, digests, self.max_voxels_fit))
-        k, self.k_selection_ = self._choose(S)
+        S, groups = self._sample_with_groups(Xs, digests, self.max_voxels_fit)
+        S = self.scaler_.transform(S)
+        k, self.k_selection_ = self._choose(S, groups)
         self.n_habitats_ = k
         # each training case is clustered once: `predict` on the same voxels reuses its centres (k-means is
         # seeded, so recomputing them would give the same centres; issue 24)
@@ -310,10 +324,20 @@ class IndividualHabitats(_HabitatEstimator):
 
 
 class TwoStepHabitats(_HabitatEstimator):
-    """Two-step habitats: per-case k-means supervoxels, then population k-means of supervoxel means.
+    """Two-step habitats: per-case supervoxels, then population k-means of supervoxel means.
 
-    ``n_supervoxels`` (default 50, capped at the case's voxel count) supervoxels per case are found in
-    scaled descriptor space; habitats are clusters of the pooled training supervoxel centres.
+    ``n_supervoxels`` (default 50, capped at the case's voxel count) supervoxels per case;
+    habitats are clusters of the pooled training supervoxel centres (scaled descriptor means).
+
+    ``supervoxels="descriptor"`` (default, the earlier behaviour): k-means supervoxels in scaled descriptor
+    space, no spatial term. ``supervoxels="slic"`` (HABIT's two-step; issue 23): SLIC (Achanta et al. 2012,
+    IEEE TPAMI 34:2274; ``skimage.segmentation.slic`` in 3-D, restricted to the tumour mask, on the scaled
+    descriptor maps, with the voxel spacing in mm and ``enforce_connectivity=True``); the SLIC distance is
+    ``d_desc^2 + (compactness / S)^2 d_mm^2`` with S the grid step, so a larger ``compactness`` gives more
+    compact, more spatially regular supervoxels. "slic" needs each case's voxel indices and spacing:
+    ``fit(X_list, coords=[idx_i], spacings=[sp_i])`` and ``predict(X, coords=idx, spacing=sp)``, where
+    ``idx`` is the (n_voxels, 3) integer array index of each row of X (``np.argwhere(mask)``, the order of
+    ``voxel_matrix``) and ``sp`` the spacing in mm along the same three array axes.
     """
 
     def __init__(
@@ -328,23 +352,53 @@ class TwoStepHabitats(_HabitatEstimator):
         max_voxels_k: int = 50_000,
         silhouette_sample: int = 10_000,
         n_supervoxels: int = 50,
+        k_rule: Literal["elbow", "consensus"] = "elbow",
+        n_bootstrap: int = 20,
+        supervoxels: Literal["descriptor", "slic"] = "descriptor",
+        compactness: float = 0.1,
     ) -> None:
         super().__init__(n_habitats, k_range, order_by, descriptor_names, max_voxels_fit, random_state, n_init,
-                         max_voxels_k, silhouette_sample)
+                         max_voxels_k, silhouette_sample, k_rule=k_rule, n_bootstrap=n_bootstrap)
         self.n_supervoxels = n_supervoxels
+        self.supervoxels = supervoxels
+        self.compactness = compactness
 
-    def _supervoxels(self, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _supervoxels(self, S: np.ndarray, coords: np.ndarray | None = None,
+                     spacing: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(supervoxel centres, voxel -> supervoxel index) of one scaled case."""
         n_sv = int(min(self.n_supervoxels, S.shape[0]))
+        if self.supervoxels == "slic":
+            member = _slic_members(S, coords, spacing, n_sv, float(self.compactness))
+            centres = np.stack([S[member == m].mean(axis=0) for m in range(int(member.max()) + 1)])
+            return centres, member
         centres = self._kmeans(S, n_sv, n_init=1)
         return centres, pairwise_distances_argmin(S, centres)
 
-    def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "TwoStepHabitats":
+    def _check_spatial(self) -> None:
         if int(self.n_supervoxels) < 2:
             raise FeatureError(f"n_supervoxels must be >= 2, got {self.n_supervoxels}", field="n_supervoxels")
-        Xs, _ = self._prepare(X_list)
-        pooled = np.concatenate([self._supervoxels(self.scaler_.transform(X))[0] for X in Xs])
-        k, self.k_selection_ = self._choose(pooled)
+        if self.supervoxels not in ("descriptor", "slic"):
+            raise FeatureError(f"supervoxels must be 'descriptor' or 'slic', got {self.supervoxels!r}",
+                               field="supervoxels")
+        if not float(self.compactness) > 0:
+            raise FeatureError(f"compactness must be > 0, got {self.compactness}", field="compactness")
+
+    def fit(self, X_list: Sequence[np.ndarray], y: None = None, coords: Sequence[np.ndarray] | None = None,
+            spacings: Sequence[Sequence[float]] | None = None) -> "TwoStepHabitats":
+        self._check_spatial()
+        Xs, digests = self._prepare(X_list)
+        if self.supervoxels == "slic":
+            if coords is None or spacings is None or len(coords) != len(X_list) or len(spacings) != len(X_list):
+                raise FeatureError("supervoxels='slic' needs coords and spacings, one per training case",
+                                   field="coords", hint="pass coords=[np.argwhere(mask)], spacings=[spacing]")
+            by_digest = {_digest(self._check_X(X, "case")): (c, sp) for X, c, sp in zip(X_list, coords, spacings)}
+            spatial = [by_digest[dg] for dg in digests]
+        else:
+            spatial = [(None, None)] * len(Xs)
+        sv = [self._supervoxels(self.scaler_.transform(X), c, sp)[0] for X, (c, sp) in zip(Xs, spatial)]
+        pooled = np.concatenate(sv)
+        groups = np.repeat(np.arange(len(sv)), [c.shape[0] for c in sv])
+        k, self.k_selection_ = self._choose(pooled, groups)
         if pooled.shape[0] < k:
             raise FeatureError(f"{pooled.shape[0]} supervoxels cannot make {k} habitats", field="X_list")
         centres = self._kmeans(pooled, k)
@@ -354,12 +408,54 @@ class TwoStepHabitats(_HabitatEstimator):
         self.n_habitats_ = k
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, coords: np.ndarray | None = None,
+                spacing: Sequence[float] | None = None) -> np.ndarray:
         """Labels 1..k (int16): each supervoxel of the case takes its nearest habitat centre."""
         S = self._check_case(X)
-        sv_centres, member = self._supervoxels(S)
+        if self.supervoxels == "slic" and (coords is None or spacing is None):
+            raise FeatureError("supervoxels='slic' needs the case's coords and spacing", field="coords",
+                               hint="predict(X, coords=np.argwhere(mask), spacing=spacing)")
+        sv_centres, member = self._supervoxels(S, coords, spacing)
         sv_label = pairwise_distances_argmin(sv_centres, self.centres_scaled_) + 1
         return sv_label[member].astype(np.int16)
+
+
+def _slic_members(S: np.ndarray, coords: np.ndarray | None, spacing: Sequence[float] | None, n_sv: int,
+                  compactness: float) -> np.ndarray:
+    """SLIC supervoxel index (0..m-1) of each row of S, on the tumour's bounding box (see TwoStepHabitats)."""
+    from skimage.segmentation import slic
+
+    idx = np.asarray(coords)
+    sp = np.asarray(spacing, dtype=float)
+    if idx.shape != (S.shape[0], 3) or not np.issubdtype(idx.dtype, np.integer):
+        raise FeatureError(f"coords must be an integer (n_voxels, 3) array matching X ({S.shape[0]} rows); "
+                           f"got shape {idx.shape}, dtype {idx.dtype}", field="coords")
+    if sp.shape != (3,) or not np.all(sp > 0):
+        raise FeatureError(f"spacing must be 3 positive values in mm, got {spacing}", field="spacing")
+    lo = idx.min(axis=0)
+    local = idx - lo
+    shape = tuple(int(v) + 1 for v in local.max(axis=0))
+    img = np.zeros(shape + (S.shape[1],), dtype=float)
+    mask = np.zeros(shape, dtype=bool)
+    img[local[:, 0], local[:, 1], local[:, 2]] = S
+    mask[local[:, 0], local[:, 1], local[:, 2]] = True
+    if int(mask.sum()) != S.shape[0]:
+        raise FeatureError("coords hold repeated voxel indices", field="coords")
+    seg = slic(img, n_segments=n_sv, compactness=compactness, spacing=sp, mask=mask, channel_axis=-1,
+               start_label=1, enforce_connectivity=True, convert2lab=False)
+    lab = seg[local[:, 0], local[:, 1], local[:, 2]]
+    if np.any(lab < 1):
+        raise FeatureError("SLIC left tumour voxels without a supervoxel", field="coords")
+    return np.unique(lab, return_inverse=True)[1].reshape(-1)
+
+
+def spatial_arguments(model: _HabitatEstimator, mask: np.ndarray,
+                      spacing: Sequence[float]) -> dict:
+    """Keyword arguments ``predict`` needs besides X: the voxel indices (``np.argwhere(mask)``, the row order
+    of ``voxel_matrix``) and spacing for a spatial (SLIC) two-step model; ``{}`` for every other model."""
+    if getattr(model, "supervoxels", None) == "slic":
+        return {"coords": np.argwhere(np.asarray(mask, dtype=bool)), "spacing": tuple(spacing)}
+    return {}
 
 
 _STRATEGIES = {c.__name__: c for c in (PopulationHabitats, IndividualHabitats, TwoStepHabitats)}

@@ -10,8 +10,17 @@ coefficient; seed 001 used the elbow of the k-means inertia for k = 2..10. For e
   (``sklearn.metrics.silhouette_score(sample_size=..., random_state=random_state)``): it is O(n^2);
 * Calinski-Harabasz (1974) and Davies-Bouldin (1979) indices on all voxels.
 
-The chosen k is the Kneedle elbow; when Kneedle finds none (e.g. a straight inertia curve), the k with the
-highest silhouette. Both are kept (`elbow_k`, `silhouette_k`) so a study can report either.
+Rule ``"elbow"`` (default): the chosen k is the Kneedle elbow; when Kneedle finds none (e.g. a straight
+inertia curve), the k with the highest silhouette. Both are kept (`elbow_k`, `silhouette_k`) so a study can
+report either.
+
+Rule ``"consensus"`` (issue 23): when the elbow and the silhouette agree, that k; otherwise the k most stable
+across ``n_bootstrap`` (B, default 20) bootstrap resamples of the training cases (rows resampled when no case
+``groups`` are given): each resample is subsampled to at most ``stability_sample`` voxels, k-means
+(``n_init=1``) is run for every k, and the resample votes for its highest-silhouette k. The stability index
+of k is its share of the B votes (majority vote, ties to the smaller k; Fang & Wang 2012 "selection of the
+number of clusters via the bootstrap method", Comput Stat Data Anal 56:468). The votes are computed under
+this rule even when elbow and silhouette agree, so the report shows every index.
 """
 
 from __future__ import annotations
@@ -45,6 +54,9 @@ class KSelection:
     n_samples: int
     silhouette_sample: int
     method: str = "kneedle elbow of k-means inertia (fallback: max silhouette)"
+    rule: str = "elbow"
+    stability: tuple[float, ...] | None = None   # share of bootstrap votes per k (rule "consensus")
+    n_bootstrap: int = 0
 
     def summary(self) -> pd.DataFrame:
         """One row per k: k, inertia, silhouette, calinski_harabasz, davies_bouldin, is_elbow, is_chosen."""
@@ -55,6 +67,7 @@ class KSelection:
                 "silhouette": list(self.silhouette),
                 "calinski_harabasz": list(self.calinski_harabasz),
                 "davies_bouldin": list(self.davies_bouldin),
+                **({} if self.stability is None else {"stability": list(self.stability)}),
                 "is_elbow": [k == self.elbow_k for k in self.ks],
                 "is_chosen": [k == self.k for k in self.ks],
             }
@@ -80,12 +93,53 @@ class KSelection:
             "n_samples": self.n_samples,
             "silhouette_sample": self.silhouette_sample,
             "method": self.method,
+            "rule": self.rule,
+            "stability": None if self.stability is None else list(self.stability),
+            "n_bootstrap": self.n_bootstrap,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "KSelection":
-        tup = ("ks", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin")
-        return cls(**{key: (tuple(v) if key in tup else v) for key, v in d.items()})
+        tup = ("ks", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin", "stability")
+        return cls(**{key: (tuple(v) if key in tup and v is not None else v) for key, v in d.items()})
+
+
+K_RULES = ("elbow", "consensus")
+CONSENSUS_METHOD = ("consensus: elbow and max silhouette when they agree, else the majority vote of the "
+                    "max-silhouette k over {b} bootstrap resamples of the training {unit}")
+
+
+def bootstrap_votes(
+    X: np.ndarray,
+    ks: tuple[int, ...],
+    groups: np.ndarray | None = None,
+    n_bootstrap: int = 20,
+    stability_sample: int = 1000,
+    random_state: int = 0,
+) -> np.ndarray:
+    """Share of ``n_bootstrap`` resamples whose highest-silhouette k is each of ``ks`` (see module doc)."""
+    rng = np.random.default_rng([int(random_state), 23])
+    ids = np.unique(groups) if groups is not None else None
+    votes = np.zeros(len(ks))
+    for _ in range(int(n_bootstrap)):
+        if ids is not None:
+            drawn = rng.choice(ids, size=ids.size, replace=True)
+            rows = np.concatenate([np.flatnonzero(groups == g) for g in drawn])
+        else:
+            rows = rng.integers(0, X.shape[0], size=X.shape[0])
+        if rows.size > stability_sample:
+            rows = rng.choice(rows, size=stability_sample, replace=False)
+        R = X[rows]
+        sil = np.full(len(ks), -np.inf)
+        for j, k in enumerate(ks):
+            if np.unique(R, axis=0).shape[0] <= k:
+                continue
+            lab = KMeans(n_clusters=k, n_init=1, random_state=random_state).fit_predict(R)
+            if len(np.unique(lab)) > 1:
+                sil[j] = silhouette_score(R, lab)
+        if np.isfinite(sil).any():
+            votes[int(np.argmax(sil))] += 1
+    return votes / max(1, int(n_bootstrap))
 
 
 def choose_k(
@@ -94,11 +148,21 @@ def choose_k(
     random_state: int = 0,
     silhouette_sample: int = 10_000,
     n_init: int = 4,
+    rule: str = "elbow",
+    groups: np.ndarray | None = None,
+    n_bootstrap: int = 20,
+    stability_sample: int = 1000,
 ) -> KSelection:
     """Evaluate k-means for k in ``k_range`` (inclusive) on X (n, d) and pick k (see module docstring)."""
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or not np.all(np.isfinite(X)):
         raise FeatureError("choose_k needs a finite 2-D (n_voxels, d) matrix", field="X")
+    if rule not in K_RULES:
+        raise FeatureError(f"unknown k rule {rule!r}", field="k_rule", hint=f"use one of {K_RULES}")
+    if groups is not None and np.asarray(groups).shape != (X.shape[0],):
+        raise FeatureError("groups must hold one case index per row of X", field="groups")
+    if rule == "consensus" and int(n_bootstrap) < 1:
+        raise FeatureError(f"n_bootstrap must be >= 1, got {n_bootstrap}", field="n_bootstrap")
     k_lo, k_hi = int(k_range[0]), int(k_range[1])
     if k_lo < 2 or k_hi < k_lo:
         raise FeatureError(
@@ -130,7 +194,15 @@ def choose_k(
         elbow = int(knee) if knee is not None else None
     sil_k = int(ks[int(np.argmax(sil))])
     chosen = elbow if elbow is not None else sil_k
-    logger.info("choose_k: elbow=%s silhouette=%s -> k=%s", elbow, sil_k, chosen)
+    extra: dict = {}
+    if rule == "consensus":
+        stab = bootstrap_votes(X, ks, None if groups is None else np.asarray(groups), n_bootstrap,
+                               stability_sample, random_state)
+        chosen = sil_k if elbow == sil_k else int(ks[int(np.argmax(stab))])
+        unit = "voxels" if groups is None else "cases"
+        extra = {"rule": rule, "stability": tuple(float(v) for v in stab), "n_bootstrap": int(n_bootstrap),
+                 "method": CONSENSUS_METHOD.format(b=int(n_bootstrap), unit=unit)}
+    logger.info("choose_k (%s): elbow=%s silhouette=%s -> k=%s", rule, elbow, sil_k, chosen)
     return KSelection(
         k=chosen,
         elbow_k=elbow,
@@ -142,4 +214,5 @@ def choose_k(
         davies_bouldin=tuple(db),
         n_samples=n,
         silhouette_sample=sample,
+        **extra,
     )

@@ -30,7 +30,8 @@ from hccrad.core.errors import HccradError
 from hccrad.core.ids import safe_file_stem
 from hccrad.core.image import Image
 from hccrad.features.msi import heterogeneity_score, msi_features, msi_matrix
-from hccrad.habitat.estimators import IndividualHabitats, PopulationHabitats, TwoStepHabitats
+from hccrad.habitat.estimators import (IndividualHabitats, PopulationHabitats, TwoStepHabitats,
+                                       spatial_arguments)
 from hccrad.habitat.descriptors import (Descriptor, descriptor_maps, descriptor_unit, labels_to_volume,
                                         voxel_matrix)
 from hccrad.habitat.summary import habitat_summary
@@ -219,7 +220,7 @@ def _example_slices(study: Study, case_id: str, margin: int = 8,
 
 def _case_features(spec: StudySpec, model, cv: CaseVoxels, labels_of: str) -> tuple[dict, np.ndarray]:
     mask, X = (cv.tumor, cv.X) if labels_of == "reader1" else (cv.reader2, cv.X2)
-    labels = model.predict(X)
+    labels = model.predict(X, **spatial_arguments(model, mask, cv.reference.spacing))
     vol = labels_to_volume(labels, mask)
     k = int(model.n_habitats_)
     msi = spec.features.msi
@@ -227,6 +228,21 @@ def _case_features(spec: StudySpec, model, cv: CaseVoxels, labels_of: str) -> tu
                          background=cv.shell)
     feats["habitat_heterogeneity"] = heterogeneity_score(vol, k)
     return feats, vol
+
+
+def _strategy_parameters(hs) -> dict:
+    """The habitat spec's k rule and, for the two-step strategy, its supervoxel settings (issue 23)."""
+    params = {"k_rule": hs.k_rule, "n_bootstrap": hs.n_bootstrap}
+    if hs.strategy == "two_step":
+        params.update(n_supervoxels=hs.n_supervoxels, supervoxels=hs.supervoxels, compactness=hs.compactness)
+    return params
+
+
+def _spatial_training(model, train: list[CaseVoxels]) -> dict:
+    """fit's coords/spacings for a SLIC two-step model (voxel indices in voxel_matrix row order); else {}."""
+    if getattr(model, "supervoxels", None) != "slic":
+        return {}
+    return {"coords": [np.argwhere(c.tumor) for c in train], "spacings": [c.reference.spacing for c in train]}
 
 
 def _left_out(case_id: str, stage: str, exc: HccradError) -> dict:
@@ -281,7 +297,8 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     names = [d.name for d in hs.descriptors]
     Strategy = STRATEGIES[hs.strategy]
     model = Strategy(n_habitats=hs.n_habitats, k_range=tuple(hs.k_range), order_by=hs.order_descriptor,
-                     descriptor_names=names, max_voxels_fit=hs.max_voxels_fit, random_state=spec.seed)
+                     descriptor_names=names, max_voxels_fit=hs.max_voxels_fit, random_state=spec.seed,
+                     **_strategy_parameters(hs))
     model_path = out / "models" / "habitat_model.json"
     fit_key = config_hash({"habitat": hs.model_dump(mode="json"), "seed": spec.seed,
                            "preprocess": spec.preprocess.model_dump(mode="json"),
@@ -294,7 +311,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     else:
         if progress:
             progress("habitat clustering (training cases)", 0, 1)
-        model.fit([c.X for c in train])
+        model.fit([c.X for c in train], **_spatial_training(model, train))
         if progress:
             progress("habitat clustering (training cases)", 1, 1)
         atomic_write_text(model_path, model.to_json())
@@ -322,7 +339,8 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                 computed += 1
             else:
                 hits += 1
-                vol = labels_to_volume(model.predict(cv.X), cv.tumor)
+                vol = labels_to_volume(model.predict(cv.X, **spatial_arguments(model, cv.tumor, cv.reference.spacing)),
+                                       cv.tumor)
             rows1[cid] = f1
             labels_all[cid] = (cv.X, vol[cv.tumor])
             if cv.reader2 is not None:

@@ -129,6 +129,7 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         fig = plt.figure(figsize=(10, 4))
         plot_k_selection(fig, imaging.k_selection)
         rep.add_figure(s, fig, "Choice of the number of habitats (elbow rule and silhouette)",
+                       f"Rule: {imaging.k_selection.method}; chosen k = {imaging.k_selection.k}.",
                        key="k_selection")
         rep.add_table(s, imaging.k_selection.summary(), "Cluster-quality indices by k", index=False,
                       key="k_indices")

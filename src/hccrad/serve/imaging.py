@@ -44,7 +44,7 @@ from hccrad.core.errors import GeometryError, HccradError, InputError
 from hccrad.core.image import Image
 from hccrad.features.msi import heterogeneity_score, msi_features
 from hccrad.habitat.descriptors import Descriptor, descriptor_maps, labels_to_volume, voxel_matrix
-from hccrad.habitat.estimators import load_habitat_model
+from hccrad.habitat.estimators import load_habitat_model, spatial_arguments
 from hccrad.io.volume import read_image
 from hccrad.preprocess.shell import liver_shell
 
@@ -263,7 +263,7 @@ def compute_case_features(spec: ImagingSpec, model, files: dict[str, Path]) -> I
         liver = liver_img.array > 0
     maps = descriptor_maps(images, tumor, spec.descriptors)
     X = voxel_matrix(maps, tumor, [d.name for d in spec.descriptors])
-    labels = labels_to_volume(model.predict(X), tumor)
+    labels = labels_to_volume(model.predict(X, **spatial_arguments(model, tumor, ref.spacing)), tumor)
     k = int(model.n_habitats_)
     shell = liver_shell(tumor, liver, ref.spacing, width_mm=spec.liver_shell_mm)
     feats = msi_features(labels, k, ref.spacing, connectivity=spec.connectivity, layout=spec.layout, background=shell)

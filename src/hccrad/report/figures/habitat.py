@@ -55,7 +55,8 @@ def tumour_zoom(image2d: np.ndarray, labels2d: np.ndarray, margin: int = 10) -> 
 
 
 def plot_k_selection(axes_or_fig: Axes | Figure | Sequence[Axes], ks: KSelection):
-    """Inertia with the Kneedle elbow marked, and the silhouette coefficient, against k.
+    """Inertia with the Kneedle elbow marked, and the silhouette coefficient (and, under the "consensus"
+    rule, the bootstrap stability: each k's share of the resamples' votes), against k.
 
     Figure -> two new side-by-side axes (returns the figure); two Axes -> one curve each (returns them);
     one Axes -> inertia on it and silhouette on a twin y axis (returns the Axes).
@@ -80,9 +81,14 @@ def plot_k_selection(axes_or_fig: Axes | Figure | Sequence[Axes], ks: KSelection
     ax_i.set_ylabel("inertia (within-cluster SS)")
     ax_s.plot(s["k"], s["silhouette"], "^-", color="tab:orange", label="silhouette")
     ax_s.set_ylabel("silhouette coefficient")
+    if ks.stability is not None:  # rule "consensus": share of bootstrap votes per k (same 0..1 axis)
+        ax_s.plot(s["k"], s["stability"], "s--", color="tab:green",
+                  label=f"stability (share of {ks.n_bootstrap} bootstrap votes)")
+        ax_s.set_ylabel("silhouette coefficient / stability")
     if ax_s is not ax_i and not isinstance(axes_or_fig, Axes):
         ax_s.set_xlabel("number of clusters k")
-    ax_i.set_title(f"Choice of k: {ks.k} (elbow {ks.elbow_k}, silhouette {ks.silhouette_k})")
+    rule = "" if ks.rule == "elbow" else f"{ks.rule}; "
+    ax_i.set_title(f"Choice of k: {ks.k} ({rule}elbow {ks.elbow_k}, silhouette {ks.silhouette_k})")
     ax_i.legend(loc="upper right", fontsize="small")
     ax_s.legend(loc="center right", fontsize="small")
     return ret
