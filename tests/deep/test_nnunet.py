@@ -10,6 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -95,8 +96,11 @@ def tiny(tmp_path_factory):
         mp.setenv("nnUNet_def_n_proc", "1")
         mp.setenv("nnUNet_compile", "false")
         torch.set_num_threads(1)
+        # nnU-Net's progress plot calls seaborn.set(font_scale=2.5), which restyles every later matplotlib
+        # figure of this process (fonts 2.5x, seaborn colours): keep it inside this fixture
         try:
-            built = build_tiny_nnunet(tmp, mp)
+            with matplotlib.rc_context():
+                built = build_tiny_nnunet(tmp, mp)
         finally:
             torch.set_num_threads(before)
     torch.set_num_threads(1)

@@ -116,6 +116,19 @@ def _colour(artist) -> tuple | None:
         return None
 
 
+def _all_colours(artist) -> set[tuple]:
+    """Every face colour of a collection (e.g. one bar per patient in a single PolyCollection), or the one
+    colour of another artist."""
+    try:
+        face = np.asarray(artist.get_facecolor(), float) if hasattr(artist, "get_facecolor") else None
+    except (AttributeError, ValueError, TypeError):
+        face = None
+    if face is not None and face.ndim == 2 and len(face) > 1:
+        return {tuple(float(v) for v in row) for row in np.unique(np.round(face, 3), axis=0)}
+    colour = _colour(artist)
+    return set() if colour is None else {colour}
+
+
 def _legend_findings(ax: Axes, name: str, i: int) -> list[Finding]:
     """Legend entries must name a plotted series in that series' colour. A legend of proxy artists (no
     labelled series, e.g. a colour key of bars) must use colours that appear in the axes; over an image
@@ -125,7 +138,7 @@ def _legend_findings(ax: Axes, name: str, i: int) -> list[Finding]:
         return []
     handles, labels = ax.get_legend_handles_labels()
     by_label = dict(zip(labels, handles))
-    drawn = {_colour(a) for a in [*ax.lines, *ax.patches, *ax.collections]} - {None}
+    drawn = {c for a in [*ax.lines, *ax.patches, *ax.collections] for c in _all_colours(a)}
     out = []
     for text, proxy in zip(legend.get_texts(), legend.legend_handles):
         label, colour = text.get_text(), _colour(proxy)
