@@ -123,6 +123,21 @@ def test_gradcam_nifti_on_reference_grid(stage):
         assert len(z) == spec.k_slices and tumour[z[0]].any()
     names = [n for n, _ in res.figures]
     assert names == ["cnn_loss_curves", "cnn_gradcam_training", "cnn_gradcam_internal_test", "cnn_activation_panels"]
+    # issue 27 item 5: randomisation check and tumour share for the same cases, as cnn_gradcam* tables
+    tables = dict(res.tables)
+    rand, share = tables["cnn_gradcam_randomisation"], tables["cnn_gradcam_tumour_share"]
+    assert sorted(set(rand["case_id"])) == sorted(expected) and sorted(share["case_id"]) == sorted(expected)
+    assert rand.groupby("case_id")["layer"].first().eq("head").all()
+    rho = rand["spearman"].dropna()
+    assert ((rho >= -1) & (rho <= 1)).all()
+    ok = share["share_in_tumour"].notna()
+    assert (share.loc[~ok, "note"] != "").all()
+    assert ((share.loc[ok, "share_in_tumour"] >= 0) & (share.loc[ok, "share_in_tumour"] <= 1)).all()
+    assert ((share["tumour_share"] > 0) & (share["tumour_share"] <= 1)).all()
+    assert (share.loc[share["tumour_share"] == 1, "note"].str.contains("fills the whole patch")).all()
+    assert_close(share.loc[ok, "ratio"].to_numpy(),
+                 (share.loc[ok, "share_in_tumour"] / share.loc[ok, "tumour_share"]).to_numpy(),
+                 rtol=1e-12, atol=0, what="ratio = share in tumour / tumour share")
 
 
 def test_bad_case_is_named(stage, tmp_path):

@@ -12,7 +12,9 @@ whole training cohort validated in the independent cohorts) applied to a `hccrad
    scores every case of the other cohorts (**trained-on-training**); a patient present in both the
    training and another cohort is an error (the score would be leaked);
 4. Grad-CAM maps (Selvaraju 2017) of the final network for the positive class are written as NIfTI on the
-   reference phase's grid for the first `gradcam_cases` cases of each cohort, with overlay figures;
+   reference phase's grid for the first `gradcam_cases` cases of each cohort, with overlay figures, the
+   cascading model-randomisation check (Adebayo 2018, table cnn_gradcam_randomisation) and the share of
+   the map inside the tumour vs the tumour's share of the patch (cnn_gradcam_tumour_share);
 5. feature-map panels of the final network grouped by predicted class (seed 002 fig. 4,
    `hccrad.deep.activation`) and the final network's layer table (seed 003 fig. 3).
 
@@ -52,6 +54,7 @@ from hccrad.core.image import Image
 from hccrad.deep.cv import ArchitectureSelection, CVResult, case_level, cross_validate, patient_folds
 from hccrad.deep.data import Augmentation, PatchDataset, PatchSet, build_patches, item_targets, with_augmented_copies
 from hccrad.deep.gradcam import cam_to_image, grad_cam
+from hccrad.deep.gradcam_checks import attribution_share, randomisation_check
 from hccrad.deep.networks import Network, Task
 from hccrad.deep.spec import DeepSpec
 from hccrad.deep.stage_extras import (activation_outputs, architecture_outputs, compare_architectures, net_spec_for,
@@ -308,15 +311,18 @@ def load_deep_network(path: str | Path) -> Network:
     return net.eval()
 
 
-def _gradcam(study, net: Network, patches: PatchSet, case_ids: list[str], out: Path, cohort: str
-             ) -> tuple[dict[str, Path], Figure | None]:
-    """Positive-class Grad-CAM of each case on its reference-phase grid (NIfTI) and an overlay figure."""
+def _gradcam(study, net: Network, patches: PatchSet, case_ids: list[str], out: Path, cohort: str, seed: int = 0
+             ) -> tuple[dict[str, Path], Figure | None, list[pd.DataFrame], list[dict]]:
+    """Positive-class Grad-CAM of each case on its reference-phase grid (NIfTI), an overlay figure, and per case
+    the cascading-randomisation table and the attribution share in the tumour (`hccrad.deep.gradcam_checks`)."""
     from hccrad.report.figures.deep import plot_cam_overlay
 
     if not case_ids:
-        return {}, None
+        return {}, None, [], []
     ref_phase, tumor = study.spec.data.reference_phase, study.spec.data.tumor_mask
     paths: dict[str, Path] = {}
+    randomised: list[pd.DataFrame] = []
+    shares: list[dict] = []
     fig = Figure(figsize=(3.2 * len(case_ids), 3.2))
     for j, cid in enumerate(case_ids):
         idx = [i for i, c in enumerate(patches.case_ids) if c == cid]
@@ -328,6 +334,10 @@ def _gradcam(study, net: Network, patches: PatchSet, case_ids: list[str], out: P
             vol = np.maximum(vol, cam_to_image(cam, ref, patches.boxes[i]).array)
         cam_img = ref.with_array(vol, name="gradcam")
         paths[cid] = write_image(cam_img, out / f"{safe_file_stem(cid)}_gradcam.nii.gz")
+        randomised.append(randomisation_check(net, patches.x[idx], task=TASK, class_index=1, seed=seed)
+                          .assign(case_id=cid, cohort=cohort))
+        shares.append(_tumour_share_row(cid, cohort, vol, case.mask(tumor) if tumor in case.masks else None,
+                                        patches.boxes[idx]))
         box = patches.boxes[idx[0]]
         z = int(box[0, 0] if patches.mode == "2d" else (box[0, 0] + box[1, 0]) // 2)
         z = min(max(z, 0), ref.shape[0] - 1)
@@ -337,7 +347,25 @@ def _gradcam(study, net: Network, patches: PatchSet, case_ids: list[str], out: P
                          mask=case.mask(tumor)[z, ys, xs] if tumor in case.masks else None,
                          title=f"{cid} ({cohort})")
     fig.tight_layout()
-    return paths, fig
+    return paths, fig, randomised, shares
+
+
+def _tumour_share_row(cid: str, cohort: str, vol: np.ndarray, tumour: np.ndarray | None, boxes: np.ndarray) -> dict:
+    """Attribution share of one case's map inside its tumour, over the union of its patch boxes on the case grid."""
+    row = {"case_id": cid, "cohort": cohort, "share_in_tumour": np.nan, "tumour_share": np.nan, "ratio": np.nan,
+           "note": ""}
+    region = np.zeros(vol.shape, dtype=bool)
+    for b in np.asarray(boxes, dtype=int):
+        lo, hi = np.maximum(b[0], 0), np.minimum(b[1], vol.shape)
+        region[tuple(slice(a, e) for a, e in zip(lo, hi))] = True
+    if tumour is None or not np.asarray(tumour, bool)[region].any():
+        return {**row, "note": "no tumour voxels in the patch" if tumour is not None else "no tumour mask"}
+    row.update(attribution_share(vol[region], np.asarray(tumour, bool)[region]))
+    if np.isnan(row["share_in_tumour"]):
+        row["note"] = "Grad-CAM map all zero"
+    elif row["tumour_share"] == 1.0:
+        row["note"] = "the tumour fills the whole patch: the ratio is 1 by construction"
+    return row
 
 
 def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | None = None) -> DeepStageResult:
@@ -455,14 +483,22 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
     figures.append(("cnn_loss_curves", fig))
 
     cam_paths: dict[str, Path] = {}
+    randomised, shares = [], []
     groups = [(name, [c for c in ids if cohort[c] == name][:spec.gradcam_cases]) for name in dict.fromkeys(cohort)]
     for g, (name, cams_for) in enumerate(groups):
-        paths, cam_fig = _gradcam(study, final.network, patches, cams_for, deep_dir / "gradcam", name)
+        paths, cam_fig, rand_tabs, share_rows = _gradcam(study, final.network, patches, cams_for,
+                                                         deep_dir / "gradcam", name, seed=cfg.seed)
         cam_paths.update(paths)
+        randomised += rand_tabs
+        shares += share_rows
         if cam_fig is not None:
             figures.append((f"cnn_gradcam_{name}", cam_fig))
         if prog:
             prog("gradcam", g + 1, len(groups))
+    if randomised:  # issue 27 item 5: does the map depend on the learned weights, and is it on the tumour?
+        tables.append(("cnn_gradcam_randomisation", pd.concat(randomised, ignore_index=True)
+                       [["case_id", "cohort", "step", "layer", "spearman", "note"]]))
+        tables.append(("cnn_gradcam_tumour_share", pd.DataFrame(shares)))
     act_figs, act_tabs = activation_outputs(final.network, patches, predictions, spec, tasks)
     figures += act_figs
     tables += act_tabs + architecture_outputs(final.network, patches)
