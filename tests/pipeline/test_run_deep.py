@@ -39,3 +39,6 @@ def test_deep_stage_in_a_study(tmp_path):
     deep = run["deep"]   # issue 27: whether it learned and how it was trained, in run.json and the report
     assert isinstance(deep["learned"], bool) and any(n.startswith("final network: about") for n in deep["notes"])
     assert "min_val_cases" in html and ("no architecture learned" in html) == (not deep["learned"])
+    # issue 27 item 5: the Grad-CAM randomisation check and tumour share tables are in the deep section
+    assert "cnn gradcam randomisation" in html and "cnn gradcam tumour share" in html
+    assert "spearman" in html and "share_in_tumour" in html
