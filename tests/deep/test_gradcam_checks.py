@@ -62,7 +62,8 @@ def test_reinitialises_exactly_the_named_blocks_in_order(monkeypatch):
     def spy(block):
         old = [p.detach().clone() for p in block.parameters()]
         original(block)
-        seen.append(([tuple(p.shape) for p in old], any(not torch.equal(o, p) for o, p in zip(old, block.parameters()))))
+        changed = any(not torch.equal(o, p) for o, p in zip(old, block.parameters()))
+        seen.append(([tuple(p.shape) for p in old], changed))
 
     monkeypatch.setattr(gradcam_checks, "_reinitialise", spy)
     table = randomisation_check(net, torch.randn(1, 1, 8, 8, 8), class_index=1)

@@ -3,7 +3,8 @@ patient-grouped cross-validation, deep features fused with clinical variables, a
 
 Needs the optional dependencies in requirements/deep.txt (torch, MONAI); the names below load torch lazily, on
 first use, so `hccrad.deep.spec.DeepSpec` (part of the study spec) never imports torch. Modules: `data` (crops, slices, augmentation, Dataset), `whole` (whole slices), `networks`, `train`, `cv`,
-`features`, `gradcam`, `activation` (feature maps by predicted class), `architecture` (layer table),
+`features`, `gradcam`, `gradcam_checks` (randomisation check, tumour share), `activation` (feature maps by
+predicted class), `architecture` (layer table),
 `targets` (stage task labels), `sanity` (positive control), `pretrained` (user checkpoints), `study` (the
 study stage); see docs/deep.md.
 """
@@ -53,6 +54,8 @@ _WHERE = {
     'evaluate_loss': 'hccrad.deep.train',
     'fusion_pipeline': 'hccrad.deep.features',
     'grad_cam': 'hccrad.deep.gradcam',
+    'randomisation_check': 'hccrad.deep.gradcam_checks',
+    'attribution_share': 'hccrad.deep.gradcam_checks',
     'item_targets': 'hccrad.deep.data',
     'join_features': 'hccrad.deep.features',
     'largest_slices': 'hccrad.deep.data',
