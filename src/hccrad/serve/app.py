@@ -258,7 +258,8 @@ def create_app(bundle_path: Path, *, token: str | None = None, max_upload_mb: in
                   summary="Predict from an uploaded case (multipart) and the clinical variables",
                   openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
                       "type": "object", "properties": {
-                          **{f.name: {"type": "number"} for f in fields},
+                          **{f.name: ({"type": "string", "enum": list(f.levels)} if f.levels else {"type": "number"})
+                             for f in fields},
                           "archive": {"type": "string", "format": "binary",
                                       "description": "zip of <role>.nii.gz files and/or <phase>/ DICOM folders"},
                           **{f"file_{r}": {"type": "string", "format": "binary"} for r in imaging.roles}}}}}}})
