@@ -3,8 +3,8 @@
 Each input variable of a bundle (``ModelBundle.input_features``) becomes one field carrying its unit,
 definition, training range and allowed categories (``allowed_values``); a categorical variable (``kind:
 "categorical"``) becomes a select box of its level texts, and any other text is refused naming the field.
-A value is accepted when it is a finite number, one of the allowed categories (if the bundle lists them) and inside the *accepted* range,
-the rule of :func:`hccrad.models.bundle.bundle_scores`: the training range ``[lo, hi]`` widened by
+A value is accepted when it is a finite number, one of the allowed categories (if the bundle lists them)
+and inside the *accepted* range, the rule of :func:`hccrad.models.bundle.bundle_scores`: the training range ``[lo, hi]`` widened by
 ``range_tolerance x (hi - lo)`` on each side (tolerance 0.5 by default). Values inside the accepted range but
 outside the training range are scored with a warning (extrapolation). Before that, the value must fit the
 variable's declared type and hard bounds (:mod:`hccrad.serve.bounds`): a binary variable takes 0 or 1 only (it
