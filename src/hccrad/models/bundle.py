@@ -12,6 +12,14 @@ type and loader its ``schema.json`` names is on the exact allow-list of the mode
 (:mod:`hccrad.models.trusted_types`); the schema is read as plain JSON and checked before skops constructs
 anything, so a file naming e.g. a numpy function that runs a string is refused without running it.
 
+Categorical predictors (format version 2) are one variable each: ``{"name": "BCLC", "kind": "categorical",
+"levels": ["A", "B", "C"], "reference": "A", "coefficients": {"B": b1, "C": b2}}`` (optional ``unit`` and
+``definition``; no other key is accepted on load). Scoring expands the level to treatment dummies exactly as
+:class:`hccrad.models.dummies.DummyEncoder` does (``BCLC[B] = 1{BCLC = "B"}``, level text by
+:func:`hccrad.cohort.categorical.level_text`) and adds ``b_l`` for the patient's level (0 for the reference):
+a standardised dummy's centre and scale are folded into ``b_l`` and the intercept when the bundle is written.
+A blank or a value that is not a level is refused, naming the field, the value and the case.
+
 ``spec_hash`` (SHA-256 of the canonical JSON without the hash) is checked on load, so a hand-edited
 coefficient is noticed.
 """
@@ -32,6 +40,7 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from hccrad.cohort.categorical import as_levels, dummy_name
 from hccrad.core.errors import InputError, ModelError
 from hccrad.models.factory import ColumnSelector, ScoreFusion, scores_of, selected_features
 from hccrad.models.logistic import LogisticModel, format_formula
@@ -40,7 +49,8 @@ from hccrad.models.trusted_types import ALLOWED_LOADERS, MODEL_KIND_TYPES, allow
 logger = logging.getLogger(__name__)
 
 FORMAT = "hccrad-model-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: categorical variables; version-1 bundles (numbers only) still load
+CATEGORICAL_KEYS = frozenset({"name", "kind", "levels", "reference", "coefficients", "unit", "definition"})
 
 
 def _versions() -> dict[str, str]:
@@ -66,6 +76,84 @@ def _dist(s: np.ndarray) -> dict[str, float]:
     q = np.percentile(s, [0, 25, 50, 75, 100])
     return {"mean": float(np.mean(s)), "sd": float(np.std(s, ddof=1)), "min": float(q[0]), "p25": float(q[1]),
             "median": float(q[2]), "p75": float(q[3]), "max": float(q[4])}
+
+
+def is_categorical(variable: dict) -> bool:
+    return variable.get("kind") == "categorical"
+
+
+def expanded_variables(variables: list[dict]) -> list[dict]:
+    """The bundle's variables with each categorical one replaced by its dummies ``name[level]`` (coefficient
+    ``b_level``, centre 0, scale 1, range [0, 1]): the numeric form the scoring and the page use."""
+    out = []
+    for v in variables:
+        if not is_categorical(v):
+            out.append(v)
+            continue
+        out += [{"name": dummy_name(v["name"], lv), "coefficient": float(v["coefficients"][lv]), "center": 0.0,
+                 "scale": 1.0, "range": [0.0, 1.0], "unit": None,
+                 "definition": f"1 if {v['name']} is {lv!r}, 0 otherwise (reference {v['reference']!r})"}
+                for lv in v["levels"] if lv != v["reference"]]
+    return out
+
+
+def with_dummies(bundle_name: str, variables: list[dict], df: pd.DataFrame, id_col: str | None) -> pd.DataFrame:
+    """``df`` with the dummy columns of the categorical ``variables``; a missing column, a blank or a value that
+    is not a level is refused naming the field, the value and the case."""
+    cats = [v for v in variables if is_categorical(v)]
+    if not cats:
+        return df
+    add = {}
+    for v in cats:
+        name = v["name"]
+        if name not in df.columns:
+            raise ModelError(f"input lacks column {name!r} required by model {bundle_name!r}", field=name,
+                             hint=f"provide {name!r}: one of {v['levels']}")
+        text = as_levels(df[name])
+        bad = text.isna() | ~text.isin(list(v["levels"]))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            case = str(df[id_col].iloc[i]) if id_col and id_col in df.columns else str(df.index[i])
+            value = df[name].iloc[i]
+            what = "missing value" if text.iloc[i] is None else f"unknown level {value!r} of {name!r}"
+            raise ModelError(f"{what}; expected one of {list(v['levels'])}", field=name, case=case,
+                             hint="use a level the model was fitted with")
+        for lv in v["levels"]:
+            if lv != v["reference"]:
+                add[dummy_name(name, lv)] = (text == lv).to_numpy(float)
+    return df.assign(**add)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
+def check_variables(variables, file: Path | None = None) -> None:
+    """Refuse malformed categorical variables (unknown keys, levels not unique texts, reference not a level,
+    coefficients not exactly the non-reference levels) and unknown variable kinds."""
+    for v in variables if isinstance(variables, list) else []:
+        if not isinstance(v, dict) or "kind" not in v:
+            continue
+        name = v.get("name")
+        if v["kind"] != "categorical":
+            raise InputError(f"variable {name!r} has unknown kind {v['kind']!r}", file=file, field=str(name),
+                             hint="hccrad knows kind 'categorical' (numbers have no kind)")
+        extra = sorted(set(v) - CATEGORICAL_KEYS)
+        levels, ref, coefs = v.get("levels"), v.get("reference"), v.get("coefficients")
+        problem = None
+        if extra:
+            problem = f"unknown key(s) {extra}"
+        elif not isinstance(name, str) or not isinstance(levels, list) or len(levels) < 2 \
+                or not all(isinstance(lv, str) for lv in levels) or len(set(levels)) != len(levels):
+            problem = "needs a name and at least two distinct text levels"
+        elif ref not in levels:
+            problem = f"reference {ref!r} is not one of the levels {levels}"
+        elif not isinstance(coefs, dict) or set(coefs) != set(levels) - {ref} \
+                or not all(_is_number(c) for c in coefs.values()):
+            problem = "coefficients must give one finite number for each level but the reference"
+        if problem:
+            raise InputError(f"categorical variable {name!r}: {problem}", file=file, field=str(name),
+                             hint=f"allowed keys: {sorted(CATEGORICAL_KEYS)}")
 
 
 @dataclass(frozen=True)
@@ -102,7 +190,7 @@ class ModelBundle:
         rows = [{"variable": v["name"], "coefficient": v.get("coefficient"), "center": v.get("center", 0.0),
                  "scale": v.get("scale", 1.0), "unit": v.get("unit"),
                  "range_min": (v.get("range") or [None, None])[0], "range_max": (v.get("range") or [None, None])[1],
-                 "definition": v.get("definition")} for v in self.spec["variables"]]
+                 "definition": v.get("definition")} for v in expanded_variables(self.spec["variables"])]
         return pd.DataFrame(rows).set_index("variable")
 
     def formula(self, digits: int = 4) -> str:
@@ -112,7 +200,7 @@ class ModelBundle:
             raise ModelError(f"bundle {self.name!r} is not linear; it has no formula")
         b0 = float(self.spec["intercept"])
         coefs = {}
-        for v in self.spec["variables"]:
+        for v in expanded_variables(self.spec["variables"]):
             c, m, s = v["coefficient"], v.get("center", 0.0), v.get("scale", 1.0)
             if c is None:
                 raise ModelError(f"coefficient of {v['name']!r} is not published", field=v["name"])
@@ -168,8 +256,12 @@ def bundle_from_pipeline(
             return fused
     steps = pipeline.steps if isinstance(pipeline, Pipeline) else [("model", pipeline)]
     final = steps[-1][1]
-    linear = (isinstance(final, LogisticModel)
-              and all(isinstance(s, (ColumnSelector, SelectorMixin, StandardScaler)) for _, s in steps[:-1])
+    from hccrad.models.dummies import DummyEncoder
+
+    encoders = [s for _, s in steps[:-1] if isinstance(s, DummyEncoder)]
+    linear = (isinstance(final, LogisticModel) and len(encoders) <= 1
+              and all(isinstance(s, (ColumnSelector, SelectorMixin, StandardScaler, DummyEncoder))
+                      for _, s in steps[:-1])
               and sum(isinstance(s, StandardScaler) for _, s in steps[:-1]) <= 1)
     y = np.asarray(y_train).ravel()
     first = steps[0][1]
@@ -180,11 +272,14 @@ def bundle_from_pipeline(
         X_in = X_train[feats]
     score = np.asarray(pipeline.decision_function(X_in) if linear else scores_of(pipeline, X_in), float)
     base = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "outcome": outcome, "source": source,
+        "format": FORMAT, "format_version": 1, "name": name, "outcome": outcome, "source": source,
         "versions": _versions(), "thresholds": dict(thresholds or {}), "range_tolerance": range_tolerance,
         "training_summary": {"n": int(len(y)), "n_positive": int((y == np.unique(y)[-1]).sum()),
                              "score": _dist(score)},
     }
+    if not linear and encoders:
+        raise ModelError(f"model {name!r} with categorical predictors is not a plain logistic model: no bundle",
+                         hint="a JSON bundle needs [selection/scaling steps +] a logistic final step")
     if not linear:
         ranges = {f: [float(X_train[f].min()), float(X_train[f].max())] for f in feats}
         spec = {**base, "kind": "skops", "link": "unknown", "input_features": feats, "ranges": ranges,
@@ -200,14 +295,32 @@ def bundle_from_pipeline(
             center.update({n: float(m) for n, m in zip(names, mean)})
             scale.update({n: float(v) for n, v in zip(names, sc)})
     variables = []
+    intercept = float(final.intercept_[0])
+    coded = _dummy_columns(encoders[0]) if encoders else {}
+    categorical: dict[str, dict] = {}
     for n, c in zip(final.feature_names_in_, final.coef_[0]):
         n = str(n)
+        if n in coded:  # a dummy: its centre and scale folded into the level's coefficient and the intercept
+            col, level = coded[n]
+            if col not in categorical:
+                levels, ref = encoders[0].codings[col]
+                categorical[col] = {"name": col, "kind": "categorical", "levels": [str(lv) for lv in levels],
+                                    "reference": str(ref), "coefficients": {str(lv): 0.0 for lv in levels
+                                                                            if lv != ref},
+                                    "unit": units.get(col), "definition": definitions.get(col)}
+                variables.append(categorical[col])
+            m, sc = float(center.get(n, 0.0)), float(scale.get(n, 1.0))
+            categorical[col]["coefficients"][str(level)] = float(c) / sc
+            intercept -= float(c) * m / sc
+            continue
         variables.append({
             "name": n, "coefficient": float(c), "center": float(center.get(n, 0.0)), "scale": float(scale.get(n, 1.0)),
             "unit": units.get(n), "definition": definitions.get(n),
             "range": [float(X_train[n].min()), float(X_train[n].max())],
         })
-    spec = {**base, "kind": "linear", "link": "logit", "score_name": "score", "intercept": float(final.intercept_[0]),
+    if categorical:  # version 2: older readers refuse it rather than misread the levels
+        base["format_version"] = FORMAT_VERSION
+    spec = {**base, "kind": "linear", "link": "logit", "score_name": "score", "intercept": intercept,
             "fit_method": getattr(final, "method_", "mle"), "variables": variables}
     bundle = ModelBundle(spec)
     check = bundle_scores(bundle, X_train, check_ranges=False)
@@ -215,6 +328,12 @@ def bundle_from_pipeline(
         raise ModelError(f"bundle {name!r} does not reproduce the pipeline's scores (max diff "
                          f"{np.max(np.abs(check - score)):.3g})", hint="report this as a bug")
     return bundle
+
+
+def _dummy_columns(encoder) -> dict[str, tuple[str, str]]:
+    """{dummy column: (categorical column, level)} of a fitted DummyEncoder."""
+    return {dummy: (col, level) for col, by_level in encoder.level_columns().items()
+            for level, dummy in by_level.items() if dummy is not None}
 
 
 def _fusion_bundle(fus: ScoreFusion, X_train, y_train, name, **kw) -> ModelBundle | None:
@@ -236,7 +355,7 @@ def _fusion_bundle(fus: ScoreFusion, X_train, y_train, name, **kw) -> ModelBundl
                   "range": [float(full[n].min()), float(full[n].max())]}
                  for n, c in zip(final.feature_names_in_, final.coef_[0])]
     s = np.asarray(fus.decision_function(X_train), float)
-    spec = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "outcome": kw["outcome"],
+    spec = {"format": FORMAT, "format_version": inner.spec["format_version"], "name": name, "outcome": kw["outcome"],
             "source": kw["source"], "versions": _versions(), "thresholds": dict(kw["thresholds"] or {}),
             "range_tolerance": kw["range_tolerance"], "kind": "linear", "link": "logit", "score_name": "score",
             "training_summary": {"n": int(len(y)), "n_positive": int((y == np.unique(y)[-1]).sum()), "score": _dist(s)},
@@ -263,6 +382,10 @@ def load_bundle(path: str | Path) -> ModelBundle:
     if spec.get("format_version", 0) > FORMAT_VERSION:
         raise InputError(f"bundle format {spec['format_version']} is newer than this hccrad reads", file=file,
                          hint="upgrade hccrad")
+    check_variables(spec.get("variables"), file)
+    for d in (spec.get("derived") or {}).values():
+        if isinstance(d, dict) and isinstance(d.get("spec"), dict):
+            check_variables(d["spec"].get("variables"), file)
     if "spec_hash" in spec and spec["spec_hash"] != spec_hash(spec):
         raise InputError("bundle content does not match its spec_hash (edited by hand?)", file=file,
                          hint="re-save the bundle with ModelBundle.save, or restore the original file")
@@ -427,7 +550,8 @@ def bundle_scores(bundle: ModelBundle, df: pd.DataFrame, *, id_col: str | None =
 
             df[dname] = bundle_scores(load_published(d["bundle"]), df, id_col=id_col, check_ranges=check_ranges,
                                       standardize=standardize)
-    variables = spec["variables"]
+    df = with_dummies(bundle.name, spec["variables"], df, id_col)
+    variables = expanded_variables(spec["variables"])
     unpublished = [v["name"] for v in variables if v.get("coefficient") is None]
     if unpublished or spec.get("intercept") is None:
         raise ModelError(f"model {bundle.name!r} cannot be scored: coefficient(s) not published for "

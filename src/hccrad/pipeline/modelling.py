@@ -190,8 +190,6 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
         coef, formula = _coefficients(final)
         bundle = None
         try:
-            if codings:  # the bundle's input checks and the web page take numbers only
-                raise ModelError(f"categorical predictor(s) {sorted(codings)} cannot be bundled yet")
             made = bundle_from_pipeline(final, Xtr[cols], ytr, ms.name, thresholds={"youden": threshold},
                                         outcome=r.column, source=f"hccrad study {spec.name!r}")
             if made.kind == "linear" and made.spec.get("link") == "logit":

@@ -37,7 +37,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import ConfigDict, Field as PydField, StrictFloat, create_model
+from pydantic import ConfigDict, Field as PydField, StrictFloat, StrictStr, create_model
 from starlette.datastructures import UploadFile
 
 from hccrad.core.errors import HccradError, InputError
@@ -79,7 +79,8 @@ def _inputs_model(fields):
     for i, f in enumerate(fields):
         desc = " ".join(p for p in [f.definition or "", f"unit: {f.unit}." if f.unit else "",
                                     f.describe_range() + "."] if p)
-        defs[f"v{i}"] = (StrictFloat | None, PydField(default=None, alias=f.name, description=desc))
+        kind = StrictStr if f.levels else StrictFloat  # a categorical variable takes its level's text
+        defs[f"v{i}"] = (kind | None, PydField(default=None, alias=f.name, description=desc))
     return create_model("PatientInputs", __config__=ConfigDict(extra="forbid", populate_by_name=False), **defs)
 
 
@@ -257,7 +258,8 @@ def create_app(bundle_path: Path, *, token: str | None = None, max_upload_mb: in
                   summary="Predict from an uploaded case (multipart) and the clinical variables",
                   openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
                       "type": "object", "properties": {
-                          **{f.name: {"type": "number"} for f in fields},
+                          **{f.name: ({"type": "string", "enum": list(f.levels)} if f.levels else {"type": "number"})
+                             for f in fields},
                           "archive": {"type": "string", "format": "binary",
                                       "description": "zip of <role>.nii.gz files and/or <phase>/ DICOM folders"},
                           **{f"file_{r}": {"type": "string", "format": "binary"} for r in imaging.roles}}}}}}})
@@ -279,7 +281,7 @@ def create_app(bundle_path: Path, *, token: str | None = None, max_upload_mb: in
                 "image_features": sorted(image_features),
                 "fields": [{"name": f.name, "unit": f.unit, "definition": f.definition, "kind": f.kind,
                             "training_range": f.training_range, "accepted_range": f.accepted_range,
-                            "choices": f.choices, **(f.rule.as_dict() if f.rule else {})} for f in all_fields]}
+                            "choices": f.choices, "levels": f.levels, **(f.rule.as_dict() if f.rule else {})} for f in all_fields]}
 
     return app
 

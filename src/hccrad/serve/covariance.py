@@ -16,7 +16,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from hccrad.core.errors import DataError, ModelError
-from hccrad.models.bundle import ModelBundle, bundle_scores
+from hccrad.models.bundle import ModelBundle, bundle_scores, expanded_variables, with_dummies
 
 
 def add_covariance(bundle: ModelBundle, X_train: pd.DataFrame, y_train, *, atol: float = 1e-6) -> ModelBundle:
@@ -35,7 +35,8 @@ def add_covariance(bundle: ModelBundle, X_train: pd.DataFrame, y_train, *, atol:
                 raise ModelError(f"derived variable {dname!r} refers to another bundle", field=dname,
                                  hint="add the column to X_train")
             df[dname] = bundle_scores(ModelBundle(d["spec"]), df, id_col=None, check_ranges=False)
-    variables = spec["variables"]
+    df = with_dummies(bundle.name, spec["variables"], df, None)  # categorical: its dummies (0/1)
+    variables = expanded_variables(spec["variables"])
     missing = [v["name"] for v in variables if v["name"] not in df.columns]
     if missing:
         raise DataError(f"X_train lacks the bundle variable(s) {missing}", field=missing[0])

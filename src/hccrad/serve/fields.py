@@ -1,9 +1,10 @@
 """Form fields generated from a model bundle, and validation of one patient's inputs against them.
 
 Each input variable of a bundle (``ModelBundle.input_features``) becomes one field carrying its unit,
-definition, training range and allowed categories (``allowed_values``). A value is accepted when it is a
-finite number, one of the allowed categories (if the bundle lists them) and inside the *accepted* range,
-the rule of :func:`hccrad.models.bundle.bundle_scores`: the training range ``[lo, hi]`` widened by
+definition, training range and allowed categories (``allowed_values``); a categorical variable (``kind:
+"categorical"``) becomes a select box of its level texts, and any other text is refused naming the field.
+A value is accepted when it is a finite number, one of the allowed categories (if the bundle lists them)
+and inside the *accepted* range, the rule of :func:`hccrad.models.bundle.bundle_scores`: the training range ``[lo, hi]`` widened by
 ``range_tolerance x (hi - lo)`` on each side (tolerance 0.5 by default). Values inside the accepted range but
 outside the training range are scored with a warning (extrapolation). Before that, the value must fit the
 variable's declared type and hard bounds (:mod:`hccrad.serve.bounds`): a binary variable takes 0 or 1 only (it
@@ -18,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 from hccrad.core.errors import ModelError
-from hccrad.models.bundle import ModelBundle
+from hccrad.models.bundle import ModelBundle, expanded_variables
 from hccrad.serve.bounds import ValueRule, value_rule
 
 
@@ -33,12 +34,15 @@ class Field:
     accepted_range: tuple[float, float] | None
     choices: tuple[float, ...] | None
     rule: ValueRule | None = None
+    levels: tuple[str, ...] | None = None  # a categorical variable: its levels (a select box of texts)
 
     @property
     def kind(self) -> str:
-        return "select" if self.choices else "number"
+        return "select" if self.choices or self.levels else "number"
 
     def describe_range(self) -> str:
+        if self.levels:
+            return "one of " + ", ".join(self.levels)
         if self.choices:
             return "one of " + ", ".join(f"{c:g}" for c in self.choices)
         if self.training_range is None:
@@ -85,6 +89,10 @@ def bundle_fields(bundle: ModelBundle, exclude: set[str] | frozenset[str] = froz
         if name in exclude:
             continue
         v = meta.get(name, {"name": name})
+        if v.get("kind") == "categorical":
+            fields.append(Field(name=name, unit=v.get("unit"), definition=v.get("definition"), training_range=None,
+                                accepted_range=None, choices=None, levels=tuple(v["levels"])))
+            continue
         rng = v.get("range")
         training = accepted = None
         if rng is not None and None not in rng:
@@ -101,18 +109,26 @@ def bundle_fields(bundle: ModelBundle, exclude: set[str] | frozenset[str] = froz
     return fields
 
 
-def parse_inputs(fields: list[Field], raw: dict[str, object]) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
+def parse_inputs(fields: list[Field], raw: dict[str, object]
+                 ) -> tuple[dict[str, float | str], dict[str, str], dict[str, str]]:
     """Validate raw values (strings from a form or numbers from JSON) against ``fields``.
 
     Returns (values, errors, warnings): ``errors`` and ``warnings`` map a field name to a message.
     """
-    values: dict[str, float] = {}
+    values: dict[str, float | str] = {}
     errors: dict[str, str] = {}
     warnings: dict[str, str] = {}
     for f in fields:
         r = raw.get(f.name)
         if r is None or (isinstance(r, str) and not r.strip()):
             errors[f.name] = "required: enter a value" + (f" ({f.describe_range()})" if f.training_range or f.choices else "")
+            continue
+        if f.levels is not None:
+            text = r.strip() if isinstance(r, str) else None
+            if text in f.levels:
+                values[f.name] = text
+            else:
+                errors[f.name] = f"unknown level {r!r}; choose {f.describe_range()}"
             continue
         if isinstance(r, bool):
             errors[f.name] = "must be a number, not true/false"
@@ -179,7 +195,7 @@ def check_servable(bundle: ModelBundle) -> None:
     if spec.get("intercept") is None:
         raise ModelError(f"bundle {bundle.name!r}: the intercept is not published", field="intercept",
                          hint="a page for one patient needs the full formula")
-    for v in spec["variables"]:
+    for v in expanded_variables(spec["variables"]):
         if v.get("coefficient") is None:
             raise ModelError(f"bundle {bundle.name!r}: coefficient not published", field=v["name"],
                              hint="a page for one patient needs the full formula")

@@ -37,7 +37,7 @@ from scipy import stats
 from scipy.special import expit
 
 from hccrad.core.errors import DataError, ModelError
-from hccrad.models.bundle import ModelBundle, bundle_scores, predict_bundle
+from hccrad.models.bundle import ModelBundle, bundle_scores, expanded_variables, predict_bundle, with_dummies
 from hccrad.survival.nomogram import nomogram_points
 
 logger = logging.getLogger(__name__)
@@ -122,9 +122,10 @@ def _linear_parts(bundle: ModelBundle, df: pd.DataFrame) -> tuple[pd.DataFrame, 
 
                 inner = load_published(d["bundle"])
             row[dname] = bundle_scores(inner, row, id_col=None, check_ranges=False)
+    row = with_dummies(bundle.name, spec["variables"], row, None)  # a categorical variable: its 0/1 dummies
     b0 = float(spec["intercept"])
     rows, z = [], []
-    for v in spec["variables"]:
+    for v in expanded_variables(spec["variables"]):
         c, m, s = float(v["coefficient"]), float(v.get("center", 0.0)), float(v.get("scale", 1.0))
         x = float(row[v["name"]].iloc[0])
         b = c / s
@@ -136,7 +137,7 @@ def _linear_parts(bundle: ModelBundle, df: pd.DataFrame) -> tuple[pd.DataFrame, 
 
 
 def _points(bundle: ModelBundle, table: pd.DataFrame, b0: float) -> pd.Series | None:
-    ranges = {v["name"]: v.get("range") for v in bundle.spec["variables"]}
+    ranges = {v["name"]: v.get("range") for v in expanded_variables(bundle.spec["variables"])}
     if any(r is None or None in r or float(r[1]) <= float(r[0]) for r in ranges.values()):
         return None
     params = pd.Series({"const": b0, **dict(zip(table["variable"], table["coefficient"]))}, dtype=float)
@@ -159,7 +160,7 @@ def _se(bundle: ModelBundle, z: np.ndarray) -> tuple[float | None, str]:
     if not cov:
         return None, ("point estimate only: the bundle does not store the covariance of its coefficients, so no "
                       "confidence interval can be computed")
-    names = ["intercept"] + [v["name"] for v in bundle.spec["variables"]]
+    names = ["intercept"] + [v["name"] for v in expanded_variables(bundle.spec["variables"])]
     terms = list(cov.get("terms", []))
     V = np.asarray(cov.get("matrix"), dtype=float)
     if sorted(terms) != sorted(names) or V.shape != (len(terms), len(terms)):
