@@ -348,3 +348,16 @@ def test_too_many_bad_cases_are_refused_even_when_leaving_out(tmp_path):
     errs = errors_of(preflight(load_spec(path), workers=1))
     assert {p.case_id for p in errs} == {"P002", "P005", "P007", None}, format_problems(errs)
     assert any("3 of 12 cases" in p.message for p in errs)
+
+
+def test_missing_id_column_is_named_not_a_key_error(tmp_path):
+    """A clinical table without the id column: validate names the file and the column (with a close match),
+    never a KeyError traceback; run refuses the same way."""
+    path = write_study(tmp_path, clinical_table().rename(columns={"pid": "patient"}))
+    res = runner.invoke(app, ["validate", str(path)], env={"COLUMNS": "1000"})
+    out = " ".join(res.output.split())
+    assert res.exit_code == 2 and "Traceback" not in res.output and "KeyError" not in res.output, res.output
+    assert "missing id column 'pid'" in out and "clinical.csv" in out, res.output
+    with pytest.raises((PreflightError, SpecError)):
+        run_study(load_spec(path, check_files=False))
+    assert not (tmp_path / "results").exists()

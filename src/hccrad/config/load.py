@@ -196,6 +196,11 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
             except HccradError as exc:
                 problems.append(f"{at('data', 'clinical')}data.clinical: {exc.message}"
                                 + (f" ({exc.hint})" if exc.hint else ""))
+            if clinical_cols and spec.data.id_column not in clinical_cols:
+                problems.append(f"{at('data', 'clinical')}clinical table {spec.data.clinical.name}: missing id "
+                                f"column {spec.data.id_column!r}{_did_you_mean(spec.data.id_column, clinical_cols)} "
+                                "(set data.id_column to the column holding the patient ids, rename it with "
+                                "data.columns, or number the rows with data.row_ids in a clinical-only study)")
     if not problems:
         problems += [f"{at('data')}{p}" for p in mapping_header_problems(spec)]
     if spec.deep is not None and spec.deep.pretrained is not None and not Path(spec.deep.pretrained).is_file():
