@@ -47,6 +47,20 @@ def check_case_ids(frame: pd.DataFrame, id_column: str, path: Path | str | None)
                               "'\\', '..' or a leading '.'")
 
 
+def case_files(spec: StudySpec, row: pd.Series) -> tuple[dict[str, object], dict[str, object]]:
+    """({"image_<phase>": path}, {"mask_<role>": path}) of one manifest row: every phase and the tumour mask
+    (always: a blank cell is reported by the inspector), the second-reader and liver masks where the row
+    names one. Used by `Study.image_files` and by the preflight, so both read the same files."""
+    d = spec.data
+    images = {f"image_{p}": row.get(f"image_{p}") for p in d.phases}
+    masks = {f"mask_{d.tumor_mask}": row.get(f"mask_{d.tumor_mask}")}
+    for role in (d.reader2_mask, d.liver_mask):
+        value = row.get(f"mask_{role}") if role else None
+        if isinstance(value, str) and value.strip():
+            masks[f"mask_{role}"] = value
+    return images, masks
+
+
 def order_cohorts(cohort_of_case: pd.Series, cohorts: CohortSpec) -> list[str]:
     """Cohorts present among the cases, in report order: training, the test cohorts in the order the spec
     names them, then any other cohort in order of appearance."""
@@ -262,15 +276,7 @@ class Study:
     def image_files(self, case_id: str) -> tuple[dict[str, str], dict[str, str]]:
         """(images, masks) of a case as manifest role → path: every `image_<phase>` of the spec, the tumour
         mask (always; blank is a problem) and the liver / second-reader masks when the manifest names one."""
-        row = self.table.loc[case_id]
-        spec = self.spec.data
-        images = {f"image_{p}": row.get(f"image_{p}") for p in spec.phases}
-        masks = {f"mask_{spec.tumor_mask}": row.get(f"mask_{spec.tumor_mask}")}
-        for m in (spec.reader2_mask, spec.liver_mask):
-            value = row.get(f"mask_{m}") if m else None
-            if isinstance(value, str) and value.strip():
-                masks[f"mask_{m}"] = value
-        return images, masks
+        return case_files(self.spec, self.table.loc[case_id])
 
     def inspect_case(self, case_id: str) -> CaseInspection:
         """Read the case's files once and list every problem (`hccrad.io.inspect`): readability with full

@@ -36,6 +36,7 @@ import pandas as pd
 
 from hccrad.cohort.categorical import Coding, as_levels, coding_of, codings_for, values_outside
 from hccrad.cohort.outcomes import code_levels, leave_out_reason, level_key, undeclared_values
+from hccrad.cohort.study import case_files
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
 from hccrad.io.inspect import InputProblem, inspect_case_images
@@ -430,19 +431,6 @@ def image_problems(spec: StudySpec, table: pd.DataFrame, *, workers: int = 2) ->
 def _inspect_case(job: tuple[str, dict, dict], options: dict) -> list[InputProblem]:
     case_id, images, masks = job
     return inspect_case_images(case_id, images, masks, **options)
-
-
-def case_files(spec: StudySpec, row: pd.Series) -> tuple[dict[str, object], dict[str, object]]:
-    """({"image_<phase>": path}, {"mask_<role>": path}) of a case: every phase and the tumour mask (a blank
-    cell is reported by the inspector), the liver and reader-2 masks where the case has one."""
-    d = spec.data
-    images = {f"image_{p}": row.get(f"image_{p}") for p in d.phases}
-    masks = {f"mask_{d.tumor_mask}": row.get(f"mask_{d.tumor_mask}")}
-    for role in (d.liver_mask, d.reader2_mask):
-        value = row.get(f"mask_{role}") if role else None
-        if isinstance(value, str) and value.strip():
-            masks[f"mask_{role}"] = value
-    return images, masks
 
 
 def format_problems(problems: list[InputProblem]) -> str:
