@@ -44,13 +44,12 @@ from sklearn.preprocessing import StandardScaler
 from hccrad.clinical.categorical import as_levels, dummy_name
 from hccrad.core.errors import InputError, ModelError
 from hccrad.models.factory import ColumnSelector, ScoreFusion, scores_of, selected_features
+from hccrad.models.bundle_schema import FORMAT, FORMAT_VERSION, migrate, validate_document
 from hccrad.models.logistic import LogisticModel, format_formula
 from hccrad.models.trusted_types import ALLOWED_LOADERS, MODEL_KIND_TYPES, allowed_types, kinds_of
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "hccrad-model-bundle"
-FORMAT_VERSION = 2  # 2: categorical variables; version-1 bundles (numbers only) still load
 CATEGORICAL_KEYS = frozenset({"name", "kind", "levels", "reference", "coefficients", "unit", "definition"})
 
 
@@ -221,6 +220,7 @@ class ModelBundle:
         if self.kind == "skops":  # dumped and checked first: a refused model leaves no half-written bundle
             model_bytes = _dump_skops(self.model, self.name)
             spec["model_kinds"] = _checked_kinds(model_bytes, self.name)
+        validate_document(spec, folder / "bundle.json")  # never write a bundle that would not load
         folder.mkdir(parents=True, exist_ok=True)
         spec["spec_hash"] = spec_hash(spec)
         (folder / "bundle.json").write_text(json.dumps(spec, indent=2, ensure_ascii=False))
@@ -390,6 +390,8 @@ def load_bundle(path: str | Path) -> ModelBundle:
     if "spec_hash" in spec and spec["spec_hash"] != spec_hash(spec):
         raise InputError("bundle content does not match its spec_hash (edited by hand?)", file=file,
                          hint="re-save the bundle with ModelBundle.save, or restore the original file")
+    spec = migrate(spec)
+    validate_document(spec, file)
     model = None
     if spec["kind"] == "skops":
         model = _load_skops(file.parent / "model.skops", spec.get("model_kinds"))
@@ -621,6 +623,8 @@ def load_published(name_or_path: str | Path) -> ModelBundle:
     spec = json.loads(ref.read_text(encoding="utf-8"))
     if spec.get("spec_hash") != spec_hash(spec):
         raise InputError("shipped bundle does not match its spec_hash", file=str(ref), hint="reinstall hccrad")
+    spec = migrate(spec)
+    validate_document(spec, str(ref))
     for w in spec.get("warnings", []):
         logger.warning("published model %s: %s", name, w)
     return ModelBundle(spec, None, None)
