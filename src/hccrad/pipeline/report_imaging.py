@@ -109,6 +109,7 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         rep.add_table(s, imaging.warnings, "Input warnings (cases analysed, but check them)", index=False,
                       key="input_warnings")
     _registration_qc(rep, s, imaging)
+    _preprocess_qc(rep, s, imaging)
     rep.add_text(s, f"{imaging.cache_hits} case(s) came from the cache of an earlier run (same inputs, settings "
                     f"and hccrad version); {imaging.cache_computed} were computed in this run.", "Cache",
                  key="cache_cases")
@@ -174,6 +175,21 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         rep.add_figure(s, fig, "Habitat maps on the reference phase",
                        f"Largest tumour slice of the first cases, zoomed to the tumour (10 voxels around it; "
                        f"{shown}); {habitat_colour_legend(k)} (k = {k}).", key="habitat_overlays")
+
+
+def _preprocess_qc(rep: Report, s: Section, imaging: ImagingResult) -> None:
+    """The per-case resampling and intensity QC (preprocess.spacing_mm, hu_window, n4, normalise;
+    `hccrad.preprocess.steps`): spacing and tumour volume before/after, share of tumour voxels clipped, the
+    range of the N4 bias field and the z-score's mean and SD in the intensity region, per phase."""
+    qc = imaging.preprocess_qc
+    if not len(qc):
+        return
+    shown = qc.dropna(axis=1, how="all")
+    shown = shown.loc[:, [c for c in shown.columns if c in ("case_id", "phase") or (shown[c].astype(str) != "").any()]]
+    rep.add_table(s, shown, f"Preprocessing QC after registration ({qc['steps'].iloc[0]}): spacing (x × y × z mm) "
+                            "and tumour volume (mL) before/after resampling, % of tumour voxels clipped by the HU "
+                            "window, range of the N4 bias field and the mean/SD the z-score used, per phase",
+                  index=False, key="preprocess_qc")
 
 
 def _registration_qc(rep: Report, s: Section, imaging: ImagingResult) -> None:
