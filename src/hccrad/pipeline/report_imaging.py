@@ -122,9 +122,14 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         ex = imaging.example_slices
         n = len(ex["phases"]) + len(ex["descriptors"])
         fig = plt.figure(figsize=(2.9 * n, 3.2))
-        plot_example_maps(fig, ex, units=imaging.descriptor_units)
+        hu = imaging.intensity_unit == "HU"
+        plot_example_maps(fig, ex, units=imaging.descriptor_units, phase_window=LIVER_WINDOW_HU if hu else None,
+                          intensity_unit=imaging.intensity_unit)
+        grey = (f"phases in the liver window {LIVER_WINDOW_HU[0]:g} to {LIVER_WINDOW_HU[1]:g} HU" if hu else
+                f"phases from each slice's 1st to 99th percentile ({imaging.intensity_unit})")
         rep.add_figure(s, fig, f"Phases and descriptor maps of {ex['case_id']}",
-                       "Descriptor maps are shown inside the tumour only (the region habitats are built from).",
+                       f"Zoomed to the tumour (8 voxels around it); {grey}; descriptor maps are shown inside the "
+                       "tumour only (the region habitats are built from), colour bars in their units.",
                        key="example_maps")
     if imaging.k_selection is not None:
         fig = plt.figure(figsize=(10, 4))
@@ -168,7 +173,8 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         fig, axes = panel_row(len(imaging.overlays), 4.0, 4.0)
         window = LIVER_WINDOW_HU if imaging.intensity_unit == "HU" else None
         for ax, ov in zip(axes, imaging.overlays):
-            plot_habitat_overlay(ax, *tumour_zoom(ov["image"], ov["labels"]), k, window=window)
+            plot_habitat_overlay(ax, *tumour_zoom(ov["image"], ov["labels"]), k, window=window,
+                                 unit=imaging.intensity_unit)
             ax.set_title(f"{ov['case_id']} ({ov['cohort']})")
         shown = (f"liver window {window[0]:g} to {window[1]:g} HU" if window else
                  "grey levels from the slice's 1st to 99th percentile")
