@@ -33,3 +33,31 @@ def test_phases_and_overlays_in_the_liver_window_with_a_unit_bar():
     plot_habitat_overlay(ax, example["phases"]["portal"], labels, 3, window=LIVER_WINDOW_HU, unit="HU")
     assert ax.images[0].get_clim() == LIVER_WINDOW_HU and "HU" in [a.get_ylabel() for a in fig.axes]
     plt.close("all")
+
+
+def test_preprocessing_qc_becomes_a_report_table(tmp_path):
+    from pathlib import Path
+
+    import pandas as pd
+
+    from hccrad.habitat.summary import habitat_summary
+    from hccrad.pipeline.imaging import ImagingResult
+    from hccrad.pipeline.registration_stage import preprocess_qc_table
+    from hccrad.pipeline.report_imaging import section_habitats
+    from hccrad.report.document import Report
+
+    X, labels = np.random.default_rng(0).normal(size=(60, 2)), np.repeat([1, 2, 3], 20)
+    row = {"case_id": "c1", "phase": "portal", "spacing_before_mm": "0.8 × 0.8 × 2.5", "spacing_after_mm": "1 × 1 × 1",
+           "shape_after": "19 × 19 × 20", "tumour_ml_before": 1.2, "tumour_ml_after": 1.19, "hu_window": "-100 to 300",
+           "clipped_pct": 0.5, "n4_bias_min": None, "n4_bias_max": None, "region": "", "region_mean": None,
+           "region_sd": None, "steps": "resample; hu_clip"}
+    imaging = ImagingResult(features=pd.DataFrame(), features_reader2=None,
+                            habitat_summary=habitat_summary([X], [labels], ["AE", "VE"], [1.0]), k_selection=None,
+                            n_habitats=3, model_path=Path("m.json"), errors=pd.DataFrame(),
+                            descriptor_names=["AE", "VE"], preprocess_qc=preprocess_qc_table([row]))
+    rep = Report(tmp_path, "t")
+    section_habitats(rep, imaging, ["c1"])
+    items = {i.key: i for s in rep.sections for i in s.items}
+    table = items["preprocess_qc"]
+    assert "resample; hu_clip" in table.title and "0.8 × 0.8 × 2.5" in table.body
+    assert "n4_bias_min" not in table.body and "region_mean" not in table.body  # steps not run: no columns
