@@ -48,6 +48,8 @@ def test_anisotropic_to_isotropic_keeps_masks_binary_and_non_empty(ct_case):
         assert list(rows[0]) == STEPS_QC_COLUMNS and len(rows) == 2
         assert rows[0]["spacing_before_mm"] == "0.8 × 0.8 × 2.5" and rows[0]["spacing_after_mm"] == "1 × 1 × 1"
         assert rows[0]["steps"] == "resample"
+        changed = abs(rows[0]["tumour_ml_after"] - rows[0]["tumour_ml_before"]) > 0.1 * rows[0]["tumour_ml_before"]
+        assert ("tumour volume" in rows[0]["warning"]) == changed, rows[0]
 
 
 def test_a_grid_that_empties_the_tumour_is_refused(ct_case):

@@ -198,6 +198,8 @@ def preprocess_registered_case(spec: StudySpec, case: Case, inputs: str, cache: 
         write_image(vol, preprocessed_path(out, case.case_id, kind, name))
     cache.put_json(case.case_id, {"grids": {f"{k}:{n}": _grid(v) for (k, n), v in _volumes(done).items()},
                                   "qc": rows}, inputs)
+    if rows and rows[0]["warning"]:
+        log.warning("case %s: preprocessing QC: %s", case.case_id, rows[0]["warning"])
     return done, rows
 
 
@@ -231,7 +233,10 @@ def preprocess_record(spec: StudySpec, qc: pd.DataFrame, path: str | None) -> di
             "normalise": pp.normalise, "intensity_region": pp.intensity_region, "qc_table": path,
             "n_cases": int(qc["case_id"].nunique()),
             "median_tumour_ml_before": float(qc["tumour_ml_before"].median()) if len(qc) else None,
-            "median_tumour_ml_after": float(qc["tumour_ml_after"].median()) if len(qc) else None}
+            "median_tumour_ml_after": float(qc["tumour_ml_after"].median()) if len(qc) else None,
+            "warnings": [f"case {c}: {w}" for c, w in
+                         qc.loc[qc["warning"].astype(str) != "", ["case_id", "warning"]].drop_duplicates()
+                         .itertuples(index=False)]}
 
 
 def descriptor_intensity_unit(spec: StudySpec) -> str:

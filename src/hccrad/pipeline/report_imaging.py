@@ -192,10 +192,12 @@ def _preprocess_qc(rep: Report, s: Section, imaging: ImagingResult) -> None:
         return
     shown = qc.dropna(axis=1, how="all")
     shown = shown.loc[:, [c for c in shown.columns if c in ("case_id", "phase") or (shown[c].astype(str) != "").any()]]
+    flagged = qc.loc[qc["warning"].astype(str) != "", "case_id"].nunique()
     rep.add_table(s, shown, f"Preprocessing QC after registration ({qc['steps'].iloc[0]}): spacing (x × y × z mm) "
                             "and tumour volume (mL) before/after resampling, % of tumour voxels clipped by the HU "
-                            "window, range of the N4 bias field and the mean/SD the z-score used, per phase",
-                  index=False, key="preprocess_qc")
+                            "window, range of the N4 bias field and the mean/SD the z-score used, per phase"
+                            + (f"; {flagged} case(s) warn (tumour volume changed by more than 10 %)" if flagged
+                               else ""), index=False, key="preprocess_qc")
 
 
 def _registration_qc(rep: Report, s: Section, imaging: ImagingResult) -> None:

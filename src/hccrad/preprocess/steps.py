@@ -7,7 +7,8 @@ comes last so that N4 and the z-score see the voxels the descriptor maps will se
 * Resampling (`resample_case`, `hccrad.preprocess.resample.resample_isotropic`): every phase and mask to
   `spacing_xyz` ((x, y, z) mm); images linear or B-spline, masks nearest neighbour or label-Gaussian (both
   keep one label per voxel; masks stay binary). A tumour mask left empty by the new grid is an error naming
-  the case, the mask file and `preprocess.spacing_mm`.
+  the case, the mask file and `preprocess.spacing_mm`; a tumour volume changed by more than
+  `MAX_VOLUME_CHANGE` (10 %) is a QC warning (a grid too coarse for the tumour).
 * CT (`hu_window`): every phase clipped to [lo, hi] HU, x' = min(max(x, lo), hi) (values stay in HU, so a
   phase difference such as AE = arterial − pre stays in HU).
 * MRI: N4 bias-field correction (Tustison et al., IEEE TMI 2010; SimpleITK, one thread, fitted inside the
@@ -30,8 +31,9 @@ from hccrad.preprocess.resample import resample_isotropic
 
 STEPS_QC_COLUMNS = ["case_id", "phase", "spacing_before_mm", "spacing_after_mm", "shape_after",
                     "tumour_ml_before", "tumour_ml_after", "hu_window", "clipped_pct", "n4_bias_min",
-                    "n4_bias_max", "region", "region_mean", "region_sd", "steps"]
+                    "n4_bias_max", "region", "region_mean", "region_sd", "steps", "warning"]
 N4_THREADS = 1  # byte-identical reruns
+MAX_VOLUME_CHANGE = 0.10  # QC warning when resampling changes the tumour volume by more than this fraction
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,11 @@ def process_case(case: Case, steps: GridIntensitySteps, *, tumour_mask: str, liv
     done = [name for name, on in (("resample", steps.spacing_xyz is not None), ("hu_clip", steps.hu_window),
                                   ("n4", steps.n4), ("zscore", steps.normalise == "zscore")) if on]
     after = out.masks[tumour_mask]
+    ml_after = float(tumour.sum()) * after.voxel_volume_mm3 / 1000.0
+    warning = ""
+    if abs(ml_after - ml_before) > MAX_VOLUME_CHANGE * ml_before:
+        warning = (f"tumour volume {ml_before:.3g} → {ml_after:.3g} mL after resampling "
+                   f"({100 * (ml_after - ml_before) / ml_before:+.0f} %)")
     rows = []
     for phase in case.images:
         rows.append({"case_id": case.case_id, "phase": phase,
@@ -165,11 +172,11 @@ def process_case(case: Case, steps: GridIntensitySteps, *, tumour_mask: str, liv
                      "spacing_after_mm": _xyz(out.images[phase].spacing),
                      "shape_after": " × ".join(str(n) for n in out.images[phase].shape[::-1]),
                      "tumour_ml_before": round(ml_before, 3),
-                     "tumour_ml_after": round(float(tumour.sum()) * after.voxel_volume_mm3 / 1000.0, 3),
+                     "tumour_ml_after": round(ml_after, 3),
                      "hu_window": "" if steps.hu_window is None else f"{steps.hu_window[0]:g} to {steps.hu_window[1]:g}",
                      "clipped_pct": qc[phase].get("clipped_pct"), "n4_bias_min": qc[phase].get("n4_bias_min"),
                      "n4_bias_max": qc[phase].get("n4_bias_max"),
                      "region": steps.region if steps.needs_region else "",
                      "region_mean": qc[phase].get("region_mean"), "region_sd": qc[phase].get("region_sd"),
-                     "steps": "; ".join(done)})
+                     "steps": "; ".join(done), "warning": warning})
     return out, rows
