@@ -47,8 +47,9 @@ def test_preprocessing_qc_becomes_a_report_table(tmp_path):
     from hccrad.report.document import Report
 
     X, labels = np.random.default_rng(0).normal(size=(60, 2)), np.repeat([1, 2, 3], 20)
-    row = {"case_id": "c1", "phase": "portal", "spacing_before_mm": "0.8 × 0.8 × 2.5", "spacing_after_mm": "1 × 1 × 1",
-           "shape_after": "19 × 19 × 20", "tumour_ml_before": 1.2, "tumour_ml_after": 1.19, "hu_window": "-100 to 300",
+    row = {"case_id": "c1", "phase": "portal", "spacing_before_mm": "0.8 × 0.8 × 2.5",
+           "spacing_after_mm": "1 × 1 × 1", "shape_after": "19 × 19 × 20", "tumour_ml_before": 1.2,
+           "tumour_ml_after": 1.19, "hu_window": "-100 to 300",
            "clipped_pct": 0.5, "n4_bias_min": None, "n4_bias_max": None, "region": "", "region_mean": None,
            "region_sd": None, "steps": "resample; hu_clip", "warning": ""}
     imaging = ImagingResult(features=pd.DataFrame(), features_reader2=None,

@@ -67,6 +67,10 @@ def _xyz(spacing_zyx: tuple[float, ...]) -> str:
     return " × ".join(f"{s:.4g}" for s in spacing_zyx[::-1])
 
 
+def _window_text(window: tuple[float, float] | None) -> str:
+    return "" if window is None else f"{window[0]:g} to {window[1]:g}"
+
+
 def resample_case(case: Case, steps: GridIntensitySteps, tumour_mask: str) -> Case:
     """Every phase and mask of `case` on the `steps.spacing_xyz` grid (see the module docstring)."""
     if steps.spacing_xyz is None:
@@ -173,7 +177,7 @@ def process_case(case: Case, steps: GridIntensitySteps, *, tumour_mask: str, liv
                      "shape_after": " × ".join(str(n) for n in out.images[phase].shape[::-1]),
                      "tumour_ml_before": round(ml_before, 3),
                      "tumour_ml_after": round(ml_after, 3),
-                     "hu_window": "" if steps.hu_window is None else f"{steps.hu_window[0]:g} to {steps.hu_window[1]:g}",
+                     "hu_window": _window_text(steps.hu_window),
                      "clipped_pct": qc[phase].get("clipped_pct"), "n4_bias_min": qc[phase].get("n4_bias_min"),
                      "n4_bias_max": qc[phase].get("n4_bias_max"),
                      "region": steps.region if steps.needs_region else "",
