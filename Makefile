@@ -49,6 +49,7 @@ browser:
 	  else echo "warning: chromium missing and not root; the browser tests will be skipped"; fi; }
 
 test: install browser
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -n 2 -q
 
 clean:

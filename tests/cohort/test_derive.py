@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hccrad.cohort.derive import DeriveSpec, derive_columns, load_derive_spec
+from hccrad.clinical.derive import DeriveSpec, derive_columns, load_derive_spec
 from hccrad.core.errors import DataError, InputError, SpecError
 from hccrad.testing import assert_close
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hccrad.cohort.columns import recode_column, uncovered_values
+from hccrad.config.columns import recode_column, uncovered_values
 from hccrad.cohort.study import Study
 from hccrad.config import load_spec
 from hccrad.core.errors import InputError, SpecError

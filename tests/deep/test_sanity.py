@@ -55,7 +55,7 @@ def test_a_training_that_cannot_learn_fails_the_control(patches):
 def test_stage_refuses_a_study_cnn_when_the_control_fails(synth_cohort_root):
     from hccrad.cohort.study import Study
     from hccrad.config import parse_spec
-    from hccrad.deep.study import run_deep_stage
+    from hccrad.pipeline.deep_stage import run_deep_stage
 
     root = synth_cohort_root
     study = Study(parse_spec({

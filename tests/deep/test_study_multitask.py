@@ -17,7 +17,7 @@ from hccrad.deep import build_patches, predict  # noqa: E402
 from hccrad.deep.cv import case_level  # noqa: E402
 from hccrad.deep.data import item_targets, survival_interval_classes  # noqa: E402
 from hccrad.deep.spec import DeepSpec  # noqa: E402
-from hccrad.deep.study import run_deep_stage  # noqa: E402
+from hccrad.pipeline.deep_stage import run_deep_stage  # noqa: E402
 from hccrad.deep.targets import stage_targets  # noqa: E402
 from hccrad.testing import assert_close  # noqa: E402
 

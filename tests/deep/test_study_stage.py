@@ -1,4 +1,4 @@
-"""The study's CNN stage (`hccrad.deep.study.run_deep_stage`) on a tiny synthetic cohort: every case scored
+"""The study's CNN stage (`hccrad.pipeline.deep_stage.run_deep_stage`) on a tiny synthetic cohort: every case scored
 once, training scores out of fold, seeded, Grad-CAM NIfTI on the reference grid, clear per-case errors."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hccrad.core.errors import HccradError  # noqa: E402
 from hccrad.deep import build_patches, predict  # noqa: E402
 from hccrad.deep.cv import case_level  # noqa: E402
 from hccrad.deep.spec import DeepSpec  # noqa: E402
-from hccrad.deep.study import load_deep_network, run_deep_stage  # noqa: E402
+from hccrad.pipeline.deep_stage import load_deep_network, run_deep_stage  # noqa: E402
 from hccrad.io.volume import read_image, write_image  # noqa: E402
 from hccrad.testing import assert_close  # noqa: E402
 

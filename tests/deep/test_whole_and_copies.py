@@ -18,7 +18,7 @@ from hccrad.deep.cv import cross_validate  # noqa: E402
 from hccrad.deep.data import build_patches, largest_slices, with_augmented_copies  # noqa: E402
 from hccrad.deep.networks import Task  # noqa: E402
 from hccrad.deep.spec import DeepSpec  # noqa: E402
-from hccrad.deep.study import _case_patches, run_deep_stage  # noqa: E402
+from hccrad.pipeline.deep_stage import _case_patches, run_deep_stage  # noqa: E402
 from hccrad.deep.train import NetworkSpec, TrainConfig  # noqa: E402
 from hccrad.deep.whole import choose_slices, whole_slices  # noqa: E402
 from hccrad.testing import assert_close  # noqa: E402

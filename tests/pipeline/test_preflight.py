@@ -244,7 +244,7 @@ def test_validate_fails_and_run_refuses_at_preflight_for_each_bad_input(tmp_path
         assert not (path.parent / "results").exists(), f"{name}: run wrote outputs before refusing"
 
 
-# ---- per-case images (hccrad.io.inspect) --------------------------------------------------------------
+# ---- per-case images (hccrad.preprocess.inspect) --------------------------------------------------------------
 
 SHAPE = (16, 16, 16)
 

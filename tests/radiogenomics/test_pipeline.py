@@ -17,6 +17,7 @@ from pydantic import ValidationError  # noqa: E402
 from hccrad.core.errors import InputError  # noqa: E402
 from hccrad.radiogenomics import RadiogenomicsConfig, read_counts, run_radiogenomics  # noqa: E402
 from hccrad.survival import kaplan_meier, logrank_test  # noqa: E402
+from hccrad.report.figures.radiogenomics import radiogenomics_figures  # noqa: E402
 
 from .conftest import PLANTED, blocked_network  # noqa: E402
 
@@ -74,7 +75,7 @@ def test_summary_tables_figures(rg_result):
     assert {"deseq2_results", "ssgsea_compare_signatures", "gsea_go_biological_process_2023",
             "score_gene_spearman", "os_logrank"} <= set(tables)
     assert all(isinstance(v, pd.DataFrame) for v in tables.values())
-    figs = rg_result.figures()
+    figs = radiogenomics_figures(rg_result)
     titles = [t for t, _ in figs]
     assert any("volcano" in t for t in titles) and any("Heatmap" in t for t in titles)
     assert any(t.startswith("Kaplan") for t in titles) and any(t.startswith("ssGSEA") for t in titles)

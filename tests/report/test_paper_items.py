@@ -14,7 +14,8 @@ from hccrad.report.paper import PAPERS, paper_items_markdown, paper_sections
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "paper_items.md"
-WRITERS = [*(ROOT / "src" / "hccrad" / "pipeline").glob("report*.py"), *(ROOT / "src" / "hccrad" / "deep").glob("*.py")]
+WRITERS = [*(ROOT / "src" / "hccrad" / "pipeline").glob("report*.py"), ROOT / "src" / "hccrad" / "pipeline" / "deep_stage.py",
+           *(ROOT / "src" / "hccrad" / "deep").glob("*.py")]
 
 
 def _produced_keys() -> set[str]:

@@ -11,13 +11,13 @@ from scipy import stats
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from hccrad.core.errors import DataError, ModelError
+from hccrad.models.stepwise import StepwiseSelector
 from hccrad.selection import (
     CorrelationPruner,
     LassoSelector,
     MRMRSelector,
     RFESelector,
     StabilityFilter,
-    StepwiseSelector,
     UnivariateFilter,
     VIFPruner,
     univariate_pvalues,

@@ -22,25 +22,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from hccrad.clinical.coding import level_key
 from hccrad.config.spec import ResponseOutcome, StudySpec
 
 LEFT_OUT_COLUMNS = ["case_id", "stage", "error", "message"]
-
-
-def level_key(value: object) -> object:
-    """The comparison key of a value: a float for anything numeric (1, 1.0, "1"), else the stripped text;
-    None for a blank."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, (bool, np.bool_, int, float, np.integer, np.floating)):
-        return float(value)
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return text
 
 
 def code_levels(values: pd.Series, coding: Mapping[object, int]) -> pd.Series:

@@ -15,21 +15,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hccrad.cohort.derive import derive_columns
+from hccrad.clinical.coding import is_positive  # noqa: F401  (re-exported: hccrad.cohort.study.is_positive)
+from hccrad.clinical.derive import derive_columns
 from hccrad.cohort.outcomes import code_levels, response_labels, undeclared_values
-from hccrad.cohort.columns import Role, column_record, read_study_table
+from hccrad.config.columns import Role, column_record, read_study_table
 from hccrad.config.spec import CohortSpec, DataSpec, StudySpec
 from hccrad.core.case import Case
 from hccrad.core.errors import InputError, SpecError
 from hccrad.core.ids import case_id_problem
-from hccrad.io.inspect import CaseInspection, inspect_and_load
+from hccrad.preprocess.inspect import CaseInspection, inspect_and_load
 from hccrad.io.volume import read_image
 
 log = logging.getLogger(__name__)
 
 
 def _read_table(path: Path, data: DataSpec | None = None, role: Role = "manifest") -> pd.DataFrame:
-    """A manifest or the clinical table as the spec declares it (`hccrad.cohort.columns.read_study_table`:
+    """A manifest or the clinical table as the spec declares it (`hccrad.config.columns.read_study_table`:
     any supported format, sheet, missing markers, renamed columns, recoded values)."""
     return read_study_table(Path(path), data if data is not None else DataSpec(clinical=path), role)
 
@@ -67,18 +68,6 @@ def order_cohorts(cohort_of_case: pd.Series, cohorts: CohortSpec) -> list[str]:
     present = list(dict.fromkeys(cohort_of_case))
     ordered = [cohorts.training] + [c for c in cohorts.tests if c in present]
     return ordered + [c for c in present if c not in ordered]
-
-
-def is_positive(values: pd.Series, positive: int | str) -> pd.Series:
-    """values == positive, comparing numbers as numbers (a 0/1 column read as 1.0 still matches 1)."""
-    if pd.api.types.is_numeric_dtype(values) and not isinstance(positive, str):
-        return values.astype(float) == float(positive)
-    num = pd.to_numeric(values, errors="coerce")
-    try:
-        pos = float(positive)
-    except (TypeError, ValueError):
-        return values.astype(str) == str(positive)
-    return (num == pos) | (values.astype(str) == str(positive))
 
 
 def _coded_events(table: pd.DataFrame, spec: StudySpec) -> pd.Series:
@@ -279,7 +268,7 @@ class Study:
         return case_files(self.spec, self.table.loc[case_id])
 
     def inspect_case(self, case_id: str) -> CaseInspection:
-        """Read the case's files once and list every problem (`hccrad.io.inspect`): readability with full
+        """Read the case's files once and list every problem (`hccrad.preprocess.inspect`): readability with full
         decompression, grids against the reference phase, tumour-mask labels {0, data.mask_label} (the liver
         mask may hold any labels: every non-zero voxel is liver), empty masks, near-constant images."""
         spec = self.spec.data

@@ -159,7 +159,7 @@ def load_spec(path: str | Path, *, check_files: bool = True, overrides: Sequence
 
 def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list[str]:
     """Problems with the files and columns the spec names (all of them, not just the first)."""
-    from hccrad.cohort.columns import mapping_header_problems, study_columns
+    from hccrad.config.columns import mapping_header_problems, study_columns
     from hccrad.core.errors import HccradError
 
     lines = lines or {}

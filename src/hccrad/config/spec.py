@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hccrad.cohort.categorical import CategoricalColumn
-from hccrad.cohort.derive import DeriveSpec
+from hccrad.clinical.categorical import CategoricalColumn
+from hccrad.clinical.derive import DeriveSpec
 from hccrad.deep.spec import DeepSpec
 from hccrad.radiogenomics.spec import RadiogenomicsSpec
 

@@ -9,6 +9,7 @@ umask 022, 0664 under 002); folders made with `Path.mkdir` already get 0o777 & ~
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -34,3 +35,18 @@ def file_mode() -> int:
 def shareable(path: str | Path) -> None:
     """Give a file made by `tempfile.mkstemp` (0600) the mode `open()` would have given it."""
     os.chmod(path, file_mode())
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then ``os.replace``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        shareable(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

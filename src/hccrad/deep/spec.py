@@ -1,4 +1,4 @@
-"""`DeepSpec`: the study spec's settings for the CNN stage (`hccrad.deep.study.run_deep_stage`).
+"""`DeepSpec`: the study spec's settings for the CNN stage (`hccrad.pipeline.deep_stage.run_deep_stage`).
 
 The defaults suit the synthetic cohort on CPU (a small 2-D ResNet on 64 × 64 tumour-centred slices, AdamW,
 at least 20 epochs and 300 optimiser steps, geometric augmentation only). Training settings are not

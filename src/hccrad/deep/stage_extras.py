@@ -1,7 +1,7 @@
 """Figures and tables of the CNN stage beyond the score: architecture comparison (seed 003 fig. 2), the
 layer table (seed 003 fig. 3) and feature-map panels by predicted class (seed 002 fig. 4).
 
-Used by `hccrad.deep.study.run_deep_stage`; each function returns plain (name, Figure) / (name, DataFrame)
+Used by `hccrad.pipeline.deep_stage.run_deep_stage`; each function returns plain (name, Figure) / (name, DataFrame)
 pieces so the report can iterate them.
 """
 

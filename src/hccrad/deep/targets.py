@@ -62,7 +62,7 @@ def _survival(study, spec: DeepSpec, ids: list[str]) -> pd.Series:
 
 
 def _subtype(study, spec: DeepSpec, ids: list[str]) -> pd.Series:
-    from hccrad.cohort.study import is_positive
+    from hccrad.clinical.coding import is_positive
 
     st = spec.subtype
     if st.column not in study.table.columns:

@@ -16,7 +16,7 @@ Categorical predictors (format version 2) are one variable each: ``{"name": "BCL
 "levels": ["A", "B", "C"], "reference": "A", "coefficients": {"B": b1, "C": b2}}`` (optional ``unit`` and
 ``definition``; no other key is accepted on load). Scoring expands the level to treatment dummies exactly as
 :class:`hccrad.models.dummies.DummyEncoder` does (``BCLC[B] = 1{BCLC = "B"}``, level text by
-:func:`hccrad.cohort.categorical.level_text`) and adds ``b_l`` for the patient's level (0 for the reference):
+:func:`hccrad.clinical.categorical.level_text`) and adds ``b_l`` for the patient's level (0 for the reference):
 a standardised dummy's centre and scale are folded into ``b_l`` and the intercept when the bundle is written.
 A blank or a value that is not a level is refused, naming the field, the value and the case.
 
@@ -30,6 +30,7 @@ import hashlib
 import json
 import logging
 import platform
+from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from hccrad.cohort.categorical import as_levels, dummy_name
+from hccrad.clinical.categorical import as_levels, dummy_name
 from hccrad.core.errors import InputError, ModelError
 from hccrad.models.factory import ColumnSelector, ScoreFusion, scores_of, selected_features
 from hccrad.models.logistic import LogisticModel, format_formula
@@ -546,8 +547,6 @@ def bundle_scores(bundle: ModelBundle, df: pd.DataFrame, *, id_col: str | None =
             df[dname] = bundle_scores(ModelBundle(d["spec"]), df, id_col=id_col, check_ranges=check_ranges,
                                       standardize=standardize)
         elif dname not in df.columns:
-            from hccrad.models.published import load_published
-
             df[dname] = bundle_scores(load_published(d["bundle"]), df, id_col=id_col, check_ranges=check_ranges,
                                       standardize=standardize)
     df = with_dummies(bundle.name, spec["variables"], df, id_col)
@@ -602,3 +601,26 @@ def predict_bundle(bundle: ModelBundle | str | Path, df: pd.DataFrame, *, id_col
         except AttributeError:
             pass
     return out
+
+
+def list_published() -> list[str]:
+    """Names of the bundled published models."""
+    folder = resources.files("hccrad.models") / "published"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def load_published(name_or_path: str | Path) -> ModelBundle:
+    """Load a shipped published model by name (see :func:`list_published`) or any bundle by path."""
+    p = Path(str(name_or_path))
+    if p.suffix == ".json" or p.is_dir() or p.exists():
+        return load_bundle(p)
+    name = str(name_or_path)
+    if name not in list_published():
+        raise InputError(f"no published model named {name!r}", field="name", hint=f"use one of {list_published()}")
+    ref = resources.files("hccrad.models") / "published" / f"{name}.json"
+    spec = json.loads(ref.read_text(encoding="utf-8"))
+    if spec.get("spec_hash") != spec_hash(spec):
+        raise InputError("shipped bundle does not match its spec_hash", file=str(ref), hint="reinstall hccrad")
+    for w in spec.get("warnings", []):
+        logger.warning("published model %s: %s", name, w)
+    return ModelBundle(spec, None, None)

@@ -25,12 +25,12 @@ from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from hccrad.cohort.categorical import Coding, as_levels, dummy_name
+from hccrad.clinical.categorical import Coding, as_levels, dummy_name
 from hccrad.core.errors import DataError, ModelError
 
 
 def encoder_codings(codings: Mapping[str, Coding]) -> dict[str, tuple[list[str], str]]:
-    """`DummyEncoder`'s parameter from `hccrad.cohort.categorical.Coding`s."""
+    """`DummyEncoder`'s parameter from `hccrad.clinical.categorical.Coding`s."""
     return {c: (list(k.levels), k.reference) for c, k in codings.items()}
 
 

@@ -14,7 +14,7 @@ step            what                                                  ``params[s
 ``lasso``       :class:`~hccrad.selection.LassoSelector`              cv, rule, Cs, c_ratio, scoring, random_state,
                                                                       max_features, keep_path
 ``mrmr``        :class:`~hccrad.selection.MRMRSelector`               n_features, random_state
-``stepwise``    :class:`~hccrad.selection.StepwiseSelector`           screen_p, entry_p, stay_p, direction, criterion
+``stepwise``    :class:`~hccrad.models.stepwise.StepwiseSelector`     screen_p, entry_p, stay_p, direction, criterion
 ``logistic``    :class:`~hccrad.models.logistic.LogisticModel` (last) maxiter
 ``svm``         sklearn SVC, RBF kernel (last)                        C, kernel, gamma
 ``rf``          sklearn RandomForestClassifier (last)                 n_estimators, max_depth, min_samples_leaf
@@ -46,6 +46,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hccrad.core.errors import DataError, ModelError
 from hccrad.models.logistic import LogisticModel
+from hccrad.models.stepwise import StepwiseSelector
 from hccrad.selection.folds import patient_folds, row_groups
 from hccrad.selection import (
     CorrelationPruner,
@@ -53,7 +54,6 @@ from hccrad.selection import (
     MRMRSelector,
     RFESelector,
     StabilityFilter,
-    StepwiseSelector,
     UnivariateFilter,
     VIFPruner,
 )

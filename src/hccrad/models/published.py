@@ -17,10 +17,8 @@ formula.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -28,36 +26,14 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy.special import expit
 
-from hccrad.core.errors import DataError, InputError, ModelError
+from hccrad.core.errors import DataError, ModelError
 from hccrad.evaluate.calibration import calibration
 from hccrad.evaluate.discrimination import auc_ci
-from hccrad.models.bundle import ModelBundle, bundle_scores, load_bundle, spec_hash
+from hccrad.models.bundle import ModelBundle, bundle_scores
+from hccrad.models.bundle import list_published, load_published  # noqa: F401  (their home; names kept here)
 from hccrad.models.logistic import format_formula
 
 logger = logging.getLogger(__name__)
-
-
-def list_published() -> list[str]:
-    """Names of the bundled published models."""
-    folder = resources.files("hccrad.models") / "published"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
-
-
-def load_published(name_or_path: str | Path) -> ModelBundle:
-    """Load a shipped published model by name (see :func:`list_published`) or any bundle by path."""
-    p = Path(str(name_or_path))
-    if p.suffix == ".json" or p.is_dir() or p.exists():
-        return load_bundle(p)
-    name = str(name_or_path)
-    if name not in list_published():
-        raise InputError(f"no published model named {name!r}", field="name", hint=f"use one of {list_published()}")
-    ref = resources.files("hccrad.models") / "published" / f"{name}.json"
-    spec = json.loads(ref.read_text(encoding="utf-8"))
-    if spec.get("spec_hash") != spec_hash(spec):
-        raise InputError("shipped bundle does not match its spec_hash", file=str(ref), hint="reinstall hccrad")
-    for w in spec.get("warnings", []):
-        logger.warning("published model %s: %s", name, w)
-    return ModelBundle(spec, None, None)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from hccrad.core.files import shareable
+from hccrad.core.files import atomic_write_text, shareable
 from hccrad.core.ids import safe_file_stem
 
 RACY_NS = 2_000_000_000  # a record is trusted only if the file had not changed for 2 s when it was hashed
@@ -35,20 +35,6 @@ def config_hash(obj: Any) -> str:
     """A short stable hash of JSON-able configuration."""
     text = json.dumps(obj, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        shareable(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def atomic_write_json(path: Path, obj: Any) -> Path:

@@ -1,6 +1,6 @@
 """The CNN score as a model input: joined only when the CNN learned (issue 27).
 
-`hccrad.deep.study.run_deep_stage` marks its result `learned = False` when the cross-validated held-out
+`hccrad.pipeline.deep_stage.run_deep_stage` marks its result `learned = False` when the cross-validated held-out
 cross-entropy is not clearly below chance ("no architecture learned", `hccrad.deep.cv`). Such a score is
 noise, so it is not given to the models: the column is left out of the modelling table with a warning (and
 the stage's notes in the report and run.json), never silently; a model or other spec entry that names

@@ -1,7 +1,7 @@
 """Imaging stage of a study run: descriptor maps → habitat model (fitted on training only) → habitat maps
 (NIfTI) → MSI features for reader 1 and, when present, reader 2 (for the ICC stability filter).
 
-Every case is first inspected (`Study.inspect_case`, `hccrad.io.inspect`: full decompression, grids
+Every case is first inspected (`Study.inspect_case`, `hccrad.preprocess.inspect`: full decompression, grids
 against the reference phase, mask labels, empty masks); a case with an error is left out with one row per
 problem in the error table (stage "inputs", naming the file role and field), and warnings (a near-constant
 image inside the tumour) go to `ImagingResult.warnings` for the report. One failing case is recorded and
@@ -36,7 +36,7 @@ from hccrad.habitat.descriptors import (Descriptor, descriptor_maps, descriptor_
                                         voxel_matrix)
 from hccrad.habitat.summary import habitat_summary
 from hccrad.io.volume import write_image
-from hccrad.io.inspect import CaseInspection, InputProblem
+from hccrad.preprocess.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
 from hccrad.pipeline.registration_stage import (descriptor_intensity_unit, preprocess_cache,

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from hccrad.cohort.categorical import codings_for, dummy_name
+from hccrad.clinical.categorical import codings_for, dummy_name
 from hccrad.cohort.outcomes import response_labels
 from hccrad.config.spec import ModelSpec, StudySpec
 from hccrad.core.errors import DataError, ModelError
@@ -193,7 +193,7 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
             made = bundle_from_pipeline(final, Xtr[cols], ytr, ms.name, thresholds={"youden": threshold},
                                         outcome=r.column, source=f"hccrad study {spec.name!r}")
             if made.kind == "linear" and made.spec.get("link") == "logit":
-                from hccrad.serve.covariance import add_covariance
+                from hccrad.models.covariance import add_covariance
 
                 try:  # coefficient covariance: the web page then shows a CI for each patient's probability
                     made = add_covariance(made, Xtr[cols], ytr)

@@ -7,7 +7,7 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
 
 1. files and columns the spec names (`hccrad.config.load.check_inputs`, with close-match hints; the columns
    `data.columns` renames and `data.recode` recodes), then every value a `data.recode` table does not cover
-   (`hccrad.cohort.columns.recode_problems`: file, column and the values with their counts);
+   (`hccrad.config.columns.recode_problems`: file, column and the values with their counts);
 2. duplicated ids in each manifest and in the clinical table;
 3. the joined study table (`Study.table`: clinical rows for every case, cohorts, derived columns);
 4. outcome coding: the response by its declared levels (cases outside them are left out, a warning each;
@@ -15,15 +15,16 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
    `event_codes` (anything else an error), survival times numeric and >= 0;
 5. column types against their use: model predictors and Cox covariates numeric without blanks (the first
    bad row named), or categorical (`data.categorical`, or a text column: a warning names the inferred
-   levels; values outside declared levels listed with their counts, `hccrad.cohort.categorical`), staging
+   levels; values outside declared levels listed with their counts, `hccrad.clinical.categorical`), staging
    columns (`compare_with`) numeric, ordered categories, or text with ordered levels declared in
    `data.categorical` (values outside them listed), derived-score inputs numeric;
-6. per case, the images and masks (`hccrad.io.inspect.inspect_case_images`: readable to the last voxel,
+6. per case, the images and masks (`hccrad.preprocess.inspect.inspect_case_images`: readable to the last voxel,
    geometry within tolerance, binary non-empty masks), two cases at a time in worker processes. Under
    `data.on_case_error: leave_out` (the default) a failing case is a warning ("left out of the run: ...")
    and `run` leaves it out with its reason in the left-out table; more than 20 % failing cases stay errors;
    without `preprocess.registration`, a phase that looks shifted from the reference phase around the tumour
-   is a warning naming case and phase, suggesting `preprocess: {registration: rigid}` (`hccrad.io.inspect`);
+   is a warning naming case and phase, suggesting `preprocess: {registration: rigid}`
+   (`hccrad.preprocess.inspect`);
 7. the resampling and intensity steps (`hccrad.pipeline.preprocess_checks`): a liver intensity region
    without liver masks, a unit that contradicts the modality, a spacing_mm that empties a tumour mask, N4
    on negative intensities (per-case errors follow `data.on_case_error` like those of step 6).
@@ -37,13 +38,13 @@ from dataclasses import asdict, replace
 
 import pandas as pd
 
-from hccrad.cohort.categorical import Coding, as_levels, coding_of, codings_for, values_outside
+from hccrad.clinical.categorical import Coding, as_levels, coding_of, codings_for, values_outside
 from hccrad.cohort.outcomes import code_levels, leave_out_reason, level_key, undeclared_values
 from hccrad.cohort.study import case_files
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
-from hccrad.io.inspect import InputProblem, inspect_case_images
 from hccrad.pipeline.preprocess_checks import preprocess_problems
+from hccrad.preprocess.inspect import InputProblem, inspect_case_images
 
 # derived-score inputs that are measurements (numbers); the others (Child–Pugh class, ascites grade,
 # invasion yes/no) may be labels, which the score functions themselves check
@@ -141,14 +142,14 @@ def cases_left_out_by_preflight(problems: Iterable[InputProblem]) -> pd.DataFram
 
 def recode_value_problems(spec: StudySpec) -> list[InputProblem]:
     """Values of a `data.recode` column that its value table does not cover (file, column, every value)."""
-    from hccrad.cohort.columns import recode_problems
+    from hccrad.config.columns import recode_problems
 
     return [InputProblem(None, file, column, message, hint) for file, column, message, hint in recode_problems(spec)]
 
 
 def duplicate_id_problems(spec: StudySpec) -> list[InputProblem]:
     """Ids that occur more than once in a manifest, across manifests, or in the clinical table."""
-    from hccrad.cohort.columns import read_raw_table as _read_table
+    from hccrad.config.columns import read_raw_table as _read_table
 
     idc, problems = spec.data.id_column, []
     seen: dict[str, str] = {}
@@ -402,7 +403,7 @@ def _categorical_problems(table: pd.DataFrame, coding: Coding, use: str, file: s
 def _derive_input_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProblem]:
     if spec.derive is None:
         return []
-    from hccrad.cohort.derive import _input_fields
+    from hccrad.clinical.derive import _input_fields
 
     problems = []
     for s in spec.derive.scores:
@@ -416,7 +417,7 @@ def _derive_input_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputPr
 
 
 def image_problems(spec: StudySpec, table: pd.DataFrame, *, workers: int = 2) -> list[InputProblem]:
-    """Per-case image and mask checks (`hccrad.io.inspect.inspect_case_images`: every file read in full,
+    """Per-case image and mask checks (`hccrad.preprocess.inspect.inspect_case_images`: every file read in full,
     geometry against the reference phase, binary non-empty masks), `workers` cases at a time."""
     if not spec.data.has_imaging:
         return []

@@ -21,7 +21,7 @@ import pandas as pd
 from hccrad.cohort.study import case_files
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
-from hccrad.io.inspect import InputProblem
+from hccrad.preprocess.inspect import InputProblem
 from hccrad.io.volume import read_image
 from hccrad.preprocess.resample import resample_isotropic
 

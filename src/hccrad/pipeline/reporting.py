@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hccrad.cohort.categorical import as_levels, codings_for  # noqa: E402
+from hccrad.clinical.categorical import as_levels, codings_for  # noqa: E402
 from hccrad.cohort.outcomes import POLARITY_NAMES, response_group_names, response_labels  # noqa: E402
 from hccrad.cohort.study import Study  # noqa: E402
 from hccrad.config.spec import StudySpec  # noqa: E402
@@ -34,6 +34,7 @@ from hccrad.report.figures.classification import plot_confusion_matrix  # noqa: 
 from hccrad.report.figures.decision import plot_decision_curve  # noqa: E402
 from hccrad.report.figures.descriptive import plot_score_distribution  # noqa: E402
 from hccrad.report.figures.discrimination import plot_roc  # noqa: E402
+from hccrad.report.figures.radiogenomics import radiogenomics_figures  # noqa: E402
 from hccrad.pipeline.report_imaging import section_features, section_habitats  # noqa: E402
 from hccrad.pipeline.report_survival import section_survival  # noqa: E402
 from hccrad.pipeline.report_table_one import section_table_one  # noqa: E402
@@ -505,7 +506,7 @@ def _section_radiogenomics(rep: Report, result) -> None:
     for name, table in result.tables().items():
         if isinstance(table, pd.DataFrame) and len(table):
             rep.add_table(s, table, name, index=False, max_rows=200, key="radiogenomics_table")
-    for title, fig in result.figures():
+    for title, fig in radiogenomics_figures(result):
         rep.add_figure(s, fig, title, key="radiogenomics_figure")
 
 

@@ -172,7 +172,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     data, errors_table = _leave_out_by_outcome(spec, data, errors_table)
     deep = None
     if spec.deep is not None:  # CNN score: out-of-fold on training, trained-on-training elsewhere
-        from hccrad.deep.study import run_deep_stage
+        from hccrad.pipeline.deep_stage import run_deep_stage
 
         t0 = time.perf_counter()
         from hccrad.pipeline.deep_score import join_cnn_score

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hccrad.cohort.categorical import as_levels, coding_of, codings_for, values_outside
+from hccrad.clinical.categorical import as_levels, coding_of, codings_for, values_outside
 from hccrad.cohort.outcomes import default_score_direction
 from hccrad.cohort.study import order_cohorts
 from hccrad.config.spec import StudySpec, SurvivalOutcome

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field
 
 from hccrad.core.errors import InputError
@@ -142,41 +141,6 @@ class RadiogenomicsResult:
         if self.logrank is not None:
             out["os_logrank"] = self.logrank.summary()
         return out
-
-    def figures(self) -> list[tuple[str, Figure]]:
-        """(title, Figure) pairs: volcano, heatmap, ORA dot plots, GSEA curves, ssGSEA boxes, KM."""
-        from hccrad.report.figures.radiogenomics import (plot_deg_heatmap, plot_gsea_curves, plot_ora_dots,
-                                                         plot_signature_boxes, plot_volcano)
-        from hccrad.report.figures.survival import plot_km
-
-        figs: list[tuple[str, Figure]] = []
-        fig = Figure(figsize=(6, 5))
-        plot_volcano(fig.add_subplot(), self.de)
-        figs.append(("Differentially expressed genes (volcano)", fig))
-        if self.de.table["deg"].sum() >= 2:
-            fig = Figure(figsize=(7, 7))
-            plot_deg_heatmap(fig, self.de, max_genes=self.config.heatmap_max_genes)
-            figs.append(("Heatmap of DEGs (z-scored VST)", fig))
-        for key, o in self.ora.items():
-            if len(o.table):
-                fig = Figure(figsize=(7, 5))
-                plot_ora_dots(fig.add_subplot(), o)
-                figs.append((f"Over-representation: {key}", fig))
-        for key, g in self.gsea.items():
-            if g.curves:
-                fig = Figure(figsize=(7, 5))
-                plot_gsea_curves(fig.add_subplot(), g)
-                figs.append((f"GSEA: {key}", fig))
-        for key, s in self.ssgsea.items():
-            fig = Figure(figsize=(max(5.0, 0.5 * len(s.scores)), 5))
-            plot_signature_boxes(fig.add_subplot(), s, self.samples["group"])
-            figs.append((f"ssGSEA: {key}", fig))
-        if self.km is not None:
-            fig = Figure(figsize=(6, 5))
-            plot_km(fig.add_subplot(), self.km, p_value=self.logrank.p_value if self.logrank else None,
-                    title="Overall survival by radiomics-score group")
-            figs.append(("Kaplan–Meier: OS by group", fig))
-        return figs
 
 
 def _slug(text: str) -> str:

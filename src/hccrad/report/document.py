@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
-from hccrad.pipeline.cache import atomic_write_text  # noqa: E402
+from hccrad.core.files import atomic_write_text  # noqa: E402
 from hccrad.report.formatting import format_table  # noqa: E402
 
 

@@ -115,7 +115,7 @@ PAPERS: dict[str, tuple[str, tuple[PaperItem, ...]]] = {
            "hccrad.deep.activation.activation_panels", "cnn_activation_panels cnn_activation_by_group"),
         _i("002-F5", "Fig. 5 Kaplan–Meier curves of the risk groups per cohort", "hccrad.survival.kaplan_meier.kaplan_meier",
            "risk_direction km_cutpoint km km_median logrank"),
-        _i("002-DL", "Deep-learning model: training, scores and Grad-CAM", "hccrad.deep.study.run_deep_stage",
+        _i("002-DL", "Deep-learning model: training, scores and Grad-CAM", "hccrad.pipeline.deep_stage.run_deep_stage",
            "cnn_auc cnn_loss_curves cnn_gradcam*"),
         _i("002-WEB", "Web nomogram", "hccrad.serve.app.create_app", "served_models",
            "served by `hccrad serve <results>/models`"),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from hccrad.evaluate.descriptive import TableOneResult
-from hccrad.pipeline.cache import atomic_write_text
+from hccrad.core.files import atomic_write_text
 
 __all__ = ["table_one_for_paper", "table_one_html", "write_table_one"]
 

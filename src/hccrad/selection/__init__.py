@@ -8,7 +8,7 @@ from hccrad.selection.filters import (
     univariate_pvalues,
     vif,
 )
-from hccrad.selection.wrappers import LassoSelector, MRMRSelector, RFESelector, StepwiseSelector
+from hccrad.selection.wrappers import LassoSelector, MRMRSelector, RFESelector
 
 __all__ = [
     "StabilityFilter",
@@ -18,7 +18,6 @@ __all__ = [
     "LassoSelector",
     "RFESelector",
     "MRMRSelector",
-    "StepwiseSelector",
     "univariate_pvalues",
     "vif",
 ]

@@ -23,6 +23,7 @@ from hccrad.core.errors import DataError
 from hccrad.radiogenomics.de import DEResult
 from hccrad.radiogenomics.enrichment import GseaResult, OraResult
 from hccrad.radiogenomics.immune import SsgseaResult
+from hccrad.report.figures.survival import plot_km
 
 GROUP_COLOURS = {"low": "#3B6FB6", "high": "#C8423B"}
 
@@ -164,3 +165,36 @@ def plot_signature_boxes(ax: Axes, ss: SsgseaResult, groups: pd.Series, *, signa
               frameon=False)
     ax.set_title(f"{ss.collection}: low vs high score (Mann–Whitney, BH)", fontsize=9)
     return ax
+
+
+def radiogenomics_figures(result) -> list[tuple[str, Figure]]:
+    """(title, Figure) pairs for a `hccrad.radiogenomics.RadiogenomicsResult`: volcano, heatmap, ORA dot plots,
+    GSEA curves, ssGSEA boxes, KM by group (the stage computes; this only draws)."""
+    figs: list[tuple[str, Figure]] = []
+    fig = Figure(figsize=(6, 5))
+    plot_volcano(fig.add_subplot(), result.de)
+    figs.append(("Differentially expressed genes (volcano)", fig))
+    if result.de.table["deg"].sum() >= 2:
+        fig = Figure(figsize=(7, 7))
+        plot_deg_heatmap(fig, result.de, max_genes=result.config.heatmap_max_genes)
+        figs.append(("Heatmap of DEGs (z-scored VST)", fig))
+    for key, o in result.ora.items():
+        if len(o.table):
+            fig = Figure(figsize=(7, 5))
+            plot_ora_dots(fig.add_subplot(), o)
+            figs.append((f"Over-representation: {key}", fig))
+    for key, g in result.gsea.items():
+        if g.curves:
+            fig = Figure(figsize=(7, 5))
+            plot_gsea_curves(fig.add_subplot(), g)
+            figs.append((f"GSEA: {key}", fig))
+    for key, s in result.ssgsea.items():
+        fig = Figure(figsize=(max(5.0, 0.5 * len(s.scores)), 5))
+        plot_signature_boxes(fig.add_subplot(), s, result.samples["group"])
+        figs.append((f"ssGSEA: {key}", fig))
+    if result.km is not None:
+        fig = Figure(figsize=(6, 5))
+        plot_km(fig.add_subplot(), result.km, p_value=result.logrank.p_value if result.logrank else None,
+                title="Overall survival by radiomics-score group")
+        figs.append(("Kaplan–Meier: OS by group", fig))
+    return figs

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from hccrad.io.inspect import GeometryTolerance, InputProblem, inspect_case_images
+from hccrad.preprocess.inspect import GeometryTolerance, InputProblem, inspect_case_images
 
 SHAPE = (16, 16, 16)
 

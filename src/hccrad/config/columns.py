@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
-from hccrad.cohort.outcomes import level_key
+from hccrad.clinical.coding import level_key
 from hccrad.core.errors import HccradError, InputError
 from hccrad.io.tables import read_header, read_table
 
