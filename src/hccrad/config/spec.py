@@ -481,6 +481,11 @@ class PreprocessSpec(_Strict):
     Mattes mutual information), with a per-case QC table in the report and run.json. Rigid is recommended
     for multi-phase CT (breathing shifts the liver between phases; the preflight warns when phases look
     misaligned).
+
+    After registration (order: register → resample → intensity, `hccrad.preprocess.steps`): spacing_mm
+    resamples every phase and mask ([x, y, z] mm; images linear or B-spline, masks nearest or label-Gaussian,
+    a tumour mask left empty is an error); then per modality, CT: hu_window clips to [lo, hi] HU; MRI: n4
+    (N4 bias-field correction) and normalise: zscore, both inside intensity_region. All off by default.
     """
 
     registration: Literal["none", "rigid", "affine"] = Field(default="none", description=(
@@ -493,6 +498,58 @@ class PreprocessSpec(_Strict):
         "(grown by 10 mm) is below this after registration, or fell by more than 0.01"))
     qc_max_translation_mm: float = Field(default=10.0, gt=0, description=(
         "QC warning when the registration moved a phase by more than this (mm)"))
+    spacing_mm: tuple[float, float, float] | None = Field(default=None, description=(
+        "[x, y, z] mm: resample every phase and mask to this spacing after registration (default null: "
+        "keep the reference phase's grid)"))
+    image_interpolator: Literal["linear", "bspline"] = Field(default="linear", description=(
+        "how images are resampled to spacing_mm"))
+    mask_interpolator: Literal["nearest", "label_gaussian"] = Field(default="nearest", description=(
+        "how masks are resampled to spacing_mm (both keep them binary)"))
+    modality: Literal["ct", "mri"] = Field(default="ct", description=(
+        "the images' modality: hu_window is for CT, n4 and normalise for MRI"))
+    hu_window: tuple[float, float] | None = Field(default=None, description=(
+        "CT: clip every phase to [lo, hi] HU after resampling (default null: no clip), e.g. [-100, 300]"))
+    n4: bool = Field(default=False, description=(
+        "MRI: N4 bias-field correction of every phase inside intensity_region (SimpleITK)"))
+    normalise: Literal["none", "zscore"] = Field(default="none", description=(
+        "MRI: z-score every phase with the mean and SD inside intensity_region"))
+    intensity_region: Literal["liver", "tumour_box"] = Field(default="tumour_box", description=(
+        "where N4 fits the bias field and the z-score takes its statistics: the liver mask (data.liver_mask) "
+        "or the tumour's bounding box grown by registration_margin_mm"))
+
+    @field_validator("spacing_mm")
+    @classmethod
+    def _positive_spacing(cls, v):
+        if v is not None and not all(s > 0 for s in v):
+            raise ValueError(f"spacing_mm must be three positive numbers [x, y, z] mm, got {list(v)}")
+        return v
+
+    @field_validator("hu_window")
+    @classmethod
+    def _ordered_window(cls, v):
+        if v is not None and not v[0] < v[1]:
+            raise ValueError(f"hu_window must be [lo, hi] with lo < hi, got {list(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _modality_steps(self) -> "PreprocessSpec":
+        problems = []
+        if self.modality == "ct" and self.n4:
+            problems.append("n4 is for MRI (bias fields); with modality: ct set n4: false or modality: mri")
+        if self.modality == "ct" and self.normalise != "none":
+            problems.append("normalise: zscore is for MRI (CT is already in HU); with modality: ct use "
+                            "hu_window or set modality: mri")
+        if self.modality == "mri" and self.hu_window is not None:
+            problems.append("hu_window clips Hounsfield units (CT); with modality: mri use normalise instead")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def reshapes_or_rescales(self) -> bool:
+        """True when a step after registration changes the voxels (resampling or an intensity step)."""
+        return (self.spacing_mm is not None or self.hu_window is not None or self.n4
+                or self.normalise != "none")
 
 
 class StudySpec(_Strict):

@@ -39,7 +39,10 @@ from hccrad.io.volume import write_image
 from hccrad.preprocess.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
-from hccrad.pipeline.registration_stage import qc_table, register_case, registration_cache
+from hccrad.pipeline.registration_stage import (descriptor_intensity_unit, preprocess_cache,
+                                                preprocess_qc_table, preprocess_registered_case, qc_table,
+                                                register_case, registration_cache)
+from hccrad.preprocess.steps import STEPS_QC_COLUMNS
 from hccrad.preprocess.alignment import QC_COLUMNS
 from hccrad.preprocess.shell import liver_shell
 
@@ -90,6 +93,7 @@ class ImagingResult:
     cache_hits: int = 0       # cases whose habitat features came from the cache
     cache_computed: int = 0   # cases computed in this run
     registration_qc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QC_COLUMNS))
+    preprocess_qc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=STEPS_QC_COLUMNS))
 
 
 def _descriptors(spec: StudySpec) -> list[Descriptor]:
@@ -263,6 +267,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     digests = InputDigests(out / "cache" / "input_digests.json")
     predicted_livers, liver_record = {}, None
     reg_cache, reg_qc = registration_cache(spec, out), []
+    pp_cache, pp_qc = preprocess_cache(spec, out), []  # resampling + intensity after registration
     inspected_first = bool(spec.data.segment_missing_liver and spec.data.liver_mask)
     if inspected_first:  # the liver U-Net needs every usable case first
         ids = [c for c in ids if _inspect(study, c, errors, warnings) is not None]
@@ -278,9 +283,12 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                 images, masks = study.image_files(cid)
                 inputs = digests.case_digest({**images, **masks})
                 case, qc_rows = register_case(spec, case, inputs, reg_cache, out)
+                case, pp_rows = preprocess_registered_case(spec, case, inputs, pp_cache, out,
+                                                           predicted_livers.get(cid))
                 cases[cid] = _load_voxels(study, case, predicted_livers.get(cid))
                 cases[cid].inputs = inputs
                 reg_qc.extend(qc_rows)
+                pp_qc.extend(pp_rows)
         except HccradError as exc:
             errors.append(_left_out(cid, "descriptors", exc))
         if progress:
@@ -384,7 +392,9 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         try:
             first = overlays[0]["case_id"]
             example_slices = _example_slices(
-                study, first, register=lambda c: register_case(spec, c, cases[first].inputs, reg_cache, out)[0])
+                study, first, register=lambda c: preprocess_registered_case(
+                    spec, register_case(spec, c, cases[first].inputs, reg_cache, out)[0], cases[first].inputs,
+                    pp_cache, out, predicted_livers.get(first))[0])
         except HccradError as exc:  # a figure only: log and go on
             log.warning("example maps of %s not drawn: %s", overlays[0]["case_id"], exc)
     if example is not None:
@@ -398,7 +408,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         model_path=model_path, errors=pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),
         overlays=overlays, seconds=seconds, example_slices=example_slices, example_msi=example_msi,
         warnings=pd.DataFrame(warnings, columns=WARNING_COLUMNS), cache_hits=hits, cache_computed=computed,
-        registration_qc=qc_table(reg_qc),
-        descriptor_units={d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit)
-                          for d in hs.descriptors}, intensity_unit=spec.report.intensity_unit,
+        registration_qc=qc_table(reg_qc), preprocess_qc=preprocess_qc_table(pp_qc),
+        descriptor_units={d.name: descriptor_unit(d.kind, d.normalise, descriptor_intensity_unit(spec))
+                          for d in hs.descriptors}, intensity_unit=descriptor_intensity_unit(spec),
     )

@@ -23,7 +23,11 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
    `data.on_case_error: leave_out` (the default) a failing case is a warning ("left out of the run: ...")
    and `run` leaves it out with its reason in the left-out table; more than 20 % failing cases stay errors;
    without `preprocess.registration`, a phase that looks shifted from the reference phase around the tumour
-   is a warning naming case and phase, suggesting `preprocess: {registration: rigid}` (`hccrad.preprocess.inspect`).
+   is a warning naming case and phase, suggesting `preprocess: {registration: rigid}`
+   (`hccrad.preprocess.inspect`);
+7. the resampling and intensity steps (`hccrad.pipeline.preprocess_checks`): a liver intensity region
+   without liver masks, a unit that contradicts the modality, a spacing_mm that empties a tumour mask, N4
+   on negative intensities (per-case errors follow `data.on_case_error` like those of step 6).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from hccrad.cohort.outcomes import code_levels, leave_out_reason, level_key, und
 from hccrad.cohort.study import case_files
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
+from hccrad.pipeline.preprocess_checks import preprocess_problems
 from hccrad.preprocess.inspect import InputProblem, inspect_case_images
 
 # derived-score inputs that are measurements (numbers); the others (Child–Pugh class, ascites grade,
@@ -99,7 +104,8 @@ def preflight(spec: StudySpec, *, workers: int = 2) -> list[InputProblem]:
         return problems
     problems += outcome_problems(spec, table)
     problems += column_type_problems(spec, table)
-    problems += case_errors_left_out(spec, image_problems(spec, table, workers=workers), n_cases=len(table))
+    problems += case_errors_left_out(spec, image_problems(spec, table, workers=workers)
+                                     + preprocess_problems(spec, table), n_cases=len(table))
     return problems
 
 

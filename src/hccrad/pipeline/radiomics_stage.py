@@ -24,7 +24,7 @@ from hccrad.features.radiomics import RadiomicsTask, load_params, params_hash, r
 from hccrad.pipeline.assemble import canonical_table
 from hccrad.pipeline.cache import InputDigests
 from hccrad.pipeline.imaging import ImagingResult, habitat_path
-from hccrad.pipeline.registration_stage import registered_path
+from hccrad.pipeline.registration_stage import preprocessed_path, registered_path
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -50,10 +50,20 @@ def _task_keys(tasks: list[RadiomicsTask], digests: InputDigests) -> dict[str, s
 
 
 def _phase_file(spec, out: Path, row: pd.Series, case_id: str, phase: str) -> str:
-    """The phase as the habitat maps saw it: registered (out/registered/) under preprocess.registration."""
+    """The phase as the habitat maps saw it: resampled/intensity-processed (out/preprocessed/), else
+    registered (out/registered/) under preprocess.registration."""
+    if spec.preprocess.reshapes_or_rescales:
+        return str(preprocessed_path(out, case_id, "image", phase))
     if spec.preprocess.registration != "none" and phase != spec.data.reference_phase:
         return str(registered_path(out, case_id, phase))
     return row[f"image_{phase}"]
+
+
+def _mask_file(spec, out: Path, row: pd.Series, case_id: str, mask_name: str) -> str:
+    """The mask on the habitat maps' grid: out/preprocessed/ after resampling or an intensity step."""
+    if spec.preprocess.reshapes_or_rescales:
+        return str(preprocessed_path(out, case_id, "mask", mask_name))
+    return row[f"mask_{mask_name}"]
 
 
 def run_radiomics(study: Study, imaging: ImagingResult, out: Path, *, n_jobs: int = -1,
@@ -77,7 +87,7 @@ def run_radiomics(study: Study, imaging: ImagingResult, out: Path, *, n_jobs: in
         tasks = []
         for cid in imaging.features.index:
             row = table.loc[cid]
-            masks = {"tumor": row[f"mask_{mask_name}"]} if "tumor" in rs.regions else {}
+            masks = {"tumor": _mask_file(spec, out, row, cid, mask_name)} if "tumor" in rs.regions else {}
             habitat = habitat_path(out, cid, habitat_reader) if "habitats" in rs.regions else None
             tasks.append(RadiomicsTask(case_id=str(cid), images={p: _phase_file(spec, out, row, cid, p)
                                                                 for p in phases},

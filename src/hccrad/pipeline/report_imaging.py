@@ -109,6 +109,7 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         rep.add_table(s, imaging.warnings, "Input warnings (cases analysed, but check them)", index=False,
                       key="input_warnings")
     _registration_qc(rep, s, imaging)
+    _preprocess_qc(rep, s, imaging)
     rep.add_text(s, f"{imaging.cache_hits} case(s) came from the cache of an earlier run (same inputs, settings "
                     f"and hccrad version); {imaging.cache_computed} were computed in this run.", "Cache",
                  key="cache_cases")
@@ -121,9 +122,14 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         ex = imaging.example_slices
         n = len(ex["phases"]) + len(ex["descriptors"])
         fig = plt.figure(figsize=(2.9 * n, 3.2))
-        plot_example_maps(fig, ex, units=imaging.descriptor_units)
+        hu = imaging.intensity_unit == "HU"
+        plot_example_maps(fig, ex, units=imaging.descriptor_units, phase_window=LIVER_WINDOW_HU if hu else None,
+                          intensity_unit=imaging.intensity_unit)
+        grey = (f"phases in the liver window {LIVER_WINDOW_HU[0]:g} to {LIVER_WINDOW_HU[1]:g} HU" if hu else
+                f"phases from each slice's 1st to 99th percentile ({imaging.intensity_unit})")
         rep.add_figure(s, fig, f"Phases and descriptor maps of {ex['case_id']}",
-                       "Descriptor maps are shown inside the tumour only (the region habitats are built from).",
+                       f"Zoomed to the tumour (8 voxels around it); {grey}; descriptor maps are shown inside the "
+                       "tumour only (the region habitats are built from), colour bars in their units.",
                        key="example_maps")
     if imaging.k_selection is not None:
         fig = plt.figure(figsize=(10, 4))
@@ -167,13 +173,31 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         fig, axes = panel_row(len(imaging.overlays), 4.0, 4.0)
         window = LIVER_WINDOW_HU if imaging.intensity_unit == "HU" else None
         for ax, ov in zip(axes, imaging.overlays):
-            plot_habitat_overlay(ax, *tumour_zoom(ov["image"], ov["labels"]), k, window=window)
+            plot_habitat_overlay(ax, *tumour_zoom(ov["image"], ov["labels"]), k, window=window,
+                                 unit=imaging.intensity_unit)
             ax.set_title(f"{ov['case_id']} ({ov['cohort']})")
         shown = (f"liver window {window[0]:g} to {window[1]:g} HU" if window else
                  "grey levels from the slice's 1st to 99th percentile")
         rep.add_figure(s, fig, "Habitat maps on the reference phase",
                        f"Largest tumour slice of the first cases, zoomed to the tumour (10 voxels around it; "
                        f"{shown}); {habitat_colour_legend(k)} (k = {k}).", key="habitat_overlays")
+
+
+def _preprocess_qc(rep: Report, s: Section, imaging: ImagingResult) -> None:
+    """The per-case resampling and intensity QC (preprocess.spacing_mm, hu_window, n4, normalise;
+    `hccrad.preprocess.steps`): spacing and tumour volume before/after, share of tumour voxels clipped, the
+    range of the N4 bias field and the z-score's mean and SD in the intensity region, per phase."""
+    qc = imaging.preprocess_qc
+    if not len(qc):
+        return
+    shown = qc.dropna(axis=1, how="all")
+    shown = shown.loc[:, [c for c in shown.columns if c in ("case_id", "phase") or (shown[c].astype(str) != "").any()]]
+    flagged = qc.loc[qc["warning"].astype(str) != "", "case_id"].nunique()
+    rep.add_table(s, shown, f"Preprocessing QC after registration ({qc['steps'].iloc[0]}): spacing (x × y × z mm) "
+                            "and tumour volume (mL) before/after resampling, % of tumour voxels clipped by the HU "
+                            "window, range of the N4 bias field and the mean/SD the z-score used, per phase"
+                            + (f"; {flagged} case(s) warn (tumour volume changed by more than 10 %)" if flagged
+                               else ""), index=False, key="preprocess_qc")
 
 
 def _registration_qc(rep: Report, s: Section, imaging: ImagingResult) -> None:

@@ -90,7 +90,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     from hccrad.pipeline.survival_stage import run_survival
     from hccrad.pipeline.radiomics_stage import run_radiomics, usable_radiomics_columns
     from hccrad.pipeline.appendix import report_appendix
-    from hccrad.pipeline.registration_stage import REGISTRATION_QC, registration_record
+    from hccrad.pipeline.registration_stage import (PREPROCESS_QC, REGISTRATION_QC, preprocess_record,
+                                                    registration_record)
     from hccrad.pipeline.reporting import build_report
 
     from hccrad.pipeline.preflight import (cases_left_out_by_preflight, preflight, problems_as_records,
@@ -118,6 +119,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         _write_table(imaging.features, out / "features" / "habitat_features", meta)
         if spec.preprocess.registration != "none":
             atomic_write_text(out / REGISTRATION_QC, imaging.registration_qc.to_csv(index=False))
+        if spec.preprocess.reshapes_or_rescales:
+            atomic_write_text(out / PREPROCESS_QC, imaging.preprocess_qc.to_csv(index=False))
         errors.append(imaging.errors)
         features, features2 = imaging.features, imaging.features_reader2
     timings["imaging"] = time.perf_counter() - t0
@@ -234,6 +237,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "preflight_warnings": problems_as_records(preflight_warnings),
         "case_warnings": imaging.warnings.to_dict(orient="records") if imaging is not None else [],
         "registration": registration_record(spec, imaging.registration_qc, REGISTRATION_QC)
+        if imaging is not None else None,
+        "preprocessing": preprocess_record(spec, imaging.preprocess_qc, PREPROCESS_QC)
         if imaging is not None else None,
         "cache": _cache_counts(imaging, rad if spec.features.radiomics.enabled else None),
     })

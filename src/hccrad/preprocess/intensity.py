@@ -28,9 +28,10 @@ NORMALISATIONS = ("minmax", "zscore", "window")
 
 
 def n4_bias_correction(image: Image, mask: np.ndarray | Image | None = None, *, shrink_factor: int = 2,
-                       iterations: tuple[int, ...] = (50, 50, 30, 20), fitting_levels: int | None = None
-                       ) -> Image:
-    """Remove a smooth multiplicative bias field (MRI). Needs positive intensities inside the mask."""
+                       iterations: tuple[int, ...] = (50, 50, 30, 20), fitting_levels: int | None = None,
+                       threads: int | None = None) -> Image:
+    """Remove a smooth multiplicative bias field (MRI). Needs positive intensities inside the mask.
+    `threads`: ITK threads (1 for byte-identical reruns)."""
     arr = np.asarray(image.array, np.float32)
     itk = sitk.Cast(to_sitk(image.with_array(arr)), sitk.sitkFloat32)
     if mask is None:
@@ -47,6 +48,8 @@ def n4_bias_correction(image: Image, mask: np.ndarray | Image | None = None, *, 
     small = sitk.Shrink(itk, [shrink_factor] * 3) if shrink_factor > 1 else itk
     msmall = sitk.Shrink(m, [shrink_factor] * 3) if shrink_factor > 1 else m
     n4 = sitk.N4BiasFieldCorrectionImageFilter()
+    if threads is not None:
+        n4.SetNumberOfThreads(int(threads))
     levels = fitting_levels or len(iterations)
     n4.SetMaximumNumberOfIterations(list(iterations)[:levels])
     n4.Execute(small, msmall)

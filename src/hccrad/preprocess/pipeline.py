@@ -4,6 +4,10 @@ Order (seed 001 §2.5; seed 000 §2.5): N4 bias-field correction (MRI only) → 
 the reference phase (which also puts all phases on the reference grid, where the masks were drawn) →
 resampling to isotropic spacing (images B-spline or linear, masks nearest) → intensity normalisation.
 Registering before resampling interpolates each moving phase once less than the reverse order.
+The study run (the spec's `preprocess:` section) does not use this function: it registers around the tumour
+(`hccrad.preprocess.alignment`) and then resamples and applies the intensity steps
+(`hccrad.preprocess.steps`), N4 included, in the order register → resample → intensity (Mattes mutual
+information is insensitive to a smooth bias field, and N4 then sees the voxels the descriptor maps see).
 Discretisation is not part of this step: it belongs to feature extraction (bin settings are feature
 parameters), see `hccrad.preprocess.discretise`.
 """

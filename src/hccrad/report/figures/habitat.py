@@ -101,10 +101,12 @@ def plot_habitat_overlay(
     n_habitats: int,
     alpha: float = 0.5,
     window: tuple[float, float] | None = None,
+    unit: str | None = None,
 ) -> Axes:
     """A grey image slice (e.g. the portal phase) with habitats 1..k overlaid in colour (0 transparent).
 
-    window: (low, high) grey levels; default the 1st and 99th percentiles of the slice.
+    window: (low, high) grey levels; default the 1st and 99th percentiles of the slice. unit: when given
+    (e.g. "HU"), a grey colour bar labelled with it shows the window.
     """
     image2d = np.asarray(image2d, dtype=float)
     labels2d = np.asarray(labels2d)
@@ -116,7 +118,9 @@ def plot_habitat_overlay(
     if labels2d.size and (labels2d.min() < 0 or labels2d.max() > n_habitats):
         raise FeatureError(f"labels must lie in 0..{n_habitats}", field="plot_habitat_overlay")
     lo, hi = window if window is not None else np.percentile(image2d, [1, 99])
-    ax.imshow(image2d, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+    grey = ax.imshow(image2d, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+    if unit:
+        ax.figure.colorbar(grey, ax=ax, fraction=0.046, pad=0.04, label=unit)
     colours = habitat_colours(n_habitats)
     cmap = ListedColormap([(0.0, 0.0, 0.0, 0.0)] + [c[:3] + (alpha,) for c in colours])
     ax.imshow(labels2d, cmap=cmap, vmin=-0.5, vmax=n_habitats + 0.5, interpolation="nearest")
@@ -198,11 +202,14 @@ def plot_habitat_3d(ax, labels: np.ndarray, n_habitats: int, spacing: Sequence[f
     return ax
 
 
-def plot_example_maps(fig, example: dict, units: Mapping[str, str] | None = None):
+def plot_example_maps(fig, example: dict, units: Mapping[str, str] | None = None, *,
+                      phase_window: tuple[float, float] | None = None, intensity_unit: str | None = None):
     """One tumour on its largest slice: each phase (grey, tumour contour) then each descriptor map inside
     the tumour (seed 000 fig. 2a–b "AE"/"VE" maps; seed 001 fig. 2A–D phases). `example` is
     `ImagingResult.example_slices`: {"case_id", "phases": {name: 2-D}, "descriptors": {name: 2-D}, "mask"};
-    `units` (descriptor -> unit, e.g. HU) labels the descriptor maps' colour bars."""
+    `units` (descriptor -> unit, e.g. HU) labels the descriptor maps' colour bars. The phases are shown in
+    `phase_window` (e.g. the liver window `LIVER_WINDOW_HU` for CT; default each slice's 1st to 99th
+    percentile, e.g. for MRI), with a grey colour bar labelled `intensity_unit` when given."""
     phases, descs = dict(example.get("phases", {})), dict(example.get("descriptors", {}))
     panels = [(f"{n} phase", a, "gray", "") for n, a in phases.items()] + [
         (f"{n} map", a, "magma", with_unit(n, units)) for n, a in descs.items()]
@@ -211,11 +218,14 @@ def plot_example_maps(fig, example: dict, units: Mapping[str, str] | None = None
     mask = np.asarray(example["mask"], dtype=float)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (title, arr, cmap, bar_label) in zip(axes, panels):
-        shown = ax.imshow(np.asarray(arr, dtype=float), cmap=cmap, interpolation="nearest")
+        arr = np.asarray(arr, dtype=float)
+        lo, hi = (None, None) if cmap != "gray" else (
+            phase_window if phase_window is not None else tuple(np.nanpercentile(arr, [1, 99])))
+        shown = ax.imshow(arr, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
         if mask.any():
             ax.contour(mask, levels=[0.5], colors="cyan" if cmap == "gray" else "white", linewidths=0.8)
-        if cmap != "gray":
-            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label=bar_label)
+        if cmap != "gray" or intensity_unit:
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label=bar_label or intensity_unit)
         ax.set_title(title, fontsize="small")
         ax.set_axis_off()
     fig.suptitle(f"{example.get('case_id', '')}: largest tumour slice", fontsize="small")
