@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.validation import _num_samples
 
 from hccrad.core.errors import ModelError
 
@@ -41,7 +42,7 @@ def row_groups(X, groups=None) -> np.ndarray:
     elif isinstance(X, pd.DataFrame):
         g = X.index.to_numpy()
     else:
-        return np.arange(np.asarray(X).shape[0])
+        return np.arange(_num_samples(X))
     return pd.factorize(pd.Series(g, dtype=object), sort=False)[0]
 
 
