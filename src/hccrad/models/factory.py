@@ -86,7 +86,7 @@ class PlattSVC(SVC):
 
     Not ``CalibratedClassifierCV(SVC(), method="sigmoid", ensemble=False)`` (scikit-learn 1.9.1): on the same
     out-of-fold decision values it fits the sigmoid to Platt's smoothed targets ((N+ + 1)/(N+ + 2) and
-    1/(N- + 2)) instead of 0/1, which moves the probabilities (by up to ~0.02 on 60 cases), it has no option
+    1/(N- + 2)) instead of 0/1, which moves the probabilities (by up to 0.043 on 60 cases), it has no option
     for 0/1 targets, and it cannot take patient groups without metadata routing; so results would change
     (tests/models/test_platt_calibration.py measures the difference)."""
 
