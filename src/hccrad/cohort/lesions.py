@@ -213,6 +213,9 @@ def select_lesions(table: pd.DataFrame, rule: LesionRule, *, case_id: str | None
 
 
 COMBINE_RULES = ("largest", "volume_weighted_mean", "mean", "sum", "max", "min")
+#: preset lesion rules named by what they keep -> the paper id accepted as an alias (seed 000: Wu 2025, "the
+#: two largest lesions, each with a diameter greater than 2 cm"; seed 003: up to two RECIST target lesions)
+RULE_ALIASES = {"seed000": "two_largest_over_20mm", "seed003": "two_largest"}
 
 
 def combine_lesion_features(features: pd.DataFrame, *, case: str = "case_id", volume: str = "volume_mm3",
