@@ -12,9 +12,9 @@ per patient. `combine_manifest_lesions` does that in two declared steps, using `
    Named rules: "all"; "largest" (one lesion); "two_largest_over_20mm" = `largest_n(2, 20.0)` (Wu 2025, seed
    000: "the two largest lesions, each with a diameter greater than 2 cm"); "two_largest" = `largest_n(2)`
    (up to two target lesions, RECIST 1.1, seed 003). The paper ids "seed000" and "seed003" are accepted as
-   aliases of these two (`RULE_ALIASES`). A rule with a diameter threshold needs the diameter column (InputError otherwise); a rule
-   without one orders lesions by diameter when the column exists and by volume when it does not (logged and
-   recorded as `ordered_by`).
+   aliases of these two (`RULE_ALIASES`). A rule with a diameter threshold needs the diameter column
+   (InputError otherwise); a rule without one orders lesions by diameter when the column exists and by
+   volume when it does not (logged and recorded as `ordered_by`).
 2. **Combination** (`combine_lesion_features`): `combine` is the default rule for every feature ("largest":
    the value of the largest-volume kept lesion; "volume_weighted_mean": Σ vᵢxᵢ / Σ vᵢ; "mean", "sum",
    "max", "min"); volume-type features (`*_mm3`) are summed over the kept lesions unless `rules` says
