@@ -16,7 +16,7 @@ step            what                                                  ``params[s
 ``mrmr``        :class:`~hccrad.selection.MRMRSelector`               n_features, random_state
 ``stepwise``    :class:`~hccrad.selection.StepwiseSelector`           screen_p, entry_p, stay_p, direction, criterion
 ``logistic``    :class:`~hccrad.models.logistic.LogisticModel` (last) maxiter
-``svm``         sklearn SVC, RBF kernel (last)                        C, kernel, gamma
+``svm``         :class:`PlattSVC`, RBF kernel (last)                  C, kernel, gamma, random_state
 ``rf``          sklearn RandomForestClassifier (last)                 n_estimators, max_depth, min_samples_leaf
 ``xgboost``     xgboost XGBClassifier (last)                          n_estimators, max_depth, learning_rate,
                                                                       subsample, colsample_bytree
