@@ -106,7 +106,7 @@ class PlattSVC(SVC):
         return self
 
     def _out_of_fold_decision(self, X, target: np.ndarray, groups: np.ndarray, weights) -> np.ndarray:
-        patients, first = np.unique(groups, return_index=True)
+        first = np.unique(groups, return_index=True)[1]  # one row per patient
         folds = int(min(5, np.bincount(target[first], minlength=2).min()))
         if folds < 2:
             return super().decision_function(X)
