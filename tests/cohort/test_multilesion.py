@@ -118,8 +118,8 @@ def test_patient_split_across_cohorts_is_an_error():
 
 
 def test_unknown_rule_names():
-    with pytest.raises(SpecError, match="seed000"):
-        resolve_rule("two_largest")
+    with pytest.raises(SpecError, match="two_largest_over_20mm"):
+        resolve_rule("three_largest")
     f, t = _inputs()
     with pytest.raises(SpecError, match="combine"):
         combine_manifest_lesions(f, t, combine="median")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hccrad.report.paper import PAPERS
+from hccrad.report.paper import PAPERS, paper_id
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # 2 epochs cannot learn: no step budget, and keep the (unlearned) cnn_score as a model input for the smoke run
@@ -70,7 +70,7 @@ def test_example_report_is_the_paper(example, cohort, tmp_path):
     study_dir = work / example
     (study_dir / "cohort").symlink_to(cohort, target_is_directory=True)
     spec = load_spec(study_dir / "study.yaml", overrides=overrides)
-    assert spec.report.paper == paper
+    assert spec.report.paper == example and paper_id(example) == paper  # layouts are named like the examples
     result = run_study(spec)
     html = result.report.read_text()
     sections = _sections(html)

@@ -74,7 +74,7 @@ def test_univariate_errors(rng):
     Xn.iloc[3, 5] = np.nan
     with pytest.raises(DataError, match="f05"):
         UnivariateFilter().fit(Xn, y)
-    with pytest.raises(ModelError, match="unknown univariate test"):
+    with pytest.raises(ModelError, match="The 'test' parameter of UnivariateFilter must be"):
         UnivariateFilter(test="wilcoxon").fit(X, y)
 
 

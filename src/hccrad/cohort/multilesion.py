@@ -9,11 +9,12 @@ per patient. `combine_manifest_lesions` does that in two declared steps, using `
      (= the tumour's voxel count × voxel volume), or any one named column of the features or the manifest;
    * longest diameter (mm): a manifest/clinical column, by default `lesion_diameter_mm` (the radiologist's
      RECIST longest axial diameter, or `max_inplane_diameter_mm` from `lesion_sizes_from_masks`).
-   Named rules: "all"; "largest" (one lesion); "seed000" = `largest_n(2, 20.0)` (Wu 2025: "the two largest
-   lesions, each with a diameter greater than 2 cm"); "seed003" = `largest_n(2)` (up to two target lesions,
-   RECIST 1.1). A rule with a diameter threshold needs the diameter column (InputError otherwise); a rule
-   without one orders lesions by diameter when the column exists and by volume when it does not (logged and
-   recorded as `ordered_by`).
+   Named rules: "all"; "largest" (one lesion); "two_largest_over_20mm" = `largest_n(2, 20.0)` (Wu 2025, seed
+   000: "the two largest lesions, each with a diameter greater than 2 cm"); "two_largest" = `largest_n(2)`
+   (up to two target lesions, RECIST 1.1, seed 003). The paper ids "seed000" and "seed003" are accepted as
+   aliases of these two (`RULE_ALIASES`). A rule with a diameter threshold needs the diameter column
+   (InputError otherwise); a rule without one orders lesions by diameter when the column exists and by
+   volume when it does not (logged and recorded as `ordered_by`).
 2. **Combination** (`combine_lesion_features`): `combine` is the default rule for every feature ("largest":
    the value of the largest-volume kept lesion; "volume_weighted_mean": Σ vᵢxᵢ / Σ vᵢ; "mean", "sum",
    "max", "min"); volume-type features (`*_mm3`) are summed over the kept lesions unless `rules` says
@@ -39,6 +40,7 @@ from hccrad.cohort.lesions import (
     COMBINE_RULES, LesionRule, combine_lesion_features, label_components, largest, largest_n, lesion_size,
     select_lesions,
 )
+from hccrad.config.spec import RULE_ALIASES
 from hccrad.core.errors import DataError, GeometryError, InputError, SpecError
 from hccrad.core.image import Image
 from hccrad.io.volume import read_image
@@ -48,21 +50,23 @@ logger = logging.getLogger(__name__)
 RULE_PRESETS: dict[str, LesionRule] = {
     "all": LesionRule("all"),
     "largest": largest(),
-    "seed000": largest_n(2, 20.0),
-    "seed003": largest_n(2),
+    "two_largest_over_20mm": largest_n(2, 20.0),
+    "two_largest": largest_n(2),
 }
 VOLUME_DEFAULT = "habitat*_volume_mm3"
 _SIZE_COLS = {"inplane": "max_inplane_diameter_mm", "3d": "max_diameter_3d_mm"}
 
 
 def resolve_rule(rule: str | LesionRule) -> LesionRule:
-    """A LesionRule from a preset name ("all", "largest", "seed000", "seed003") or a LesionRule."""
+    """A LesionRule from a preset name ("all", "largest", "two_largest_over_20mm", "two_largest"; or the
+    aliases "seed000", "seed003") or a LesionRule."""
     if isinstance(rule, LesionRule):
         return rule
-    if rule not in RULE_PRESETS:
-        raise SpecError([f"lesion rule {rule!r} is not one of {sorted(RULE_PRESETS)} (or pass a LesionRule, e.g. "
-                         "hccrad.cohort.lesions.largest_n(2, 20.0))"])
-    return RULE_PRESETS[rule]
+    name = RULE_ALIASES.get(rule, rule)
+    if name not in RULE_PRESETS:
+        raise SpecError([f"lesion rule {rule!r} is not one of {sorted(RULE_PRESETS)} (aliases {RULE_ALIASES}; or "
+                         "pass a LesionRule, e.g. hccrad.cohort.lesions.largest_n(2, 20.0))"])
+    return RULE_PRESETS[name]
 
 
 def count_components(mask: str | Path | np.ndarray | Image, spacing: Sequence[float] | None = None, *,

@@ -16,8 +16,13 @@ from hccrad.clinical.categorical import CategoricalColumn
 from hccrad.clinical.derive import DeriveSpec
 from hccrad.deep.spec import DeepSpec
 from hccrad.radiogenomics.spec import RadiogenomicsSpec
+# report.paper: layouts named like the example study that reproduces each paper; seed ids are aliases
+from hccrad.report.layout_names import PAPER_ALIASES
 
 SCHEMA_VERSION = 1
+#: preset lesion rules named by what they keep -> the paper id accepted as an alias (seed 000: Wu 2025, "the
+#: two largest lesions, each with a diameter greater than 2 cm"; seed 003: up to two RECIST target lesions)
+RULE_ALIASES = {"seed000": "two_largest_over_20mm", "seed003": "two_largest"}
 
 
 class _Strict(BaseModel):
@@ -398,16 +403,22 @@ class ReaderSpec(_Strict):
 class LesionsSpec(_Strict):
     """Several lesions per patient: manifest rows sharing `patient_column` are lesions of one patient.
 
-    Lesions are selected by `rule` (seed 000: two largest with diameter > 2 cm = "seed000"; seed 003: up to
-    two target lesions = "seed003") and their features combined into one patient row by `combine`
+    Lesions are selected by `rule` ("two_largest_over_20mm": the two largest with diameter > 2 cm, seed 000;
+    "two_largest": up to two target lesions, seed 003; the paper ids "seed000" and "seed003" are accepted as
+    aliases) and their features combined into one patient row by `combine`
     (volume-type `*_mm3` features are summed). See docs/clinical.md, "Several lesions per patient"."""
 
     patient_column: str = "patient_id"
-    rule: Literal["all", "largest", "seed000", "seed003"] = "largest"
+    rule: Literal["all", "largest", "two_largest_over_20mm", "two_largest"] = "largest"
     combine: Literal["largest", "volume_weighted_mean", "mean", "sum", "max", "min"] = "largest"
     rules: dict[str, str] | None = None
     volume_column: str = "habitat*_volume_mm3"
     diameter_column: str = "lesion_diameter_mm"
+
+    @field_validator("rule", mode="before")
+    @classmethod
+    def _rule_alias(cls, value):
+        return RULE_ALIASES.get(value, value) if isinstance(value, str) else value
 
 
 class AssociationSpec(_Strict):
@@ -430,6 +441,8 @@ class ValidationSpec(_Strict):
     level: float = Field(default=0.95, gt=0.5, lt=1)
 
 
+
+
 class ReportSpec(_Strict):
     title: str | None = None
     proportion_ci: Literal["clopper-pearson", "wald"] = "clopper-pearson"  # SEN/SPE/PPV/NPV intervals
@@ -450,9 +463,16 @@ class ReportSpec(_Strict):
         "{afp: 100} for 'per 100 ng/mL'; or 'log10' for the OR per 10-fold increase (fitted on log10)"))
     published: list[str] = Field(default_factory=list, description=(
         "shipped published models (hccrad validate-published --list) shown with their formulas in the report"))
-    paper: Literal["seed000", "seed001", "seed002", "seed003", "seed004"] | None = Field(default=None, description=(
-        "arrange index.html as this seed paper's tables and figures, in its order (hccrad.report.paper); "
-        "the stage-by-stage report is then written as stages.html"))
+    paper: Literal["wu2025_cect_habitat", "mri_clinical_radiomics_habitat", "multitask_dl_mtm",
+                   "cnn_mri_clinical_svm", "ct_radiomics_proliferative"] | None = Field(default=None, description=(
+        "arrange index.html as this paper's tables and figures, in its order (hccrad.report.paper); "
+        "the stage-by-stage report is then written as stages.html. The paper ids seed000 … seed004 are "
+        "accepted as aliases (of the names in this order)"))
+
+    @field_validator("paper", mode="before")
+    @classmethod
+    def _paper_alias(cls, value):
+        return PAPER_ALIASES.get(value, value) if isinstance(value, str) else value
 
     @field_validator("or_units")
     @classmethod

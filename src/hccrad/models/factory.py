@@ -16,7 +16,7 @@ step            what                                                  ``params[s
 ``mrmr``        :class:`~hccrad.selection.MRMRSelector`               n_features, random_state
 ``stepwise``    :class:`~hccrad.models.stepwise.StepwiseSelector`     screen_p, entry_p, stay_p, direction, criterion
 ``logistic``    :class:`~hccrad.models.logistic.LogisticModel` (last) maxiter
-``svm``         sklearn SVC, RBF kernel (last)                        C, kernel, gamma
+``svm``         :class:`PlattSVC`, RBF kernel (last)                  C, kernel, gamma, random_state
 ``rf``          sklearn RandomForestClassifier (last)                 n_estimators, max_depth, min_samples_leaf
 ``xgboost``     xgboost XGBClassifier (last)                          n_estimators, max_depth, learning_rate,
                                                                       subsample, colsample_bytree
@@ -37,14 +37,15 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from hccrad.core.errors import DataError, ModelError
+from hccrad.selection.contract import binary_target_tags, not_binary
 from hccrad.models.logistic import LogisticModel
 from hccrad.models.stepwise import StepwiseSelector
 from hccrad.selection.folds import patient_folds, row_groups
@@ -71,25 +72,48 @@ def _xgb(**kw):
 
 
 class PlattSVC(SVC):
-    """SVC whose `predict_proba` is Platt's sigmoid fitted on 5-fold out-of-fold decision values of the
-    training data (Platt 1999), so its output is a probability for calibration and decision curves;
-    `decision_function` is the plain SVC's. (SVC(probability=True) is deprecated in scikit-learn 1.9.)
-    Not ``CalibratedClassifierCV(SVC(), method="sigmoid", ensemble=False)``: on the same out-of-fold decision
-    values that fits the sigmoid to Platt's smoothed targets ((N+ + 1)/(N+ + 2) and 1/(N- + 2)) instead of
-    0/1, which moves the probabilities (by up to 0.02 on 60 cases), so results would change."""
+    """SVC whose `predict_proba` is Platt's sigmoid P(y = 1 | f) = 1 / (1 + exp(-(A f + B))) fitted by maximum
+    likelihood on 0/1 targets to out-of-fold decision values f of the training data (Platt 1999), so its output
+    is a probability for calibration and decision curves; `decision_function` is the plain SVC's.
+    (SVC(probability=True) is deprecated in scikit-learn 1.9.)
+
+    Inner folds: k = min(5, patients in the smaller class) stratified folds that keep a patient's copies
+    together (:func:`hccrad.selection.folds.patient_folds`, patients from :func:`~hccrad.selection.folds.row_groups`:
+    the DataFrame index, which labels bootstrap copies of one patient alike), seeded by ``random_state``; with
+    one row per patient these are ``StratifiedKFold(k, shuffle=True, random_state)``. With fewer than 2
+    patients in a class the in-sample decision values are used. ``sample_weight`` weights the SVC fits of the
+    inner folds and the sigmoid fit as well as the final SVC.
+
+    Not ``CalibratedClassifierCV(SVC(), method="sigmoid", ensemble=False)`` (scikit-learn 1.9.1): on the same
+    out-of-fold decision values it fits the sigmoid to Platt's smoothed targets ((N+ + 1)/(N+ + 2) and
+    1/(N- + 2)) instead of 0/1, which moves the probabilities (by up to 0.043 on 60 cases), it has no option
+    for 0/1 targets, and it cannot take patient groups without metadata routing; so results would change
+    (tests/models/test_platt_calibration.py measures the difference)."""
+
+    def __sklearn_tags__(self):
+        return binary_target_tags(super().__sklearn_tags__())
 
     def fit(self, X, y, sample_weight=None):
         super().fit(X, y, sample_weight=sample_weight)
+        if self.classes_.size != 2:
+            raise not_binary("PlattSVC", self.classes_.size)
         yv = np.asarray(y).ravel()
-        folds = int(min(5, np.bincount(np.unique(yv, return_inverse=True)[1]).min()))
-        if folds >= 2:
-            dec = cross_val_predict(SVC(**self.get_params()), X, yv, method="decision_function",
-                                    cv=StratifiedKFold(folds, shuffle=True, random_state=0))
-        else:
-            dec = super().decision_function(X)
-        platt = LogisticRegression(C=1e6).fit(dec.reshape(-1, 1), (yv == self.classes_[1]).astype(int))
+        target = (yv == self.classes_[1]).astype(int)
+        weights = None if sample_weight is None else _check_sample_weight(sample_weight, X)
+        dec = self._out_of_fold_decision(X, target, row_groups(X), weights)
+        platt = LogisticRegression(C=1e6).fit(dec.reshape(-1, 1), target, sample_weight=weights)
         self.platt_coef_, self.platt_intercept_ = float(platt.coef_[0, 0]), float(platt.intercept_[0])
         return self
+
+    def _out_of_fold_decision(self, X, target: np.ndarray, groups: np.ndarray, weights) -> np.ndarray:
+        first = np.unique(groups, return_index=True)[1]  # one row per patient
+        folds = int(min(5, np.bincount(target[first], minlength=2).min()))
+        if folds < 2:
+            return super().decision_function(X)
+        cv = patient_folds(target, groups, folds, self.random_state)
+        params = None if weights is None else {"sample_weight": weights}
+        return cross_val_predict(SVC(**self.get_params()), X, target, cv=cv, method="decision_function",
+                                 params=params)
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "platt_coef_")
@@ -98,9 +122,8 @@ class PlattSVC(SVC):
 
 
 def _svm(**kw):
-    defaults = dict(C=1.0, kernel="rbf", gamma="scale")
-    defaults.update(kw)
-    defaults.pop("random_state", None)  # SVC without probability=True is deterministic
+    defaults = dict(C=1.0, kernel="rbf", gamma="scale", random_state=0)
+    defaults.update(kw)  # random_state seeds PlattSVC's inner folds (the SVC fit itself is deterministic)
     return PlattSVC(**defaults)
 
 

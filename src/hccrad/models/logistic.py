@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -24,9 +25,12 @@ import statsmodels.api as sm
 from scipy import stats
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from hccrad.core.errors import DataError, ModelError
+from hccrad.selection.contract import binary_target_tags, not_binary, validate_params
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +50,26 @@ def _check_numeric(df: pd.DataFrame, what: str) -> np.ndarray:
             raise DataError(f"{what}: column is not numeric", field=str(c), hint="encode it as numbers (0/1)")
         if df[c].isna().any():
             raise DataError(f"{what}: column has missing values", field=str(c), hint="impute or drop them")
-    return df.to_numpy(float)
+    values = df.to_numpy(float)
+    _check_finite(values, [str(c) for c in df.columns], what)
+    return values
+
+
+def _check_finite(values: np.ndarray, names: list[str], what: str) -> None:
+    bad = ~np.isfinite(values).all(axis=0)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{what}: column has missing or infinite values", field=names[j],
+                        hint="impute or drop missing values; infinite values come from a division by zero "
+                             "or a log of 0 upstream")
+
+
+def _array(X, what: str) -> np.ndarray:
+    """A 2-D float array of finite numbers from array-like ``X`` (scikit-learn's errors for sparse, complex,
+    empty or 1-D input; missing/infinite values named by column)."""
+    arr = check_array(X, dtype=float, ensure_all_finite=False)
+    _check_finite(arr, [f"x{i}" for i in range(arr.shape[1])], what)
+    return arr
 
 
 def _fit_logit(X: np.ndarray, y: np.ndarray, names: list[str], maxiter: int):
@@ -161,22 +184,32 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
     which happens in small cohorts and bootstrap resamples.
     """
 
+    _parameter_constraints = {
+        "maxiter": [Interval(Integral, 1, None, closed="left")],
+        "firth": ["boolean", StrOptions({"auto"})],
+    }
+
     def __init__(self, maxiter: int = 100, firth: bool | str = "auto") -> None:
         self.maxiter = maxiter
         self.firth = firth
 
+    def __sklearn_tags__(self):
+        return binary_target_tags(super().__sklearn_tags__())
+
     def fit(self, X, y):
-        df = _frame(X)
+        validate_params(self)
+        df = X if isinstance(X, pd.DataFrame) else _frame(_array(X, "LogisticModel"))
         Xv = _check_numeric(df, "LogisticModel")
-        yv = np.asarray(y).ravel()
+        if y is None:
+            raise DataError("LogisticModel requires y to be passed, but the target y is None",
+                            hint="pass the outcome: fit(X, y)")
+        yv = column_or_1d(y, warn=True)
+        check_classification_targets(yv)  # a continuous outcome: "Unknown label type"
         if len(yv) != len(df):
             raise DataError(f"LogisticModel: X has {len(df)} rows but y has {len(yv)}")
         classes = np.unique(yv)
         if classes.size != 2:
-            raise DataError(
-                f"LogisticModel: the outcome must have two classes, found {classes.size}",
-                hint="check the outcome column",
-            )
+            raise not_binary("LogisticModel", classes.size)
         names = [str(c) for c in df.columns]
         yb = (yv == classes[1]).astype(float)
         if self.firth not in (True, False, "auto"):
@@ -211,17 +244,19 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         names = list(self.feature_names_in_)
         if isinstance(X, pd.DataFrame):
-            missing = [c for c in names if c not in X.columns]
+            label = {str(c): c for c in X.columns}  # names are kept as text: integer column labels match too
+            missing = [c for c in names if c not in label]
             if missing:
                 raise ModelError(
                     f"LogisticModel: input lacks column(s) {missing[:5]}",
                     field=missing[0],
                     hint="pass a table with the same feature columns as at fit time",
                 )
-            return _check_numeric(X[names], "LogisticModel")
-        arr = np.asarray(X, dtype=float)
-        if arr.ndim != 2 or arr.shape[1] != len(names):
-            raise ModelError(f"LogisticModel: expected {len(names)} columns, got shape {arr.shape}")
+            return _check_numeric(X[[label[c] for c in names]], "LogisticModel")
+        arr = _array(X, "LogisticModel")
+        if arr.shape[1] != len(names):
+            raise ModelError(f"X has {arr.shape[1]} features, but LogisticModel is expecting {len(names)} "
+                             "features as input", hint="pass the same feature columns as at fit time")
         return arr
 
     def decision_function(self, X) -> np.ndarray:
@@ -233,7 +268,8 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        positive = self.decision_function(X) > 0  # first: NotFittedError before fit, not AttributeError
+        return self.classes_[positive.astype(int)]
 
     def summary(self) -> pd.DataFrame:
         """Table indexed by term ("const" + features): coef, se, z, p, OR, OR_lower, OR_upper (95 % Wald)."""

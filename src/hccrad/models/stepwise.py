@@ -5,9 +5,11 @@ built on :func:`hccrad.models.logistic.stepwise_logistic` (the selection package
 from __future__ import annotations
 
 import logging
+from numbers import Real
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from hccrad.models.logistic import stepwise_logistic
 from hccrad.selection.filters import _check_xy, _names, _Selector
@@ -22,6 +24,15 @@ class StepwiseSelector(_Selector):
     Fitted: ``result_`` (the :class:`~hccrad.models.logistic.StepwiseResult`). If nothing is selected, the
     variable with the smallest univariable p is kept (logged).
     """
+
+    _parameter_constraints = {
+        "screen_p": [Interval(Real, 0, 1, closed="both"), None],
+        "entry_p": [Interval(Real, 0, 1, closed="both")],
+        "stay_p": [Interval(Real, 0, 1, closed="both")],
+        "direction": [StrOptions({"forward", "backward", "both"})],
+        "criterion": [StrOptions({"p", "aic"})],
+        "groups": [dict, None],
+    }
 
     def __init__(
         self,

@@ -554,7 +554,7 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
             rep.add_text(sec, f"Section '{name}' could not be completed: {exc}", "Not computed")
     if spec.report.paper is None:
         return rep.write(appendix)
-    from hccrad.report.paper import PAPERS, paper_sections
+    from hccrad.report.paper import PAPERS, paper_id, paper_sections
 
     return rep.write(appendix, paper=paper_sections(rep, spec.report.paper),
-                     paper_name=f"{spec.report.paper} ({PAPERS[spec.report.paper][0]})")
+                     paper_name=f"{spec.report.paper} ({PAPERS[paper_id(spec.report.paper)][0]})")

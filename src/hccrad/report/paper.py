@@ -1,6 +1,8 @@
 """Paper layouts: each seed paper's tables and figures, in the paper's order, as report sections.
 
-A study spec with ``report.paper: seed000`` (… ``seed004``) gets an index.html whose sections are exactly
+A study spec with ``report.paper: wu2025_cect_habitat`` (or another layout named in
+``hccrad.config.spec.PAPER_ALIASES``; the paper ids ``seed000`` … ``seed004`` are aliases, and ``PAPERS`` is
+keyed by them) gets an index.html whose sections are exactly
 that paper's items (table below), each filled with the report items that show it; the stage-by-stage
 report is kept beside it as stages.html. Report items carry a `key` (e.g. ``"roc"``); an item of the
 layout lists the keys (shell-style patterns, e.g. ``"cnn_gradcam*"``) it is made of.
@@ -14,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from hccrad.report.layout_names import PAPER_ALIASES
 from hccrad.report.document import Item, Report, Section
 
-__all__ = ["PAPERS", "PaperItem", "paper_items_markdown", "paper_sections"]
+__all__ = ["PAPERS", "PaperItem", "paper_id", "paper_items_markdown", "paper_sections"]
 
 
 @dataclass(frozen=True)
@@ -164,14 +167,23 @@ def _matches(item: Item, keys: tuple[str, ...]) -> bool:
     return bool(item.key) and any(fnmatchcase(item.key, k) for k in keys)
 
 
+def paper_id(paper: str) -> str:
+    """The ``PAPERS`` key of a layout given by its spec name (``report.paper``) or by its paper id."""
+    by_name = {name: pid for pid, name in PAPER_ALIASES.items()}
+    return by_name.get(paper, paper)
+
+
 def paper_sections(report: Report, paper: str) -> list[Section]:
-    """Sections of `paper`'s layout, in its order, holding the report's items whose keys it names.
+    """Sections of `paper`'s layout (spec name or paper id), in its order, holding the report's items whose
+    keys it names.
 
     An item may appear in several sections (e.g. the AUC table in Fig. 5 and Fig. 6 of one paper). A
     paper item that this run did not produce gets a text saying which stage makes it.
     """
+    paper = paper_id(paper)
     if paper not in PAPERS:
-        raise KeyError(f"unknown paper layout {paper!r}; known: {sorted(PAPERS)}")
+        raise KeyError(f"unknown paper layout {paper!r}; known: {sorted(PAPER_ALIASES.values())} "
+                       f"(or the paper ids {sorted(PAPERS)})")
     items = [it for s in report.sections for it in s.items]
     out = []
     for p in PAPERS[paper][1]:

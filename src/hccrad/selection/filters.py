@@ -26,15 +26,19 @@ from __future__ import annotations
 import logging
 import warnings
 
+from numbers import Real
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from hccrad.core.errors import DataError, ModelError
+from hccrad.selection.contract import binary_target_tags, not_binary, validate_params
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +51,8 @@ def _names(est: BaseEstimator, n: int) -> list[str]:
 
 
 def _check_xy(est: BaseEstimator, X, y, *, need_y: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """Validate X (finite numbers) and a binary y; return float X and y coded 0/1."""
+    """Validate the parameters, X (finite numbers) and a binary y; return float X and y coded 0/1."""
+    validate_params(est)
     if isinstance(X, pd.DataFrame):
         bad = [c for c, dt in X.dtypes.items() if not pd.api.types.is_numeric_dtype(dt)]
         if bad:
@@ -63,9 +68,9 @@ def _check_xy(est: BaseEstimator, X, y, *, need_y: bool = True) -> tuple[np.ndar
                 field=str(nan_cols[0]),
                 hint="impute or drop missing values before fitting (fit an imputer inside the pipeline)",
             )
-    else:
-        arr = np.asarray(X, dtype=float)
-        if arr.ndim == 2 and not np.isfinite(arr).all():
+    else:  # sparse, complex, empty or non-2-D input: scikit-learn's errors; then NaN/inf named by column
+        arr = validate_data(est, X, reset=True, dtype=float, ensure_all_finite=False)
+        if not np.isfinite(arr).all():
             j = int(np.flatnonzero(~np.isfinite(arr).all(axis=0))[0])
             raise DataError(f"{type(est).__name__}: missing or infinite values in column {j}", field=f"x{j}",
                             hint="impute or drop missing values before fitting")
@@ -73,7 +78,8 @@ def _check_xy(est: BaseEstimator, X, y, *, need_y: bool = True) -> tuple[np.ndar
     if not need_y:
         return Xv, None
     if y is None:
-        raise DataError(f"{type(est).__name__} needs the outcome y to fit", hint="pass y to fit(X, y)")
+        raise DataError(f"{type(est).__name__} requires y to be passed, but the target y is None",
+                        hint="pass the outcome: fit(X, y)")
     yv = np.asarray(y).ravel()
     if yv.shape[0] != Xv.shape[0]:
         raise DataError(f"{type(est).__name__}: X has {Xv.shape[0]} rows but y has {yv.shape[0]}")
@@ -81,10 +87,7 @@ def _check_xy(est: BaseEstimator, X, y, *, need_y: bool = True) -> tuple[np.ndar
         raise DataError(f"{type(est).__name__}: the outcome has missing values", hint="drop those rows")
     classes = np.unique(yv)
     if classes.size != 2:
-        raise DataError(
-            f"{type(est).__name__}: the outcome must have exactly two classes, found {classes.size}",
-            hint="check the outcome column (binary response, e.g. OR vs non-OR)",
-        )
+        raise not_binary(type(est).__name__, classes.size)
     return Xv, (yv == classes[1]).astype(int)
 
 
@@ -129,7 +132,14 @@ def univariate_pvalues(
 
 
 class _Selector(SelectorMixin, BaseEstimator):
-    """Shared plumbing: a boolean ``support_`` mask and the selected names."""
+    """Shared plumbing: a boolean ``support_`` mask and the selected names; a binary outcome is required
+    (tags; :class:`StabilityFilter` and :class:`VIFPruner` do not use it)."""
+
+    _needs_y = True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        return binary_target_tags(tags) if self._needs_y else tags
 
     def _get_support_mask(self) -> np.ndarray:
         check_is_fitted(self, "support_")
@@ -163,6 +173,14 @@ class StabilityFilter(_Selector):
     absent from the table: ``missing="raise"`` (default), ``"drop"`` or ``"keep"``.
     """
 
+    _needs_y = False
+    _parameter_constraints = {
+        "table": [pd.DataFrame, None],
+        "icc_min": [Real],
+        "cv_max": [Real, None],
+        "missing": [StrOptions({"raise", "drop", "keep"})],
+    }
+
     def __init__(
         self,
         table: pd.DataFrame | None = None,
@@ -178,8 +196,6 @@ class StabilityFilter(_Selector):
     def fit(self, X, y=None):
         Xv, _ = _check_xy(self, X, y, need_y=False)
         names = _names(self, Xv.shape[1])
-        if self.missing not in ("raise", "drop", "keep"):
-            raise ModelError(f"missing={self.missing!r}", field="missing", hint="use 'raise', 'drop' or 'keep'")
         if self.table is None:
             self.support_ = np.ones(Xv.shape[1], bool)
             self.icc_ = np.full(Xv.shape[1], np.nan)
@@ -218,6 +234,12 @@ class UnivariateFilter(_Selector):
     ``"ttest"`` or ``"mannwhitney"``. Fitted attributes: ``pvalues_``, ``tests_``.
     """
 
+    _parameter_constraints = {
+        "p_max": [Interval(Real, 0, None, closed="left")],
+        "test": [StrOptions(set(TESTS))],
+        "normality_alpha": [Interval(Real, 0, 1, closed="both")],
+    }
+
     def __init__(self, p_max: float = 0.05, test: str = "auto", normality_alpha: float = 0.05) -> None:
         self.p_max = p_max
         self.test = test
@@ -248,6 +270,12 @@ class CorrelationPruner(_Selector):
     if its |r| with every already-kept feature is <= threshold (seed 000: Spearman, keep "the feature with the
     most significant p-value"). Fitted: ``pvalues_``, ``correlation_`` (features x features).
     """
+
+    _parameter_constraints = {
+        "threshold": [Interval(Real, 0, None, closed="left")],
+        "method": [StrOptions({"spearman", "pearson"})],
+        "test": [StrOptions(set(TESTS))],
+    }
 
     def __init__(self, threshold: float = 0.9, method: str = "spearman", test: str = "auto") -> None:
         self.threshold = threshold
@@ -292,6 +320,9 @@ class VIFPruner(_Selector):
 
     Fitted: ``vif_`` (VIF of every input feature in the final kept set; NaN for dropped ones).
     """
+
+    _needs_y = False
+    _parameter_constraints = {"max_vif": [Interval(Real, 0, None, closed="left")]}
 
     def __init__(self, max_vif: float = 10.0) -> None:
         self.max_vif = max_vif

@@ -19,8 +19,10 @@ folds 0..k-1, the second class continuing where the first stopped (balanced fold
 class, copies together). Dealing round-robin puts a class with >= 2 patients in >= 2 folds, so every
 training fold (the other k-1 folds) holds both classes; fewer than 2 patients of a class, or fewer patients
 than folds, is a :class:`ModelError` (the caller records the resample as failed, with this reason).
-scikit-learn's ``StratifiedGroupKFold`` is not used: its greedy assignment gives other folds (so other
-results) and does not guarantee both classes in every training fold.
+scikit-learn's ``StratifiedGroupKFold`` is not used: with the same seed its greedy assignment deals other
+folds, with copies and without (so every inner CV and reported number would change), and it counts rows, not
+patients, so a class whose rows are copies of one patient passes and leaves a training fold without that
+class (tests/selection/test_folds.py shows both, and that these folds are grouped, stratified partitions).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.validation import _num_samples
 
 from hccrad.core.errors import ModelError
 
@@ -41,7 +44,7 @@ def row_groups(X, groups=None) -> np.ndarray:
     elif isinstance(X, pd.DataFrame):
         g = X.index.to_numpy()
     else:
-        return np.arange(np.asarray(X).shape[0])
+        return np.arange(_num_samples(X))
     return pd.factorize(pd.Series(g, dtype=object), sort=False)[0]
 
 

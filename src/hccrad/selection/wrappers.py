@@ -14,12 +14,14 @@
 from __future__ import annotations
 
 import logging
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.feature_selection import RFE, mutual_info_classif
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import l1_min_c
 from sklearn.metrics import roc_auc_score
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 
 from hccrad.core.errors import ModelError
 from hccrad.selection.filters import _check_xy, _corr, _Selector
@@ -62,6 +64,18 @@ class LassoSelector(_Selector):
     ``keep_path=False``, which skips those refits -- use it inside resampling), ``C_`` (chosen), ``coef_``.
     """
 
+    _parameter_constraints = {
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "rule": [StrOptions({"1se", "min"})],
+        "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "c_ratio": [Interval(Real, 0, None, closed="neither")],
+        "scoring": [StrOptions({"deviance", "auc"})],
+        "random_state": ["random_state"],
+        "max_features": [Interval(Integral, 1, None, closed="left"), StrOptions({"epv"}), None],
+        "keep_path": ["boolean"],
+        "penalize_intercept": ["boolean"],
+    }
+
     def __init__(
         self,
         cv: int = 10,
@@ -88,12 +102,8 @@ class LassoSelector(_Selector):
         """``groups``: the patient of every row (copies drawn by a bootstrap share one); default: the
         DataFrame index (hccrad's resampling labels rows with their original row), see
         :mod:`hccrad.selection.folds`. Inner folds keep a patient's copies together."""
-        patients = row_groups(X, groups)
         Xv, yv = _check_xy(self, X, y)
-        if self.rule not in ("1se", "min"):
-            raise ModelError(f"rule={self.rule!r}", field="rule", hint="use '1se' or 'min'")
-        if self.scoring not in ("deviance", "auc"):
-            raise ModelError(f"scoring={self.scoring!r}", field="scoring", hint="use 'deviance' or 'auc'")
+        patients = row_groups(X, groups)
         n_min = int(np.bincount(yv).min())
         if n_min < self.cv:
             raise ModelError(
@@ -196,6 +206,12 @@ class RFESelector(_Selector):
     to drop per round. Fitted: ``ranking_`` (1 = kept).
     """
 
+    _parameter_constraints = {
+        "n_features": [Interval(Integral, 1, None, closed="left"), Interval(RealNotInt, 0, None, closed="neither")],
+        "step": [Interval(Integral, 1, None, closed="left")],
+        "C": [Interval(Real, 0, None, closed="neither")],
+    }
+
     def __init__(self, n_features: int | float = 10, step: int = 1, C: float = 1.0) -> None:
         self.n_features = n_features
         self.step = step
@@ -220,6 +236,11 @@ class MRMRSelector(_Selector):
     Relevance: ``mutual_info_classif`` (seeded); redundancy: mean |Spearman rho| (fast variant of the MI
     redundancy term). Fitted: ``relevance_``, ``order_`` (indices in the order chosen).
     """
+
+    _parameter_constraints = {
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
 
     def __init__(self, n_features: int = 10, random_state: int | None = 0) -> None:
         self.n_features = n_features
