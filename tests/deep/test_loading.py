@@ -70,7 +70,8 @@ def test_cube_and_its_mask_move_together_to_where_the_formula_puts_them():
         for ax in d.flips:
             want[ax] = shape[ax] - 1 - want[ax]
         assert_close(_centroid(mask), want, rtol=0, atol=0.35, what="moved box centre (voxels)")
-        assert_close(_centroid(np.where(img > 0.5, img, 0)), _centroid(mask), rtol=0, atol=0.35, what="image cube vs mask centre")
+        assert_close(_centroid(np.where(img > 0.5, img, 0)), _centroid(mask), rtol=0, atol=0.35,
+                     what="image cube vs mask centre")
         assert_close(o, affine_scipy(x, d), rtol=0, atol=1e-4, what="grid_sample vs the scipy path")
 
 
@@ -116,7 +117,7 @@ def test_amp_auto_is_a_no_op_on_the_cpu(caplog):
     off = train_model(SPEC, ds, None, cfg.model_copy(update={"amp": "off"}))
     assert cfg.amp == "auto" and auto.summary()["precision"].iloc[0] == "fp32"
     assert _same(_weights(auto.network), _weights(off.network))
-    assert TrainConfig(amp=False).amp == "off" and TrainConfig(amp=True).amp == "auto"   # the earlier boolean
+    assert TrainConfig(amp=False).amp == "off" and TrainConfig(amp=True).amp == "auto"  # the earlier bool
     with caplog.at_level(logging.WARNING):
         assert amp_dtype("bf16", torch.device("cpu")) is None
     assert "needs CUDA" in caplog.text

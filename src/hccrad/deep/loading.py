@@ -33,7 +33,8 @@ from hccrad.deep.data import PatchDataset, balanced_sampler
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EpochSampler", "amp_dtype", "eval_loader", "resolve_num_workers", "seed_worker", "train_loader"]
+__all__ = ["EpochSampler", "amp_dtype", "eval_loader", "loading_note", "resolve_num_workers", "seed_worker",
+           "train_loader"]
 
 
 def _cpu_count() -> int:
@@ -50,15 +51,23 @@ def resolve_num_workers(num_workers: int | None, device: torch.device) -> int:
     return min(4, max(0, _cpu_count() - 1)) if device.type == "cuda" else 0
 
 
-def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of `amp` on `device`, or None for float32 (always on the CPU)."""
+def amp_dtype(amp: str, device: torch.device, *, warn: bool = True) -> torch.dtype | None:
+    """The autocast dtype of `amp` on `device`, or None for float32 (always on the CPU; `warn`: log when
+    bf16/fp16 was asked for there)."""
     if device.type != "cuda" or amp == "off":
-        if amp in ("bf16", "fp16"):
+        if warn and amp in ("bf16", "fp16"):
             log.warning("amp %r needs CUDA; training on %s in float32", amp, device.type)
         return None
     if amp == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if amp == "bf16" else torch.float16
+
+
+def loading_note(amp: str, num_workers: int | None, device: torch.device) -> str:
+    """E.g. "cpu, float32, 0 loader workers" (what training will use; for logs and reports)."""
+    dtype = amp_dtype(amp, device, warn=False)
+    prec = "float32" if dtype is None else str(dtype).split(".")[-1]
+    return f"{device.type}, {prec}, {resolve_num_workers(num_workers, device)} loader workers"
 
 
 def seed_worker(worker_id: int) -> None:

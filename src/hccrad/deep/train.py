@@ -27,7 +27,9 @@ Data loading (`hccrad.deep.loading`): DataLoader workers (`num_workers`; default
 with CUDA, pinned memory and persistent workers) load the stored patches; each batch is augmented after the
 transfer to the device (`PatchDataset.augment_batch`, torch grid_sample), with per-item draws, so the
 weights do not depend on the number of workers. Mixed precision (`amp`: "auto" = bfloat16, or float16 with
-a GradScaler where the card lacks bfloat16; "off") is used only on CUDA; on the CPU it is a no-op. Checkpoints are ``torch.save`` dicts of state_dicts and plain numbers, read back with
+a GradScaler where the card lacks bfloat16; "off") is used only on CUDA; on the CPU it is a no-op.
+
+Checkpoints are ``torch.save`` dicts of state_dicts and plain numbers, read back with
 ``torch.load(..., weights_only=True)`` (no pickle code execution).
 """
 
@@ -208,7 +210,7 @@ def evaluate_loss(net: Network, ds: PatchDataset, cfg: TrainConfig, device: torc
     counts: dict[str, int] = {}
     if loader is None:
         loader = eval_loader(ds, batch_size=cfg.batch_size, num_workers=0, device=device)
-    dtype = amp_dtype(cfg.amp, device)
+    dtype = amp_dtype(cfg.amp, device, warn=False)
     with torch.no_grad():
         for x, y in loader:
             with torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None):
