@@ -158,3 +158,16 @@ def test_epoch_sampler_orders_by_epoch_and_matches_the_earlier_shuffle():
     old = [int(i) for batch in torch.utils.data.DataLoader(range(10), batch_size=3, shuffle=True, generator=g)
            for i in batch]
     assert first == old
+
+
+def test_resume_accepts_other_workers_and_a_checkpoint_with_the_earlier_boolean_amp(tmp_path):
+    ps, y = _toy(n=8)
+    ds = PatchDataset(ps, {"response": y}, augmentation=Augmentation(), seed=1)
+    cfg = TrainConfig(epochs=2, batch_size=4, lr=0.05, device="cpu", early_stopping_patience=None)
+    ck = tmp_path / "ck.pt"
+    train_model(SPEC, ds, None, cfg.model_copy(update={"epochs": 1}), checkpoint=ck)
+    state = torch.load(ck, weights_only=True)
+    state["config"] = {k: v for k, v in state["config"].items() if k != "num_workers"} | {"amp": True}
+    torch.save(state, ck)
+    resumed = train_model(SPEC, ds, None, cfg.model_copy(update={"num_workers": 2}), checkpoint=ck, resume=True)
+    assert _same(_weights(resumed.network), _weights(train_model(SPEC, ds, None, cfg).network))

@@ -47,7 +47,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hccrad.core.errors import ModelError
 from hccrad.deep.data import PatchDataset, PatchSet
@@ -286,7 +286,11 @@ def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None
                 raise ModelError("resume=True needs a checkpoint path", field="checkpoint", hint="pass checkpoint=PATH")
             ck = load_checkpoint(ck_path)
             free = ("epochs", "num_workers")  # neither changes the weights of the epochs already run
-            saved = {k: v for k, v in ck["config"].items() if k not in free}
+            try:  # normalised (a checkpoint from before amp was "auto"/"off" stored True/False)
+                saved_cfg = TrainConfig.model_validate(ck["config"]).model_dump()
+            except ValidationError:
+                saved_cfg = ck["config"]
+            saved = {k: v for k, v in saved_cfg.items() if k not in free}
             now = {k: v for k, v in cfg.model_dump().items() if k not in free}
             if saved != now:
                 raise ModelError("checkpoint was written with a different config", file=ck_path,
