@@ -3,7 +3,8 @@ patient-grouped cross-validation, deep features fused with clinical variables, a
 
 Needs the optional dependencies in requirements/deep.txt (torch, MONAI); the names below load torch lazily, on
 first use, so `hccrad.deep.spec.DeepSpec` (part of the study spec) never imports torch. Modules: `data` (crops, slices, augmentation, Dataset), `whole` (whole slices), `networks`, `train`, `cv`,
-`features`, `gradcam`, `gradcam_checks` (randomisation check, tumour share), `activation` (feature maps by
+`augment` (batch augmentation on tensors), `loading` (DataLoader workers, seeded sampler, mixed
+precision), `features`, `gradcam`, `gradcam_checks` (randomisation check, tumour share), `activation` (feature maps by
 predicted class), `architecture` (layer table),
 `targets` (stage task labels), `sanity` (positive control), `pretrained` (user checkpoints), `study` (the
 study stage); see docs/deep.md.

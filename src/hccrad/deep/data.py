@@ -18,7 +18,8 @@ x' = (x − mean) / sd; both use the case's own voxels only, so nothing is learn
 
 Augmentation (seed 003: "shifting, rotation, flipping, and enlarging"; intensity scaling/offset only when
 asked for) is applied by `PatchDataset` only in training mode, with a random stream derived from (seed,
-epoch, item), so the same seed gives the same augmented samples in any process and after a resume.
+epoch, item), so the same seed gives the same augmented samples in any process and after a resume; it runs
+on batches of tensors on their device (`hccrad.deep.augment`: torch affine_grid/grid_sample).
 Intensity augmentation is off by default: on HU-windowed CT the signal is often a between-case difference
 of a few HU in mean enhancement (issue 27: the old ±0.1 window units = ±40 HU offset moved a case's mean
 arterial HU by SD 24.6 HU, three times the between-case SD of 8.1 HU that carried the outcome signal).
@@ -38,11 +39,13 @@ from scipy import ndimage
 from torch.utils.data import Dataset, WeightedRandomSampler
 
 from hccrad.core.errors import DataError, GeometryError, InputError
+from hccrad.deep.augment import Augmentation
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Augmentation", "PatchDataset", "PatchSet", "balanced_sampler", "build_patches", "crop_2d", "crop_3d",
+    "Augmentation", "IndexedItems", "PatchDataset", "PatchSet", "balanced_sampler", "build_patches", "crop_2d",
+    "crop_3d",
     "OFFLINE_AUGMENTATION", "intensity_augmentation", "item_targets", "largest_slices", "normalise_intensity",
     "survival_interval_classes",
     "with_augmented_copies",
@@ -296,48 +299,6 @@ def item_targets(patches: PatchSet, case_targets: pd.DataFrame) -> dict[str, np.
     return out
 
 
-@dataclass(frozen=True)
-class Augmentation:
-    """Random geometric and intensity augmentation of one (C, *spatial) item.
-
-    shift: uniform ±fraction of the size per axis; rotation_deg: uniform ± in-plane (y, x) angle; flip:
-    each in-plane axis flipped with p = 0.5; zoom: uniform scale range (same for all axes); intensity: x·a + b
-    with a ~ U(1 ± intensity_scale), b ~ U(± intensity_shift) per channel, in the network input's units
-    (window units for windowed CT; both 0 by default, see the module docstring and `intensity_augmentation`).
-    Linear interpolation, edge values outside (scipy.ndimage.affine_transform, mode "nearest").
-    """
-
-    shift: float = 0.1
-    rotation_deg: float = 15.0
-    flip: bool = True
-    zoom: tuple[float, float] = (0.9, 1.1)
-    intensity_scale: float = 0.0
-    intensity_shift: float = 0.0
-
-    def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        nd = x.ndim - 1
-        shape = np.asarray(x.shape[1:], dtype=float)
-        theta = np.deg2rad(rng.uniform(-self.rotation_deg, self.rotation_deg))
-        scale = rng.uniform(*self.zoom)
-        shift = rng.uniform(-self.shift, self.shift, size=nd) * shape
-        rot = np.eye(nd)
-        c, s = np.cos(theta), np.sin(theta)
-        rot[-2:, -2:] = [[c, -s], [s, c]]
-        matrix = rot / scale  # output coord -> input coord: i = M (o - centre) + centre - shift
-        centre = (shape - 1) / 2.0
-        offset = centre - matrix @ centre - shift
-        out = np.stack([ndimage.affine_transform(ch, matrix, offset=offset, order=1, mode="nearest")
-                        for ch in x]).astype(np.float32)
-        if self.flip:
-            for ax in (nd - 1, nd):  # in-plane axes of the (C, ...) array
-                if rng.random() < 0.5:
-                    out = np.flip(out, axis=ax)
-        a = rng.uniform(1 - self.intensity_scale, 1 + self.intensity_scale, size=x.shape[0])
-        b = rng.uniform(-self.intensity_shift, self.intensity_shift, size=x.shape[0])
-        out = out * a.reshape(-1, *([1] * nd)).astype(np.float32) + b.reshape(-1, *([1] * nd)).astype(np.float32)
-        return np.ascontiguousarray(out, dtype=np.float32)
-
-
 #: Default magnitude of the optional intensity augmentation: ±5 HU offset (window normalisation) or ±0.05 SD
 #: (z-score normalisation), and ±2 % scale.
 INTENSITY_SHIFT_HU = 5.0
@@ -364,7 +325,9 @@ class PatchDataset(Dataset):
     """A torch Dataset over a `PatchSet` with per-task integer targets (−1 = missing).
 
     Items are (x float32 tensor, {task: int64 tensor}). Augmentation runs only after `train()` (never in
-    `eval()` mode, the default), drawn from np.random.default_rng([seed, epoch, index]).
+    `eval()` mode, the default), drawn from np.random.default_rng([seed, epoch, index]). Training does not
+    augment item by item: it loads the stored patches (`indexed()`) and calls `augment_batch` on each batch
+    after moving it to the device; `ds[i]` in training mode gives the same sample for item i.
     """
 
     def __init__(self, patches: PatchSet, targets: Mapping[str, np.ndarray] | None = None, *,
@@ -394,12 +357,43 @@ class PatchDataset(Dataset):
     def __len__(self) -> int:
         return len(self.patches)
 
+    def _item(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x = torch.from_numpy(np.ascontiguousarray(self.patches.x[i], dtype=np.float32))
+        return x, {k: torch.tensor(v[i]) for k, v in self.targets.items()}
+
     def __getitem__(self, i: int):
-        x = self.patches.x[i]
+        x, y = self._item(i)
         if self.training and self.augmentation is not None:
-            x = self.augmentation.apply(x, np.random.default_rng([self.seed, self.epoch, int(i)]))
-        y = {k: torch.tensor(v[i]) for k, v in self.targets.items()}
-        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), y
+            x = self.augment_batch(x[None], torch.tensor([int(i)]))[0]
+        return x, y
+
+    def augment_batch(self, x: torch.Tensor, items: torch.Tensor | Sequence[int]) -> torch.Tensor:
+        """Augment a (B, C, *spatial) batch of stored items `items` on x's device (this epoch's draws);
+        x unchanged when there is no augmentation."""
+        if self.augmentation is None:
+            return x
+        idx = [int(i) for i in (items.tolist() if isinstance(items, torch.Tensor) else items)]
+        draws = self.augmentation.draws(self.seed, self.epoch, idx, x.shape[1], tuple(x.shape[2:]))
+        return self.augmentation.apply_batch(x, draws)
+
+    def indexed(self) -> "IndexedItems":
+        """The stored (never augmented) items with their indices, for a DataLoader whose batches are
+        augmented after the transfer to the device."""
+        return IndexedItems(self)
+
+
+class IndexedItems(Dataset):
+    """(index, stored x, {task: label}) of a `PatchDataset`: what the training DataLoader's workers load."""
+
+    def __init__(self, dataset: PatchDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int):
+        x, y = self.dataset._item(i)
+        return int(i), x, y
 
 
 def balanced_sampler(labels: Sequence[int] | np.ndarray, seed: int = 0) -> WeightedRandomSampler:
@@ -423,6 +417,9 @@ OFFLINE_AUGMENTATION = Augmentation(shift=0.1, rotation_deg=15.0, flip=True, zoo
                                     intensity_scale=0.0, intensity_shift=0.0)
 
 
+_COPY_CHUNK = 32  # items transformed per grid_sample call by `with_augmented_copies`
+
+
 def with_augmented_copies(patches: PatchSet, targets: Mapping[str, np.ndarray], copies: int, *, seed: int = 0,
                           augmentation: Augmentation = OFFLINE_AUGMENTATION
                           ) -> tuple[PatchSet, dict[str, np.ndarray]]:
@@ -438,9 +435,14 @@ def with_augmented_copies(patches: PatchSet, targets: Mapping[str, np.ndarray], 
     if copies == 0:
         return patches, t
     xs = [patches.x]
+    x_all = torch.from_numpy(np.ascontiguousarray(patches.x, dtype=np.float32))
     for j in range(copies):
-        xs.append(np.stack([augmentation.apply(patches.x[i], np.random.default_rng([seed, j + 1, i]))
-                            for i in range(len(patches))]))
+        parts = []
+        for lo in range(0, len(patches), _COPY_CHUNK):
+            items = range(lo, min(lo + _COPY_CHUNK, len(patches)))
+            draws = augmentation.draws(seed, j + 1, items, patches.x.shape[1], patches.x.shape[2:])
+            parts.append(augmentation.apply_batch(x_all[lo:lo + len(items)], draws).numpy())
+        xs.append(np.concatenate(parts))
     n = copies + 1
     out = PatchSet(np.concatenate(xs).astype(np.float32), patches.case_ids * n, patches.patient_ids * n,
                    patches.phases, patches.mode, np.concatenate([patches.boxes] * n))

@@ -24,7 +24,8 @@ _DEFAULT_SIZE = {"2d": (64, 64), "3d": (32, 64, 64)}
 _TRAIN_FIELDS = {"epochs": "epochs", "batch_size": "batch_size", "optimizer": "optimizer", "lr": "lr",
                  "weight_decay": "weight_decay", "plateau_patience": "plateau_patience",
                  "early_stopping_patience": "early_stopping_patience", "seed": "seed", "device": "device",
-                 "min_steps": "min_steps", "warmup_steps": "warmup_steps"}
+                 "min_steps": "min_steps", "warmup_steps": "warmup_steps", "amp": "amp",
+                 "num_workers": "num_workers"}
 
 
 class SubtypeTask(BaseModel):
@@ -82,6 +83,11 @@ class DeepSpec(BaseModel):
     - `pretrained`: a local checkpoint file (state_dict; never downloaded) loaded into every network before
       training with torch.load(weights_only=True), strict key matching after `pretrained_key_map` ({old
       prefix: new prefix}, e.g. {"module.": ""}); see `hccrad.deep.pretrained`.
+
+    Data loading (`hccrad.deep.loading`): `num_workers` (None = 0 on the CPU, min(4, CPUs − 1) with CUDA) DataLoader
+    workers; the augmentation runs on each batch after it reaches the device; the weights are the same whatever
+    the number of workers. `amp` ("auto"): mixed precision on CUDA only (bfloat16, or float16 with loss scaling
+    where the card lacks bfloat16; "off" = float32); on the CPU training is float32 whatever it says.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -126,6 +132,8 @@ class DeepSpec(BaseModel):
     compare_archs: list[Literal["resnet", "mobilenet", "alexnet", "inception"]] | None = None
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: Literal["auto", "off", "bf16", "fp16"] = "auto"
+    num_workers: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> "DeepSpec":

@@ -21,8 +21,15 @@ seeded initialisation by `hccrad.deep.pretrained.load_pretrained` (weights_only=
 Determinism: the initial weights come from ``torch.manual_seed(seed)``; every epoch reseeds dropout, the
 shuffling/balanced sampler and the augmentation from (seed, epoch), and deterministic algorithms are
 switched on while training, so the same seed gives the same weights on CPU, and a run resumed from a
-checkpoint continues exactly as if it had not stopped. Mixed precision (torch.autocast + GradScaler) is
-used only on CUDA. Checkpoints are ``torch.save`` dicts of state_dicts and plain numbers, read back with
+checkpoint continues exactly as if it had not stopped.
+
+Data loading (`hccrad.deep.loading`): DataLoader workers (`num_workers`; default 0 on the CPU, min(4, CPUs − 1)
+with CUDA, pinned memory and persistent workers) load the stored patches; each batch is augmented after the
+transfer to the device (`PatchDataset.augment_batch`, torch grid_sample), with per-item draws, so the
+weights do not depend on the number of workers. Mixed precision (`amp`: "auto" = bfloat16, or float16 with
+a GradScaler where the card lacks bfloat16; "off") is used only on CUDA; on the CPU it is a no-op.
+
+Checkpoints are ``torch.save`` dicts of state_dicts and plain numbers, read back with
 ``torch.load(..., weights_only=True)`` (no pickle code execution).
 """
 
@@ -40,11 +47,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field
-from torch.utils.data import DataLoader
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hccrad.core.errors import ModelError
-from hccrad.deep.data import PatchDataset, PatchSet, balanced_sampler
+from hccrad.deep.data import PatchDataset, PatchSet
+from hccrad.deep.loading import amp_dtype, eval_loader, resolve_num_workers, train_loader
 from hccrad.deep.networks import Network, Task, build_network, multitask_loss
 
 log = logging.getLogger(__name__)
@@ -77,8 +84,15 @@ class TrainConfig(BaseModel):
     balance_task: str | None = None
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    amp: bool = True
+    amp: Literal["auto", "off", "bf16", "fp16"] = "auto"
+    num_workers: int | None = Field(None, ge=0)
     deterministic: bool = True
+
+    @field_validator("amp", mode="before")
+    @classmethod
+    def _amp_bool(cls, v):
+        """amp=True/False (the earlier boolean) means "auto"/"off"."""
+        return {True: "auto", False: "off"}.get(v, v) if isinstance(v, bool) else v
 
 
 @dataclass(frozen=True)
@@ -123,12 +137,14 @@ class TrainResult:
     config: TrainConfig = field(repr=False)
     planned_epochs: int = 0
     warmup_epochs: int = 0
+    precision: str = "fp32"
 
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame([{"arch": self.network.arch, "epochs_run": len(self.history),
                               "planned_epochs": self.planned_epochs, "warmup_epochs": self.warmup_epochs,
                               "best_epoch": self.best_epoch, "best_loss": self.best_loss,
                               "stopped_early": self.stopped_early, "device": self.device,
+                              "precision": self.precision,
                               "optimizer": self.config.optimizer, "seed": self.config.seed}])
 
     def save_loss_curves(self, path: str | Path, title: str | None = None) -> Path:
@@ -185,30 +201,20 @@ def _make_optimizer(net: Network, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def _loader(ds: PatchDataset, cfg: TrainConfig, epoch: int, train: bool) -> DataLoader:
-    if not train:
-        return DataLoader(ds, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
-    s = _epoch_seed(cfg.seed, epoch)
-    if cfg.balance_task is not None:
-        if cfg.balance_task not in ds.targets:
-            raise ModelError(f"balance_task {cfg.balance_task!r} is not a target", field="balance_task",
-                             hint=f"use one of {sorted(ds.targets)}")
-        return DataLoader(ds, batch_size=cfg.batch_size, sampler=balanced_sampler(ds.targets[cfg.balance_task], s),
-                          num_workers=0)
-    return DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, num_workers=0,
-                      generator=torch.Generator().manual_seed(s))
-
-
-def evaluate_loss(net: Network, ds: PatchDataset, cfg: TrainConfig, device: torch.device
-               ) -> tuple[float, dict[str, float]]:
+def evaluate_loss(net: Network, ds: PatchDataset, cfg: TrainConfig, device: torch.device, *,
+                  loader=None) -> tuple[float, dict[str, float]]:
     """Item-weighted mean of the multitask loss and of each task's CE over labelled items (eval mode)."""
     net.eval()
     ds.eval()
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
+    if loader is None:
+        loader = eval_loader(ds, batch_size=cfg.batch_size, num_workers=0, device=device)
+    dtype = amp_dtype(cfg.amp, device, warn=False)
     with torch.no_grad():
-        for x, y in _loader(ds, cfg, 0, train=False):
-            out = net(x.to(device))
+        for x, y in loader:
+            with torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None):
+                out = net(x.to(device, non_blocking=True))
             for t, logits in out.items():
                 yt = y[t].to(device)
                 k = yt >= 0
@@ -253,7 +259,9 @@ def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None
     """
     cfg = config or TrainConfig()
     device = resolve_device(cfg.device)
-    use_amp = bool(cfg.amp and device.type == "cuda")
+    dtype = amp_dtype(cfg.amp, device)
+    use_scaler = dtype == torch.float16
+    workers = resolve_num_workers(cfg.num_workers, device)
     n_epochs, warmup = epoch_plan(len(train), cfg)
     with _deterministic(cfg.deterministic):
         net = spec.build(cfg.seed).to(device)
@@ -263,7 +271,12 @@ def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None
         opt = _make_optimizer(net, cfg)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=cfg.plateau_factor,
                                                            patience=cfg.plateau_patience)
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+        loader, sampler = train_loader(train, batch_size=cfg.batch_size, seed=cfg.seed,
+                                       epoch_seed=lambda e: _epoch_seed(cfg.seed, e), balance_task=cfg.balance_task,
+                                       num_workers=workers, device=device)
+        val_loader = None if val is None else eval_loader(val.eval(), batch_size=cfg.batch_size, num_workers=workers,
+                                                          device=device, persistent=True)
         state = {"epoch": 0, "history": [], "best_loss": math.inf, "best_epoch": -1, "bad_epochs": 0,
                  "stopped_early": False}
         best_weights = copy.deepcopy(net.state_dict())
@@ -272,15 +285,20 @@ def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None
             if ck_path is None:
                 raise ModelError("resume=True needs a checkpoint path", field="checkpoint", hint="pass checkpoint=PATH")
             ck = load_checkpoint(ck_path)
-            saved = {k: v for k, v in ck["config"].items() if k != "epochs"}
-            now = {k: v for k, v in cfg.model_dump().items() if k != "epochs"}
+            free = ("epochs", "num_workers")  # neither changes the weights of the epochs already run
+            try:  # normalised (a checkpoint from before amp was "auto"/"off" stored True/False)
+                saved_cfg = TrainConfig.model_validate(ck["config"]).model_dump()
+            except ValidationError:
+                saved_cfg = ck["config"]
+            saved = {k: v for k, v in saved_cfg.items() if k not in free}
+            now = {k: v for k, v in cfg.model_dump().items() if k not in free}
             if saved != now:
                 raise ModelError("checkpoint was written with a different config", file=ck_path,
                                  hint="resume with the same TrainConfig (only epochs may change)")
             net.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])
-            if use_amp and ck.get("scaler"):
+            if use_scaler and ck.get("scaler"):
                 scaler.load_state_dict(ck["scaler"])
             best_weights = ck["best_model"]
             state = {k: ck[k] for k in state}
@@ -289,24 +307,24 @@ def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None
             if state["stopped_early"]:
                 break
             torch.manual_seed(_epoch_seed(cfg.seed, epoch))
-            train.train()
             train.set_epoch(epoch)
+            sampler.set_epoch(epoch)
             net.train()
             run, n = 0.0, 0
-            for x, y in _loader(train, cfg, epoch, train=True):
-                x = x.to(device)
+            for idx, x, y in loader:
+                x = train.augment_batch(x.to(device, non_blocking=True), idx)
                 opt.zero_grad(set_to_none=True)
-                with torch.autocast(device_type=device.type, enabled=use_amp):
+                with torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None):
                     out = net(x)
-                loss, _ = multitask_loss(out, y, cfg.task_weights)
+                    loss, _ = multitask_loss(out, y, cfg.task_weights)
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
                 run += float(loss.detach()) * x.shape[0]
                 n += x.shape[0]
-            train.eval()
             train_loss = run / max(n, 1)
-            val_loss, per = evaluate_loss(net, val, cfg, device) if val is not None else (float("nan"), {})
+            val_loss, per = (evaluate_loss(net, val, cfg, device, loader=val_loader) if val is not None
+                             else (float("nan"), {}))
             monitor = val_loss if val is not None else train_loss
             if not math.isfinite(monitor):
                 raise ModelError(f"loss is {monitor} at epoch {epoch}", field="lr",
@@ -329,7 +347,7 @@ def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None
             state.update(epoch=epoch + 1, stopped_early=bool(stop))
             if ck_path is not None:
                 torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                            "scaler": scaler.state_dict() if use_amp else {}, "best_model": best_weights,
+                            "scaler": scaler.state_dict() if use_scaler else {}, "best_model": best_weights,
                             "config": cfg.model_dump(), "arch": spec.arch, **state}, ck_path)
             if progress is not None:
                 progress("train", epoch + 1, n_epochs)
@@ -343,7 +361,7 @@ def train_model(spec: NetworkSpec, train: PatchDataset, val: PatchDataset | None
         net.eval()
     hist = pd.DataFrame(state["history"])
     return TrainResult(net, hist, int(state["best_epoch"]), float(state["best_loss"]), bool(state["stopped_early"]),
-                       device.type, cfg, n_epochs, warmup)
+                       device.type, cfg, n_epochs, warmup, "fp32" if dtype is None else str(dtype).split(".")[-1])
 
 
 def predict(network: Network, patches: PatchSet, *, batch_size: int = 16, embeddings: bool = False

@@ -55,12 +55,14 @@ from hccrad.deep.cv import ArchitectureSelection, CVResult, case_level, cross_va
 from hccrad.deep.data import Augmentation, PatchDataset, PatchSet, build_patches, item_targets, with_augmented_copies
 from hccrad.deep.gradcam import cam_to_image, grad_cam
 from hccrad.deep.gradcam_checks import attribution_share, randomisation_check
+from hccrad.deep.loading import loading_note
 from hccrad.deep.networks import Network, Task
 from hccrad.deep.spec import DeepSpec
 from hccrad.deep.stage_extras import (activation_outputs, architecture_outputs, compare_architectures, net_spec_for,
                                       with_predicted_classes)
 from hccrad.deep.targets import stage_targets
-from hccrad.deep.train import NetworkSpec, Progress, TrainConfig, TrainResult, epoch_plan, predict, train_model
+from hccrad.deep.train import (NetworkSpec, Progress, TrainConfig, TrainResult, epoch_plan, predict, resolve_device,
+                               train_model)
 from hccrad.io.volume import write_image
 
 log = logging.getLogger(__name__)
@@ -257,7 +259,8 @@ def _plan_note(patches: PatchSet, spec: DeepSpec, cfg: TrainConfig, val_fraction
                 else f"early stopping after {cfg.early_stopping_patience} epochs without improvement")
     return (f"final network: about {epochs} epochs of {-(-n_fit // cfg.batch_size)} steps (at least "
             f"{cfg.min_steps} steps), warm-up {warmup} epochs, {stopping}; intensity augmentation "
-            f"{'on' if spec.intensity_augment else 'off'}")
+            f"{'on' if spec.intensity_augment else 'off'}; "
+            f"{loading_note(cfg.amp, cfg.num_workers, resolve_device(cfg.device))}")
 
 
 def _not_learned_note(cv: CVResult, selection: ArchitectureSelection | None, spec: DeepSpec) -> str:
