@@ -28,7 +28,11 @@ from hccrad.cohort.study import Study
 from hccrad.config.load import dump_spec, load_spec
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import SpecError
-from hccrad.pipeline.cache import atomic_write_json, atomic_write_text
+from hccrad.pipeline.cache import atomic_write_json, atomic_write_text, config_hash
+from hccrad.pipeline.registration_stage import REGISTRATION_QC
+from hccrad.pipeline.stages import StageContext, run_stage
+from hccrad.pipeline.study_stages import (DeepStage, EvaluationStage, FeaturesStage, ImagingStage, ModelsStage,
+                                          RadiogenomicsStage, RadiomicsStage, SurvivalStage)
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -55,21 +59,6 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def _write_table(df: pd.DataFrame, path_stem: Path, meta: dict[str, str]) -> None:
-    """Parquet (with config hash + version in its metadata) and CSV."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(df)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                           **{k.encode(): v.encode() for k, v in meta.items()}})
-    tmp = path_stem.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path_stem.with_suffix(".parquet"))
-    atomic_write_text(path_stem.with_suffix(".csv"), df.to_csv())
-
-
 def _cache_counts(imaging, radiomics) -> dict:
     """Cases taken from the per-case cache vs computed in this run, per stage (for run.json and the report)."""
     out = {}
@@ -81,157 +70,88 @@ def _cache_counts(imaging, radiomics) -> dict:
 
 
 def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progress | None = None) -> RunResult:
-    """Run every stage of `spec`; see the module docstring for the outputs."""
-    from hccrad.features.stability import stability_table
-    from hccrad.pipeline.cache import config_hash
-    from hccrad.pipeline.evaluation import evaluate_models
-    from hccrad.pipeline.imaging import run_imaging
-    from hccrad.pipeline.modelling import fit_models, no_models
-    from hccrad.pipeline.survival_stage import run_survival
-    from hccrad.pipeline.radiomics_stage import run_radiomics, usable_radiomics_columns
-    from hccrad.pipeline.appendix import report_appendix
-    from hccrad.pipeline.registration_stage import (PREPROCESS_QC, REGISTRATION_QC, preprocess_record,
-                                                    registration_record)
-    from hccrad.pipeline.reporting import build_report
-
-    from hccrad.pipeline.preflight import (cases_left_out_by_preflight, preflight, problems_as_records,
-                                           refuse_on_errors)
+    """Run every stage of `spec`; see the module docstring for the outputs. Each stage goes through the one
+    runner of `hccrad.pipeline.stages` (timing, left-out cases, result by name)."""
+    from hccrad.pipeline.preflight import cases_left_out_by_preflight, preflight, refuse_on_errors
 
     started = time.time()
     preflight_warnings = refuse_on_errors(preflight(spec))  # every input check, before any long stage
     out = Path(out_dir or spec.output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {"preflight": time.time() - started}
     preflight_left_out = cases_left_out_by_preflight(preflight_warnings)  # data.on_case_error: leave_out
     study = Study(spec, left_out=tuple(preflight_left_out["case_id"]))
+    context = StageContext(spec, study, out, progress, timings={"preflight": time.time() - started},
+                           errors=[preflight_left_out])
     t0 = time.perf_counter()
-    table = study.table
-    timings["load"] = time.perf_counter() - t0
-    meta = {"hccrad_version": __version__, "config_hash": config_hash(dump_spec(spec))}
+    study.table  # noqa: B018  (reads and joins the tables once, timed as "load")
+    context.timings["load"] = time.perf_counter() - t0
+    for stage in _stages(spec, {"hccrad_version": __version__, "config_hash": config_hash(dump_spec(spec))}):
+        run_stage(context, stage)
+    report = _write_report(context)
+    context.timings["total"] = time.time() - started
+    run_json = atomic_write_json(out / "run.json", _run_record(context, started, preflight_warnings))
+    atomic_write_text(out / "report" / "run.json.txt", run_json.read_text())
+    return RunResult(out_dir=out, report=report, run_json=run_json, metrics=context.result("evaluation").metrics)
 
-    t0 = time.perf_counter()
-    errors: list[pd.DataFrame] = [preflight_left_out]
-    imaging = None
-    features, features2 = pd.DataFrame(index=table.index), None
+
+def _stages(spec: StudySpec, meta: dict[str, str]) -> list:
+    """The stages this study runs, in order (`hccrad.pipeline.study_stages`)."""
+    stages: list = []
     if spec.data.has_imaging:
-        imaging = run_imaging(study, out, progress=progress)
-        timings.update({f"imaging_{k}": v for k, v in imaging.seconds.items()})
-        _write_table(imaging.features, out / "features" / "habitat_features", meta)
-        if spec.preprocess.registration != "none":
-            atomic_write_text(out / REGISTRATION_QC, imaging.registration_qc.to_csv(index=False))
-        if spec.preprocess.reshapes_or_rescales:
-            atomic_write_text(out / PREPROCESS_QC, imaging.preprocess_qc.to_csv(index=False))
-        errors.append(imaging.errors)
-        features, features2 = imaging.features, imaging.features_reader2
-    timings["imaging"] = time.perf_counter() - t0
-    habitat_columns = list(imaging.features.columns) if imaging is not None else []
-    radiomics_columns: list[str] = []
-    train_ids = [c for c in study.case_ids(spec.cohorts.training) if c in features.index]
+        stages.append(ImagingStage(meta))
     if spec.features.radiomics.enabled:
-        t0 = time.perf_counter()
-        rad = run_radiomics(study, imaging, out, n_jobs=-1 if spec.validation.n_jobs != 1 else 1,
-                            progress=progress)
-        errors.append(rad.errors)
-        _write_table(rad.features, out / "features" / "radiomics_features", meta)
-        radiomics_columns, dropped = usable_radiomics_columns(rad.features, train_ids)
-        if dropped:
-            log.warning("%d radiomics feature(s) undefined for some training case were dropped", len(dropped))
-        features = features.join(rad.features[radiomics_columns], how="inner")
-        if features2 is not None and rad.features_reader2 is not None:
-            features2 = features2.join(rad.features_reader2.reindex(columns=radiomics_columns), how="left")
-            _write_table(rad.features_reader2, out / "features" / "radiomics_features_reader2", meta)
-        incomplete = features.index[features[radiomics_columns].isna().any(axis=1)]
-        errors.append(pd.DataFrame({"case_id": list(incomplete), "stage": "radiomics",
-                                    "error": "UndefinedFeature",
-                                    "message": "a feature kept on the training cohort is undefined for this case "
-                                               "(e.g. an absent habitat)"}))
-        features = features.drop(index=incomplete)
-        timings["radiomics"] = time.perf_counter() - t0
-    stability = None
-    if features2 is not None:
-        ids = [c for c in train_ids if c in features.index]
-        stability = stability_table(features.loc[ids], features2.loc[ids])
-        atomic_write_text(out / "features" / "stability.csv", stability.to_csv(index=False))
-        _write_table(imaging.features_reader2, out / "features" / "habitat_features_reader2", meta)
-    kept = [e for e in errors if len(e)]
-    errors_table = pd.concat(kept, ignore_index=True) if kept else \
-        pd.DataFrame(columns=["case_id", "stage", "error", "message"])
-    base, lesion_record = table, None
-    if spec.lesions is not None:  # one row per patient from its selected lesions (stability stays per lesion)
-        from hccrad.cohort.multilesion import combine_manifest_lesions, patient_table
-
-        ls = spec.lesions
-        features, lesion_record = combine_manifest_lesions(
-            features, table, patient_column=ls.patient_column, rule=ls.rule, combine=ls.combine, rules=ls.rules,
-            volume_column=ls.volume_column, diameter_column=ls.diameter_column)
-        base = patient_table(table, patient_column=ls.patient_column, lesion_columns=(ls.diameter_column,))
-        features = features[[c for c in features.columns if c not in base.columns]]
-
-    t0 = time.perf_counter()
-    data = base.loc[features.index].join(features)
-    data, errors_table = _leave_out_by_outcome(spec, data, errors_table)
-    deep = None
-    if spec.deep is not None:  # CNN score: out-of-fold on training, trained-on-training elsewhere
-        from hccrad.pipeline.deep_stage import run_deep_stage
-
-        t0 = time.perf_counter()
-        from hccrad.pipeline.deep_score import join_cnn_score
-
-        deep = run_deep_stage(study, spec.deep, out, progress=progress)
-        data = join_cnn_score(spec, data, deep)  # left out (warning/error) when no architecture learned
-        timings["deep"] = time.perf_counter() - t0
-    if spec.models:
-        fitted = fit_models(spec, data, habitat_columns=habitat_columns,
-                            radiomics_columns=radiomics_columns, stability=stability, out=out, progress=progress)
-    else:  # a survival-only (or descriptive) study: no response model to fit
-        fitted = no_models(spec, data)
-    timings["models"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    evaluation = evaluate_models(spec, data, fitted, progress=progress)
-    timings["evaluation"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    survival = run_survival(spec, data, {n: m.scores for n, m in fitted.models.items()})
-    timings["survival"] = time.perf_counter() - t0
-
-    radiogenomics = None
+        stages.append(RadiomicsStage(meta))
+    stages.append(FeaturesStage(meta))
+    if spec.deep is not None:
+        stages.append(DeepStage())
+    stages += [ModelsStage(), EvaluationStage(), SurvivalStage()]
     if spec.radiogenomics is not None:
-        from hccrad.pipeline.radiogenomics_stage import run_study_radiogenomics
+        stages.append(RadiogenomicsStage())
+    return stages
 
-        t0 = time.perf_counter()
-        if progress:
-            progress("radiogenomics", 0, 1)
-        radiogenomics = run_study_radiogenomics(study, fitted)
-        if progress:
-            progress("radiogenomics", 1, 1)
-        timings["radiogenomics"] = time.perf_counter() - t0
 
+def _write_report(context: StageContext) -> Path:
+    """patients.csv and the report, from the stages' results only."""
+    from hccrad.pipeline.appendix import report_appendix
     from hccrad.pipeline.patients import patient_table
+    from hccrad.pipeline.reporting import build_report
 
-    atomic_write_text(out / "patients.csv", patient_table(spec, data, fitted, survival).to_csv())
+    spec, out, r = context.spec, context.out, context.result
+    table = r("features")
+    atomic_write_text(out / "patients.csv", patient_table(spec, table.data, r("models"), r("survival")).to_csv())
     t0 = time.perf_counter()
-    report = build_report(spec, study, data, imaging, fitted, evaluation, stability, errors_table, out,
-                          radiogenomics=radiogenomics, deep=deep, survival=survival, appendix=report_appendix(dump_spec(spec), package_versions(), timings))
-    timings["report"] = time.perf_counter() - t0
-    timings["total"] = time.time() - started
+    report = build_report(spec, context.study, table.data, r("imaging"), r("models"), r("evaluation"),
+                          table.stability, context.error_table(), out, radiogenomics=r("radiogenomics"),
+                          deep=r("deep"), survival=r("survival"),
+                          appendix=report_appendix(dump_spec(spec), package_versions(), context.timings))
+    context.timings["report"] = time.perf_counter() - t0
+    return report
 
-    run_json = atomic_write_json(out / "run.json", {
+
+def _run_record(context: StageContext, started: float, preflight_warnings) -> dict:
+    """run.json: spec, versions, seed, timings, left-out cases and each stage's record."""
+    from hccrad.pipeline.preflight import problems_as_records
+    from hccrad.pipeline.registration_stage import PREPROCESS_QC, preprocess_record, registration_record
+
+    spec, out, r = context.spec, context.out, context.result
+    imaging, table, fitted = r("imaging"), r("features"), r("models")
+    survival, deep, errors = r("survival"), r("deep"), context.error_table()
+    return {
         "spec": dump_spec(spec), "versions": package_versions(), "seed": spec.seed,
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "started_unix": started, "n_cases": study.n_cases_listed, "n_cases_analysed": int(len(data)),
-        "cases_left_out": errors_table.to_dict(orient="records"),
+        "timings_s": {k: round(v, 3) for k, v in context.timings.items()},
+        "started_unix": started, "n_cases": context.study.n_cases_listed, "n_cases_analysed": int(len(table.data)),
+        "cases_left_out": errors.to_dict(orient="records"),
         "patients_table": "patients.csv",
-        "cohorts": data["cohort"].value_counts().to_dict(),
+        "cohorts": table.data["cohort"].value_counts().to_dict(),
         "habitats": ({"n_habitats": imaging.n_habitats, "model": str(imaging.model_path.relative_to(out))}
                      if imaging is not None else None),
         "models": fitted.describe(),
         "resampling_warnings": [f"model {name}: {m.optimism.warning}" for name, m in fitted.models.items()
                                 if m.optimism is not None and m.optimism.warning],
         "survival": survival.describe() if survival is not None else None,
-        "derived_columns": study.derive_record,
-        "column_mapping": study.column_record,
-        "lesions": lesion_record,
+        "derived_columns": context.study.derive_record,
+        "column_mapping": context.study.column_record,
+        "lesions": table.lesion_record,
         "deep": deep.record() if deep is not None else None,
         "liver_segmentation": imaging.liver_record if imaging is not None else None,
         "preflight_warnings": problems_as_records(preflight_warnings),
@@ -240,27 +160,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         if imaging is not None else None,
         "preprocessing": preprocess_record(spec, imaging.preprocess_qc, PREPROCESS_QC)
         if imaging is not None else None,
-        "cache": _cache_counts(imaging, rad if spec.features.radiomics.enabled else None),
-    })
-    atomic_write_text(out / "report" / "run.json.txt", run_json.read_text())
-    return RunResult(out_dir=out, report=report, run_json=run_json, metrics=evaluation.metrics)
-
-
-def _leave_out_by_outcome(spec: StudySpec, data: pd.DataFrame, errors_table: pd.DataFrame
-                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cases whose response is blank or not a declared level (and blank survival time/event) join the
-    left-out table. Without a survival outcome they leave `data`; with one they stay for the survival
-    analyses, and every response analysis uses the analysed cases only (`hccrad.cohort.outcomes`)."""
-    from hccrad.cohort.outcomes import response_left_out, survival_left_out
-
-    response_out = response_left_out(spec, data)
-    parts = [errors_table, response_out, survival_left_out(spec, data)]
-    kept = [p for p in parts if len(p)]
-    if len(kept) > 1 or (kept and kept[0] is not errors_table):
-        errors_table = pd.concat(kept, ignore_index=True)
-    if spec.outcome.survival is None and len(response_out):
-        data = data.drop(index=list(response_out["case_id"]))
-    return data, errors_table
+        "cache": _cache_counts(imaging, r("radiomics")),
+    }
 
 
 def synth_for_spec(study_path: Path, n: int, *, seed: int = 0) -> Path | None:
