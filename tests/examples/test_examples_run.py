@@ -2,7 +2,7 @@
 sections are exactly its paper's items (docs/paper_items.md), in order, each holding a figure or a table.
 
 The five studies run as shipped except for speed settings passed as `--set`-style overrides (fewer bootstrap
-resamples and CNN epochs, one MRI phase / unfiltered images for PyRadiomics, a small cohort); the sections and what fills them do not depend on those.
+resamples and CNN epochs, one MRI phase / unfiltered images for PyRadiomics, RFE in 10 % steps, a small cohort); the sections and what fills them do not depend on those.
 One synthetic cohort (with its expression counts) is generated once and shared by the five runs.
 """
 
@@ -22,7 +22,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FEW_STEPS = ["deep.min_steps=0", "deep.warmup_steps=0", "deep.keep_unlearned_score=true"]
 RUNS = {  # example folder -> (paper, speed overrides)
     "wu2025_cect_habitat": ("seed000", ["validation.bootstrap=8", "habitat.k_range=[2, 5]"]),
-    "mri_clinical_radiomics_habitat": ("seed001", ["validation.bootstrap=8", "features.radiomics.phases=[arterial]"]),
+    "mri_clinical_radiomics_habitat": ("seed001", ["validation.bootstrap=8", "features.radiomics.phases=[arterial]",
+                                                   # RFE dropping 10 % per round instead of 1 feature
+                                                   "models.1.rfe_step=0.1", "models.2.rfe_step=0.1"]),
     "multitask_dl_mtm": ("seed002", ["validation.bootstrap=8", "deep.epochs=2", "deep.n_splits=2", *FEW_STEPS]),
     "cnn_mri_clinical_svm": ("seed003", ["validation.bootstrap=8", "deep.epochs=2", "deep.n_splits=2", *FEW_STEPS]),
     "ct_radiomics_proliferative": ("seed004", ["validation.bootstrap=8",  # and unfiltered features only:

@@ -82,7 +82,8 @@ def _imaging_steps(ms: ModelSpec, use_stability: bool) -> tuple[list[str], dict]
     steps = (["stability"] if use_stability else []) + list(ms.selection_steps)
     params = {"univariate": {"p_max": ms.univariate_p},
               "correlation": {"threshold": ms.correlation_threshold, "method": ms.correlation_method},
-              "lasso": {"rule": ms.lasso_rule, "cv": ms.lasso_cv}}
+              "lasso": {"rule": ms.lasso_rule, "cv": ms.lasso_cv},
+              "rfe": {"n_features": ms.rfe_features, "step": ms.rfe_step}}
     return steps, {k: v for k, v in params.items() if k in steps}
 
 
