@@ -25,7 +25,10 @@ from hccrad.core.errors import ModelError
 from hccrad.models.bundle import FORMAT, FORMAT_VERSION, bundle_from_pipeline, load_bundle, predict_bundle, spec_hash
 from hccrad.models.factory import MODEL_STEPS, SELECTION_STEPS, make_step
 from hccrad.models.trusted_types import MODEL_KIND_TYPES, SELECTION_STEP_TYPES, STRUCTURE_TYPES
-from hccrad.pipeline.modelling import KIND_STEP, build_estimator
+from hccrad.models.kinds import MODEL_KINDS
+from hccrad.pipeline.modelling import build_estimator
+
+KIND_STEP = {name: cls.step for name, cls in MODEL_KINDS.items()}  # spec name -> pipeline step
 
 RUNSTRING = "numpy.testing._private.utils.runstring"
 runner = CliRunner()

@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
 from hccrad.clinical.categorical import CategoricalColumn
 from hccrad.clinical.derive import DeriveSpec
 from hccrad.deep.spec import DeepSpec
+from hccrad.models.kinds import LogisticKind, ModelKindSpec
 from hccrad.radiogenomics.spec import RadiogenomicsSpec
 # report.paper: layouts named like the example study that reproduces each paper; seed ids are aliases
 from hccrad.report.layout_names import PAPER_ALIASES
@@ -374,7 +375,9 @@ class ModelSpec(_Strict):
     `clinical` lists clinical candidates; `fuse` names another model whose in-fold score is added."""
 
     name: str
-    kind: Literal["logistic", "svm", "random_forest", "xgboost"] = "logistic"
+    kind: ModelKindSpec = Field(default_factory=LogisticKind, description=(
+        "the model kind, by name (logistic, svm, random_forest, xgboost) or with its parameters, e.g. "
+        "{kind: svm, C: 0.5} (hccrad.models.kinds: the registry of kinds and their parameters)"))
     features: Literal["habitat", "radiomics", "none"] | list[str] = "habitat"  # a list may mix group names and columns
     clinical: list[str] = Field(default_factory=list)
     clinical_selection: Literal["stepwise", "all"] = "stepwise"
@@ -394,6 +397,17 @@ class ModelSpec(_Strict):
         "features the RFE step drops per round: an integer, or a fraction (0, 1) of the remaining ones. 1 (the "
         "default, one at a time) refits the model once per dropped feature, inside every resample: with "
         "hundreds of radiomics features, 0.1 is ~100x faster and usually keeps a similar set"))
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind_by_name(cls, value):
+        return {"kind": value} if isinstance(value, str) else value
+
+    @field_serializer("kind")
+    def _kind_as_written(self, value) -> str | dict:
+        """A kind with every parameter at its default is written as its name (run.json, config hashes)."""
+        changed = value.model_dump(exclude_defaults=True, exclude={"kind"})
+        return value.kind if not changed else {"kind": value.kind, **changed}
 
     @field_validator("rfe_step")
     @classmethod

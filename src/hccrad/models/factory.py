@@ -33,20 +33,17 @@ import logging
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.linear_model import LogisticRegression
-from sklearn.svm import SVC
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from hccrad.core.errors import DataError, ModelError
-from hccrad.selection.contract import binary_target_tags, not_binary
+from hccrad.models.kinds import MODEL_KIND_CLASSES
 from hccrad.models.logistic import LogisticModel
+from hccrad.models.platt import PlattSVC  # noqa: F401  (bundles name hccrad.models.factory.PlattSVC)
 from hccrad.models.stepwise import StepwiseSelector
 from hccrad.selection.folds import patient_folds, row_groups
 from hccrad.selection import (
@@ -62,77 +59,6 @@ from hccrad.selection import (
 logger = logging.getLogger(__name__)
 
 
-def _xgb(**kw):
-    from xgboost import XGBClassifier  # imported lazily: heavy
-
-    defaults = dict(n_estimators=200, max_depth=3, learning_rate=0.1, subsample=1.0, colsample_bytree=1.0,
-                    n_jobs=1, eval_metric="logloss")
-    defaults.update(kw)
-    return XGBClassifier(**defaults)
-
-
-class PlattSVC(SVC):
-    """SVC whose `predict_proba` is Platt's sigmoid P(y = 1 | f) = 1 / (1 + exp(-(A f + B))) fitted by maximum
-    likelihood on 0/1 targets to out-of-fold decision values f of the training data (Platt 1999), so its output
-    is a probability for calibration and decision curves; `decision_function` is the plain SVC's.
-    (SVC(probability=True) is deprecated in scikit-learn 1.9.)
-
-    Inner folds: k = min(5, patients in the smaller class) stratified folds that keep a patient's copies
-    together (:func:`hccrad.selection.folds.patient_folds`, patients from :func:`~hccrad.selection.folds.row_groups`:
-    the DataFrame index, which labels bootstrap copies of one patient alike), seeded by ``random_state``; with
-    one row per patient these are ``StratifiedKFold(k, shuffle=True, random_state)``. With fewer than 2
-    patients in a class the in-sample decision values are used. ``sample_weight`` weights the SVC fits of the
-    inner folds and the sigmoid fit as well as the final SVC.
-
-    Not ``CalibratedClassifierCV(SVC(), method="sigmoid", ensemble=False)`` (scikit-learn 1.9.1): on the same
-    out-of-fold decision values it fits the sigmoid to Platt's smoothed targets ((N+ + 1)/(N+ + 2) and
-    1/(N- + 2)) instead of 0/1, which moves the probabilities (by up to 0.043 on 60 cases), it has no option
-    for 0/1 targets, and it cannot take patient groups without metadata routing; so results would change
-    (tests/models/test_platt_calibration.py measures the difference)."""
-
-    def __sklearn_tags__(self):
-        return binary_target_tags(super().__sklearn_tags__())
-
-    def fit(self, X, y, sample_weight=None):
-        super().fit(X, y, sample_weight=sample_weight)
-        if self.classes_.size != 2:
-            raise not_binary("PlattSVC", self.classes_.size)
-        yv = np.asarray(y).ravel()
-        target = (yv == self.classes_[1]).astype(int)
-        weights = None if sample_weight is None else _check_sample_weight(sample_weight, X)
-        dec = self._out_of_fold_decision(X, target, row_groups(X), weights)
-        platt = LogisticRegression(C=1e6).fit(dec.reshape(-1, 1), target, sample_weight=weights)
-        self.platt_coef_, self.platt_intercept_ = float(platt.coef_[0, 0]), float(platt.intercept_[0])
-        return self
-
-    def _out_of_fold_decision(self, X, target: np.ndarray, groups: np.ndarray, weights) -> np.ndarray:
-        first = np.unique(groups, return_index=True)[1]  # one row per patient
-        folds = int(min(5, np.bincount(target[first], minlength=2).min()))
-        if folds < 2:
-            return super().decision_function(X)
-        cv = patient_folds(target, groups, folds, self.random_state)
-        params = None if weights is None else {"sample_weight": weights}
-        return cross_val_predict(SVC(**self.get_params()), X, target, cv=cv, method="decision_function",
-                                 params=params)
-
-    def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "platt_coef_")
-        p1 = expit(self.platt_coef_ * self.decision_function(X) + self.platt_intercept_)
-        return np.column_stack([1.0 - p1, p1])
-
-
-def _svm(**kw):
-    defaults = dict(C=1.0, kernel="rbf", gamma="scale", random_state=0)
-    defaults.update(kw)  # random_state seeds PlattSVC's inner folds (the SVC fit itself is deterministic)
-    return PlattSVC(**defaults)
-
-
-def _rf(**kw):
-    defaults = dict(n_estimators=300, min_samples_leaf=2, n_jobs=1)
-    defaults.update(kw)
-    return RandomForestClassifier(**defaults)
-
-
 SELECTION_STEPS = {
     "scale": StandardScaler,
     "stability": StabilityFilter,
@@ -144,22 +70,19 @@ SELECTION_STEPS = {
     "mrmr": MRMRSelector,
     "stepwise": StepwiseSelector,
 }
-MODEL_STEPS = {"logistic": LogisticModel, "svm": _svm, "rf": _rf, "xgboost": _xgb}
-_ALLOWED = {
-    "svm": {"C", "kernel", "gamma", "random_state"},
-    "rf": {"n_estimators", "max_depth", "min_samples_leaf", "max_features", "random_state"},
-    "xgboost": {"n_estimators", "max_depth", "learning_rate", "subsample", "colsample_bytree", "random_state"},
-}
+MODEL_STEPS = {cls.step: cls for cls in MODEL_KIND_CLASSES}  # pipeline step name -> model kind (kinds.py)
 
 
 def _make(step: str, kw: dict, random_state: int | None):
-    factory = SELECTION_STEPS.get(step) or MODEL_STEPS.get(step)
+    if step in MODEL_STEPS:
+        return MODEL_STEPS[step].from_params(kw, random_state)
+    factory = SELECTION_STEPS.get(step)
     if factory is None:
         raise ModelError(
             f"unknown pipeline step {step!r}", field="steps",
             hint=f"use one of {sorted(SELECTION_STEPS) + sorted(MODEL_STEPS)}",
         )
-    allowed = _ALLOWED.get(step) or set(inspect.signature(factory).parameters)
+    allowed = set(inspect.signature(factory).parameters)
     bad = set(kw) - allowed
     if bad:
         raise ModelError(f"unknown parameter(s) {sorted(bad)} for step {step!r}", field=f"params.{step}",

@@ -20,7 +20,7 @@ of them is refused, so a change that adds a type shows up there). Results:
   ``stepwise`` (holds statsmodels results) cannot be stored by skops at all, so a pipeline with one of them
   gets no skops bundle (``ModelBundle.save`` raises; the study run notes "no shareable bundle");
   ``seed001_nested_models`` (a ColumnTransformer with a stepwise branch) likewise;
-- each model kind of ``models.factory.MODEL_STEPS`` adds the types in ``MODEL_KIND_TYPES``.
+- each model kind of the registry (``hccrad.models.kinds``) adds its ``trusted_types`` (``MODEL_KIND_TYPES``).
 
 numpy scalar types other than float64/int64 were not seen but are listed in ``STRUCTURE_TYPES`` because
 which one a fitted attribute holds depends on the dtype of the training table (constructing one only
@@ -29,6 +29,8 @@ converts a number). JSON-like values (numbers, strings, None, booleans) are stor
 """
 
 from __future__ import annotations
+
+from hccrad.models.kinds import MODEL_KIND_CLASSES
 
 STRUCTURE_TYPES: frozenset[str] = frozenset({
     "builtins.dict", "builtins.list", "builtins.str", "builtins.tuple",
@@ -52,14 +54,9 @@ SELECTION_STEP_TYPES: dict[str, frozenset[str]] = {
     "stepwise": frozenset(),  # holds statsmodels results: skops cannot store it
 }
 
-# model kind (models.factory.MODEL_STEPS) -> the types it adds to a skops bundle
-MODEL_KIND_TYPES: dict[str, frozenset[str]] = {
-    "logistic": frozenset({"hccrad.models.logistic.LogisticModel"}),  # e.g. the second stage of a fused model
-    "svm": frozenset({"hccrad.models.factory.PlattSVC"}),
-    "rf": frozenset({"sklearn.ensemble._forest.RandomForestClassifier",
-                     "sklearn.tree._classes.DecisionTreeClassifier", "sklearn.tree._tree.Tree"}),
-    "xgboost": frozenset({"xgboost.sklearn.XGBClassifier", "xgboost.core.Booster", "builtins.bytearray"}),
-}
+# model kind (pipeline step name) -> the types it adds to a skops bundle: read from the registry of model
+# kinds (hccrad.models.kinds), the one list of kinds
+MODEL_KIND_TYPES: dict[str, frozenset[str]] = {cls.step: cls.trusted_types for cls in MODEL_KIND_CLASSES}
 
 # skops node loaders seen in hccrad's bundles; the ones that call an arbitrary named function or fetch a
 # method by name (FunctionNode, MethodNode, PartialNode, ReduceNode, ConstructorFromReduceNode,

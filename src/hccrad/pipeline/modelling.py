@@ -30,7 +30,6 @@ from hccrad.models.dummies import encoder_codings
 from hccrad.models.validation import optimism_bootstrap
 
 log = logging.getLogger(__name__)
-KIND_STEP = {"logistic": "logistic", "svm": "svm", "random_forest": "rf", "xgboost": "xgboost"}
 Progress = Callable[[str, int, int], None]
 
 
@@ -62,7 +61,7 @@ class FittedModels:
     def describe(self) -> dict:
         return {
             name: {"selected": m.selected, "threshold": m.threshold, "formula": m.formula,
-                   "bundle": str(m.bundle) if m.bundle else None, "kind": m.spec.kind,
+                   "bundle": str(m.bundle) if m.bundle else None, "kind": m.spec.kind.kind,
                    "optimism_corrected_auc": getattr(m.optimism, "corrected_auc", None),
                    "resampling": m.optimism.record() if m.optimism is not None else None,
                    "resampling_as_published": m.as_published.record() if m.as_published is not None else None}
@@ -85,6 +84,12 @@ def _imaging_steps(ms: ModelSpec, use_stability: bool) -> tuple[list[str], dict]
               "lasso": {"rule": ms.lasso_rule, "cv": ms.lasso_cv},
               "rfe": {"n_features": ms.rfe_features, "step": ms.rfe_step}}
     return steps, {k: v for k, v in params.items() if k in steps}
+
+
+def _kind_params(ms: ModelSpec) -> dict:
+    """The model kind's parameters the spec sets (none: the kind's defaults) as pipeline ``params``."""
+    changed = ms.kind.model_dump(exclude_defaults=True, exclude={"kind"})
+    return {ms.kind.step: changed} if changed else {}
 
 
 def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], radiomics_columns: list[str],
@@ -117,13 +122,15 @@ def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], 
     if feats:
         steps, params = _imaging_steps(ms, use_stab)
         params.update(params_extra)
-        steps = steps + [KIND_STEP[ms.kind]]
+        steps = steps + [ms.kind.step]
+        params.update(_kind_params(ms))
         return build_model_pipeline(feats, steps=steps, params=params, random_state=spec.seed), feats
     if ms.clinical:
         stepwise = ms.clinical_selection == "stepwise"
-        scale = ["scale"] if ms.kind == "svm" else []  # the SVM kernel needs comparable scales
-        steps = (["stepwise"] if stepwise else []) + scale + [KIND_STEP[ms.kind]]
+        scale = ["scale"] if ms.kind.scale_inputs else []  # e.g. the SVM kernel needs comparable scales
+        steps = (["stepwise"] if stepwise else []) + scale + [ms.kind.step]
         params = {"stepwise": {"screen_p": ms.entry_p, "entry_p": ms.entry_p, "stay_p": ms.entry_p}} if stepwise else {}
+        params.update(_kind_params(ms))
         if stepwise and categorical:  # a categorical variable's dummies enter and leave the model together
             params["stepwise"]["groups"] = {c: [dummy_name(c, lv) for lv in levels if lv != ref]
                                             for c, (levels, ref) in categorical.items()}
