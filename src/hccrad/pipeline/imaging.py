@@ -38,6 +38,7 @@ from hccrad.habitat.summary import habitat_summary
 from hccrad.io.volume import write_image
 from hccrad.io.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
+from hccrad.pipeline.habitat_robustness import habitat_robustness
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
 from hccrad.pipeline.registration_stage import qc_table, register_case, registration_cache
 from hccrad.preprocess.alignment import QC_COLUMNS
@@ -90,6 +91,7 @@ class ImagingResult:
     cache_hits: int = 0       # cases whose habitat features came from the cache
     cache_computed: int = 0   # cases computed in this run
     registration_qc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QC_COLUMNS))
+    robustness: object | None = None  # hccrad.pipeline.habitat_robustness.HabitatRobustness (issue 23)
 
 
 def _descriptors(spec: StudySpec) -> list[Descriptor]:
@@ -317,6 +319,12 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         atomic_write_text(model_path, model.to_json())
         atomic_write_text(key_path, fit_key)
     seconds["habitat_fit"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    robustness = habitat_robustness(spec, model, train, lambda m, cv, reader: _case_features(spec, m, cv, reader),
+                                    units={d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit)
+                                           for d in hs.descriptors})
+    if robustness is not None:
+        seconds["habitat_robustness"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     key = config_hash({"spec": spec.model_dump(mode="json", include={"habitat", "features", "data", "seed",
@@ -399,6 +407,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         overlays=overlays, seconds=seconds, example_slices=example_slices, example_msi=example_msi,
         warnings=pd.DataFrame(warnings, columns=WARNING_COLUMNS), cache_hits=hits, cache_computed=computed,
         registration_qc=qc_table(reg_qc),
+        robustness=robustness,
         descriptor_units={d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit)
                           for d in hs.descriptors}, intensity_unit=spec.report.intensity_unit,
     )

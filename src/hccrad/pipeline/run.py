@@ -182,6 +182,13 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
                             radiomics_columns=radiomics_columns, stability=stability, out=out, progress=progress)
     else:  # a survival-only (or descriptive) study: no response model to fit
         fitted = no_models(spec, data)
+    if imaging is not None and imaging.robustness is not None:  # corrected AUC at k-1, k, k+1 (issue 23)
+        from hccrad.pipeline.habitat_robustness import k_sensitivity
+
+        t1 = time.perf_counter()
+        if k_sensitivity(spec, data, fitted, imaging.robustness, habitat_columns=habitat_columns,
+                         radiomics_columns=radiomics_columns, stability=stability) is not None:
+            timings["habitat_k_sensitivity"] = time.perf_counter() - t1
     timings["models"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -235,6 +242,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
         "case_warnings": imaging.warnings.to_dict(orient="records") if imaging is not None else [],
         "registration": registration_record(spec, imaging.registration_qc, REGISTRATION_QC)
         if imaging is not None else None,
+        "habitat_robustness": imaging.robustness.record()
+        if imaging is not None and imaging.robustness is not None else None,
         "cache": _cache_counts(imaging, rad if spec.features.radiomics.enabled else None),
     })
     atomic_write_text(out / "report" / "run.json.txt", run_json.read_text())
