@@ -106,3 +106,24 @@ def test_sensitivity_table_has_rows_k_minus_one_k_k_plus_one(sensitivity_inputs,
     ref = optimism_bootstrap(est, by_k[2].loc[train, cols], base.loc[train, "y"].to_numpy(), n_boot=4, seed=2)
     assert table.set_index("k").loc[2, "corrected_auc"] == pytest.approx(ref.corrected_auc, abs=1e-12)
     assert rob.record()["k_sensitivity"][1]["k"] == 3
+
+
+def test_report_items_have_keys_units_and_a_clean_figure(tmp_path):
+    from hccrad.pipeline.report_imaging import _habitat_robustness
+    from hccrad.report.document import Report
+    from hccrad.report.lint import collecting
+
+    spec = _spec(stability_resamples=3)
+    cases = _voxel_cases(5)
+    model = PopulationHabitats(3, descriptor_names=["AE", "VE"], random_state=2, n_init=1).fit([c.X for c in cases])
+    rob = habitat_robustness(spec, model, cases, _fractions, units={"AE": "HU", "VE": "HU"})
+    rob.sensitivity = pd.DataFrame({"k": [2, 3, 4], "n_boot": [4, 4, 4]})
+    rep = Report(tmp_path, "t")
+    s = rep.section("Tumour habitats")
+    with collecting() as found:
+        _habitat_robustness(rep, s, SimpleNamespace(robustness=rob))
+    assert not found, found
+    keys = [item.key for item in s.items]
+    assert keys == ["habitat_stability", "habitat_stability_k", "habitat_stability_centres", "habitat_k_sensitivity"]
+    assert "unitless" in s.items[0].caption and "HU" in (tmp_path / "tables").joinpath(
+        next(p.name for p in (tmp_path / "tables").iterdir() if "centre" in p.name)).read_text()
