@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 STABILITY_K_VOXELS = 5_000
 STABILITY_SILHOUETTE = 1_000
 STABILITY_FIT_VOXELS = 20_000
+# habitat spec fields that change only these analyses: left out of the habitat model's and the MSI cache's keys
+REPORT_ONLY = {"stability_resamples", "k_sensitivity"}
 SENSITIVITY_COLUMNS = ["k", "is_study_k", "n_cases", "n_features", "apparent_auc", "corrected_auc", "ci_lower",
                        "ci_upper", "n_boot", "n_used"]
 

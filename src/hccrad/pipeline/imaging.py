@@ -38,7 +38,7 @@ from hccrad.habitat.summary import habitat_summary
 from hccrad.io.volume import write_image
 from hccrad.io.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
-from hccrad.pipeline.habitat_robustness import habitat_robustness
+from hccrad.pipeline.habitat_robustness import REPORT_ONLY, habitat_robustness
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
 from hccrad.pipeline.registration_stage import qc_table, register_case, registration_cache
 from hccrad.preprocess.alignment import QC_COLUMNS
@@ -302,7 +302,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                      descriptor_names=names, max_voxels_fit=hs.max_voxels_fit, random_state=spec.seed,
                      **_strategy_parameters(hs))
     model_path = out / "models" / "habitat_model.json"
-    fit_key = config_hash({"habitat": hs.model_dump(mode="json"), "seed": spec.seed,
+    fit_key = config_hash({"habitat": hs.model_dump(mode="json", exclude=REPORT_ONLY), "seed": spec.seed,
                            "preprocess": spec.preprocess.model_dump(mode="json"),
                            "training": sorted(c.case_id for c in train), "version": __version__,
                            "inputs": [c.inputs for c in sorted(train, key=lambda c: c.case_id)],
@@ -328,7 +328,8 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
 
     t0 = time.perf_counter()
     key = config_hash({"spec": spec.model_dump(mode="json", include={"habitat", "features", "data", "seed",
-                                                                   "preprocess"}),
+                                                                   "preprocess"},
+                                               exclude={"habitat": REPORT_ONLY}),
                        "model": model.to_json(), "version": __version__})
     cache1 = CaseCache(out / "cache", "msi_reader1", key)
     cache2 = CaseCache(out / "cache", "msi_reader2", key)
