@@ -26,11 +26,12 @@ def plot_stability_ari(ax: Axes, ari, title: str = "") -> Axes:
 
 
 def plot_k_frequency(ax: Axes, frequency: pd.DataFrame, k_full: int, title: str = "") -> Axes:
-    """Bars: resamples choosing each k (``HabitatStability.k_frequency()``); the full fit's k in a dark colour."""
+    """Bars: resamples choosing each k (``HabitatStability.k_frequency()``); the full fit's k in red."""
     ks = frequency["k"].astype(int).to_numpy()
     colours = ["#c44e52" if k == k_full else "#8c8c8c" for k in ks]
     ax.bar(ks, frequency["resamples"].to_numpy(), color=colours, width=0.6)
     ax.set_xticks(ks)
+    ax.set_xlim(float(ks.min()) - 1, float(ks.max()) + 1)
     ax.set_xlabel(f"k chosen in the resample (full fit: k = {k_full})")
     ax.set_ylabel("resamples (count)")
     ax.yaxis.get_major_locator().set_params(integer=True)
