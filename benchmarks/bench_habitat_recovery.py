@@ -151,7 +151,8 @@ def main() -> None:
     n_train = int(round(0.7 * len(cases)))
     train, test = cases[:n_train], cases[n_train:]
     print(f"fitted on {len(train)} cases, mean ARI vs planted labels on {len(test)} held-out cases")
-    header = f"{'strategy':<23}{'registration':<14}{'elbow k':>8}{'ARI':>7}{'consensus k':>13}{'ARI':>7}{'ARI k=3':>9}{'s':>6}"
+    header = (f"{'strategy':<23}{'registration':<14}{'elbow k':>8}{'ARI':>7}{'consensus k':>13}{'ARI':>7}"
+              f"{'ARI k=3':>9}{'s':>6}")
     print(header)
     print("-" * len(header))
     for label, (Strategy, params) in STRATEGIES.items():

@@ -64,7 +64,7 @@ class HabitatStability:
     k_resamples: tuple[int, ...]
     ari: tuple[float, ...]
     centre_distance: tuple[float, ...]        # mean matched distance per resample (full-fit SD units)
-    centre_abs_diff: np.ndarray               # (B, k_full, d): |full centre - matched resample centre|, NaN if unmatched
+    centre_abs_diff: np.ndarray  # (B, k_full, d): |full centre - matched resample centre|; NaN: unmatched
     full_centres: np.ndarray                  # (k_full, d) in descriptor units
     descriptor_names: tuple[str, ...]
     n_voxels_ari: int

@@ -202,7 +202,8 @@ def _habitat_robustness(rep: Report, s: Section, imaging: ImagingResult) -> None
                       "Hungarian algorithm)",
                       "|Δ| = absolute difference between the full fit's habitat centre and the matched resample "
                       "centre, in the descriptor's unit; matched_share: resamples with a centre matched to the "
-                      "habitat (fewer when a resample chose a smaller k).", index=False, key="habitat_stability_centres")
+                      "habitat (fewer when a resample chose a smaller k).", index=False,
+                      key="habitat_stability_centres")
     if rob.sensitivity is not None:
         rep.add_table(s, rob.sensitivity, "Sensitivity of the main habitat model to the number of habitats",
                       f"The habitat model refitted with k−1 and k+1 habitats on the training cases and the model "
