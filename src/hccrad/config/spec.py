@@ -326,6 +326,10 @@ class HabitatSpec(_Strict):
     n_supervoxels: int = Field(default=50, ge=2)
     supervoxels: Literal["descriptor", "slic"] = "descriptor"
     compactness: float = Field(default=0.1, gt=0)
+    # issue 23: stability over B bootstrap resamples of the training patients (0 = off) and the main habitat
+    # model's corrected AUC at k-1, k, k+1 (hccrad.pipeline.habitat_robustness)
+    stability_resamples: int = Field(default=0, ge=0, le=1000)
+    k_sensitivity: bool = False
 
     @field_validator("k_range")
     @classmethod

@@ -38,6 +38,7 @@ from hccrad.habitat.summary import habitat_summary
 from hccrad.io.volume import write_image
 from hccrad.preprocess.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
+from hccrad.pipeline.habitat_robustness import REPORT_ONLY, habitat_robustness
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
 from hccrad.pipeline.registration_stage import (descriptor_intensity_unit, preprocess_cache,
                                                 preprocess_qc_table, preprocess_registered_case, qc_table,
@@ -94,6 +95,7 @@ class ImagingResult:
     cache_computed: int = 0   # cases computed in this run
     registration_qc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QC_COLUMNS))
     preprocess_qc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=STEPS_QC_COLUMNS))
+    robustness: object | None = None  # hccrad.pipeline.habitat_robustness.HabitatRobustness (issue 23)
 
 
 def _descriptors(spec: StudySpec) -> list[Descriptor]:
@@ -308,7 +310,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                      descriptor_names=names, max_voxels_fit=hs.max_voxels_fit, random_state=spec.seed,
                      **_strategy_parameters(hs))
     model_path = out / "models" / "habitat_model.json"
-    fit_key = config_hash({"habitat": hs.model_dump(mode="json"), "seed": spec.seed,
+    fit_key = config_hash({"habitat": hs.model_dump(mode="json", exclude=REPORT_ONLY), "seed": spec.seed,
                            "preprocess": spec.preprocess.model_dump(mode="json"),
                            "training": sorted(c.case_id for c in train), "version": __version__,
                            "inputs": [c.inputs for c in sorted(train, key=lambda c: c.case_id)],
@@ -325,10 +327,17 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         atomic_write_text(model_path, model.to_json())
         atomic_write_text(key_path, fit_key)
     seconds["habitat_fit"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    robustness = habitat_robustness(spec, model, train, lambda m, cv, reader: _case_features(spec, m, cv, reader),
+                                    units={d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit)
+                                           for d in hs.descriptors})
+    if robustness is not None:
+        seconds["habitat_robustness"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     key = config_hash({"spec": spec.model_dump(mode="json", include={"habitat", "features", "data", "seed",
-                                                                   "preprocess"}),
+                                                                   "preprocess"},
+                                               exclude={"habitat": REPORT_ONLY}),
                        "model": model.to_json(), "version": __version__})
     cache1 = CaseCache(out / "cache", "msi_reader1", key)
     cache2 = CaseCache(out / "cache", "msi_reader2", key)
@@ -409,6 +418,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         overlays=overlays, seconds=seconds, example_slices=example_slices, example_msi=example_msi,
         warnings=pd.DataFrame(warnings, columns=WARNING_COLUMNS), cache_hits=hits, cache_computed=computed,
         registration_qc=qc_table(reg_qc), preprocess_qc=preprocess_qc_table(pp_qc),
+        robustness=robustness,
         descriptor_units={d.name: descriptor_unit(d.kind, d.normalise, descriptor_intensity_unit(spec))
                           for d in hs.descriptors}, intensity_unit=descriptor_intensity_unit(spec),
     )

@@ -139,6 +139,7 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
                        key="k_selection")
         rep.add_table(s, imaging.k_selection.summary(), "Cluster-quality indices by k", index=False,
                       key="k_indices")
+    _habitat_robustness(rep, s, imaging)
     rep.add_table(s, imaging.habitat_summary, "Habitat descriptors (training cohort)", index=False,
                   key="habitat_summary")
     names = imaging.descriptor_names
@@ -198,6 +199,44 @@ def _preprocess_qc(rep: Report, s: Section, imaging: ImagingResult) -> None:
                             "window, range of the N4 bias field and the mean/SD the z-score used, per phase"
                             + (f"; {flagged} case(s) warn (tumour volume changed by more than 10 %)" if flagged
                                else ""), index=False, key="preprocess_qc")
+
+
+def _habitat_robustness(rep: Report, s: Section, imaging: ImagingResult) -> None:
+    """Habitat stability over bootstrap resamples of the training patients and the main habitat model's
+    corrected AUC at k−1, k, k+1 (habitat.stability_resamples, habitat.k_sensitivity; issue 23)."""
+    rob = imaging.robustness
+    if rob is None:
+        return
+    st = rob.stability
+    if st is not None:
+        from hccrad.report.figures.habitat_stability import plot_k_frequency, plot_stability_ari
+
+        fig, axes = panel_row(2, 5.0, 3.8)
+        plot_stability_ari(axes[0], st.ari)
+        plot_k_frequency(axes[1], st.k_frequency(), st.k_full)
+        rep.add_figure(s, fig, f"Habitat stability over {st.n_resamples} bootstrap resamples of the training patients",
+                       "Left: adjusted Rand index (unitless; 1 = same partition, ≈ 0 = chance) of each refit's "
+                       f"habitats against the full fit's on {st.n_voxels_ari:,} training voxels; right: the k "
+                       "chosen by the study's k rule in each resample (red: the full fit's k).",
+                       key="habitat_stability")
+        rep.add_table(s, st.k_frequency(), "Habitat stability: k chosen across resamples", index=False,
+                      key="habitat_stability_k")
+        rep.add_table(s, st.centre_table(rob.units),
+                      "Habitat stability: centre agreement (resample centres matched to the full fit's by the "
+                      "Hungarian algorithm)",
+                      "|Δ| = absolute difference between the full fit's habitat centre and the matched resample "
+                      "centre, in the descriptor's unit; matched_share: resamples with a centre matched to the "
+                      "habitat (fewer when a resample chose a smaller k).", index=False,
+                      key="habitat_stability_centres")
+    if rob.sensitivity is not None:
+        rep.add_table(s, rob.sensitivity, "Sensitivity of the main habitat model to the number of habitats",
+                      f"The habitat model refitted with k−1 and k+1 habitats on the training cases and the model "
+                      f"rebuilt through the same MSI features, selection and classifier; AUC on the training "
+                      f"cohort, apparent and optimism-corrected ({int(rob.sensitivity['n_boot'].iloc[0])} "
+                      "bootstrap resamples, 95% percentile interval; AUC unitless). Row is_study_k: the study's k.",
+                      index=False, key="habitat_k_sensitivity")
+    for note in rob.notes:
+        rep.add_text(s, note, "Habitat robustness", key="habitat_robustness_note")
 
 
 def _registration_qc(rep: Report, s: Section, imaging: ImagingResult) -> None:

@@ -31,8 +31,8 @@ from hccrad.core.errors import SpecError
 from hccrad.pipeline.cache import atomic_write_json, atomic_write_text, config_hash
 from hccrad.pipeline.registration_stage import REGISTRATION_QC
 from hccrad.pipeline.stages import StageContext, run_stage
-from hccrad.pipeline.study_stages import (DeepStage, EvaluationStage, FeaturesStage, ImagingStage, ModelsStage,
-                                          RadiogenomicsStage, RadiomicsStage, SurvivalStage)
+from hccrad.pipeline.study_stages import (DeepStage, EvaluationStage, FeaturesStage, HabitatSensitivityStage,
+                                          ImagingStage, ModelsStage, RadiogenomicsStage, RadiomicsStage, SurvivalStage)
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -104,7 +104,10 @@ def _stages(spec: StudySpec, meta: dict[str, str]) -> list:
     stages.append(FeaturesStage(meta))
     if spec.deep is not None:
         stages.append(DeepStage())
-    stages += [ModelsStage(), EvaluationStage(), SurvivalStage()]
+    stages.append(ModelsStage())
+    if spec.data.has_imaging and spec.habitat.k_sensitivity:
+        stages.append(HabitatSensitivityStage())
+    stages += [EvaluationStage(), SurvivalStage()]
     if spec.radiogenomics is not None:
         stages.append(RadiogenomicsStage())
     return stages
@@ -160,6 +163,8 @@ def _run_record(context: StageContext, started: float, preflight_warnings) -> di
         if imaging is not None else None,
         "preprocessing": preprocess_record(spec, imaging.preprocess_qc, PREPROCESS_QC)
         if imaging is not None else None,
+        "habitat_robustness": imaging.robustness.record()
+        if imaging is not None and imaging.robustness is not None else None,
         "cache": _cache_counts(imaging, r("radiomics")),
     }
 

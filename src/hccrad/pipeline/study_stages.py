@@ -211,6 +211,25 @@ class ModelsStage:
 
 
 @dataclass
+class HabitatSensitivityStage:
+    """The main habitat model's corrected AUC at k−1, k, k+1 (`habitat.k_sensitivity`,
+    `hccrad.pipeline.habitat_robustness.k_sensitivity`); the table joins the imaging result's robustness."""
+
+    name: str = "habitat_k_sensitivity"
+
+    def run(self, context: StageContext) -> pd.DataFrame | None:
+        from hccrad.pipeline.habitat_robustness import k_sensitivity
+
+        imaging: ImagingResult | None = context.result("imaging")
+        table: AnalysisTable = context.result("features")
+        if imaging is None or imaging.robustness is None:
+            return None
+        return k_sensitivity(context.spec, table.data, context.result("models"), imaging.robustness,
+                             habitat_columns=table.habitat_columns, radiomics_columns=table.radiomics_columns,
+                             stability=table.stability)
+
+
+@dataclass
 class EvaluationStage:
     """Discrimination, classification, comparisons, calibration and decision curves per cohort."""
 
