@@ -64,6 +64,7 @@ from hccrad.deep.targets import stage_targets
 from hccrad.deep.train import (NetworkSpec, Progress, TrainConfig, TrainResult, epoch_plan, predict, resolve_device,
                                train_model)
 from hccrad.io.volume import write_image
+from hccrad.report.figures.deep import plot_loss_curves
 
 log = logging.getLogger(__name__)
 
@@ -379,59 +380,22 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
     into patches, and a `SpecError` naming the deep.* key when a task's column or outcome is missing.
     """
     prog = _wrap(progress)
-    cfg = spec.train_config()
     phases = _phases(study, spec)
     deep_dir = Path(out) / "deep"
     (deep_dir / "gradcam").mkdir(parents=True, exist_ok=True)
-    training = study.spec.cohorts.training
-    ids = study.case_ids()
-    cohort = study.table.loc[ids, "cohort"].astype(str).rename("cohort")
-    train_ids = [c for c in ids if cohort[c] == training]
-    other_ids = [c for c in ids if cohort[c] != training]
-    if not train_ids:
-        raise DataError(f"the training cohort {training!r} has no cases", field="cohorts.training",
-                        hint="check the cohort column of the manifest")
-    if spec.slice_column is not None and spec.slice_column not in study.table.columns:
-        raise SpecError([f"deep.slice_column {spec.slice_column!r} is not a clinical column"])
+    ids, cohort, train_ids, other_ids = _stage_cohorts(study, spec)
     table, tasks = stage_targets(study, spec, ids, train_ids)
     outcome = table[TASK].astype(int).rename(TASK)
     if outcome.loc[train_ids].nunique() < 2:
         raise DataError("the training cohort has one response class only; a CNN cannot be trained",
                         field=study.spec.outcome.response.column, hint="check the outcome column")
-
-    parts, rules = [], {}
-    for i, cid in enumerate(ids):
-        part, rules[cid] = _case_patches(study, cid, spec, phases, Path(out))
-        parts.append(part)
-        if prog:
-            prog("patches", i + 1, len(ids))
-    patches = _concat(parts)
-    rule_counts = pd.Series(rules).value_counts().to_dict()
-    log.info("CNN inputs: %d items, slice rule per case %s", len(patches), rule_counts)
-    items = patches.summary().assign(cohort=lambda d: d["case_id"].map(cohort),
-                                     slice_rule=lambda d: d["case_id"].map(rules))
+    patches, items = _cut_patches(study, spec, phases, Path(out), ids, cohort, prog)
     train_p, other_p = _select(patches, train_ids), _select(patches, other_ids)
-    shared = set(train_p.patient_ids) & set(other_p.patient_ids)
-    if shared:
-        raise DataError(f"{len(shared)} patient(s) are in the training and another cohort, e.g. {sorted(shared)[:3]}",
-                        field="patient_id", hint="split cohorts by patient, or the CNN score of the other "
-                                                 "cohort would come from a network trained on the same patient")
+    _refuse_shared_patients(train_p, other_p)
     train_y = item_targets(train_p, table)
     net_spec = net_spec_for(spec, spec.arch, len(phases), tasks)
     aug = spec.augmentation()
-
-    counts = np.bincount(train_y[TASK], minlength=2)
-    if spec.n_splits > counts.max() or spec.n_splits > len(set(train_p.patient_ids)):
-        raise DataError(f"{spec.n_splits} CV folds for a training cohort with {counts.tolist()} items per class",
-                        field="deep.n_splits", hint="use fewer folds (n_splits) or a larger training cohort")
-    vf, inner_note = _inner_fraction(train_p, train_y[TASK], spec, cfg.seed)
-    notes = [n for n in (inner_note,) if n]
-    if vf is None:
-        cfg = _fixed_epochs(cfg)
-    notes.append(_plan_note(train_p, spec, cfg, vf))
-    if spec.pretrained is not None:
-        notes.append(f"initial weights from the pretrained checkpoint {Path(spec.pretrained).name} "
-                     f"(key mapping {spec.pretrained_key_map or 'none'})")
+    cfg, vf, notes = _training_plan(spec, train_p, train_y)
     control = None
     if spec.sanity:
         control = _positive_control(net_spec, train_p, spec, cfg, vf, aug, prog)
@@ -455,53 +419,18 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
     final = _train_final(net_spec, train_p, train_y, spec, cfg, vf, prog)
     if prog:
         prog("final network", 1, 1)
-    pcols = [f"{t.name}_p{j}" for t in tasks for j in range(t.n_classes)]
-    probs = oof[pcols].reindex(ids)
-    kind = pd.Series(OUT_OF_FOLD, index=pd.Index(ids, name="case_id"), name="kind")
-    if other_ids:
-        other = case_level(predict(final.network, other_p)).set_index("case_id")
-        probs.loc[other_ids, pcols] = other.loc[other_ids, pcols].to_numpy()
-        kind.loc[other_ids] = TRAINED_ON_TRAINING
-    scores = probs[f"{TASK}_p1"].copy()
-    scores = scores.astype(float).rename("cnn_score")
-    scores.index.name = "case_id"
-    if scores.isna().any():  # every case was cut above, so this is a bug, never a silent NaN
-        raise DataError(f"no CNN score for {scores.index[scores.isna()].tolist()[:5]}", field="cnn_score",
-                        hint="report this as a bug")
-
+    probs, scores, kind = _case_scores(oof, final, other_p, ids, other_ids, tasks)
     checkpoint = _save_network(final.network, net_spec, spec, phases, deep_dir / "cnn_final.pt")
     pd.DataFrame({"cnn_score": scores, "kind": kind, "cohort": cohort}).to_csv(deep_dir / "cnn_scores.csv")
-
     history = pd.concat([cv.histories.assign(network=cv.histories["fold"].map(lambda k: f"fold {k}"))
                          .drop(columns="fold"), final.history.assign(network="final")], ignore_index=True)
     predictions = with_predicted_classes(probs, tasks)
     predictions.to_csv(deep_dir / "cnn_predictions.csv")
-    fig = Figure(figsize=(9, 3.5))
-    from hccrad.report.figures.deep import plot_loss_curves
-
-    plot_loss_curves(fig.add_subplot(1, 2, 1), cv.histories, title=f"{spec.n_splits}-fold CV ({net_spec.arch})")
-    plot_loss_curves(fig.add_subplot(1, 2, 2), final.history, best_epoch=final.best_epoch,
-                     title="final network (training cohort)")
-    fig.tight_layout()
-    figures.append(("cnn_loss_curves", fig))
-
-    cam_paths: dict[str, Path] = {}
-    randomised, shares = [], []
-    groups = [(name, [c for c in ids if cohort[c] == name][:spec.gradcam_cases]) for name in dict.fromkeys(cohort)]
-    for g, (name, cams_for) in enumerate(groups):
-        paths, cam_fig, rand_tabs, share_rows = _gradcam(study, final.network, patches, cams_for,
-                                                         deep_dir / "gradcam", name, seed=cfg.seed)
-        cam_paths.update(paths)
-        randomised += rand_tabs
-        shares += share_rows
-        if cam_fig is not None:
-            figures.append((f"cnn_gradcam_{name}", cam_fig))
-        if prog:
-            prog("gradcam", g + 1, len(groups))
-    if randomised:  # issue 27 item 5: does the map depend on the learned weights, and is it on the tumour?
-        tables.append(("cnn_gradcam_randomisation", pd.concat(randomised, ignore_index=True)
-                       [["case_id", "cohort", "step", "layer", "spearman", "note"]]))
-        tables.append(("cnn_gradcam_tumour_share", pd.DataFrame(shares)))
+    figures.append(("cnn_loss_curves", _loss_figure(cv, final, spec, net_spec)))
+    cam_paths, cam_figures, cam_tables = _gradcam_outputs(study, final.network, patches, ids, cohort, spec,
+                                                          deep_dir, cfg.seed, prog)
+    figures += cam_figures
+    tables += cam_tables
     act_figs, act_tabs = activation_outputs(final.network, patches, predictions, spec, tasks)
     figures += act_figs
     tables += act_tabs + architecture_outputs(final.network, patches)
@@ -511,3 +440,109 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
                            cam_paths=cam_paths, figures=figures, checkpoint=checkpoint, spec=spec, cv=cv,
                            final=final, predictions=predictions, tables=tables, items=items, selection=selection,
                            learned=learned, notes=tuple(notes), control=None if control is None else control.record())
+
+
+def _stage_cohorts(study, spec: DeepSpec):
+    """All case ids, their cohort, the training ids and the others; the training cohort must have cases."""
+    training = study.spec.cohorts.training
+    ids = study.case_ids()
+    cohort = study.table.loc[ids, "cohort"].astype(str).rename("cohort")
+    train_ids = [c for c in ids if cohort[c] == training]
+    other_ids = [c for c in ids if cohort[c] != training]
+    if not train_ids:
+        raise DataError(f"the training cohort {training!r} has no cases", field="cohorts.training",
+                        hint="check the cohort column of the manifest")
+    if spec.slice_column is not None and spec.slice_column not in study.table.columns:
+        raise SpecError([f"deep.slice_column {spec.slice_column!r} is not a clinical column"])
+    return ids, cohort, train_ids, other_ids
+
+
+def _cut_patches(study, spec: DeepSpec, phases, out: Path, ids, cohort, prog):
+    """Every case cut into the network's input items; the item table (cohort and slice rule per item)."""
+    parts, rules = [], {}
+    for i, cid in enumerate(ids):
+        part, rules[cid] = _case_patches(study, cid, spec, phases, out)
+        parts.append(part)
+        if prog:
+            prog("patches", i + 1, len(ids))
+    patches = _concat(parts)
+    log.info("CNN inputs: %d items, slice rule per case %s", len(patches), pd.Series(rules).value_counts().to_dict())
+    items = patches.summary().assign(cohort=lambda d: d["case_id"].map(cohort),
+                                     slice_rule=lambda d: d["case_id"].map(rules))
+    return patches, items
+
+
+def _refuse_shared_patients(train_p, other_p) -> None:
+    shared = set(train_p.patient_ids) & set(other_p.patient_ids)
+    if shared:
+        raise DataError(f"{len(shared)} patient(s) are in the training and another cohort, e.g. {sorted(shared)[:3]}",
+                        field="patient_id", hint="split cohorts by patient, or the CNN score of the other "
+                                                 "cohort would come from a network trained on the same patient")
+
+
+def _training_plan(spec: DeepSpec, train_p, train_y):
+    """The training configuration, the inner validation fraction (None: fixed epochs) and the plan notes."""
+    cfg = spec.train_config()
+    counts = np.bincount(train_y[TASK], minlength=2)
+    if spec.n_splits > counts.max() or spec.n_splits > len(set(train_p.patient_ids)):
+        raise DataError(f"{spec.n_splits} CV folds for a training cohort with {counts.tolist()} items per class",
+                        field="deep.n_splits", hint="use fewer folds (n_splits) or a larger training cohort")
+    vf, inner_note = _inner_fraction(train_p, train_y[TASK], spec, cfg.seed)
+    notes = [n for n in (inner_note,) if n]
+    if vf is None:
+        cfg = _fixed_epochs(cfg)
+    notes.append(_plan_note(train_p, spec, cfg, vf))
+    if spec.pretrained is not None:
+        notes.append(f"initial weights from the pretrained checkpoint {Path(spec.pretrained).name} "
+                     f"(key mapping {spec.pretrained_key_map or 'none'})")
+    return cfg, vf, notes
+
+
+def _case_scores(oof: pd.DataFrame, final, other_p, ids, other_ids, tasks):
+    """Per case: every task's probabilities, the CNN score P(response) and how it was obtained (out of fold
+    on training, from the final network elsewhere). A missing score is a bug, never a silent NaN."""
+    pcols = [f"{t.name}_p{j}" for t in tasks for j in range(t.n_classes)]
+    probs = oof[pcols].reindex(ids)
+    kind = pd.Series(OUT_OF_FOLD, index=pd.Index(ids, name="case_id"), name="kind")
+    if other_ids:
+        other = case_level(predict(final.network, other_p)).set_index("case_id")
+        probs.loc[other_ids, pcols] = other.loc[other_ids, pcols].to_numpy()
+        kind.loc[other_ids] = TRAINED_ON_TRAINING
+    scores = probs[f"{TASK}_p1"].copy().astype(float).rename("cnn_score")
+    scores.index.name = "case_id"
+    if scores.isna().any():  # every case was cut above, so this is a bug, never a silent NaN
+        raise DataError(f"no CNN score for {scores.index[scores.isna()].tolist()[:5]}", field="cnn_score",
+                        hint="report this as a bug")
+    return probs, scores, kind
+
+
+def _loss_figure(cv, final, spec: DeepSpec, net_spec) -> Figure:
+    fig = Figure(figsize=(9, 3.5))
+    plot_loss_curves(fig.add_subplot(1, 2, 1), cv.histories, title=f"{spec.n_splits}-fold CV ({net_spec.arch})")
+    plot_loss_curves(fig.add_subplot(1, 2, 2), final.history, best_epoch=final.best_epoch,
+                     title="final network (training cohort)")
+    fig.tight_layout()
+    return fig
+
+
+def _gradcam_outputs(study, network, patches, ids, cohort, spec: DeepSpec, deep_dir: Path, seed: int, prog):
+    """Grad-CAM maps of the first `gradcam_cases` cases per cohort, with the model-randomisation check and
+    the share of attribution inside the tumour (issue 27 item 5)."""
+    cam_paths: dict[str, Path] = {}
+    figures, tables, randomised, shares = [], [], [], []
+    groups = [(name, [c for c in ids if cohort[c] == name][:spec.gradcam_cases]) for name in dict.fromkeys(cohort)]
+    for g, (name, cams_for) in enumerate(groups):
+        paths, cam_fig, rand_tabs, share_rows = _gradcam(study, network, patches, cams_for,
+                                                         deep_dir / "gradcam", name, seed=seed)
+        cam_paths.update(paths)
+        randomised += rand_tabs
+        shares += share_rows
+        if cam_fig is not None:
+            figures.append((f"cnn_gradcam_{name}", cam_fig))
+        if prog:
+            prog("gradcam", g + 1, len(groups))
+    if randomised:  # does the map depend on the learned weights, and is it on the tumour?
+        tables.append(("cnn_gradcam_randomisation", pd.concat(randomised, ignore_index=True)
+                       [["case_id", "cohort", "step", "layer", "spearman", "note"]]))
+        tables.append(("cnn_gradcam_tumour_share", pd.DataFrame(shares)))
+    return cam_paths, figures, tables
