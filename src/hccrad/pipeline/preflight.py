@@ -23,7 +23,9 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
    `data.on_case_error: leave_out` (the default) a failing case is a warning ("left out of the run: ...")
    and `run` leaves it out with its reason in the left-out table; more than 20 % failing cases stay errors;
    without `preprocess.registration`, a phase that looks shifted from the reference phase around the tumour
-   is a warning naming case and phase, suggesting `preprocess: {registration: rigid}` (`hccrad.io.inspect`).
+   is a warning naming case and phase, suggesting `preprocess: {registration: rigid}` (`hccrad.io.inspect`);
+7. `validation.scheduler`, when set: the Dask scheduler accepts a TCP connection within a few seconds
+   (`hccrad.core.cluster.check_scheduler`), else an error naming the field with a hint.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from hccrad.cohort.categorical import Coding, as_levels, coding_of, codings_for,
 from hccrad.cohort.outcomes import code_levels, leave_out_reason, level_key, undeclared_values
 from hccrad.cohort.study import case_files
 from hccrad.config.spec import StudySpec
-from hccrad.core.errors import HccradError
+from hccrad.core.cluster import check_scheduler
+from hccrad.core.errors import ClusterError, HccradError
 from hccrad.io.inspect import InputProblem, inspect_case_images
 
 # derived-score inputs that are measurements (numbers); the others (Child–Pugh class, ascites grade,
@@ -84,6 +87,21 @@ def problems_as_records(problems: Iterable[InputProblem]) -> list[dict]:
 
 def preflight(spec: StudySpec, *, workers: int = 2) -> list[InputProblem]:
     """Every input problem of `spec` (errors and warnings), found in one pass; see the module docstring."""
+    return _input_problems(spec, workers=workers) + scheduler_problems(spec)
+
+
+def scheduler_problems(spec: StudySpec) -> list[InputProblem]:
+    """An error when `validation.scheduler` names a Dask scheduler that cannot be reached (a TCP connect)."""
+    if spec.validation.scheduler is None:
+        return []
+    try:
+        check_scheduler(spec.validation.scheduler, field="validation.scheduler")
+    except ClusterError as exc:
+        return [InputProblem(None, "study spec", "validation.scheduler", exc.message, exc.hint or "")]
+    return []
+
+
+def _input_problems(spec: StudySpec, *, workers: int) -> list[InputProblem]:
     from hccrad.config.load import check_inputs
 
     problems = [InputProblem(None, None, None, text) for text in check_inputs(spec)]

@@ -127,7 +127,7 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     if spec.features.radiomics.enabled:
         t0 = time.perf_counter()
         rad = run_radiomics(study, imaging, out, n_jobs=-1 if spec.validation.n_jobs != 1 else 1,
-                            progress=progress)
+                            progress=progress, scheduler=spec.validation.scheduler)
         errors.append(rad.errors)
         _write_table(rad.features, out / "features" / "radiomics_features", meta)
         radiomics_columns, dropped = usable_radiomics_columns(rad.features, train_ids)
