@@ -8,7 +8,7 @@ import socket
 import numpy as np
 import pandas as pd
 import pytest
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from hccrad.config.spec import StudySpec
 from hccrad.core.cluster import check_scheduler
@@ -56,19 +56,18 @@ def test_chunks_cover_every_task_once_in_order():
         chunks_of(3, 1, chunk_size=0)
 
 
-def test_tasks_run_pinned_to_one_blas_thread_and_results_come_back_in_order():
-    ticks: list[int] = []
-    here = run_resamples(_threads_and_square, [(i,) for i in range(5)], n_jobs=1,
-                         progress=lambda d, n: ticks.append((d, n)))
+def test_tasks_run_pinned_to_one_blas_thread_with_a_tick_each():
+    ticks: list[tuple[int, int]] = []
+    with threadpool_limits(limits=2):  # the caller's pools have 2 threads; each resample sees 1
+        here = run_resamples(_threads_and_square, [(i,) for i in range(5)], n_jobs=1,
+                             progress=lambda d, n: ticks.append((d, n)))
+        unpinned = run_resamples(_threads_and_square, [(2,)], n_jobs=1, pin_threads=False)
     assert here == [(1, i * i) for i in range(5)] and ticks == [(i, 5) for i in range(1, 6)]
-    ticks.clear()
-    chunked = run_resamples(_threads_and_square, [(i,) for i in range(5)], n_jobs=2, chunk_size=2,
-                            progress=lambda d, n: ticks.append((d, n)))
-    assert chunked == here  # pinned to one thread in the loky workers as well, task order kept
-    assert sorted(d for d, _ in ticks)[-1] == 5 and len(ticks) == 3  # one progress tick per chunk
+    assert unpinned == [(2, 4)]  # the check above sees the pool size
 
 
 def test_bootstrap_numbers_do_not_depend_on_chunking(local_bootstrap):
+    """n_jobs=2 (loky processes), one resample per task and chunks of 4: the numbers of n_jobs=1."""
     X, y, local = local_bootstrap
     ticks: list[int] = []
     for chunk_size in (1, 4):
@@ -78,7 +77,9 @@ def test_bootstrap_numbers_do_not_depend_on_chunking(local_bootstrap):
         assert np.array_equal(par.optimism, local.optimism), chunk_size
         assert np.array_equal(par.boot_calibration, local.boot_calibration)
         assert par.selection_frequency.equals(local.selection_frequency)
-        assert max(ticks) == 6 and len(ticks) == (6 if chunk_size == 1 else 2)
+        assert max(ticks) == 6 and len(ticks) == (6 if chunk_size == 1 else 2)  # a tick per chunk
+    assert run_resamples(_threads_and_square, [(i,) for i in range(5)], n_jobs=2, chunk_size=2) == \
+        [(1, i * i) for i in range(5)]  # task order kept, one thread in the workers
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def test_unreachable_scheduler_is_a_clear_error_naming_the_field():
     assert isinstance(err.value, ValueError) and err.value.field == "validation.scheduler"
     assert address in err.value.message and "dask scheduler" in err.value.hint
     with pytest.raises(ClusterError, match="not a Dask scheduler address"):
-        check_scheduler("host:8786")
+        check_scheduler("tcp://:8786")
     X, y = _cohort()
     with pytest.raises(ClusterError, match="cannot be reached"):  # before any resample is fitted
         optimism_bootstrap(_pipeline(), X, y, n_boot=2, scheduler=address)

@@ -24,21 +24,26 @@ DEFAULT_PORT = 8786
 __all__ = ["check_scheduler", "dask_client", "CONNECT_TIMEOUT_S", "SCHEDULER_FIELD"]
 
 
-def _address_parts(address: str, field: str) -> tuple[str, int]:
-    parsed = urllib.parse.urlparse(address)
+def _address_parts(address: str, field: str) -> tuple[str, str | None, int]:
+    """(scheme, host, port) of a scheduler address; Dask reads ``host:port`` without a scheme as tcp."""
+    parsed = urllib.parse.urlparse(address if "://" in address else f"tcp://{address}")
     hint = 'write the scheduler address as "tcp://host:8786" (what `dask scheduler` prints at start)'
-    if parsed.scheme not in ("tcp", "tls") or not parsed.hostname:
-        raise ClusterError(f"{address!r} is not a Dask scheduler address", field=field, hint=hint)
     try:
         port = parsed.port
     except ValueError as exc:
         raise ClusterError(f"{address!r} has an invalid port", field=field, hint=hint) from exc
-    return parsed.hostname, port or DEFAULT_PORT
+    if parsed.scheme in ("tcp", "tls") and not parsed.hostname:
+        raise ClusterError(f"{address!r} is not a Dask scheduler address (no host)", field=field, hint=hint)
+    return parsed.scheme, parsed.hostname, port or DEFAULT_PORT
 
 
 def check_scheduler(address: str, *, field: str = SCHEDULER_FIELD, timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """Raise :class:`ClusterError` when nothing accepts a TCP connection at ``address`` within ``timeout``."""
-    host, port = _address_parts(address, field)
+    """Raise :class:`ClusterError` when nothing accepts a TCP connection at a ``tcp://`` or ``tls://``
+    ``address`` within ``timeout`` (other transports, e.g. an in-process ``inproc://`` cluster, are left to
+    the ``Client``, whose failure :func:`dask_client` reports the same way)."""
+    scheme, host, port = _address_parts(address, field)
+    if scheme not in ("tcp", "tls"):
+        return
     try:
         with socket.create_connection((host, port), timeout=timeout):
             pass
