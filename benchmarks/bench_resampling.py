@@ -56,11 +56,11 @@ def main() -> None:
     runs = [(j, name) for j in args.jobs for name in SCHEDULINGS]
     if args.scheduler:
         runs.append((0, "chunked on Dask " + args.scheduler))
-    if max(args.jobs) > 1:  # start the worker processes before timing (both schedulings reuse them)
-        optimism_bootstrap(pipe, X, y, n_boot=max(args.jobs), seed=args.seed, n_jobs=max(args.jobs))
     rows, reference = [], None
     for j, name in runs:
         how = ({"scheduler": args.scheduler} if j == 0 else {"n_jobs": j, **SCHEDULINGS[name]})
+        if j > 1:  # (re)start the loky workers untimed: they stop after 300 s idle, e.g. during 1-job runs
+            optimism_bootstrap(pipe, X, y, n_boot=j, seed=args.seed, n_jobs=j, chunk_size=1)
         t0 = time.perf_counter()
         res = optimism_bootstrap(pipe, X, y, n_boot=args.n_boot, seed=args.seed, **how)
         wall = time.perf_counter() - t0
