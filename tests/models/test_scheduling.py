@@ -50,7 +50,8 @@ def local_bootstrap():
 def test_chunks_cover_every_task_once_in_order():
     assert [list(c) for c in chunks_of(10, 2)] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]  # ceil(10 / 8)
     assert [list(c) for c in chunks_of(7, 1, chunk_size=3)] == [[0, 1, 2], [3, 4, 5], [6]]
-    assert [list(c) for c in chunks_of(200, 2)][-1] == list(range(175, 200))  # 25 per chunk, 8 chunks
+    assert [list(c) for c in chunks_of(60, 2)][-1] == list(range(56, 60))  # 8 per chunk (60 / 8), 8 chunks
+    assert len(chunks_of(1000, 2)) == 100  # at most MAX_CHUNK = 10 per chunk
     assert chunks_of(0, 4) == []
     with pytest.raises(ValueError, match="chunk_size"):
         chunks_of(3, 1, chunk_size=0)

@@ -1,9 +1,10 @@
 """Scheduling of resamples (bootstrap samples, CV folds): chunks of resamples per task, BLAS threads pinned.
 
 :func:`run_resamples` calls ``func(*task)`` for every task and returns the results in task order. The tasks
-are cut into consecutive chunks of ``chunk_size`` (default ``ceil(n_tasks / (4 * workers))``: four chunks per
-worker balance uneven fits while paying the transfer of the shared data and the task overhead only a few
-times per worker instead of once per resample) and each chunk runs in one task:
+are cut into consecutive chunks of ``chunk_size`` (default ``min(ceil(n_tasks / (4 * workers)), 10)``: at least
+four chunks per worker balance uneven fits, at most 10 resamples per chunk keep the progress ticks frequent and
+the tail left by a slowed worker short, while the shared data and the task overhead are paid once per chunk
+instead of once per resample) and each chunk runs in one task:
 
 * ``n_jobs == 1``: in this process, one resample after another;
 * ``n_jobs > 1`` (``-1`` = every core): joblib loky worker processes;
@@ -34,15 +35,16 @@ from threadpoolctl import threadpool_limits
 from hccrad.core.cluster import dask_client
 
 Progress = Callable[[int, int], None]
+MAX_CHUNK = 10  # resamples per task at most: progress ticks every few seconds, a slowed worker's tail is short
 
 __all__ = ["run_resamples", "chunks_of"]
 
 
 def chunks_of(n_tasks: int, workers: int, chunk_size: int | None = None) -> list[range]:
     """Consecutive index ranges covering ``range(n_tasks)``: ``chunk_size`` each (the last may be shorter),
-    by default ``ceil(n_tasks / (4 * workers))``."""
+    by default ``min(ceil(n_tasks / (4 * workers)), MAX_CHUNK)``."""
     if chunk_size is None:
-        chunk_size = math.ceil(n_tasks / (4 * max(1, workers))) if n_tasks else 1
+        chunk_size = min(math.ceil(n_tasks / (4 * max(1, workers))), MAX_CHUNK) if n_tasks else 1
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     return [range(start, min(start + chunk_size, n_tasks)) for start in range(0, n_tasks, chunk_size)]
