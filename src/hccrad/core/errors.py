@@ -74,3 +74,7 @@ class ModelError(HccradError, ValueError):
 
 class DataError(HccradError, ValueError):
     """A table of values is unusable for a statistic (e.g. one outcome class only, NaN values)."""
+
+
+class ClusterError(HccradError, ValueError):
+    """A compute cluster named in the spec (a Dask scheduler address) is malformed or cannot be reached."""

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from hccrad.core.cluster import dask_client
 from hccrad.core.errors import InputError
 from hccrad.core.files import shareable
 
@@ -229,11 +230,11 @@ def _run_processes(pending, func, jobs: int, record: Callable[[str, tuple[str, A
 
 def _run_dask(pending, func, scheduler: str, record: Callable[[str, tuple[str, Any]], None]) -> None:
     try:
-        from distributed import Client, as_completed
+        from distributed import as_completed
     except ImportError as exc:
         raise InputError("Dask distributed is not installed", field="scheduler",
                          hint='pip install "dask[distributed]" or run without --scheduler') from exc
-    with Client(scheduler) as client:
+    with dask_client(scheduler, field="scheduler") as client:  # ClusterError when it cannot be reached
         futures = {client.submit(_run_one, func, t, key=f"hccrad-{k}-{id(func)}", pure=False): k
                    for k, t in pending}
         for fut in as_completed(list(futures)):

@@ -13,8 +13,10 @@
   logistic model), optimism_b = (a, b)(sample) - (a, b)(original data), corrected = apparent - mean optimism;
   reference: rms::validate(lrm(...)) within Monte-Carlo error (tests/reference/test_r_validate_lrm.py).
 
-Resamples run in parallel with joblib (loky processes). Each resample's indices come from its own child of
-``numpy.random.SeedSequence(seed)``, so results are identical for a seed whatever ``n_jobs`` is.
+Resamples run in chunks, in this process, in joblib loky processes (``n_jobs``) or on a Dask cluster
+(``scheduler``), with BLAS threads pinned to one (:mod:`hccrad.models.scheduling`). Each resample's indices
+come from its own child of ``numpy.random.SeedSequence(seed)``, so results are identical for a seed whatever
+``n_jobs``, the chunking or the cluster.
 
 Resampled rows are labelled with their original row number (the DataFrame index of the resample), so inner
 CV steps (LASSO's lambda, stacking) keep a patient's bootstrap copies in one fold
@@ -32,10 +34,10 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from scipy import special, stats
 from sklearn.base import clone
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
@@ -43,6 +45,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 from hccrad.core.errors import DataError, HccradError, ModelError
 from hccrad.core.runlog import log_context
 from hccrad.models.factory import scores_of, selected_features
+from hccrad.models.scheduling import run_resamples
 from hccrad.evaluate.discrimination import auc_ci
 
 logger = logging.getLogger(__name__)
@@ -261,15 +264,16 @@ def _frequency(selections: list[list[str]]) -> pd.Series:
 
 
 def repeated_cv(pipeline, X, y, n_splits: int = 5, n_repeats: int = 10, seed: int = 0,
-                n_jobs: int = 1) -> CVResult:
-    """Repeated stratified k-fold CV of the whole pipeline (selection refitted in every training fold)."""
+                n_jobs: int = 1, *, scheduler: str | None = None, chunk_size: int | None = None,
+                pin_threads: bool = True) -> CVResult:
+    """Repeated stratified k-fold CV of the whole pipeline (selection refitted in every training fold).
+    Scheduling (``n_jobs``, ``scheduler``, ``chunk_size``, ``pin_threads``): :func:`run_resamples`."""
     yv = _binary(y)
     X = _as_frame(X)
     rskf = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
     splits = list(rskf.split(np.zeros(len(yv)), yv))
-    out = Parallel(n_jobs=n_jobs, backend="loky")(
-        delayed(_fit_eval)(pipeline, X, yv, tr, [te], i) for i, (tr, te) in enumerate(splits)
-    )
+    out = run_resamples(partial(_fit_eval, pipeline, X, yv), [(tr, [te], i) for i, (tr, te) in enumerate(splits)],
+                        n_jobs=n_jobs, scheduler=scheduler, chunk_size=chunk_size, pin_threads=pin_threads)
     ok, failures = _split(out)
     if not ok:
         raise ModelError(f"every CV fold failed to fit; first: {failures[0].error}: {failures[0].message}",
@@ -378,11 +382,14 @@ class OptimismResult:
 
 
 def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs: int = 1,
-                       progress: Callable[[int, int], None] | None = None) -> OptimismResult:
+                       progress: Callable[[int, int], None] | None = None, *, scheduler: str | None = None,
+                       chunk_size: int | None = None, pin_threads: bool = True) -> OptimismResult:
     """Harrell's optimism-corrected AUC of ``pipeline`` (selection + model refitted in each resample).
 
     Resamples lacking one outcome class are redrawn from the same child seed stream. ``n_jobs=-1`` uses
-    every core; the result does not depend on ``n_jobs``.
+    every core, ``scheduler="tcp://host:8786"`` a Dask cluster, ``chunk_size`` resamples go to each task
+    (:func:`hccrad.models.scheduling.run_resamples`); the result does not depend on any of them.
+    ``progress(done, n_boot)`` is called as resamples finish.
     """
     yv = _binary(y)
     X = _as_frame(X)
@@ -402,16 +409,11 @@ def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs
             if np.unique(yv[b]).size == 2:
                 break
         idx.append(b)
-    results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(  # in order, as they finish
-        delayed(_fit_eval)(pipeline, X, yv, b, [b, everyone, np.setdiff1d(everyone, b)], i,
-                           calibrate_on=2 if apparent_calibration is not None else 0)
-        for i, b in enumerate(idx)
-    )
-    out = []
-    for r in results:
-        out.append(r)
-        if progress is not None:
-            progress(len(out), n_boot)
+    calibrate_on = 2 if apparent_calibration is not None else 0
+    out = run_resamples(partial(_fit_eval, pipeline, X, yv),
+                        [(b, [b, everyone, np.setdiff1d(everyone, b)], i, calibrate_on) for i, b in enumerate(idx)],
+                        n_jobs=n_jobs, scheduler=scheduler, chunk_size=chunk_size, pin_threads=pin_threads,
+                        progress=progress)
     ok, failures = _split(out)
     if not ok:
         raise ModelError(f"every bootstrap resample failed to fit; first: {failures[0].error}: "

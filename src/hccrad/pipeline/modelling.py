@@ -184,8 +184,9 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
             step = f"model {ms.name}: optimism bootstrap"
             optimism = optimism_bootstrap(clone(est), Xtr[cols], ytr, n_boot=spec.validation.bootstrap,
                                           seed=spec.seed, n_jobs=spec.validation.n_jobs,
+                                          scheduler=spec.validation.scheduler,
                                           progress=(lambda i, n, step=step: progress(step, i, n)) if progress
-                                          else None)  # one tick per resample: percentage and ETA
+                                          else None)  # a tick per resample (per chunk in parallel): percentage, ETA
         selected = selected_features(final)
         as_published = None
         if spec.validation.as_published and spec.validation.bootstrap > 0 and selected \
@@ -194,7 +195,8 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
             # patients, only the final logistic model refitted in each resample (optimistic by design)
             as_published = optimism_bootstrap(build_model_pipeline(None, ["logistic"]), Xtr[selected], ytr,
                                               n_boot=spec.validation.bootstrap, seed=spec.seed,
-                                              n_jobs=spec.validation.n_jobs)
+                                              n_jobs=spec.validation.n_jobs,
+                                              scheduler=spec.validation.scheduler)
         coef, formula = _coefficients(final)
         bundle = None
         try:

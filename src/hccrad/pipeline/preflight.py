@@ -27,7 +27,9 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
    (`hccrad.preprocess.inspect`);
 7. the resampling and intensity steps (`hccrad.pipeline.preprocess_checks`): a liver intensity region
    without liver masks, a unit that contradicts the modality, a spacing_mm that empties a tumour mask, N4
-   on negative intensities (per-case errors follow `data.on_case_error` like those of step 6).
+   on negative intensities (per-case errors follow `data.on_case_error` like those of step 6);
+8. `validation.scheduler`, when set: the Dask scheduler accepts a TCP connection within a few seconds
+   (`hccrad.core.cluster.check_scheduler`), else an error naming the field with a hint.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from hccrad.clinical.categorical import Coding, as_levels, coding_of, codings_fo
 from hccrad.cohort.outcomes import code_levels, leave_out_reason, level_key, undeclared_values
 from hccrad.cohort.study import case_files
 from hccrad.config.spec import StudySpec
-from hccrad.core.errors import HccradError
+from hccrad.core.cluster import check_scheduler
+from hccrad.core.errors import ClusterError, HccradError
 from hccrad.pipeline.preprocess_checks import preprocess_problems
 from hccrad.preprocess.inspect import InputProblem, inspect_case_images
 
@@ -89,6 +92,21 @@ def problems_as_records(problems: Iterable[InputProblem]) -> list[dict]:
 
 def preflight(spec: StudySpec, *, workers: int = 2) -> list[InputProblem]:
     """Every input problem of `spec` (errors and warnings), found in one pass; see the module docstring."""
+    return _input_problems(spec, workers=workers) + scheduler_problems(spec)
+
+
+def scheduler_problems(spec: StudySpec) -> list[InputProblem]:
+    """An error when `validation.scheduler` names a Dask scheduler that cannot be reached (a TCP connect)."""
+    if spec.validation.scheduler is None:
+        return []
+    try:
+        check_scheduler(spec.validation.scheduler, field="validation.scheduler")
+    except ClusterError as exc:
+        return [InputProblem(None, "study spec", "validation.scheduler", exc.message, exc.hint or "")]
+    return []
+
+
+def _input_problems(spec: StudySpec, *, workers: int) -> list[InputProblem]:
     from hccrad.config.load import check_inputs
 
     problems = [InputProblem(None, None, None, text) for text in check_inputs(spec)]

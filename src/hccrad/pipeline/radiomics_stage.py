@@ -67,8 +67,9 @@ def _mask_file(spec, out: Path, row: pd.Series, case_id: str, mask_name: str) ->
 
 
 def run_radiomics(study: Study, imaging: ImagingResult, out: Path, *, n_jobs: int = -1,
-                  progress: Progress | None = None) -> RadiomicsResult:
-    """Extract PyRadiomics features for every case the imaging stage kept (see module docstring)."""
+                  progress: Progress | None = None, scheduler: str | None = None) -> RadiomicsResult:
+    """Extract PyRadiomics features for every case the imaging stage kept (see module docstring); on the
+    Dask cluster at ``scheduler`` (`validation.scheduler`) when given."""
     spec = study.spec
     rs = spec.features.radiomics
     params = load_params(rs.params)
@@ -98,7 +99,7 @@ def run_radiomics(study: Study, imaging: ImagingResult, out: Path, *, n_jobs: in
         by_key = {k: cid for cid, k in task_keys.items()}
         res = extract_cohort(
             tasks, run_radiomics_task, out / "cache" / f"radiomics_{reader}",
-            key=lambda t, keys=task_keys: keys[t.case_id], config_hash=key, n_jobs=n_jobs,
+            key=lambda t, keys=task_keys: keys[t.case_id], config_hash=key, n_jobs=n_jobs, scheduler=scheduler,
             progress=(lambda d, t, _c, r=reader: progress(f"radiomics ({r})", d, t)) if progress else None,
         )
         if reader == "reader1":

@@ -70,7 +70,8 @@ class RadiomicsStage:
     def run(self, context: StageContext) -> RadiomicsResult:
         spec = context.spec
         rad = run_radiomics(context.study, context.result("imaging"), context.out,
-                            n_jobs=-1 if spec.validation.n_jobs != 1 else 1, progress=context.progress)
+                            n_jobs=-1 if spec.validation.n_jobs != 1 else 1, progress=context.progress,
+                            scheduler=spec.validation.scheduler)
         write_table(rad.features, context.out / "features" / "radiomics_features", self.meta)
         if rad.features_reader2 is not None and context.result("imaging") is not None \
                 and context.result("imaging").features_reader2 is not None:
