@@ -319,50 +319,70 @@ def _model_predictors(spec: StudySpec, table: pd.DataFrame) -> list[tuple[str, s
 
 def column_type_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProblem]:
     """Columns whose type does not fit their use (see the module docstring, item 5)."""
-    problems: list[InputProblem] = []
-    done: set[str] = set()
     sv = spec.outcome.survival
     clinical = [c for m in spec.models for c in m.clinical]  # dummy-coded in the models; feature columns are not
     codings = codings_for(clinical + (sv.covariates if sv else []), table, spec.data.categorical)
-    for col, use in _model_predictors(spec, table):
-        if col not in done:  # a column used by two models is reported once
-            done.add(col)
-            problems += _categorical_problems(table, codings[col], use, _file_of(spec, col), blanks="error",
-                                              training=spec.cohorts.training) \
-                if col in codings else _numeric_problems(table, col, use, _file_of(spec, col), blanks="error")
+    problems, done = _predictor_problems(spec, table, codings)
     if sv is not None:
-        for col in sv.covariates:
-            if col in codings and col not in done:
-                problems += _categorical_problems(table, codings[col], "Cox covariate", _file_of(spec, col),
-                                                  blanks="warning", training=spec.cohorts.training)
-            elif col in table.columns and col not in codings:
-                problems += _numeric_problems(table, col, "Cox covariate", _file_of(spec, col), blanks="warning")
+        problems += _covariate_problems(spec, table, codings, done)
         for col in sv.compare_with:
-            if col not in table.columns:
-                continue
-            dtype = table[col].dtype
-            declared = spec.data.categorical.get(col)
-            if declared is not None:  # a text stage with declared ordered levels (data.categorical)
-                problems += _categorical_problems(table, coding_of(col, table[col], declared),
-                                                  "staging column (compare_with)", _file_of(spec, col), blanks=None)
-                if not declared.ordered:
-                    problems.append(InputProblem(None, _file_of(spec, col), f"data.categorical.{col}",
-                                                 f"staging column {col!r} (compare_with) is declared categorical "
-                                                 "without an order", "add ordered: true (levels from least to "
-                                                 "most advanced)"))
-            elif isinstance(dtype, pd.CategoricalDtype):
-                if not dtype.ordered:
-                    problems.append(InputProblem(None, _file_of(spec, col), col,
-                                                 f"staging column {col!r} (compare_with) is an unordered category",
-                                                 "give an ordered stage column"))
-            else:
-                problems += _numeric_problems(table, col, "staging column (compare_with)", _file_of(spec, col))
+            if col in table.columns:
+                problems += _staging_column_problems(spec, table, col)
     problems += [InputProblem(None, _file_of(spec, col), f"data.categorical.{col}",
                               f"data.categorical declares {col!r}, which is not a column of the study table",
                               "check the name (after data.columns renames it)")
                  for col in spec.data.categorical if col not in table.columns]
     problems += _derive_input_problems(spec, table)
     return problems
+
+
+def _predictor_problems(spec: StudySpec, table: pd.DataFrame, codings) -> tuple[list[InputProblem], set[str]]:
+    """Model predictors: categorical ones against their levels, the others as numbers; blanks are errors.
+    Also the columns checked (a column used by two models is reported once)."""
+    problems: list[InputProblem] = []
+    done: set[str] = set()
+    for col, use in _model_predictors(spec, table):
+        if col not in done:
+            done.add(col)
+            problems += _categorical_problems(table, codings[col], use, _file_of(spec, col), blanks="error",
+                                              training=spec.cohorts.training) \
+                if col in codings else _numeric_problems(table, col, use, _file_of(spec, col), blanks="error")
+    return problems, done
+
+
+def _covariate_problems(spec: StudySpec, table: pd.DataFrame, codings, done: set[str]) -> list[InputProblem]:
+    """Cox covariates (blanks leave the case out of the Cox model: a warning)."""
+    problems: list[InputProblem] = []
+    for col in spec.outcome.survival.covariates:
+        if col in codings and col not in done:
+            problems += _categorical_problems(table, codings[col], "Cox covariate", _file_of(spec, col),
+                                              blanks="warning", training=spec.cohorts.training)
+        elif col in table.columns and col not in codings:
+            problems += _numeric_problems(table, col, "Cox covariate", _file_of(spec, col), blanks="warning")
+    return problems
+
+
+def _staging_column_problems(spec: StudySpec, table: pd.DataFrame, col: str) -> list[InputProblem]:
+    """A staging column compared with the model (compare_with) must be ordered: declared ordered levels,
+    an ordered category, or numbers."""
+    dtype = table[col].dtype
+    declared = spec.data.categorical.get(col)
+    if declared is not None:  # a text stage with declared ordered levels (data.categorical)
+        problems = _categorical_problems(table, coding_of(col, table[col], declared),
+                                         "staging column (compare_with)", _file_of(spec, col), blanks=None)
+        if not declared.ordered:
+            problems.append(InputProblem(None, _file_of(spec, col), f"data.categorical.{col}",
+                                         f"staging column {col!r} (compare_with) is declared categorical "
+                                         "without an order", "add ordered: true (levels from least to "
+                                         "most advanced)"))
+        return problems
+    if isinstance(dtype, pd.CategoricalDtype):
+        if dtype.ordered:
+            return []
+        return [InputProblem(None, _file_of(spec, col), col,
+                             f"staging column {col!r} (compare_with) is an unordered category",
+                             "give an ordered stage column")]
+    return _numeric_problems(table, col, "staging column (compare_with)", _file_of(spec, col))
 
 
 def _levels_without_training_cases(table: pd.DataFrame, coding: Coding, use: str, file: str | None,
