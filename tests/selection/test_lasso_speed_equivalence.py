@@ -91,9 +91,11 @@ def test_liblinear_is_bit_identical_and_saga_path_order_free(cohort):
     assert np.array_equal(backward.fit(len(Cs) - 1)[0], last), "the SAGA result depends on the order asked"
 
 
-def test_keep_path_off_gives_the_same_selection(cohort):
+def test_keep_path_off_gives_the_same_selection_and_liblinear_prints_nothing(cohort, capfd):
     X, y = cohort
     on = LassoSelector(cv=5, Cs=12, random_state=0).fit(X, y)
     off = LassoSelector(cv=5, Cs=12, random_state=0, keep_path=False).fit(X, y)
+    out, err = capfd.readouterr()
+    assert "optimization finished" not in out + err, "LIBLINEAR's solver log reached stdout"
     assert off.coef_path_ is None and on.coef_path_ is not None
     assert np.array_equal(on.coef_, off.coef_) and on.C_ == off.C_

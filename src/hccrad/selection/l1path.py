@@ -70,6 +70,7 @@ class L1LogisticPath:
         self._memory: dict[int, dict] = {}
         n_features = self.X.shape[1]
         if penalize_intercept:
+            _liblinear.set_verbosity_wrap(0)  # LIBLINEAR's print is process-wide; _fit_liblinear silences it per call
             if np.max(self.X) > 1e30:  # the check LogisticRegression makes before calling LIBLINEAR
                 raise ValueError("Using the 'liblinear' solver while X contains a maximum value > 1e30 results "
                                  "in a frozen fit. Please choose another solver or rescale the input X.")
