@@ -24,6 +24,7 @@ selection takes hours and no strategy can be compared to it.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 import warnings
@@ -124,11 +125,9 @@ def main() -> None:
                   ("saga cold (today, free b)", "saga", _cold("saga")),
                   ("saga warm_start", "saga", _saga_warm),
                   ("saga warm l1path (new)", "saga", _l1path(False))]
-    try:
-        import skglm  # noqa: F401
-
+    if importlib.util.find_spec("skglm") is not None:
         strategies.append(("skglm warm (free b)", "saga", _skglm))
-    except ImportError:
+    else:
         print("skglm not importable: skipped")
     rows = []
     for size in args.sizes:

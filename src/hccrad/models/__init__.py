@@ -1,7 +1,6 @@
 """Models: logistic with ORs/CIs and paper formulas, stepwise, SVM/RF/XGBoost, score fusion, leakage-free
 validation (train/test, repeated CV, Harrell optimism bootstrap), JSON/skops bundles and published models."""
 
-from hccrad.models import fitmemo
 from hccrad.models.factory import (
     ColumnSelector,
     ScoreFusion,

@@ -269,8 +269,9 @@ def _logit(p: np.ndarray) -> np.ndarray:
 class ScoreFusion(ClassifierMixin, BaseEstimator):
     """Combined model of seed 000: logistic on clinical columns + a radiomics/habitat score fitted in-fold.
 
-    ``fit``: (1) fit ``score_pipeline`` on ``X[score_features]`` (or take the fit of that same pipeline on these
-same rows that a resample of the score model left in :mod:`hccrad.models.fitmemo`: identical); (2) the score of each training patient is its
+    ``fit``: (1) fit ``score_pipeline`` on ``X[score_features]`` (or take the fit of that same pipeline on
+    these same rows that a resample of the score model left in :mod:`hccrad.models.fitmemo`: identical);
+    (2) the score of each training patient is its
     linear predictor (``decision_function``; for a model without one, e.g. XGBoost or a random forest, the
     logit of its P(y = 1), log(p / (1 − p)) with p clipped to [1e-6, 1 − 1e-6]) -- from the same fit (``inner_cv=None``, as seed 000) or out of
     fold (``inner_cv=k``, stacking, less optimistic second stage); (3) fit :class:`LogisticModel` on

@@ -10,8 +10,8 @@ No leakage and identical numbers, by construction of the key: ``joblib.hash`` of
 parameters (deep) and of the training rows themselves -- column names, row labels (a bootstrap patient's
 copies share one), values and outcome. A hit therefore returns what fitting that pipeline on those rows
 returns, because such a fit is deterministic: a pipeline with ``random_state=None`` (or a ``RandomState``)
-anywhere is never stored nor looked up. Only scikit-learn ``Pipeline``s with a :class:`~hccrad.selection.LassoSelector` are
-stored (the costly ones); an entry is removed when it is taken; at most :data:`MAX_ENTRIES` are kept (the
+anywhere is never stored nor looked up. Only scikit-learn ``Pipeline``s with a
+:class:`~hccrad.selection.LassoSelector` are stored (the costly ones); an entry is removed when it is taken; at most :data:`MAX_ENTRIES` are kept (the
 oldest dropped first; about 0.1 MB each at p = 1,000 features). The memo lives in the process that fits:
 with ``n_jobs=1`` every fused resample finds its fit; with joblib workers only those resamples that land in
 the worker that fitted the score model's same resample (the others fit again, with the same result).
