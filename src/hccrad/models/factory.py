@@ -41,6 +41,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from hccrad.core.errors import DataError, ModelError
+from hccrad.models import fitmemo
 from hccrad.models.kinds import MODEL_KIND_CLASSES
 from hccrad.models.logistic import LogisticModel
 from hccrad.models.platt import PlattSVC  # noqa: F401  (bundles name hccrad.models.factory.PlattSVC)
@@ -187,6 +188,15 @@ def selected_features(fitted) -> list[str]:
     return [str(c) for c in getattr(fitted, "feature_names_in_", [])]
 
 
+def without_lasso_path(estimator):
+    """``estimator`` with every nested :class:`LassoSelector` set to ``keep_path=False`` (in place; returned).
+
+    For fits inside resampling: the coefficient path (refits on all rows at every C) is only plotted from the
+    apparent fit; the chosen C, selected set and coefficients are the same with or without it."""
+    keys = [k for k in estimator.get_params(deep=True) if k == "keep_path" or k.endswith("__keep_path")]
+    return estimator.set_params(**dict.fromkeys(keys, False)) if keys else estimator
+
+
 def scores_of(model, X) -> np.ndarray:
     """Continuous score for ranking (AUC): P(y=1) when available, else the decision function."""
     if hasattr(model, "predict_proba"):
@@ -205,7 +215,9 @@ def _logit(p: np.ndarray) -> np.ndarray:
 class ScoreFusion(ClassifierMixin, BaseEstimator):
     """Combined model of seed 000: logistic on clinical columns + a radiomics/habitat score fitted in-fold.
 
-    ``fit``: (1) fit ``score_pipeline`` on ``X[score_features]``; (2) the score of each training patient is its
+    ``fit``: (1) fit ``score_pipeline`` on ``X[score_features]`` (or take the fit of that same pipeline on
+    these same rows that a resample of the score model left in :mod:`hccrad.models.fitmemo`: identical);
+    (2) the score of each training patient is its
     linear predictor (``decision_function``; for a model without one, e.g. XGBoost or a random forest, the
     logit of its P(y = 1), log(p / (1 − p)) with p clipped to [1e-6, 1 − 1e-6]) -- from the same fit (``inner_cv=None``, as seed 000) or out of
     fold (``inner_cv=k``, stacking, less optimistic second stage); (3) fit :class:`LogisticModel` on
@@ -247,7 +259,11 @@ class ScoreFusion(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         yv = np.asarray(y).ravel()
         self.classes_ = np.unique(yv)
-        self.score_model_ = clone(self.score_pipeline).fit(self._cols(X, self.score_features), yv)
+        Xs = self._cols(X, self.score_features)
+        score = clone(self.score_pipeline)
+        key = fitmemo.fit_key(score, Xs, yv)  # the same pipeline fitted on these same rows (a resample)?
+        reused = fitmemo.take(key)
+        self.score_model_ = reused if reused is not None else score.fit(Xs, yv)
         if self.inner_cv:
             # a bootstrap patient's copies stay in one fold (hccrad.selection.folds)
             cv = patient_folds(yv, row_groups(X), self.inner_cv, self.random_state)

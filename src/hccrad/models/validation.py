@@ -44,7 +44,8 @@ from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from hccrad.core.errors import DataError, HccradError, ModelError
 from hccrad.core.runlog import log_context
-from hccrad.models.factory import scores_of, selected_features
+from hccrad.models import fitmemo
+from hccrad.models.factory import scores_of, selected_features, without_lasso_path
 from hccrad.models.scheduling import run_resamples
 from hccrad.evaluate.discrimination import auc_ci
 
@@ -191,13 +192,23 @@ def calibration_line(y: np.ndarray, prob: np.ndarray) -> tuple[float, float]:
     return float("nan"), float("nan")
 
 
+def _fit_resample(pipeline, X: pd.DataFrame, y: np.ndarray):
+    """A clone fitted on one resample's rows: without LASSO path refits (``keep_path=False``: same selection),
+    and kept in :mod:`hccrad.models.fitmemo` for a fused model refitting the same pipeline on the same rows."""
+    est = without_lasso_path(clone(pipeline))
+    key = fitmemo.fit_key(est, X, y)
+    fitted = est.fit(X, y)
+    fitmemo.remember(key, fitted)
+    return fitted
+
+
 def _fit_eval(pipeline, X, y, train_idx, eval_sets, resample: int, calibrate_on: int = 0):
     """Fit a clone on rows train_idx; return (AUCs on each eval index set, selected features, calibration
     (a, b) on the first `calibrate_on` eval sets or None), or the :class:`ResampleFailure` saying why this
     resample could not be fitted."""
     try:
         with log_context(f"resample {resample}"):  # a note logged while fitting says which resample
-            m = clone(pipeline).fit(_rows(X, train_idx), y[train_idx])
+            m = _fit_resample(pipeline, _rows(X, train_idx), y[train_idx])
             scores = [scores_of(m, _rows(X, idx)) for idx in eval_sets]
             aucs = [_auc(y[idx], s) if np.unique(y[idx]).size == 2 else np.nan
                     for idx, s in zip(eval_sets, scores)]

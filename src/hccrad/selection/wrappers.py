@@ -26,17 +26,9 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from hccrad.core.errors import ModelError
 from hccrad.selection.filters import _check_xy, _corr, _Selector
 from hccrad.selection.folds import patient_folds, row_groups
+from hccrad.selection.l1path import L1LogisticPath
 
 logger = logging.getLogger(__name__)
-
-
-def _l1_logistic(C: float, random_state, penalize_intercept: bool = True) -> LogisticRegression:
-    """min |w|_1 + C * (-loglik). liblinear penalises the intercept too; saga (``penalize_intercept=False``)
-    does not, which is glmnet's objective -loglik / n + lambda |w|_1 for lambda = 1 / (n C)."""
-    if penalize_intercept:
-        return LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", max_iter=1000, random_state=random_state)
-    return LogisticRegression(C=C, l1_ratio=1.0, solver="saga", tol=1e-10, max_iter=100_000,
-                              random_state=random_state)
 
 
 def _deviance(y: np.ndarray, eta: np.ndarray) -> float:
@@ -120,9 +112,10 @@ class LassoSelector(_Selector):
         splits = patient_folds(yv, patients, self.cv, self.random_state)
         scores = np.empty((self.cv, len(Cs)))
         for f, (tr, va) in enumerate(splits):
-            for c, C in enumerate(Cs):
-                m = _l1_logistic(C, self.random_state, self.penalize_intercept).fit(Xv[tr], yv[tr])
-                eta = Xv[va] @ m.coef_[0] + m.intercept_[0]
+            path = L1LogisticPath(Xv[tr], yv[tr], Cs, self.penalize_intercept, self.random_state)
+            for c in range(len(Cs)):  # increasing C: SAGA warm-starts from the previous C
+                w, b = path.fit(c)
+                eta = Xv[va] @ w + b
                 if self.scoring == "deviance":
                     scores[f, c] = _deviance(yv[va], eta)
                 elif np.unique(yv[va]).size < 2:  # a validation fold of one class (few patients): no AUC
@@ -135,11 +128,12 @@ class LassoSelector(_Selector):
                              field="scoring", hint="use scoring='deviance' or fewer folds")
         mean = np.nanmean(scores, axis=0)
         se = np.nanstd(scores, axis=0, ddof=1) / np.sqrt(n_scored)
+        full = L1LogisticPath(Xv, yv, Cs, self.penalize_intercept, self.random_state)
         cache: dict[int, np.ndarray] = {}
 
         def coef(i: int) -> np.ndarray:  # refit on all training rows at Cs[i], on demand
             if i not in cache:
-                cache[i] = _l1_logistic(Cs[i], self.random_state, self.penalize_intercept).fit(Xv, yv).coef_[0]
+                cache[i] = full.coef(i)
             return cache[i]
 
         def nnz(i: int) -> int:

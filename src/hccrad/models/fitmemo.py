@@ -1,0 +1,86 @@
+"""Reuse, inside one process, a LASSO pipeline already fitted on exactly the same training rows (issue 24).
+
+A fused model (:class:`~hccrad.models.factory.ScoreFusion`, seed 000's combined model) refits its score
+pipeline (e.g. the habitat LASSO model) in every validation resample; the score model's own validation has
+fitted the same pipeline on the same rows (both validations draw their resamples from the same seed). The
+resample fit stores its fitted pipeline here; the fused model's fit on the same rows takes it instead of
+fitting again.
+
+No leakage and identical numbers, by construction of the key: ``joblib.hash`` of the unfitted pipeline's
+parameters (deep) and of the training rows themselves -- column names, row labels (a bootstrap patient's
+copies share one), values and outcome. A hit therefore returns what fitting that pipeline on those rows
+returns, because such a fit is deterministic: a pipeline with ``random_state=None`` (or a ``RandomState``)
+anywhere is never stored nor looked up. Only scikit-learn ``Pipeline``s with a
+:class:`~hccrad.selection.LassoSelector` are stored (the costly ones); an entry is removed when it is taken; at most :data:`MAX_ENTRIES` are kept (the
+oldest dropped first; about 0.1 MB each at p = 1,000 features). The memo lives in the process that fits:
+with ``n_jobs=1`` every fused resample finds its fit; with joblib workers only those resamples that land in
+the worker that fitted the score model's same resample (the others fit again, with the same result).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections import OrderedDict
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+MAX_ENTRIES = 1024
+_MEMO: OrderedDict[str, object] = OrderedDict()
+_STATS = {"stored": 0, "hits": 0, "misses": 0}
+
+
+def _deterministic(params: dict) -> bool:
+    return all(isinstance(v, numbers.Integral) for k, v in params.items()
+               if k == "random_state" or k.endswith("__random_state"))
+
+
+def _has_lasso(estimator) -> bool:
+    from hccrad.selection import LassoSelector
+
+    return any(isinstance(v, LassoSelector) for v in estimator.get_params(deep=True).values())
+
+
+def fit_key(estimator, X: pd.DataFrame, y) -> str | None:
+    """Key of (unfitted estimator, training rows), or None when its fit is not memoised."""
+    if not isinstance(X, pd.DataFrame) or not isinstance(estimator, Pipeline):
+        return None
+    params = estimator.get_params(deep=True)
+    if not _deterministic(params) or not _has_lasso(estimator):
+        return None
+    data = (list(map(str, X.columns)), X.index.to_numpy(), X.to_numpy(), np.asarray(y))
+    return joblib.hash((type(estimator).__name__, joblib.hash(params), joblib.hash(data)))
+
+
+def remember(key: str | None, fitted) -> None:
+    """Keep ``fitted`` under ``key`` (no-op for None)."""
+    if key is None:
+        return
+    _MEMO[key] = fitted
+    _STATS["stored"] += 1
+    while len(_MEMO) > MAX_ENTRIES:
+        _MEMO.popitem(last=False)
+
+
+def take(key: str | None):
+    """The fitted estimator stored under ``key`` (removed from the memo), or None."""
+    if key is None:
+        return None
+    fitted = _MEMO.pop(key, None)
+    _STATS["hits" if fitted is not None else "misses"] += 1
+    return fitted
+
+
+def stats() -> dict:
+    """Counts of stored fits, hits and misses in this process (for benchmarks and tests)."""
+    return dict(_STATS, kept=len(_MEMO))
+
+
+def clear() -> None:
+    _MEMO.clear()
+    _STATS.update(stored=0, hits=0, misses=0)
+
+
+__all__ = ["MAX_ENTRIES", "clear", "fit_key", "remember", "stats", "take"]
