@@ -16,6 +16,10 @@ thing in every patient and every strategy (ARCHITECTURE.md section 2).
   supervoxels in descriptor space (no spatial term); the supervoxel means of all training cases are then
   clustered into k habitats; a new case's supervoxels are assigned to the nearest habitat centre.
 
+With ``n_habitats="auto"``, k is chosen (`choose_k`) on a fixed, seeded subsample of at most
+``max_voxels_k`` (default ``K_SAMPLE`` = 20,000) of the sampled training rows (voxels, or supervoxels in
+two-step), whatever the cohort size; the final k-means at the chosen k is fitted as for a fixed k.
+
 Descriptors are z-scored with a `StandardScaler` fitted on the training voxels only. Fitting is invariant
 to the order of the training cases: cases are processed in the order of a hash of their content and each
 case's subsample is seeded by ``random_state`` and that hash. Models are saved as JSON (no pickle).
@@ -38,7 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 
 import hccrad
 from hccrad.core.errors import FeatureError, ModelError
-from hccrad.habitat.kselect import KSelection, choose_k
+from hccrad.habitat.kselect import K_SAMPLE, KSelection, choose_k, k_subsample
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +67,7 @@ class _HabitatEstimator(BaseEstimator):
         max_voxels_fit: int = 200_000,
         random_state: int = 0,
         n_init: int = 4,
-        max_voxels_k: int = 50_000,
+        max_voxels_k: int = K_SAMPLE,
         silhouette_sample: int = 10_000,
         k_rule: Literal["elbow", "consensus"] = "elbow",
         n_bootstrap: int = 20,
@@ -156,11 +160,9 @@ class _HabitatEstimator(BaseEstimator):
     def _choose(self, S: np.ndarray, groups: np.ndarray | None = None) -> tuple[int, KSelection | None]:
         if self.n_habitats != "auto":
             return int(self.n_habitats), None
-        if S.shape[0] > self.max_voxels_k:
-            rng = np.random.default_rng(self.random_state)
-            keep = np.sort(rng.choice(S.shape[0], size=self.max_voxels_k, replace=False))
-            S = S[keep]
-            groups = None if groups is None else groups[keep]
+        keep = k_subsample(S.shape[0], self.max_voxels_k, self.random_state)  # fixed, seeded (issue 24)
+        S = S[keep]
+        groups = None if groups is None else groups[keep]
         ks = choose_k(S, self.k_range, random_state=self.random_state,
                       silhouette_sample=self.silhouette_sample, n_init=self.n_init,
                       rule=self.k_rule, groups=groups, n_bootstrap=self.n_bootstrap)
@@ -349,7 +351,7 @@ class TwoStepHabitats(_HabitatEstimator):
         max_voxels_fit: int = 200_000,
         random_state: int = 0,
         n_init: int = 4,
-        max_voxels_k: int = 50_000,
+        max_voxels_k: int = K_SAMPLE,
         silhouette_sample: int = 10_000,
         n_supervoxels: int = 50,
         k_rule: Literal["elbow", "consensus"] = "elbow",
