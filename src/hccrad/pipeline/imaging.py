@@ -8,7 +8,8 @@ image inside the tumour) go to `ImagingResult.warnings` for the report. One fail
 left out; it never stops the batch. Per-case features are cached under `out/cache/` keyed by the
 configuration hash (spec sections, habitat model, hccrad version) and a digest of the case's input files
 (`hccrad.pipeline.cache.InputDigests`), so a rerun after a crash resumes and a corrected input is
-recomputed; `cache_hits` / `cache_computed` count the cases of each kind.
+recomputed; `cache_hits` / `cache_computed` count the cases of each kind. The descriptor values of each
+case are cached the same way (`hccrad.pipeline.descriptor_cache`; `descriptor_cache_hits`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from hccrad.io.volume import write_image
 from hccrad.io.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
+from hccrad.pipeline.descriptor_cache import STAGE as DESCRIPTOR_STAGE
+from hccrad.pipeline.descriptor_cache import cached_descriptor_matrices, descriptor_cache_key
 from hccrad.pipeline.registration_stage import qc_table, register_case, registration_cache
 from hccrad.preprocess.alignment import QC_COLUMNS
 from hccrad.preprocess.shell import liver_shell
@@ -89,6 +92,7 @@ class ImagingResult:
     warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WARNING_COLUMNS))
     cache_hits: int = 0       # cases whose habitat features came from the cache
     cache_computed: int = 0   # cases computed in this run
+    descriptor_cache_hits: int = 0  # cases whose descriptor values came from out/cache/descriptors/
     registration_qc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QC_COLUMNS))
 
 
@@ -168,7 +172,8 @@ def _inspect(study: Study, case_id: str, errors: list[dict], warnings: list[dict
     return None if inspection.errors else inspection
 
 
-def _load_voxels(study: Study, case: Case, predicted_liver: np.ndarray | None = None) -> CaseVoxels:
+def _load_voxels(study: Study, case: Case, predicted_liver: np.ndarray | None = None,
+                 desc_cache: CaseCache | None = None, inputs: str = "") -> CaseVoxels:
     spec = study.spec
     case_id = case.case_id
     tumor = case.mask(spec.data.tumor_mask)
@@ -184,16 +189,21 @@ def _load_voxels(study: Study, case: Case, predicted_liver: np.ndarray | None = 
     if spec.data.reader2_mask and spec.data.reader2_mask in case.masks:
         reader2 = case.mask(spec.data.reader2_mask)
     region = tumor | reader2 if reader2 is not None else tumor
-    maps = descriptor_maps(case.images, region, descs, case_id=case_id)
+
+    def matrices() -> tuple[np.ndarray, np.ndarray | None]:
+        maps = descriptor_maps(case.images, region, descs, case_id=case_id)
+        return (voxel_matrix(maps, tumor, names).astype(np.float32),
+                voxel_matrix(maps, reader2, names).astype(np.float32) if reader2 is not None else None)
+
+    X, X2 = matrices() if desc_cache is None else cached_descriptor_matrices(
+        desc_cache, case_id, inputs, tumor, reader2, len(names), matrices)  # issue 24: cached per case
     liver = case.mask(spec.data.liver_mask) if spec.data.liver_mask and spec.data.liver_mask in case.masks else None
     if liver is None and predicted_liver is not None:
         liver = predicted_liver
     shell = liver_shell(tumor, liver, ref.spacing, width_mm=spec.features.msi.liver_shell_mm)
     return CaseVoxels(
         case_id=case_id, cohort=case.cohort, reference=ref, tumor=tumor,
-        X=voxel_matrix(maps, tumor, names).astype(np.float32),
-        reader2=reader2,
-        X2=voxel_matrix(maps, reader2, names).astype(np.float32) if reader2 is not None else None,
+        X=X, reader2=reader2, X2=X2,
         shell=shell, shell_from_liver=liver is not None,
     )
 
@@ -263,6 +273,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     digests = InputDigests(out / "cache" / "input_digests.json")
     predicted_livers, liver_record = {}, None
     reg_cache, reg_qc = registration_cache(spec, out), []
+    desc_cache = CaseCache(out / "cache", DESCRIPTOR_STAGE, descriptor_cache_key(spec))
     inspected_first = bool(spec.data.segment_missing_liver and spec.data.liver_mask)
     if inspected_first:  # the liver U-Net needs every usable case first
         ids = [c for c in ids if _inspect(study, c, errors, warnings) is not None]
@@ -278,7 +289,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                 images, masks = study.image_files(cid)
                 inputs = digests.case_digest({**images, **masks})
                 case, qc_rows = register_case(spec, case, inputs, reg_cache, out)
-                cases[cid] = _load_voxels(study, case, predicted_livers.get(cid))
+                cases[cid] = _load_voxels(study, case, predicted_livers.get(cid), desc_cache, inputs)
                 cases[cid].inputs = inputs
                 reg_qc.extend(qc_rows)
         except HccradError as exc:
@@ -398,6 +409,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         model_path=model_path, errors=pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),
         overlays=overlays, seconds=seconds, example_slices=example_slices, example_msi=example_msi,
         warnings=pd.DataFrame(warnings, columns=WARNING_COLUMNS), cache_hits=hits, cache_computed=computed,
+        descriptor_cache_hits=desc_cache.hits,
         registration_qc=qc_table(reg_qc),
         descriptor_units={d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit)
                           for d in hs.descriptors}, intensity_unit=spec.report.intensity_unit,
