@@ -6,22 +6,31 @@
 2. Population clustering of a large pooled voxel set (``--pooled-voxels``, issue target 60M in < 2 min and
    < 8 GiB): fit (hash, scaling, subsample, k-means) and assignment of every voxel.
 
-3. Optional (``--habit-python``): the same habitat step run side by side with the HABIT toolkit
-   (``pip install habitat-analysis`` in a separate virtual environment, never in hccrad's requirements)
-   on the same synthetic cases, given to both as AE/VE maps: wall time and ARI against the planted truth
-   for HABIT's one_step / direct_pooling / two_step vs our Individual / Population / TwoStep estimators,
-   plus the share of voxels whose label equals the planted label (only if labels are ordered consistently).
+3. Optional (``--habit-python``): the same habitat step side by side with HABIT 3.0.0 (PyPI
+   ``habitat-analysis==3.0.0`` in its own virtual environment, never in hccrad's requirements:
+   ``python3.11 -m venv /work/habit-venv && /work/habit-venv/bin/pip install habitat-analysis==3.0.0``).
+   Both tools read the same NIfTI files (HABIT's layout: images/<case>/{AE,VE}/, masks/<case>/tumor/) and
+   each runs in its own process with ``--habit-threads`` BLAS/OpenMP threads: HABIT through its public
+   recipes (``habit.contracts.cohort_from_directory``, ``habit.recipes.study.{direct_pooling,one_step,
+   two_step}_habitat(...).fit_predict``; k-means with n_init=10), hccrad through PopulationHabitats /
+   IndividualHabitats / TwoStepHabitats with the same n_init and seed. Printed per strategy and tool:
+   read + fit + predict wall time inside the process, the whole process's wall time (imports included),
+   its peak RSS (VmHWM of that process), mean per-case and pooled ARI against the planted
+   labels, the k found, and HABIT's time over hccrad's.
 
 Usage: python benchmarks/bench_habitat.py [--pooled-voxels 5000000] [--cases 20] [--radius 45]
-                                          [--habit-python /tmp/habit_venv/bin/python --habit-cases 6]
+           [--habit-python /work/habit-venv/bin/python --habit-cases 6 --habit-radius 15 --habit-k 3]
+           [--skip-case]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -133,88 +142,178 @@ def bench_population(n_voxels: int, n_cases: int) -> list[tuple[str, str]]:
 
 
 HABIT_RUNNER = """
-import json, sys, time
-from habit.api.estimators import HabitatClusterer
+import json, resource, sys, time
+from pathlib import Path
+
+
+def peak_rss_mib():
+    # VmHWM: this process's own high-water mark (ru_maxrss would include the parent's RSS at fork on Linux)
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+import numpy as np
+from habit.contracts import cohort_from_directory
+from habit.recipes.study import direct_pooling_habitat, one_step_habitat, two_step_habitat
+
+RECIPES = {"direct_pooling": direct_pooling_habitat, "one_step": one_step_habitat, "two_step": two_step_habitat}
+
 
 def main():
-    data_dir, out_dir, mode = sys.argv[1:4]
-    cfg = {
-        "data_dir": data_dir, "out_dir": out_dir, "run_mode": "train", "processes": 1,
-        "plot_curves": False, "random_state": 0,
-        "feature_construction": {"voxel_level": {"method": "concat(raw(AE), raw(VE))", "params": {}}},
-        "habitat_segmentation": {
-            "clustering_mode": mode,
-            "supervoxel": {"algorithm": "kmeans", "n_clusters": 50,
-                           "one_step_settings": {"fixed_n_clusters": 3, "plot_validation_curves": False}},
-            "habitat": {"algorithm": "kmeans", "fixed_n_clusters": 3, "parallel_cluster_search": False},
-        },
-    }
+    data_dir, out_dir, mode, k, seed = sys.argv[1:6]
     t0 = time.perf_counter()
-    HabitatClusterer(cfg).fit()
-    print("HABIT_WALL", json.dumps(time.perf_counter() - t0))
+    cohort = cohort_from_directory(data_dir, modalities=["AE", "VE"], roi="tumor")
+    study = RECIPES[mode](modalities=["AE", "VE"], n_habitats=k if k == "auto" else int(k),
+                          random_seed=int(seed), roi="tumor")
+    result = study.fit_predict(cohort)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for m in result.habitat_maps:
+        np.save(out / f"{m.subject_id}.npy", np.asarray(m.label_array, dtype=np.int16))
+    wall = time.perf_counter() - t0
+    print("RESULT " + json.dumps({"wall": wall, "peak_mib": peak_rss_mib()}))
+
 
 if __name__ == "__main__":
     main()
 """
 
+# HABIT 3.0.0's design names -> hccrad's estimators; HABIT's recipes fit k-means with n_init=10, so do we here
+STRATEGIES = {"direct_pooling": PopulationHabitats, "one_step": IndividualHabitats, "two_step": TwoStepHabitats}
+HABIT_N_INIT = 10
 
-def bench_habit(habit_python: str, n_cases: int, radius: int) -> list[tuple[str, str]]:
-    """Run HABIT (in its own venv, via subprocess) and hccrad on the same synthetic AE/VE cases."""
-    tmp = Path(tempfile.mkdtemp(prefix="hccrad_habit_bench_"))
-    data = tmp / "data"
-    cases = []
+
+def write_cases(data: Path, n_cases: int, radius: int) -> list[str]:
+    """Synthetic tumours as HABIT's directory layout: images/<case>/{AE,VE}/img.nii.gz (hccrad's descriptor
+    maps, float32), masks/<case>/tumor/mask.nii.gz, and the planted labels as <case>_truth.npy."""
+    subjects = []
     for s in range(n_cases):
         imgs, mask, truth = synthetic_tumour(radius, seed=100 + s)
         maps = descriptor_maps(imgs, mask, SEED000_DESCRIPTORS)
         subj = f"case{s:02d}"
         for name in ("AE", "VE"):
-            (data / "images" / subj / name).mkdir(parents=True)
             write_image(imgs["pre"].with_array(maps[name].astype(np.float32), name),
                         data / "images" / subj / name / "img.nii.gz")
-            (data / "masks" / subj / name).mkdir(parents=True)
-            write_image(imgs["pre"].with_array(mask.astype(np.uint8), "mask"),
-                        data / "masks" / subj / name / "mask.nii.gz")
-        cases.append((subj, imgs, mask, truth))
+        write_image(imgs["pre"].with_array(mask.astype(np.uint8), "mask"),
+                    data / "masks" / subj / "tumor" / "mask.nii.gz")
+        np.save(data / f"{subj}_truth.npy", truth)
+        subjects.append(subj)
+    return subjects
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS in MiB: VmHWM from /proc (Linux keeps the parent's RSS at fork in
+    ru_maxrss, which would hide a child's own peak), else ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def hccrad_worker(data_dir: str, out_dir: str, mode: str, k: str, seed: str) -> None:
+    """The hccrad side, run in its own process like HABIT: read the NIfTI maps, fit, predict every case."""
+    t0 = time.perf_counter()
+    data, out = Path(data_dir), Path(out_dir)
+    subjects = sorted(p.name for p in (data / "images").iterdir())
+    masks, Xs = [], []
+    for subj in subjects:
+        mask = read_image(data / "masks" / subj / "tumor" / "mask.nii.gz", name="mask").array > 0
+        maps = {n: read_image(data / "images" / subj / n / "img.nii.gz", name=n).array for n in ("AE", "VE")}
+        masks.append(mask)
+        Xs.append(voxel_matrix(maps, mask, ["AE", "VE"]))
+    model = STRATEGIES[mode](k if k == "auto" else int(k), order_by="AE", descriptor_names=["AE", "VE"],
+                             random_state=int(seed), n_init=HABIT_N_INIT).fit(Xs)
+    out.mkdir(parents=True, exist_ok=True)
+    for subj, mask, X in zip(subjects, masks, Xs):
+        np.save(out / f"{subj}.npy", labels_to_volume(model.predict(X), mask))
+    wall = time.perf_counter() - t0
+    print("RESULT " + json.dumps({"wall": wall, "peak_mib": peak_rss_mib()}))
+
+
+def run_child(cmd: list[str], threads: int) -> dict:
+    """Run one tool in its own process (BLAS/OpenMP threads pinned); its wall time inside the process (after
+    imports), the process's wall time, and its peak RSS (MiB)."""
+    env = {**os.environ, **{v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                      "MKL_NUM_THREADS")}}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    total = time.perf_counter() - t0
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        return {"error": " | ".join(tail)}
+    return {**json.loads(lines[-1][len("RESULT "):]), "process": total}
+
+
+def _agreement(subjects: list[str], data: Path, out: Path) -> dict:
+    """Mean per-case ARI and pooled ARI against the planted labels; the k found (distinct labels per case)."""
+    truths, labels = [], []
+    for subj in subjects:
+        truth = np.load(data / f"{subj}_truth.npy", allow_pickle=False)
+        lab = np.load(out / f"{subj}.npy", allow_pickle=False)
+        if lab.shape != truth.shape:
+            raise SystemExit(f"{out}/{subj}.npy has shape {lab.shape}, the planted labels {truth.shape}")
+        inside = truth > 0
+        truths.append(truth[inside])
+        labels.append(lab[inside])
+    ks = sorted({int(np.unique(lab).size) for lab in labels})
+    return {"case_ari": float(np.mean([adjusted_rand_score(t, lab) for t, lab in zip(truths, labels)])),
+            "pooled_ari": adjusted_rand_score(np.concatenate(truths), np.concatenate(labels)),
+            "k": "/".join(map(str, ks))}
+
+
+def bench_habit(habit_python: str, n_cases: int, radius: int, k: str = "3", seed: int = 0,
+                threads: int = 1) -> list[tuple[str, ...]]:
+    """HABIT 3.0.0 (its own venv) and hccrad, each in its own process, on the same NIfTI AE/VE maps."""
+    tmp = Path(tempfile.mkdtemp(prefix="hccrad_habit_bench_"))
+    data = tmp / "data"
+    subjects = write_cases(data, n_cases, radius)
     runner = tmp / "run_habit.py"
     runner.write_text(HABIT_RUNNER)
-    names = ["AE", "VE"]
-    ours = {"one_step": IndividualHabitats, "direct_pooling": PopulationHabitats, "two_step": TwoStepHabitats}
-    n_vox = int(cases[0][2].sum())
-    rows: list[tuple[str, str]] = [("HABIT comparison cases", f"{n_cases} x {n_vox:,} voxels")]
-    for mode, cls in ours.items():
-        out = tmp / f"out_{mode}"
-        t0 = time.perf_counter()
-        proc = subprocess.run([habit_python, str(runner), str(data), str(out), mode],
-                              capture_output=True, text=True, check=False)
-        habit_total = time.perf_counter() - t0
-        if proc.returncode != 0:
-            rows.append((f"HABIT {mode}", f"failed: {proc.stderr.strip().splitlines()[-1:]}"))
-            continue
-        habit_fit = json.loads(proc.stdout.split("HABIT_WALL")[-1].strip().splitlines()[0])
-        t0 = time.perf_counter()
-        Xs = [voxel_matrix(descriptor_maps(imgs, mask, SEED000_DESCRIPTORS), mask, names)
-              for _, imgs, mask, _ in cases]
-        model = cls(3, order_by="AE", descriptor_names=names).fit(Xs)
-        preds = [model.predict(X) for X in Xs]
-        our_wall = time.perf_counter() - t0
-        truths = [truth[mask] for _, _, mask, truth in cases]
-        habit = [read_image(next(out.glob(f"{subj}_habitats.*")), name="habitat").array[mask]
-                 for subj, _, mask, _ in cases]
-        truth_all, ours_all, habit_all = np.concatenate(truths), np.concatenate(preds), np.concatenate(habit)
-        case_ari_h = np.mean([adjusted_rand_score(t, h) for t, h in zip(truths, habit)])
-        case_ari_o = np.mean([adjusted_rand_score(t, o) for t, o in zip(truths, preds)])
-        rows += [
-            (f"{mode}: HABIT fit wall (s) [process incl. imports]", f"{habit_fit:.2f} [{habit_total:.2f}]"),
-            (f"{mode}: hccrad {cls.__name__} maps+fit+predict (s)", f"{our_wall:.2f}"),
-            (f"{mode}: wall ratio HABIT fit / hccrad", f"{habit_fit / our_wall:.1f}"),
-            (f"{mode}: mean per-case ARI vs planted, HABIT / hccrad", f"{case_ari_h:.3f} / {case_ari_o:.3f}"),
-            (f"{mode}: pooled ARI (labels comparable across cases)",
-             f"{adjusted_rand_score(truth_all, habit_all):.3f} / "
-             f"{adjusted_rand_score(truth_all, ours_all):.3f}"),
-            (f"{mode}: label == planted label, HABIT / hccrad",
-             f"{np.mean(habit_all == truth_all):.3f} / {np.mean(ours_all == truth_all):.3f}"),
-        ]
+    n_vox = int(np.count_nonzero(np.load(data / f"{subjects[0]}_truth.npy", allow_pickle=False)))
+    header = ("strategy", "tool", "fit+predict s", "process s", "peak MiB", "case ARI", "pooled ARI", "k",
+              "HABIT/hccrad time")
+    rows: list[tuple[str, ...]] = [header]
+    for mode in STRATEGIES:
+        result = {}
+        for tool, out, cmd in (
+            ("HABIT 3.0.0", tmp / f"habit_{mode}", [habit_python, str(runner)]),
+            ("hccrad", tmp / f"hccrad_{mode}", [sys.executable, str(Path(__file__).resolve()), "--hccrad-worker"]),
+        ):
+            r = run_child(cmd + [str(data), str(out), mode, k, str(seed)], threads)
+            if "error" in r:
+                rows.append((mode, tool, "failed: " + r["error"][:200], "", "", "", "", "", ""))
+                continue
+            r.update(_agreement(subjects, data, out))
+            result[tool] = r
+            ratio = ""
+            if tool == "hccrad" and "HABIT 3.0.0" in result:
+                ratio = f"{result['HABIT 3.0.0']['wall'] / r['wall']:.2f}x"
+            rows.append((mode, tool, f"{r['wall']:.2f}", f"{r['process']:.2f}", f"{r['peak_mib']:.0f}",
+                         f"{r['case_ari']:.3f}", f"{r['pooled_ari']:.3f}", r["k"], ratio))
+    rows.append((f"{n_cases} cases x {n_vox:,} tumour voxels, k = {k}, seed {seed}, {threads} thread(s); "
+                 "ARI vs planted labels; pooled ARI is meaningful only where labels are comparable "
+                 "across cases (not one_step: HABIT's one-step ids are per case); at small sizes the peak RSS is "
+                 "mostly the libraries (numpy/scipy/scikit-learn/SimpleITK import ~260-290 MiB)",))
     return rows
+
+
+def print_columns(rows: list[tuple[str, ...]]) -> None:
+    """A plain fixed-width table (rows with one cell are notes)."""
+    table = [r for r in rows if len(r) > 1]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in rows:
+        if len(r) == 1:
+            print(r[0])
+            continue
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
 def main() -> None:
@@ -225,18 +324,26 @@ def main() -> None:
     ap.add_argument("--habit-python", default=None, help="python of a venv with habitat-analysis installed")
     ap.add_argument("--habit-cases", type=int, default=6)
     ap.add_argument("--habit-radius", type=int, default=15)
+    ap.add_argument("--habit-k", default="3", help="habitats for both tools: an integer or 'auto'")
+    ap.add_argument("--habit-threads", type=int, default=1, help="BLAS/OpenMP threads of each tool's process")
     ap.add_argument("--skip-case", action="store_true", help="skip parts 1 and 2 (only the HABIT comparison)")
+    ap.add_argument("--hccrad-worker", nargs=5, metavar=("DATA", "OUT", "MODE", "K", "SEED"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
-    rows: list[tuple[str, str]] = []
+    if args.hccrad_worker:
+        hccrad_worker(*args.hccrad_worker)
+        return
     if not args.skip_case:
-        rows += bench_case(args.radius) + [("", "")] + bench_population(args.pooled_voxels, args.cases)
+        rows = bench_case(args.radius) + [("", "")] + bench_population(args.pooled_voxels, args.cases)
+        width = max(len(r[0]) for r in rows)
+        print(f"{'measure':<{width}}  value")
+        print("-" * (width + 20))
+        for name, value in rows:
+            print(f"{name:<{width}}  {value}")
     if args.habit_python:
-        rows += [("", "")] + bench_habit(args.habit_python, args.habit_cases, args.habit_radius)
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  value")
-    print("-" * (width + 20))
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+        print()
+        print_columns(bench_habit(args.habit_python, args.habit_cases, args.habit_radius, args.habit_k,
+                                  threads=args.habit_threads))
 
 
 if __name__ == "__main__":

@@ -58,3 +58,18 @@ def test_shell_errors():
         liver_shell(np.ones((3, 3, 3)), spacing=(1, 1, 1), width_mm=0)
     with pytest.raises(GeometryError, match="liver mask shape"):
         liver_shell(np.ones((3, 3, 3)), np.ones((3, 3, 4)), (1, 1, 1))
+
+
+def test_bounding_box_shell_equals_the_whole_volume_transform():
+    """The shell is computed on the tumour's grown bounding box (issue 24): identical to the full-volume
+    distance transform, for an irregular two-lobed tumour touching the array edge, anisotropic voxels."""
+    from scipy import ndimage
+
+    spacing = (2.5, 0.7, 0.9)
+    shape = (24, 70, 60)
+    tumour = _sphere(shape, (3, 20, 15), 9.0, spacing) | _sphere(shape, (12, 45, 40), 7.0, spacing)
+    tumour[0, 18:22, 0:4] = True  # touches two faces of the array
+    for width in (1.0, 5.0, 12.0):
+        dist = ndimage.distance_transform_edt(~tumour, sampling=spacing)
+        expected = (dist > 0) & (dist <= width)
+        assert np.array_equal(liver_shell(tumour, spacing=spacing, width_mm=width), expected), width

@@ -16,6 +16,15 @@ thing in every patient and every strategy (ARCHITECTURE.md section 2).
   supervoxels in descriptor space (no spatial term); the supervoxel means of all training cases are then
   clustered into k habitats; a new case's supervoxels are assigned to the nearest habitat centre.
 
+With ``n_habitats="auto"``, k is chosen (`choose_k`) on a fixed, seeded subsample of at most
+``max_voxels_k`` (default ``K_SAMPLE`` = 20,000) of the sampled training rows (voxels, or supervoxels in
+two-step), whatever the cohort size; the final k-means at the chosen k is fitted as for a fixed k.
+
+``fit`` and ``predict`` run with one BLAS/OpenMP thread (threadpoolctl): scikit-learn's k-means sums its
+per-thread partial centres in an order that depends on the threads, and its OpenMP threads spin-wait on a
+shared machine (a 35-case fit took 68 s with 2 threads and 12 s with 1 at load 14 on 2 cores; issue 24),
+so one thread gives the same centres on every machine and does not slow down under load.
+
 Descriptors are z-scored with a `StandardScaler` fitted on the training voxels only. Fitting is invariant
 to the order of the training cases: cases are processed in the order of a hash of their content and each
 case's subsample is seeded by ``random_state`` and that hash. Models are saved as JSON (no pickle).
@@ -23,6 +32,7 @@ case's subsample is seeded by ``random_state`` and that hash. Models are saved a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -35,12 +45,27 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import ThreadpoolController
 
 import hccrad
 from hccrad.core.errors import FeatureError, ModelError
-from hccrad.habitat.kselect import KSelection, choose_k
+from hccrad.habitat.kselect import K_SAMPLE, KSelection, choose_k, k_subsample
 
 logger = logging.getLogger(__name__)
+
+
+_THREADPOOLS: list[ThreadpoolController] = []  # made once, on first use (inspecting the libraries is slow)
+
+
+def _one_thread(method):
+    """Run an estimator method with one BLAS/OpenMP thread (see the module docstring)."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        if not _THREADPOOLS:
+            _THREADPOOLS.append(ThreadpoolController())
+        with _THREADPOOLS[0].limit(limits=1):
+            return method(*args, **kwargs)
+    return wrapper
 
 
 def _digest(X: np.ndarray) -> bytes:
@@ -63,7 +88,7 @@ class _HabitatEstimator(BaseEstimator):
         max_voxels_fit: int = 200_000,
         random_state: int = 0,
         n_init: int = 4,
-        max_voxels_k: int = 50_000,
+        max_voxels_k: int = K_SAMPLE,
         silhouette_sample: int = 10_000,
         k_rule: Literal["elbow", "consensus"] = "elbow",
         n_bootstrap: int = 20,
@@ -156,11 +181,9 @@ class _HabitatEstimator(BaseEstimator):
     def _choose(self, S: np.ndarray, groups: np.ndarray | None = None) -> tuple[int, KSelection | None]:
         if self.n_habitats != "auto":
             return int(self.n_habitats), None
-        if S.shape[0] > self.max_voxels_k:
-            rng = np.random.default_rng(self.random_state)
-            keep = np.sort(rng.choice(S.shape[0], size=self.max_voxels_k, replace=False))
-            S = S[keep]
-            groups = None if groups is None else groups[keep]
+        keep = k_subsample(S.shape[0], self.max_voxels_k, self.random_state)  # fixed, seeded (issue 24)
+        S = S[keep]
+        groups = None if groups is None else groups[keep]
         ks = choose_k(S, self.k_range, random_state=self.random_state,
                       silhouette_sample=self.silhouette_sample, n_init=self.n_init,
                       rule=self.k_rule, groups=groups, n_bootstrap=self.n_bootstrap)
@@ -264,6 +287,7 @@ class PopulationHabitats(_HabitatEstimator):
     ``centres_scaled_``, ``scaler_``, ``k_selection_`` (`KSelection`, None when k is fixed).
     """
 
+    @_one_thread
     def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "PopulationHabitats":
         Xs, digests = self._prepare(X_list)
         S, groups = self._sample_with_groups(Xs, digests, self.max_voxels_fit)
@@ -279,6 +303,7 @@ class PopulationHabitats(_HabitatEstimator):
         logger.info("PopulationHabitats: k=%d from %d voxels of %d cases", k, S.shape[0], len(Xs))
         return self
 
+    @_one_thread
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Labels 1..k (int16) of one case's voxels: nearest population centre (Euclidean, scaled)."""
         S = self._check_case(X)
@@ -292,6 +317,7 @@ class IndividualHabitats(_HabitatEstimator):
     and ``centres_``: the mean over training cases of each case's ordered centres (descriptor units).
     """
 
+    @_one_thread
     def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "IndividualHabitats":
         Xs, digests = self._prepare(X_list)
         S, groups = self._sample_with_groups(Xs, digests, self.max_voxels_fit)
@@ -313,6 +339,7 @@ class IndividualHabitats(_HabitatEstimator):
         centres = self._kmeans(S, self.n_habitats_)
         return centres[self._ordering(self.scaler_.inverse_transform(centres))]
 
+    @_one_thread
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Labels 1..k (int16): k-means of this case alone, clusters ordered by ``order_by``."""
         S = self._check_case(X)
@@ -349,7 +376,7 @@ class TwoStepHabitats(_HabitatEstimator):
         max_voxels_fit: int = 200_000,
         random_state: int = 0,
         n_init: int = 4,
-        max_voxels_k: int = 50_000,
+        max_voxels_k: int = K_SAMPLE,
         silhouette_sample: int = 10_000,
         n_supervoxels: int = 50,
         k_rule: Literal["elbow", "consensus"] = "elbow",
@@ -383,6 +410,7 @@ class TwoStepHabitats(_HabitatEstimator):
         if not float(self.compactness) > 0:
             raise FeatureError(f"compactness must be > 0, got {self.compactness}", field="compactness")
 
+    @_one_thread
     def fit(self, X_list: Sequence[np.ndarray], y: None = None, coords: Sequence[np.ndarray] | None = None,
             spacings: Sequence[Sequence[float]] | None = None) -> "TwoStepHabitats":
         self._check_spatial()
@@ -408,6 +436,7 @@ class TwoStepHabitats(_HabitatEstimator):
         self.n_habitats_ = k
         return self
 
+    @_one_thread
     def predict(self, X: np.ndarray, coords: np.ndarray | None = None,
                 spacing: Sequence[float] | None = None) -> np.ndarray:
         """Labels 1..k (int16): each supervoxel of the case takes its nearest habitat centre."""

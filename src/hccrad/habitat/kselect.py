@@ -6,9 +6,18 @@ coefficient; seed 001 used the elbow of the k-means inertia for k = 2..10. For e
 
 * inertia (within-cluster sum of squares) and its elbow, found by the Kneedle algorithm
   (Satopaa et al. 2011; ``kneed.KneeLocator(curve="convex", direction="decreasing")``);
-* silhouette coefficient (Rousseeuw 1987), on a random subsample of ``silhouette_sample`` voxels
-  (``sklearn.metrics.silhouette_score(sample_size=..., random_state=random_state)``): it is O(n^2);
+* silhouette coefficient (Rousseeuw 1987), on a random subsample of ``silhouette_sample`` voxels, the
+  rows ``sklearn.metrics.silhouette_score(sample_size=..., random_state=random_state)`` would draw (the same
+  rows for every k): s(i) = (b(i) - a(i)) / max(a(i), b(i)), a(i) the mean distance of i to the other
+  members of its cluster, b(i) the smallest mean distance to another cluster, s(i) = 0 in a singleton.
+  It is O(n^2), and was ~90 % of the cost of choosing k (issue 24), so `silhouettes_for_all_k` computes
+  each chunk of the distance matrix once and the per-cluster distance sums of every k from it by one matrix
+  product with the stacked one-hot label matrices; the values equal ``silhouette_score``'s to rounding;
 * Calinski-Harabasz (1974) and Davies-Bouldin (1979) indices on all voxels.
+
+Estimators choose k on a fixed, seeded subsample of at most ``K_SAMPLE`` (20,000) pooled training rows
+(voxels or supervoxels; `k_subsample`), so the cost of automatic k does not grow with the cohort; the
+final clustering at the chosen k uses every sampled voxel as before.
 
 Rule ``"elbow"`` (default): the chosen k is the Kneedle elbow; when Kneedle finds none (e.g. a straight
 inertia curve), the k with the highest silhouette. Both are kept (`elbow_k`, `silhouette_k`) so a study can
@@ -32,7 +41,8 @@ import numpy as np
 import pandas as pd
 from kneed import KneeLocator
 from sklearn.cluster import KMeans
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, euclidean_distances
+from sklearn.utils import check_random_state
 
 from hccrad.core.errors import FeatureError
 
@@ -109,6 +119,63 @@ CONSENSUS_METHOD = ("consensus: elbow and max silhouette when they agree, else t
                     "max-silhouette k over {b} bootstrap resamples of the training {unit}")
 
 
+K_SAMPLE = 20_000          # rows on which estimators choose k (`k_subsample`)
+_CHUNK_BYTES = 64 << 20    # memory of one chunk of the silhouette's distance matrix
+
+
+def k_subsample(n_rows: int, size: int = K_SAMPLE, random_state: int = 0) -> np.ndarray:
+    """Sorted indices of the rows on which k is chosen: all ``n_rows`` when there are at most ``size``,
+    else ``size`` rows drawn without replacement by ``numpy.random.default_rng(random_state)``."""
+    if int(size) < 1:
+        raise FeatureError(f"the k-selection sample size must be >= 1, got {size}", field="max_voxels_k")
+    if n_rows <= size:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(random_state).choice(n_rows, size=int(size), replace=False))
+
+
+def silhouettes_for_all_k(X: np.ndarray, labelings: list[np.ndarray], sample_size: int | None = None,
+                          random_state: int = 0) -> list[float]:
+    """Mean silhouette coefficient of each labeling of X (see module docstring), each equal to
+    ``silhouette_score(X, labels, sample_size=sample_size, random_state=random_state)`` to rounding, with
+    the distance matrix of the sample computed once for all labelings."""
+    X = np.asarray(X, dtype=float)
+    rows = np.arange(X.shape[0])
+    if sample_size is not None:
+        rows = check_random_state(random_state).permutation(X.shape[0])[:int(sample_size)]
+    S = X[rows]
+    n = S.shape[0]
+    onehots, spans = [], []
+    for lab in labelings:
+        codes, counts = np.unique(np.asarray(lab)[rows], return_inverse=True, return_counts=True)[1:]
+        if counts.size < 2 or counts.size > n - 1:
+            raise FeatureError(f"silhouette needs 2 to {n - 1} clusters in the sample, got {counts.size}",
+                               field="X", hint="identical voxels, or a silhouette sample that is too small")
+        start = sum(o.shape[1] for o in onehots)
+        onehots.append(np.eye(counts.size)[codes.reshape(-1)])
+        spans.append((start, codes.reshape(-1), counts))
+    H = np.concatenate(onehots, axis=1)
+    sums = np.empty((n, H.shape[1]))
+    step = max(1, _CHUNK_BYTES // (8 * n))
+    for lo in range(0, n, step):
+        D = euclidean_distances(S[lo:lo + step], S)
+        D[np.arange(D.shape[0]), lo + np.arange(D.shape[0])] = 0.0
+        sums[lo:lo + step] = D @ H
+    out = []
+    for start, codes, counts in spans:
+        block = sums[:, start:start + counts.size]
+        own = block[np.arange(n), codes]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            intra = own / (counts[codes] - 1)
+            means = block / counts
+        means[np.arange(n), codes] = np.inf
+        inter = means.min(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = (inter - intra) / np.maximum(intra, inter)
+        s[counts[codes] == 1] = 0.0
+        out.append(float(np.mean(np.nan_to_num(s))))
+    return out
+
+
 def bootstrap_votes(
     X: np.ndarray,
     ks: tuple[int, ...],
@@ -131,12 +198,12 @@ def bootstrap_votes(
             rows = rng.choice(rows, size=stability_sample, replace=False)
         R = X[rows]
         sil = np.full(len(ks), -np.inf)
-        for j, k in enumerate(ks):
-            if np.unique(R, axis=0).shape[0] <= k:
-                continue
-            lab = KMeans(n_clusters=k, n_init=1, random_state=random_state).fit_predict(R)
-            if len(np.unique(lab)) > 1:
-                sil[j] = silhouette_score(R, lab)
+        n_distinct = np.unique(R, axis=0).shape[0]
+        fitted = {j: KMeans(n_clusters=k, n_init=1, random_state=random_state).fit_predict(R)
+                  for j, k in enumerate(ks) if n_distinct > k}
+        fitted = {j: lab for j, lab in fitted.items() if len(np.unique(lab)) > 1}
+        if fitted:
+            sil[list(fitted)] = silhouettes_for_all_k(R, list(fitted.values()))
         if np.isfinite(sil).any():
             votes[int(np.argmax(sil))] += 1
     return votes / max(1, int(n_bootstrap))
@@ -178,16 +245,17 @@ def choose_k(
         )
     ks = tuple(range(k_lo, k_hi + 1))
     sample = int(min(silhouette_sample, n))
-    inertia, sil, ch, db = [], [], [], []
+    inertia, labelings, ch, db = [], [], [], []
     for k in ks:
         km = KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(X)
         lab = km.labels_
         inertia.append(float(km.inertia_))
         if len(np.unique(lab)) < 2:
             raise FeatureError(f"k-means with k={k} found a single cluster (identical voxels?)", field="X")
-        sil.append(float(silhouette_score(X, lab, sample_size=sample, random_state=random_state)))
+        labelings.append(lab)
         ch.append(float(calinski_harabasz_score(X, lab)))
         db.append(float(davies_bouldin_score(X, lab)))
+    sil = silhouettes_for_all_k(X, labelings, sample_size=sample, random_state=random_state)
     elbow: int | None = None
     if len(ks) >= 3:
         knee = KneeLocator(list(ks), inertia, curve="convex", direction="decreasing").knee

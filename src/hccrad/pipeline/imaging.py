@@ -8,7 +8,8 @@ image inside the tumour) go to `ImagingResult.warnings` for the report. One fail
 left out; it never stops the batch. Per-case features are cached under `out/cache/` keyed by the
 configuration hash (spec sections, habitat model, hccrad version) and a digest of the case's input files
 (`hccrad.pipeline.cache.InputDigests`), so a rerun after a crash resumes and a corrected input is
-recomputed; `cache_hits` / `cache_computed` count the cases of each kind.
+recomputed; `cache_hits` / `cache_computed` count the cases of each kind. The descriptor values of each
+case are cached the same way (`hccrad.pipeline.descriptor_cache`; `descriptor_cache_hits`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from hccrad.preprocess.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
 from hccrad.pipeline.habitat_robustness import REPORT_ONLY, habitat_robustness
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
+from hccrad.pipeline.descriptor_cache import STAGE as DESCRIPTOR_STAGE
+from hccrad.pipeline.descriptor_cache import cached_descriptor_matrices, descriptor_cache_key
 from hccrad.pipeline.registration_stage import (descriptor_intensity_unit, preprocess_cache,
                                                 preprocess_qc_table, preprocess_registered_case, qc_table,
                                                 register_case, registration_cache)
@@ -93,6 +96,7 @@ class ImagingResult:
     warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WARNING_COLUMNS))
     cache_hits: int = 0       # cases whose habitat features came from the cache
     cache_computed: int = 0   # cases computed in this run
+    descriptor_cache_hits: int = 0  # cases whose descriptor values came from out/cache/descriptors/
     registration_qc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QC_COLUMNS))
     preprocess_qc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=STEPS_QC_COLUMNS))
     robustness: object | None = None  # hccrad.pipeline.habitat_robustness.HabitatRobustness (issue 23)
@@ -174,7 +178,8 @@ def _inspect(study: Study, case_id: str, errors: list[dict], warnings: list[dict
     return None if inspection.errors else inspection
 
 
-def _load_voxels(study: Study, case: Case, predicted_liver: np.ndarray | None = None) -> CaseVoxels:
+def _load_voxels(study: Study, case: Case, predicted_liver: np.ndarray | None = None,
+                 desc_cache: CaseCache | None = None, inputs: str = "") -> CaseVoxels:
     spec = study.spec
     case_id = case.case_id
     tumor = case.mask(spec.data.tumor_mask)
@@ -190,16 +195,21 @@ def _load_voxels(study: Study, case: Case, predicted_liver: np.ndarray | None = 
     if spec.data.reader2_mask and spec.data.reader2_mask in case.masks:
         reader2 = case.mask(spec.data.reader2_mask)
     region = tumor | reader2 if reader2 is not None else tumor
-    maps = descriptor_maps(case.images, region, descs, case_id=case_id)
+
+    def matrices() -> tuple[np.ndarray, np.ndarray | None]:
+        maps = descriptor_maps(case.images, region, descs, case_id=case_id)
+        return (voxel_matrix(maps, tumor, names).astype(np.float32),
+                voxel_matrix(maps, reader2, names).astype(np.float32) if reader2 is not None else None)
+
+    X, X2 = matrices() if desc_cache is None else cached_descriptor_matrices(
+        desc_cache, case_id, inputs, tumor, reader2, len(names), matrices)  # issue 24: cached per case
     liver = case.mask(spec.data.liver_mask) if spec.data.liver_mask and spec.data.liver_mask in case.masks else None
     if liver is None and predicted_liver is not None:
         liver = predicted_liver
     shell = liver_shell(tumor, liver, ref.spacing, width_mm=spec.features.msi.liver_shell_mm)
     return CaseVoxels(
         case_id=case_id, cohort=case.cohort, reference=ref, tumor=tumor,
-        X=voxel_matrix(maps, tumor, names).astype(np.float32),
-        reader2=reader2,
-        X2=voxel_matrix(maps, reader2, names).astype(np.float32) if reader2 is not None else None,
+        X=X, reader2=reader2, X2=X2,
         shell=shell, shell_from_liver=liver is not None,
     )
 
@@ -270,6 +280,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     predicted_livers, liver_record = {}, None
     reg_cache, reg_qc = registration_cache(spec, out), []
     pp_cache, pp_qc = preprocess_cache(spec, out), []  # resampling + intensity after registration
+    desc_cache = CaseCache(out / "cache", DESCRIPTOR_STAGE, descriptor_cache_key(spec))
     inspected_first = bool(spec.data.segment_missing_liver and spec.data.liver_mask)
     if inspected_first:  # the liver U-Net needs every usable case first
         ids = [c for c in ids if _inspect(study, c, errors, warnings) is not None]
@@ -287,7 +298,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
                 case, qc_rows = register_case(spec, case, inputs, reg_cache, out)
                 case, pp_rows = preprocess_registered_case(spec, case, inputs, pp_cache, out,
                                                            predicted_livers.get(cid))
-                cases[cid] = _load_voxels(study, case, predicted_livers.get(cid))
+                cases[cid] = _load_voxels(study, case, predicted_livers.get(cid), desc_cache, inputs)
                 cases[cid].inputs = inputs
                 reg_qc.extend(qc_rows)
                 pp_qc.extend(pp_rows)
@@ -417,6 +428,7 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
         model_path=model_path, errors=pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),
         overlays=overlays, seconds=seconds, example_slices=example_slices, example_msi=example_msi,
         warnings=pd.DataFrame(warnings, columns=WARNING_COLUMNS), cache_hits=hits, cache_computed=computed,
+        descriptor_cache_hits=desc_cache.hits,
         registration_qc=qc_table(reg_qc), preprocess_qc=preprocess_qc_table(pp_qc),
         robustness=robustness,
         descriptor_units={d.name: descriptor_unit(d.kind, d.normalise, descriptor_intensity_unit(spec))

@@ -63,7 +63,8 @@ def _cache_counts(imaging, radiomics) -> dict:
     """Cases taken from the per-case cache vs computed in this run, per stage (for run.json and the report)."""
     out = {}
     if imaging is not None:
-        out["imaging"] = {"from_cache": imaging.cache_hits, "computed": imaging.cache_computed}
+        out["imaging"] = {"from_cache": imaging.cache_hits, "computed": imaging.cache_computed,
+                          "descriptors_from_cache": imaging.descriptor_cache_hits}
     if radiomics is not None:
         out["radiomics"] = {"from_cache": radiomics.cache_hits, "computed": radiomics.cache_computed}
     return out
