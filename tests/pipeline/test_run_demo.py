@@ -83,7 +83,7 @@ def test_validated_auc_near_the_bayes_ceiling(demo):
     """The planted signal is found and not overstated: the best optimism-corrected AUC on training is within
     0.1 of the Bayes-optimal AUC of those cases, and no validated AUC beats that ceiling by more than 0.05
     (a leak -- selection fitted on the cases it is judged on -- would). Fixed seed: deterministic."""
-    from hccrad.pipeline.reporting import truth_comparison
+    from hccrad.pipeline.results import truth_comparison
 
     truth = json.loads((demo.out_dir.parent / "cohort" / "truth.json").read_text())
     tab = truth_comparison(demo.metrics, truth)

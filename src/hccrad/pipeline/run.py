@@ -7,6 +7,7 @@ Output folder layout:
   models/                           habitat model (JSON), model bundles (JSON)
   report/index.html                 the report (figures as PNG+SVG, tables as CSV)
   cache/                            per-case results keyed by configuration hash (resumable)
+  results/                          the typed stage results the report reads (`hccrad report OUT` rebuilds it)
   run.json
 """
 
@@ -208,8 +209,13 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
 
     atomic_write_text(out / "patients.csv", patient_table(spec, data, fitted, survival).to_csv())
     t0 = time.perf_counter()
-    report = build_report(spec, study, data, imaging, fitted, evaluation, stability, errors_table, out,
-                          radiogenomics=radiogenomics, deep=deep, survival=survival, appendix=report_appendix(dump_spec(spec), package_versions(), timings))
+    from hccrad.pipeline.results import RESULTS_DIR, collect_results, save_results
+
+    results = collect_results(spec, study, data, imaging, fitted, evaluation, stability, errors_table, survival,
+                              report_appendix(dump_spec(spec), package_versions(), timings),
+                              deep=deep, radiogenomics=radiogenomics)
+    save_results(results, out / RESULTS_DIR)  # `hccrad report OUT` rebuilds the report from these
+    report = build_report(results, spec, out, radiogenomics=radiogenomics, deep=deep)
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.time() - started
 
