@@ -59,12 +59,14 @@ def trusted_result_types() -> dict[str, type]:
     """Full class name -> class: every type a results record may construct. Nothing else is ever built."""
     from hccrad.config.spec import ModelSpec, SurvivalOutcome
     from hccrad.evaluate.calibration import CalibrationResult, HosmerLemeshowResult
+    from hccrad.evaluate.descriptive import TableOneResult
+    from hccrad.evaluate.readers import ReaderComparisonResult
     from hccrad.habitat.kselect import KSelection
     from hccrad.models.validation import OptimismResult, ResampleFailure
     from hccrad.pipeline.evaluation import CohortData, Evaluation
     from hccrad.pipeline.imaging import ImagingResult
-    from hccrad.pipeline.results import (CohortCounts, LassoRecord, ModelRecord, ModelsRecord, OddsRatioRecord,
-                                         TruthRecord)
+    from hccrad.pipeline.results import (AssociationsRecord, CohortCounts, LassoRecord, ModelRecord, ModelsRecord,
+                                         OddsRatioRecord, ReadersRecord, TableOneEntry, TableOneRecord, TruthRecord)
     from hccrad.pipeline.survival_stage import (CalibrationCell, GroupedSurvival, RiskDirection,
                                                 StagingComparison, SurvivalDecisionCell, SurvivalResult)
     from hccrad.survival.calibration import SurvivalCalibrationResult
@@ -81,7 +83,8 @@ def trusted_result_types() -> dict[str, type]:
                ModelsRecord, OddsRatioRecord, TruthRecord, CalibrationCell, GroupedSurvival, RiskDirection,
                StagingComparison, SurvivalDecisionCell, SurvivalResult, SurvivalCalibrationResult,
                ScoreComparison, CoxResult, CutpointResult, KaplanMeierResult, KMCurve, LogrankResult, Nomogram,
-               TimeAUCResult)
+               TimeAUCResult, TableOneResult, ReaderComparisonResult, AssociationsRecord, ReadersRecord,
+               TableOneEntry, TableOneRecord)
     return {f"{c.__module__}.{c.__qualname__}": c for c in classes}
 
 

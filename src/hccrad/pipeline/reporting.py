@@ -69,9 +69,8 @@ def _section_overview(rep: Report, spec: StudySpec, listed: CohortCounts, data: 
         rep.add_text(s, "No case was left out: every case in the manifest was read and analysed.", key="excluded")
 
 
-def _section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, feature_cols: set[str],
-                       order: list[str]) -> None:
-    section_table_one(rep, spec, data, feature_cols, order)  # variables, levels, labels: pipeline.report_table_one
+def _section_table_one(rep: Report, record) -> None:
+    section_table_one(rep, record)  # variables, levels, labels: pipeline.report_table_one
 
 
 def _section_nomograms(rep: Report, spec: StudySpec, fitted: ModelsRecord) -> None:
@@ -344,23 +343,18 @@ def _section_deep(rep: Report, deep) -> None:
         rep.add_table(s, table, name.replace("_", " "), index=False, key=name)
 
 
-def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame) -> None:
-    """Seed 000 sFig. 3: habitat features vs pathology / lab markers (Spearman or group tests, BH)."""
-    import re
+def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame, record) -> None:
+    """Seed 000 sFig. 3: habitat features vs pathology / lab markers (tests in `pipeline.results`)."""
+    from hccrad.evaluate.associations import is_continuous
 
-    from hccrad.evaluate.associations import feature_associations, is_continuous
-
-    a = spec.associations
-    if a is None:
+    if record is None:
         return
-    feats = a.features or [c for c in data.columns if re.fullmatch(r"habitat\d+(_fraction|\.1)", str(c))]
-    if not feats:
-        raise HccradError("no habitat proportion columns (habitat<k>_fraction) to associate",
-                          field="associations.features", hint="name the feature columns explicitly")
     s = rep.section("Associations of habitat features with pathology and laboratory markers",
                     "All analysed cases; Spearman's rho for continuous markers, Mann–Whitney U / Kruskal–Wallis "
                     "for categorical ones; q = Benjamini–Hochberg over all tests shown.")
-    table = feature_associations(data, feats, a.markers)
+    if record.error:
+        raise HccradError(record.error)
+    table = record.table
     rep.add_table(s, table, "Feature–marker tests", index=False, key="associations")
     pairs = table.sort_values("p").head(6)
     fig, axes = panel_row(len(pairs), 3.6, 3.4)
@@ -378,30 +372,22 @@ def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame) -> N
     rep.add_figure(s, fig, "Strongest associations", key="association_plots")
 
 
-def _section_readers(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: ModelsRecord,
-                     ev: Evaluation) -> None:
-    """Seed 003 table 3: each model against each radiologist, per cohort (DeLong, exact CIs)."""
-    from hccrad.evaluate.readers import reader_comparison
-
-    if not spec.readers:
+def _section_readers(rep: Report, record) -> None:
+    """Seed 003 table 3: each model against each radiologist, per cohort (DeLong, exact CIs; computed in
+    `pipeline.results.readers_record`)."""
+    if record is None:
         return
     s = rep.section("Comparison with radiologists",
                     "Readers' calls (or ratings at their stated threshold) against the models at the "
                     "training-cohort Youden cut-off; AUC with DeLong CI, rates with Clopper–Pearson CIs, "
                     "paired DeLong tests of each reader against each model.")
-    thresholds = {name: m.threshold for name, m in fitted.models.items()}
-    thresholds.update({r.name: r.threshold for r in spec.readers if r.threshold is not None})
-    for c in ev.cohorts:
-        if len(np.unique(c.y)) < 2:
-            continue
-        idx = fitted.cohort.index[fitted.cohort == c.name]
-        calls = {r.name: pd.to_numeric(data.loc[idx, r.column], errors="raise").to_numpy(float)
-                 for r in spec.readers}
-        res = reader_comparison(c.y, calls, c.scores, thresholds, level=spec.validation.level)
-        rep.add_table(s, res.metrics, f"Readers and models — {c.name}", index=False, key="readers")
+    for cohort, res in zip(record.cohorts, record.results):
+        rep.add_table(s, res.metrics, f"Readers and models — {cohort}", index=False, key="readers")
         if len(res.tests):
-            rep.add_table(s, res.tests, f"DeLong tests, readers vs models — {c.name}", index=False,
+            rep.add_table(s, res.tests, f"DeLong tests, readers vs models — {cohort}", index=False,
                           key="readers_delong")
+    if record.error:
+        raise HccradError(record.error)
 
 
 def _section_radiogenomics(rep: Report, result) -> None:
@@ -428,13 +414,11 @@ def build_report(results: StudyResults, spec: StudySpec, out: Path, *, radiogeno
     data, imaging, fitted, ev = results.data, results.imaging, results.models, results.evaluation
     errors, stability, survival = results.errors, results.stability, results.survival
     order = [c.name for c in ev.cohorts]
-    feature_cols = set(imaging.features.columns if imaging is not None else []) | {c for c in data.columns if c.count("_original_") or
-                                                     "_log-sigma" in c or "_wavelet" in c}
     training_ids = [str(c) for c in data.index[data["cohort"] == spec.cohorts.training]]
     groups = response_group_names(spec.outcome.response) if spec.outcome.response else POLARITY_NAMES["favourable"]
     steps = [
         ("overview", lambda: _section_overview(rep, spec, results.cohort, data, errors, order)),
-        ("table 1", lambda: _section_table_one(rep, spec, data, feature_cols, order)),
+        ("table 1", lambda: _section_table_one(rep, results.table_one)),
         ("habitats", lambda: section_habitats(rep, imaging, training_ids)),
         ("features", lambda: section_features(rep, spec, data, fitted, stability)),
         ("odds ratios", lambda: _section_odds_ratios(rep, spec, fitted)),
@@ -444,8 +428,8 @@ def build_report(results: StudyResults, spec: StudySpec, out: Path, *, radiogeno
         ("calibration", lambda: _section_calibration(rep, ev)),
         ("decision curves", lambda: _section_decision(rep, ev, fitted, groups)),
         ("deep learning", lambda: _section_deep(rep, deep)),
-        ("readers", lambda: _section_readers(rep, spec, data, fitted, ev)),
-        ("associations", lambda: _section_associations(rep, spec, data)),
+        ("readers", lambda: _section_readers(rep, results.readers)),
+        ("associations", lambda: _section_associations(rep, spec, data, results.associations)),
         ("survival", lambda: section_survival(rep, spec, data, survival)),
         ("synthetic truth", lambda: _section_truth(rep, results.truth)),
         ("radiogenomics", lambda: _section_radiogenomics(rep, radiogenomics)),

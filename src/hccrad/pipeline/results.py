@@ -9,7 +9,11 @@ the fitted models (which are not saved: they hold estimators):
   inflation factors VIF_j = 1 / (1 − R²_j) (statsmodels `variance_inflation_factor`; seed 001);
 - the nomogram points of logistic models on unscaled inputs (`hccrad.survival.nomogram.nomogram_points`);
 - on a synthetic cohort, the validated AUC against the generator's Bayes-optimal AUC per information set
-  (`hccrad.synth.model.weighted_auc`).
+  (`hccrad.synth.model.weighted_auc`);
+- Table 1 with its tests (`pipeline.report_table_one.table_one_record`, `hccrad.evaluate.descriptive.table_one`),
+  the readers against the models (`hccrad.evaluate.readers.reader_comparison`: DeLong, Clopper–Pearson) and
+  the habitat-feature associations (`hccrad.evaluate.associations.feature_associations`: Spearman,
+  Mann–Whitney, Kruskal–Wallis, Benjamini–Hochberg).
 A statistic that is undefined on the data is recorded with its message (`*_error`) and the report shows
 "Section ... could not be completed", as before.
 
@@ -34,8 +38,8 @@ from hccrad.config.spec import ModelSpec, StudySpec
 from hccrad.core.errors import HccradError
 from hccrad.pipeline.records import FORMAT, SCHEMA_VERSION, RecordError, read_record, write_record
 
-__all__ = ["CohortCounts", "LassoRecord", "ModelRecord", "ModelsRecord", "OddsRatioRecord", "StudyResults",
-           "TruthRecord", "collect_results", "load_results", "save_results", "information_ceilings",
+__all__ = ["AssociationsRecord", "CohortCounts", "LassoRecord", "ModelRecord", "ModelsRecord", "OddsRatioRecord",
+           "ReadersRecord", "StudyResults", "TableOneEntry", "TableOneRecord", "TruthRecord", "collect_results", "load_results", "save_results", "information_ceilings",
            "truth_comparison"]
 
 RESULTS_DIR = "results"
@@ -108,6 +112,38 @@ class TruthRecord:
 
 
 @dataclass(frozen=True)
+class TableOneEntry:
+    title: str
+    key: str
+    name: str                           # report/table1_<name>.csv|.html
+    result: Any                         # hccrad.evaluate.descriptive.TableOneResult
+
+
+@dataclass(frozen=True)
+class TableOneRecord:
+    """Table 1 (`pipeline.report_table_one.table_one_record`): the tables computed, in order, and the message
+    of the one that could not be (the report shows the tables before it, then the message)."""
+    note: str
+    tables: tuple[TableOneEntry, ...]
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ReadersRecord:
+    """Each model against each radiologist per cohort (`hccrad.evaluate.readers.reader_comparison`)."""
+    cohorts: tuple[str, ...]
+    results: tuple[Any, ...]            # ReaderComparisonResult per cohort
+    error: str | None
+
+
+@dataclass(frozen=True)
+class AssociationsRecord:
+    """Habitat features against pathology / lab markers (`hccrad.evaluate.associations`)."""
+    table: pd.DataFrame | None
+    error: str | None
+
+
+@dataclass(frozen=True)
 class StudyResults:
     """Everything `reporting.build_report` reads; each field is one record under OUT/results/."""
     cohort: CohortCounts
@@ -119,6 +155,9 @@ class StudyResults:
     evaluation: Any                     # pipeline.evaluation.Evaluation
     survival: Any                       # pipeline.survival_stage.SurvivalResult | None
     truth: TruthRecord | None
+    table_one: TableOneRecord
+    readers: ReadersRecord | None
+    associations: AssociationsRecord | None
     appendix: dict[str, str]
     not_recorded: tuple[str, ...] = field(default_factory=tuple)
 
@@ -335,10 +374,67 @@ def truth_record(spec: StudySpec, metrics: pd.DataFrame) -> TruthRecord | None:
     return TruthRecord(table=truth_comparison(metrics, truth), population=dict(truth.get("population", {})))
 
 
+def feature_columns(imaging, data: pd.DataFrame) -> set[str]:
+    """Image-feature columns (habitat/MSI and radiomics): never in Table 1."""
+    return set(imaging.features.columns if imaging is not None else []) | {
+        c for c in data.columns if c.count("_original_") or "_log-sigma" in c or "_wavelet" in c}
+
+
+def readers_record(spec: StudySpec, data: pd.DataFrame, fitted, evaluation) -> ReadersRecord | None:
+    """Seed 003 table 3: readers' calls (or ratings at their stated threshold) against the models at the
+    training-cohort Youden cut-off, per cohort with both outcome classes."""
+    from hccrad.evaluate.readers import reader_comparison
+
+    if not spec.readers or not fitted.models:
+        return None
+    thresholds = {name: m.threshold for name, m in fitted.models.items()}
+    thresholds.update({r.name: r.threshold for r in spec.readers if r.threshold is not None})
+    cohorts, results = [], []
+    try:
+        for c in evaluation.cohorts:
+            if len(np.unique(c.y)) < 2:
+                continue
+            idx = fitted.cohort.index[fitted.cohort == c.name]
+            calls = {r.name: pd.to_numeric(data.loc[idx, r.column], errors="raise").to_numpy(float)
+                     for r in spec.readers}
+            results.append(reader_comparison(c.y, calls, c.scores, thresholds, level=spec.validation.level))
+            cohorts.append(c.name)
+    except HccradError as exc:
+        return ReadersRecord(cohorts=tuple(cohorts), results=tuple(results), error=_error_text(exc))
+    return ReadersRecord(cohorts=tuple(cohorts), results=tuple(results), error=None)
+
+
+def association_features(spec: StudySpec, data: pd.DataFrame) -> list[str]:
+    import re
+
+    a = spec.associations
+    feats = a.features or [c for c in data.columns if re.fullmatch(r"habitat\d+(_fraction|\.1)", str(c))]
+    if not feats:
+        raise HccradError("no habitat proportion columns (habitat<k>_fraction) to associate",
+                          field="associations.features", hint="name the feature columns explicitly")
+    return feats
+
+
+def associations_record(spec: StudySpec, data: pd.DataFrame) -> AssociationsRecord | None:
+    """Seed 000 sFig. 3: Spearman / Mann–Whitney / Kruskal–Wallis tests of habitat features against markers
+    on all analysed cases, Benjamini–Hochberg over all tests."""
+    from hccrad.evaluate.associations import feature_associations
+
+    if spec.associations is None:
+        return None
+    try:
+        table = feature_associations(data, association_features(spec, data), spec.associations.markers)
+    except HccradError as exc:
+        return AssociationsRecord(table=None, error=_error_text(exc))
+    return AssociationsRecord(table=table, error=None)
+
+
 def collect_results(spec: StudySpec, study, data: pd.DataFrame, imaging, fitted, evaluation, stability,
                     errors: pd.DataFrame, survival, appendix: dict[str, str], *, deep=None,
                     radiogenomics=None) -> StudyResults:
     """The stage results the report reads (module docstring), with the report's statistics computed."""
+    from hccrad.pipeline.report_table_one import table_one_record
+
     not_recorded = tuple(name for name, r in (("deep learning", deep), ("radiogenomics", radiogenomics))
                          if r is not None)
     return StudyResults(
@@ -346,7 +442,10 @@ def collect_results(spec: StudySpec, study, data: pd.DataFrame, imaging, fitted,
                             listed_per_cohort=study.listed["cohort"].value_counts()),
         data=data, errors=errors, stability=stability, imaging=imaging,
         models=models_record(spec, data, fitted), evaluation=evaluation, survival=survival,
-        truth=truth_record(spec, evaluation.metrics), appendix=dict(appendix), not_recorded=not_recorded)
+        truth=truth_record(spec, evaluation.metrics),
+        table_one=table_one_record(spec, data, feature_columns(imaging, data), [c.name for c in evaluation.cohorts]),
+        readers=readers_record(spec, data, fitted, evaluation), associations=associations_record(spec, data),
+        appendix=dict(appendix), not_recorded=not_recorded)
 
 
 # ---------------------------------------------------------------------------------------------- files
