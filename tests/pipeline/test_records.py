@@ -29,7 +29,7 @@ def _evaluation() -> Evaluation:
 def test_a_record_reads_back_what_was_written(tmp_path):
     ev = _evaluation()
     value = {"evaluation": ev, ("a", "training"): np.float64(0.25), "path": tmp_path, "t": (1, "x", None),
-             "inf": float("-inf"), "truth": TruthRecord(table=ev.metrics, population={"auc_habitat_part": 0.7})}
+             "inf": float("-inf"), "names": np.array(["AE", "VE"], dtype=object), "truth": TruthRecord(table=ev.metrics, population={"auc_habitat_part": 0.7})}
     write_record(value, tmp_path, "section")
     json.loads((tmp_path / "section.json").read_text())  # strict JSON: no NaN/Infinity literals
     back = read_record(tmp_path, "section")
@@ -42,7 +42,14 @@ def test_a_record_reads_back_what_was_written(tmp_path):
     scalar = back[("a", "training")]
     assert type(scalar) is np.float64 and scalar == 0.25
     assert back["path"] == tmp_path and back["t"] == (1, "x", None) and back["inf"] == float("-inf")
+    assert back["names"].dtype == object and back["names"].tolist() == ["AE", "VE"]
     assert isinstance(back["truth"], TruthRecord) and back["truth"].population == {"auc_habitat_part": 0.7}
+
+
+def test_an_object_array_of_other_values_is_not_written(tmp_path):
+    with pytest.raises(RecordError, match="object array") as err:
+        write_record({"x": np.array([1, "a"], dtype=object)}, tmp_path, "s")
+    assert err.value.field == "s.x"
 
 
 def _write_doc(tmp_path, value, **top):
@@ -74,3 +81,16 @@ def test_another_schema_version_is_refused_with_the_fix(tmp_path):
     with pytest.raises(RecordError, match="results schema version") as err:
         read_record(tmp_path, "s")
     assert "rerun the study" in err.value.hint
+
+
+def test_results_that_could_not_be_saved_say_why_when_the_report_is_rebuilt(tmp_path):
+    from hccrad.pipeline.results import CohortCounts, StudyResults, load_results, save_results
+
+    bad = StudyResults(cohort=CohortCounts(n_cases_listed=1, listed_per_cohort=object()), data=None, errors=None,
+                       stability=None, imaging=None, models=None, evaluation=None, survival=None, truth=None,
+                       table_one=None, readers=None, associations=None, appendix={})
+    with pytest.raises(RecordError, match="builtins.object cannot be written"):
+        save_results(bad, tmp_path / "results")
+    with pytest.raises(RecordError, match="could not save its results.*builtins.object") as err:
+        load_results(tmp_path)
+    assert err.value.field is None and err.value.file.endswith("index.json")

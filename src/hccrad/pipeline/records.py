@@ -12,7 +12,8 @@ Encoded values (every non-scalar carries exactly one marker key, so a plain JSON
     null, bool, int, finite float, str  as JSON          non-finite float  {"$float": "nan" | "inf" | "-inf"}
     list  JSON array                                       tuple            {"$tuple": [...]}
     dict  {"$dict": {key: value}} (str keys) or {"$items": [[key, value], ...]} (other keys, e.g. tuples)
-    Path  {"$path": "..."}                                 numpy array / scalar  {"$array": "a<i>"} (npz key)
+    Path  {"$path": "..."}                                 numpy array / scalar  {"$array": "a<i>", ...} (npz key;
+                                                             an object array of text is stored as unicode)
     DataFrame / Series  {"$frame": "t<i>.parquet", "columns": [...], "index_names": [...], "series": bool}
     result dataclass    {"$type": "<module>.<Class>", "fields": {name: value}}   (every init field, no other)
     spec model          {"$spec": "<module>.<Class>", "fields": {...}}           (pydantic, extra="forbid")
@@ -138,12 +139,12 @@ class _Writer:
         return {"$spec": name, "fields": v.model_dump(mode="json")}
 
     def _array(self, a, where: str) -> dict:
-        if isinstance(a, np.ndarray) and a.dtype == object:  # npz without pickle cannot hold objects
-            return {"$tuple": [self.encode(x, f"{where}[{i}]") for i, x in enumerate(a.tolist())]} \
-                if a.ndim == 1 else self._fail(where, "an object array with more than one dimension")
+        text = isinstance(a, np.ndarray) and a.dtype == object
+        if text and not all(isinstance(x, str) for x in a.ravel()):  # npz without pickle holds no objects
+            self._fail(where, "an object array of other values than text")
         key = f"a{len(self.arrays)}"
-        self.arrays[key] = np.asarray(a)
-        return {"$array": key, "scalar": isinstance(a, np.generic)}
+        self.arrays[key] = a.astype(str) if text else np.asarray(a)
+        return {"$array": key, "scalar": isinstance(a, np.generic), "text": text}
 
     def _json_column(self, col: pd.Series, where: str) -> dict:
         """A column Parquet cannot hold, cell by cell (intervals as [left, right, closed]); a categorical keeps
@@ -287,8 +288,14 @@ class _Reader:
         key = v["$array"]
         if not isinstance(key, str) or not _ARRAY_NAME.fullmatch(key) or key not in self.arrays:
             raise self.refuse(f"array {key!r} is not in {self.path.with_suffix('.npz').name}", where)
+        if set(v) != {"$array", "scalar", "text"}:
+            raise self.refuse(f"array entry has fields {sorted(v)}, expected ['$array', 'scalar', 'text']", where)
         a = self.arrays[key]
-        return a[()] if v.get("scalar") else a
+        if a.dtype == object:
+            raise self.refuse(f"array {key!r} holds objects", where)
+        if v["text"]:  # an object array of text (e.g. feature names), stored as unicode
+            return a.astype(object)
+        return a[()] if v["scalar"] else a
 
     def _frame(self, v: dict, where: str) -> pd.DataFrame | pd.Series:
         import pyarrow.parquet as pq

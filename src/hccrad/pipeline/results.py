@@ -454,11 +454,16 @@ def collect_results(spec: StudySpec, study, data: pd.DataFrame, imaging, fitted,
 def save_results(results: StudyResults, folder: Path) -> Path:
     """One record per section under `folder` (OUT/results) and `index.json` naming them."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name in SECTIONS:
-        write_record(getattr(results, name), folder, name)
     index = folder / INDEX
-    index.write_text(json.dumps({"format": FORMAT, "schema_version": SCHEMA_VERSION, "hccrad_version": __version__,
-                                 "sections": list(SECTIONS)}, indent=1), encoding="utf-8")
+    index.unlink(missing_ok=True)  # written last: a folder without it is an unfinished save
+    head = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "hccrad_version": __version__}
+    try:
+        for name in SECTIONS:
+            write_record(getattr(results, name), folder, name)
+    except RecordError as exc:  # say why in the index, so `hccrad report` gives the reason, not "missing"
+        index.write_text(json.dumps({**head, "sections": [], "not_saved": str(exc)}, indent=1), encoding="utf-8")
+        raise
+    index.write_text(json.dumps({**head, "sections": list(SECTIONS)}, indent=1), encoding="utf-8")
     return index
 
 
@@ -472,6 +477,13 @@ def load_results(out: Path) -> StudyResults:
         raise RecordError(f"{out} holds no saved results ({RESULTS_DIR}/{INDEX} is missing): it was not written "
                           "by `hccrad run` of this version, or the run did not finish", file=folder / INDEX,
                           hint=rerun)
+    try:
+        not_saved = json.loads((folder / INDEX).read_text(encoding="utf-8")).get("not_saved")
+    except (OSError, ValueError, AttributeError):
+        not_saved = "results/index.json is not a readable JSON object"
+    if not_saved:
+        raise RecordError(f"the run could not save its results, so its report cannot be rebuilt: {not_saved}",
+                          file=folder / INDEX, hint=rerun)
     missing = [s for s in SECTIONS if not (folder / f"{s}.json").is_file()]
     if missing:
         raise RecordError(f"the saved results lack the section(s) {', '.join(missing)}", file=folder, hint=rerun)

@@ -28,7 +28,7 @@ from hccrad import __version__
 from hccrad.cohort.study import Study
 from hccrad.config.load import dump_spec, load_spec
 from hccrad.config.spec import StudySpec
-from hccrad.core.errors import SpecError
+from hccrad.core.errors import HccradError, SpecError
 from hccrad.pipeline.cache import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,10 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     results = collect_results(spec, study, data, imaging, fitted, evaluation, stability, errors_table, survival,
                               report_appendix(dump_spec(spec), package_versions(), timings),
                               deep=deep, radiogenomics=radiogenomics)
-    save_results(results, out / RESULTS_DIR)  # `hccrad report OUT` rebuilds the report from these
+    try:
+        save_results(results, out / RESULTS_DIR)  # `hccrad report OUT` rebuilds the report from these
+    except HccradError as exc:  # the report is still written; results/index.json says why it cannot be rebuilt
+        log.warning("the results were not saved, so `hccrad report` cannot rebuild this report: %s", exc)
     report = build_report(results, spec, out, radiogenomics=radiogenomics, deep=deep)
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.time() - started
