@@ -1,7 +1,9 @@
 """Report stage of a study run: one section per table/figure of a seed-000-style paper, cohorts side by side.
 
-Each section is filled by the library's table and figure functions (`hccrad.evaluate`,
-`hccrad.report.figures`, `hccrad.survival`); this module only arranges them.
+Each section is drawn from the stage results (`hccrad.pipeline.results.StudyResults`: every statistic is
+computed in its stage) with the library's figure functions (`hccrad.report.figures`); this module only
+arranges them. `build_report` is called by `hccrad run` after computing the results and by `hccrad report OUT`
+(`rebuild_report`) after loading them from OUT/results.
 """
 
 from __future__ import annotations
