@@ -155,6 +155,16 @@ def test_report_command_rebuilds_the_same_report_from_the_results(demo):
     assert _sections(demo.report.read_text()) == sections
 
 
+def test_saved_results_hold_no_file_paths(demo):
+    """The manifest's image/mask paths (file and folder names may identify a patient) are not saved."""
+    from hccrad.pipeline.records import read_record
+
+    data = read_record(demo.out_dir / "results", "data")
+    assert len(data) == demo.metrics.groupby("cohort")["n"].first().sum()
+    assert not [c for c in data.columns if str(c).startswith(("image_", "mask_"))]
+    assert not any("nii.gz" in p.read_text() for p in (demo.out_dir / "results").glob("*.json"))
+
+
 def _tampered(demo, tmp_path, section: str, edit):
     import shutil
 

@@ -429,6 +429,12 @@ def associations_record(spec: StudySpec, data: pd.DataFrame) -> AssociationsReco
     return AssociationsRecord(table=table, error=None)
 
 
+def _without_file_paths(data: pd.DataFrame) -> pd.DataFrame:
+    """The analysed table without the manifest's image and mask paths (the report never reads them, and a file
+    or folder name may identify a patient: it stays out of the saved results)."""
+    return data.drop(columns=[c for c in data.columns if str(c).startswith(("image_", "mask_"))])
+
+
 def collect_results(spec: StudySpec, study, data: pd.DataFrame, imaging, fitted, evaluation, stability,
                     errors: pd.DataFrame, survival, appendix: dict[str, str], *, deep=None,
                     radiogenomics=None) -> StudyResults:
@@ -440,7 +446,7 @@ def collect_results(spec: StudySpec, study, data: pd.DataFrame, imaging, fitted,
     return StudyResults(
         cohort=CohortCounts(n_cases_listed=int(study.n_cases_listed),
                             listed_per_cohort=study.listed["cohort"].value_counts()),
-        data=data, errors=errors, stability=stability, imaging=imaging,
+        data=_without_file_paths(data), errors=errors, stability=stability, imaging=imaging,
         models=models_record(spec, data, fitted), evaluation=evaluation, survival=survival,
         truth=truth_record(spec, evaluation.metrics),
         table_one=table_one_record(spec, data, feature_columns(imaging, data), [c.name for c in evaluation.cohorts]),
