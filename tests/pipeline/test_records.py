@@ -87,8 +87,8 @@ def test_results_that_could_not_be_saved_say_why_when_the_report_is_rebuilt(tmp_
     from hccrad.pipeline.results import CohortCounts, StudyResults, load_results, save_results
 
     bad = StudyResults(cohort=CohortCounts(n_cases_listed=1, listed_per_cohort=object()), data=None, errors=None,
-                       stability=None, imaging=None, models=None, evaluation=None, survival=None, truth=None,
-                       table_one=None, readers=None, associations=None, appendix={})
+                       stability=None, imaging=None, habitat_features=None, models=None, evaluation=None,
+                       survival=None, truth=None, table_one=None, readers=None, associations=None, appendix={})
     with pytest.raises(RecordError, match="builtins.object cannot be written"):
         save_results(bad, tmp_path / "results")
     with pytest.raises(RecordError, match="could not save its results.*builtins.object") as err:

@@ -50,8 +50,9 @@ def _importance_and_vif(rep: Report, s: Section, fitted: ModelsRecord) -> None:
                                   f"max {vif['VIF'].max():.2f})", index=False, key="vif")
 
 
-def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: list[str]) -> None:
-    """Seed 000 fig. 2–4, seed 001 fig. 2: habitat maps, k selection, descriptors, MSI."""
+def section_habitats(rep: Report, imaging: ImagingResult | None, feature_summary: pd.DataFrame | None) -> None:
+    """Seed 000 fig. 2–4, seed 001 fig. 2: habitat maps, k selection, descriptors, MSI; `feature_summary`:
+    the habitat (MSI) features on the training cohort (`pipeline.results.habitat_feature_summary`)."""
     if imaging is None:  # clinical-only study
         return
     k = imaging.n_habitats
@@ -124,10 +125,9 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         rep.add_figure(s, fig, f"Multiregional spatial interaction (MSI) matrix of {cid}",
                        "Counts of neighbouring voxel pairs by habitat (0 = outside the tumour) from which the MSI "
                        "features are computed.", key="msi_matrix")
-    if len(imaging.features.columns):
-        train = imaging.features.reindex(training_ids).dropna(how="all")
-        table = train.describe().T[["mean", "std", "min", "50%", "max"]].rename(columns={"50%": "median"})
-        rep.add_table(s, table, f"The {len(table)} habitat (MSI) features, training cohort", key="msi_features")
+    if feature_summary is not None:
+        rep.add_table(s, feature_summary, f"The {len(feature_summary)} habitat (MSI) features, training cohort",
+                      key="msi_features")
     if imaging.overlays:
         fig, axes = panel_row(len(imaging.overlays), 4.0, 4.0)
         window = LIVER_WINDOW_HU if imaging.intensity_unit == "HU" else None

@@ -416,12 +416,11 @@ def build_report(results: StudyResults, spec: StudySpec, out: Path, *, radiogeno
     data, imaging, fitted, ev = results.data, results.imaging, results.models, results.evaluation
     errors, stability, survival = results.errors, results.stability, results.survival
     order = [c.name for c in ev.cohorts]
-    training_ids = [str(c) for c in data.index[data["cohort"] == spec.cohorts.training]]
     groups = response_group_names(spec.outcome.response) if spec.outcome.response else POLARITY_NAMES["favourable"]
     steps = [
         ("overview", lambda: _section_overview(rep, spec, results.cohort, data, errors, order)),
         ("table 1", lambda: _section_table_one(rep, results.table_one)),
-        ("habitats", lambda: section_habitats(rep, imaging, training_ids)),
+        ("habitats", lambda: section_habitats(rep, imaging, results.habitat_features)),
         ("features", lambda: section_features(rep, spec, data, fitted, stability)),
         ("odds ratios", lambda: _section_odds_ratios(rep, spec, fitted)),
         ("nomograms", lambda: _section_nomograms(rep, spec, fitted)),

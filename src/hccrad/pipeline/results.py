@@ -13,7 +13,7 @@ the fitted models (which are not saved: they hold estimators):
 - Table 1 with its tests (`pipeline.report_table_one.table_one_record`, `hccrad.evaluate.descriptive.table_one`),
   the readers against the models (`hccrad.evaluate.readers.reader_comparison`: DeLong, Clopper–Pearson) and
   the habitat-feature associations (`hccrad.evaluate.associations.feature_associations`: Spearman,
-  Mann–Whitney, Kruskal–Wallis, Benjamini–Hochberg).
+  Mann–Whitney, Kruskal–Wallis, Benjamini–Hochberg); the summary of the habitat features on training.
 A statistic that is undefined on the data is recorded with its message (`*_error`) and the report shows
 "Section ... could not be completed", as before.
 
@@ -151,6 +151,7 @@ class StudyResults:
     errors: pd.DataFrame                # cases left out, with the stage and reason
     stability: pd.DataFrame | None
     imaging: Any                        # pipeline.imaging.ImagingResult | None
+    habitat_features: pd.DataFrame | None  # mean, std, min, median, max of each habitat feature (training)
     models: ModelsRecord
     evaluation: Any                     # pipeline.evaluation.Evaluation
     survival: Any                       # pipeline.survival_stage.SurvivalResult | None
@@ -429,6 +430,18 @@ def associations_record(spec: StudySpec, data: pd.DataFrame) -> AssociationsReco
     return AssociationsRecord(table=table, error=None)
 
 
+def habitat_feature_summary(imaging, training_ids: list[str]) -> pd.DataFrame | None:
+    """Mean, SD, min, median and max of each habitat (MSI) feature over the training cases (pandas describe)."""
+    if imaging is None or not len(imaging.features.columns):
+        return None
+    train = imaging.features.reindex(training_ids).dropna(how="all")
+    return train.describe().T[["mean", "std", "min", "50%", "max"]].rename(columns={"50%": "median"})
+
+
+def _training_ids(spec: StudySpec, data: pd.DataFrame) -> list[str]:
+    return [str(c) for c in data.index[data["cohort"] == spec.cohorts.training]]
+
+
 def _without_file_paths(data: pd.DataFrame) -> pd.DataFrame:
     """The analysed table without the manifest's image and mask paths (the report never reads them, and a file
     or folder name may identify a patient: it stays out of the saved results)."""
@@ -447,6 +460,7 @@ def collect_results(spec: StudySpec, study, data: pd.DataFrame, imaging, fitted,
         cohort=CohortCounts(n_cases_listed=int(study.n_cases_listed),
                             listed_per_cohort=study.listed["cohort"].value_counts()),
         data=_without_file_paths(data), errors=errors, stability=stability, imaging=imaging,
+        habitat_features=habitat_feature_summary(imaging, _training_ids(spec, data)),
         models=models_record(spec, data, fitted), evaluation=evaluation, survival=survival,
         truth=truth_record(spec, evaluation.metrics),
         table_one=table_one_record(spec, data, feature_columns(imaging, data), [c.name for c in evaluation.cohorts]),
