@@ -182,6 +182,22 @@ def demo(
     typer.echo(str(result.report))
 
 
+@app.command()
+def report(
+    out: Path = typer.Argument(..., help="Output folder of a finished `hccrad run` (holds results/ and run.json)."),
+) -> None:
+    """Rebuild OUT/report from the run's saved results (OUT/results) and its resolved spec (OUT/run.json),
+    recomputing nothing: for style changes and re-layout. Prints the path of report/index.html."""
+    from hccrad.pipeline.reporting import rebuild_report
+
+    try:
+        path = rebuild_report(out)
+    except HccradError as exc:
+        _fail(exc)
+    console.print(f"[green]report:[/] {path}")
+    typer.echo(str(path))
+
+
 def _read_table(path: Path):
     from hccrad.io.tables import read_table  # CSV (sniffed), TSV, Parquet, Excel; clear errors
 

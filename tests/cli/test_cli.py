@@ -22,6 +22,9 @@ def test_help_lists_stages_and_commands():
     for cmd in ("validate", "synth", "run", "demo", "predict", "validate-published", "serve"):
         assert cmd in text, cmd
 
+    res = runner.invoke(app, ["report", "--help"])  # rebuild a finished run's report from its saved results
+    assert res.exit_code == 0 and "recomputing nothing" in " ".join(res.output.split())
+
 
 def test_validate_reports_each_problem(tmp_path):
     p = tmp_path / "s.yaml"

@@ -8,7 +8,7 @@ from hccrad.cohort.outcomes import default_score_direction, response_group_names
 from hccrad.config.load import parse_spec
 from hccrad.config.spec import ResponseOutcome
 from hccrad.core.errors import HccradError, SpecError
-from hccrad.pipeline.report_table_one import section_table_one, table_one_columns
+from hccrad.pipeline.report_table_one import section_table_one, table_one_columns, table_one_record
 from hccrad.pipeline.survival_stage import risk_direction
 from hccrad.report.document import Report
 
@@ -49,7 +49,7 @@ def test_default_variables_are_model_and_survival_covariates(tmp_path, data):
 def test_section_writes_journal_tables(tmp_path, data):
     spec = _spec(tmp_path, table_one=["age", "ecog", "sex"], table_one_labels={"age": "Age (years)"})
     rep = Report(tmp_path / "report", "t")
-    section_table_one(rep, spec, data, set(), ["training", "test"])
+    section_table_one(rep, table_one_record(spec, data, set(), ["training", "test"]))
     outcome = pd.read_csv(tmp_path / "report" / "table1_outcome.csv", dtype=str, keep_default_na=False)
     assert list(outcome.columns[:4]) == ["Characteristic", "Overall (n = 30)", "dead (n = 12)", "alive (n = 18)"]
     assert outcome["Characteristic"].tolist() == ["Age (years), median [Q1, Q3]" if "median" in
@@ -92,12 +92,12 @@ def test_id_like_text_column_is_named_not_tabulated(tmp_path, data):
     spec = _spec(tmp_path)
     spec.models[0].clinical.append("notes")
     rep = Report(tmp_path / "r2", "t")
-    section_table_one(rep, spec, wide, set(), ["training", "test"])
+    section_table_one(rep, table_one_record(spec, wide, set(), ["training", "test"]))
     item = rep.sections[0].items[0]
     assert "notes (40 distinct text values)" in item.caption and "notes" not in item.body
     with pytest.raises(HccradError, match="more than 20 text values"):
-        section_table_one(Report(tmp_path / "r3", "t"), _spec(tmp_path, table_one=["age", "notes"]), wide, set(),
-                          ["training", "test"])
+        section_table_one(Report(tmp_path / "r3", "t"),
+                          table_one_record(_spec(tmp_path, table_one=["age", "notes"]), wide, set(), ["training", "test"]))
 
 
 def test_validate_names_unknown_table_one_columns(tmp_path, data):

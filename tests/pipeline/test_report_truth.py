@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from hccrad.pipeline.reporting import information_ceilings, truth_comparison
+from hccrad.pipeline.results import information_ceilings, truth_comparison
 from hccrad.testing import assert_close
 
 

@@ -43,3 +43,8 @@ def test_asaur_hepatocellular_through_the_spec(tmp_path, shared_data):
     assert {"cohort", "split", "Recurrence", "outcome_positive", "OS", "Death", "clinical_score",
             "clinical_probability", "clinical_predicted"} <= set(patients.columns)
     assert patients["clinical_probability"].between(0, 1).all()
+    from hccrad.pipeline.results import load_results  # the saved results `hccrad report` rebuilds from
+
+    saved = load_results(res.out_dir)
+    assert saved.imaging is None and saved.survival.staging and list(saved.models.models) == ["clinical"]
+    pd.testing.assert_frame_equal(saved.evaluation.metrics, res.metrics)

@@ -42,3 +42,11 @@ def test_deep_stage_in_a_study(tmp_path):
     # issue 27 item 5: the Grad-CAM randomisation check and tumour share tables are in the deep section
     assert "cnn gradcam randomisation" in html and "cnn gradcam tumour share" in html
     assert "spearman" in html and "share_in_tumour" in html
+    # `hccrad report OUT` cannot rebuild a report whose CNN section holds figures it did not record: it says so
+    import pytest
+
+    from hccrad.pipeline.records import RecordError
+    from hccrad.pipeline.results import load_results
+
+    with pytest.raises(RecordError, match="not saved, so it cannot be rebuilt: deep learning"):
+        load_results(res.out_dir)

@@ -83,7 +83,7 @@ def test_validated_auc_near_the_bayes_ceiling(demo):
     """The planted signal is found and not overstated: the best optimism-corrected AUC on training is within
     0.1 of the Bayes-optimal AUC of those cases, and no validated AUC beats that ceiling by more than 0.05
     (a leak -- selection fitted on the cases it is judged on -- would). Fixed seed: deterministic."""
-    from hccrad.pipeline.reporting import truth_comparison
+    from hccrad.pipeline.results import truth_comparison
 
     truth = json.loads((demo.out_dir.parent / "cohort" / "truth.json").read_text())
     tab = truth_comparison(demo.metrics, truth)
@@ -125,3 +125,122 @@ def test_patient_table_and_resampling_record(demo):
         auc = demo.metrics.query("model == @name and cohort == 'training'")["auc"].iloc[0]
         from sklearn.metrics import roc_auc_score
         assert roc_auc_score(train["outcome_positive"], train[f"{name}_probability"]) == pytest.approx(auc)
+
+
+# `hccrad report OUT` (issue 26): the report rebuilt from the saved results. Kept last in this module: it
+# rewrites demo.out_dir/report in place (with the same content, which is what it checks).
+
+
+def _sections(html: str) -> list[str]:
+    return re.findall(r"<h2[^>]*>(.*?)</h2>", html)
+
+
+def test_report_command_rebuilds_the_same_report_from_the_results(demo):
+    from typer.testing import CliRunner
+
+    from hccrad.cli import app
+
+    report = demo.out_dir / "report"
+    tables = {p.name: p.read_bytes() for p in sorted((report / "tables").glob("*.csv"))}
+    sections = _sections(demo.report.read_text())
+    assert len(tables) >= 20 and len(sections) >= 10
+    for p in (report / "tables").glob("*.csv"):
+        p.unlink()  # every table must be written again, from the results
+    res = CliRunner().invoke(app, ["report", str(demo.out_dir)])
+    assert res.exit_code == 0, res.output
+    rebuilt = {p.name: p.read_bytes() for p in sorted((report / "tables").glob("*.csv"))}
+    assert rebuilt.keys() == tables.keys()
+    changed = [name for name in tables if rebuilt[name] != tables[name]]
+    assert not changed, f"tables not byte-identical after `hccrad report`: {changed}"
+    assert _sections(demo.report.read_text()) == sections
+
+
+def test_saved_results_hold_no_file_paths(demo):
+    """The manifest's image/mask paths (file and folder names may identify a patient) are not saved."""
+    from hccrad.pipeline.records import read_record
+
+    data = read_record(demo.out_dir / "results", "data")
+    assert len(data) == demo.metrics.groupby("cohort")["n"].first().sum()
+    assert not [c for c in data.columns if str(c).startswith(("image_", "mask_"))]
+    assert not any("nii.gz" in p.read_text() for p in (demo.out_dir / "results").glob("*.json"))
+
+
+def _tampered(demo, tmp_path, section: str, edit):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(demo.out_dir / "results", out / "results")
+    path = out / "results" / f"{section}.json"
+    doc = json.loads(path.read_text())
+    edit(doc["value"])
+    path.write_text(json.dumps(doc))
+    return out
+
+
+def _first_object(value):
+    """The first encoded result object ({"$type": ..., "fields": ...}) in a record, depth first."""
+    if isinstance(value, dict):
+        if "$type" in value:
+            return value
+        children = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return None
+    for child in children:
+        found = _first_object(child)
+        if found is not None:
+            return found
+    return None
+
+
+def test_results_with_an_unknown_type_are_refused_naming_file_and_field(demo, tmp_path):
+    from hccrad.pipeline.records import RecordError
+    from hccrad.pipeline.results import load_results
+
+    def unknown_type(value):
+        value["fields"]["direction"]["$type"] = "subprocess.Popen"
+
+    out = _tampered(demo, tmp_path, "survival", unknown_type)
+    with pytest.raises(RecordError) as err:
+        load_results(out)
+    e = err.value
+    assert e.file.endswith("results/survival.json") and e.field == "survival.direction"
+    assert "unknown result type 'subprocess.Popen'" in e.message and "rerun" in e.hint
+
+
+def test_results_with_an_extra_field_are_refused_naming_file_and_field(demo, tmp_path):
+    from hccrad.pipeline.records import RecordError
+    from hccrad.pipeline.results import load_results
+
+    def extra_field(value):
+        obj = _first_object(value)
+        obj["fields"]["injected"] = 1
+
+    out = _tampered(demo, tmp_path, "models", extra_field)
+    with pytest.raises(RecordError) as err:
+        load_results(out)
+    e = err.value
+    assert e.file.endswith("results/models.json") and e.field == "models.injected", (e.file, e.field)
+    assert "has no field 'injected'" in e.message
+
+
+def test_report_command_on_a_folder_without_results_says_what_is_missing(demo, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from hccrad.cli import app
+
+    out = tmp_path / "old_run"
+    out.mkdir()
+    shutil.copy(demo.out_dir / "run.json", out / "run.json")  # a finished run of a version without results/
+    res = CliRunner().invoke(app, ["report", str(out)])
+    text = " ".join(res.output.split())  # the console wraps long lines
+    assert res.exit_code == 2
+    assert "holds no saved results (results/index.json is missing)" in text
+    assert "rerun the study with this version of hccrad" in text
+    (out / "results").mkdir()
+    shutil.copy(demo.out_dir / "results" / "index.json", out / "results" / "index.json")
+    res = CliRunner().invoke(app, ["report", str(out)])
+    assert res.exit_code == 2 and "lack the section(s) cohort, data" in " ".join(res.output.split()), res.output

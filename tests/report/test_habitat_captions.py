@@ -19,6 +19,7 @@ from hccrad.habitat.summary import habitat_summary  # noqa: E402
 from hccrad.pipeline.imaging import ImagingResult  # noqa: E402
 from hccrad.pipeline.registration_stage import qc_table  # noqa: E402
 from hccrad.pipeline.report_imaging import section_habitats  # noqa: E402
+from hccrad.pipeline.results import habitat_feature_summary  # noqa: E402
 from hccrad.report.document import Report  # noqa: E402
 from hccrad.report.figures.habitat import (habitat_colour_legend, plot_example_maps,  # noqa: E402
                                            plot_habitat_descriptors, plot_voxel_scatter, tumour_zoom)
@@ -51,7 +52,8 @@ def _qc_row(case: str, ncc_after: float, translation: float, warning: str) -> di
 def test_captions_follow_k_and_registration_qc_is_shown(tmp_path):
     rep = Report(tmp_path, "t")
     rows = [_qc_row("c1", 0.8, 2.0, ""), _qc_row("c2", 0.2, 12.0, "NCC after registration 0.20 < 0.3")]
-    section_habitats(rep, _imaging(4, rows), ["c1"])
+    imaging = _imaging(4, rows)
+    section_habitats(rep, imaging, habitat_feature_summary(imaging, ["c1"]))
     items = {i.key: i for s in rep.sections for i in s.items}
     caption = items["habitat_overlays"].caption
     assert "1/2/3" not in caption and "k = 4" in caption and "habitats 1–4" in caption, caption

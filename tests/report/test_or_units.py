@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from hccrad.config.spec import ReportSpec
 from hccrad.core.errors import HccradError
-from hccrad.pipeline.reporting import _or_units
+from hccrad.pipeline.results import _or_units
 
 
 def test_or_units_accepts_numbers_and_log10_and_refuses_the_rest():

@@ -8,12 +8,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hccrad.config.spec import StudySpec  # noqa: E402
 from hccrad.pipeline.imaging import ImagingResult  # noqa: E402
-from hccrad.pipeline.modelling import FittedModel, FittedModels  # noqa: E402
+from hccrad.pipeline.results import ModelsRecord  # noqa: E402
 from hccrad.report.document import Report, Section  # noqa: E402
 from hccrad.report.figures.descriptive import plot_correlation_heatmap  # noqa: E402
 from hccrad.report.figures.habitat import (  # noqa: E402
@@ -27,66 +26,33 @@ from hccrad.report.figures.habitat import (  # noqa: E402
 )
 from hccrad.report.figures.panels import panel_row  # noqa: E402
 
-__all__ = ["model_inputs", "section_features", "section_habitats"]
+__all__ = ["section_features", "section_habitats"]
 
 
-def model_inputs(model: FittedModel, X: pd.DataFrame) -> pd.DataFrame | None:
-    """What the model's final logistic step sees for the rows of X (after its selection/scaling steps),
-    with the coefficient table's term names; None when the model has no coefficient table."""
-    from sklearn.pipeline import Pipeline
-
-    from hccrad.models.factory import ScoreFusion
-
-    if model.coefficients is None:
-        return None
-    est = model.estimator
-    if isinstance(est, ScoreFusion):
-        Z = est.fusion_inputs(X)
-    elif isinstance(est, Pipeline):
-        Z = est[:-1].transform(X) if len(est.steps) > 1 else X
-    else:
-        Z = X
-    terms = [t for t in model.coefficients.index if t != "const"]
-    columns = list(Z.columns) if isinstance(Z, pd.DataFrame) else terms
-    if np.asarray(Z).shape[1] != len(columns):  # an array whose columns cannot be named: no table
-        return None
-    Z = pd.DataFrame(np.asarray(Z, dtype=float), index=X.index, columns=columns)
-    return Z[[t for t in terms if t in Z.columns]]
-
-
-def _importance_and_vif(rep: Report, s: Section, spec: StudySpec, data: pd.DataFrame,
-                        fitted: FittedModels) -> None:
+def _importance_and_vif(rep: Report, s: Section, fitted: ModelsRecord) -> None:
     """Feature importance bubbles (seed 000 fig. 5a, seed 001 fig. 3A/E) and VIF of each logistic model's
-    terms (seed 001: "mean VIF 2.445, max 4.930"). Importance = |b_j| × SD_j of the term on the training
-    cohort (the change in log-odds for one SD); VIF_j = 1 / (1 − R²_j) (statsmodels)."""
-    from statsmodels.stats.outliers_influence import variance_inflation_factor
-
+    terms (seed 001: "mean VIF 2.445, max 4.930"), computed in the modelling stage (`pipeline.results`)."""
+    from hccrad.core.errors import HccradError
     from hccrad.report.figures.models_compare import plot_feature_bubbles
 
-    train = data.index[data["cohort"] == spec.cohorts.training]
     for name, m in fitted.models.items():
-        Z = model_inputs(m, data.loc[train, m.columns])
-        if Z is None or Z.shape[1] == 0:
+        if m.summary_error:
+            raise HccradError(m.summary_error)
+        table, vif = m.importance, m.vif
+        if table is None:
             continue
-        coef = m.coefficients.loc[Z.columns]
-        table = pd.DataFrame({"feature": Z.columns, "coefficient": coef["coef"].to_numpy(float),
-                              "sd": Z.std(ddof=1).to_numpy(float), "p": coef["p"].to_numpy(float)})
-        table["importance"] = np.abs(table["coefficient"]) * table["sd"]
-        table["-log10 p"] = -np.log10(table["p"].clip(lower=1e-300))
         fig, ax = plt.subplots(figsize=(6.5, 1.2 + 0.35 * len(table)))
         plot_feature_bubbles(ax, table, x="importance", color="-log10 p", title=f"Model '{name}'")
         rep.add_figure(s, fig, f"Model '{name}': feature importance", "Importance = |coefficient| × SD of the "
                        "term in the training cohort; colour: −log10 p of the coefficient.", key="feature_bubbles")
-        if Z.shape[1] >= 2:
-            A = np.column_stack([np.ones(len(Z)), Z.to_numpy(float)])
-            vif = pd.DataFrame({"term": Z.columns,
-                                "VIF": [variance_inflation_factor(A, j + 1) for j in range(Z.shape[1])]})
+        if vif is not None:
             rep.add_table(s, vif, f"Model '{name}': variance inflation factors (mean {vif['VIF'].mean():.2f}, "
                                   f"max {vif['VIF'].max():.2f})", index=False, key="vif")
 
 
-def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: list[str]) -> None:
-    """Seed 000 fig. 2–4, seed 001 fig. 2: habitat maps, k selection, descriptors, MSI."""
+def section_habitats(rep: Report, imaging: ImagingResult | None, feature_summary: pd.DataFrame | None) -> None:
+    """Seed 000 fig. 2–4, seed 001 fig. 2: habitat maps, k selection, descriptors, MSI; `feature_summary`:
+    the habitat (MSI) features on the training cohort (`pipeline.results.habitat_feature_summary`)."""
     if imaging is None:  # clinical-only study
         return
     k = imaging.n_habitats
@@ -166,10 +132,9 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, training_ids: l
         rep.add_figure(s, fig, f"Multiregional spatial interaction (MSI) matrix of {cid}",
                        "Counts of neighbouring voxel pairs by habitat (0 = outside the tumour) from which the MSI "
                        "features are computed.", key="msi_matrix")
-    if len(imaging.features.columns):
-        train = imaging.features.reindex(training_ids).dropna(how="all")
-        table = train.describe().T[["mean", "std", "min", "50%", "max"]].rename(columns={"50%": "median"})
-        rep.add_table(s, table, f"The {len(table)} habitat (MSI) features, training cohort", key="msi_features")
+    if feature_summary is not None:
+        rep.add_table(s, feature_summary, f"The {len(feature_summary)} habitat (MSI) features, training cohort",
+                      key="msi_features")
     if imaging.overlays:
         fig, axes = panel_row(len(imaging.overlays), 4.0, 4.0)
         window = LIVER_WINDOW_HU if imaging.intensity_unit == "HU" else None
@@ -261,7 +226,7 @@ def _registration_qc(rep: Report, s: Section, imaging: ImagingResult) -> None:
                   key="registration_qc")
 
 
-def section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
+def section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: ModelsRecord,
                       stability: pd.DataFrame | None) -> None:
     s = rep.section("Feature stability and selection",
                     "Selection steps run inside a scikit-learn pipeline fitted on the training cohort "
@@ -291,7 +256,7 @@ def section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: F
         plot_lasso_path(axes[1], fitted.lasso, title="LASSO coefficient path")
         rep.add_figure(s, fig, "LASSO: cross-validation curve and coefficient path (training cohort)",
                        key="lasso")
-    _importance_and_vif(rep, s, spec, data, fitted)
+    _importance_and_vif(rep, s, fitted)
     imaging_sel = [f for m in fitted.models.values() if m.spec.features != "none" for f in m.selected
                    if f in data.columns]
     imaging_sel = list(dict.fromkeys(imaging_sel))

@@ -20,10 +20,11 @@ from hccrad.cohort.outcomes import response_group_names, response_labels
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
 from hccrad.evaluate.descriptive import TableOneResult, table_one
+from hccrad.pipeline.results import TableOneEntry, TableOneRecord
 from hccrad.report.document import Report
 from hccrad.report.table_one_export import table_one_for_paper, write_table_one
 
-__all__ = ["table_one_columns", "section_table_one"]
+__all__ = ["table_one_columns", "table_one_record", "section_table_one"]
 
 CAPTION = ("Mean ± SD or median [Q1, Q3] by a Shapiro–Wilk test; n (%) of the patients with a known value; "
            "the test is named per row; missing = patients without the value.")
@@ -89,15 +90,25 @@ def _declared_levels(spec: StudySpec) -> dict[str, list[object]]:
     return levels
 
 
-def _add(rep: Report, section, result: TableOneResult, title: str, key: str, name: str, note: str) -> None:
-    paths = write_table_one(result, f"Table 1. {title}", rep.dir / f"table1_{name}")
-    rep.add_table(section, table_one_for_paper(result), title, index=False, key=key,
-                  caption=f"{note} Journal layout: {', '.join(p.name for p in paths)}.")
+def _entry(result: TableOneResult, title: str, key: str, name: str) -> TableOneEntry:
+    return TableOneEntry(title=title, key=key, name=name, result=result)
 
 
-def section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, exclude: set[str], order: list[str]) -> None:
-    """Table 1 by cohort, by the response (training cohort, analysed cases) and by each `report.table_one_by`."""
-    s = rep.section("Table 1. Baseline characteristics", CAPTION)
+def table_one_record(spec: StudySpec, data: pd.DataFrame, exclude: set[str], order: list[str]) -> TableOneRecord:
+    """Table 1 by cohort, by the response (training cohort, analysed cases) and by each `report.table_one_by`,
+    computed in the study run (`pipeline.results`); a table that cannot be computed ends the list with its
+    message (`error`), the report showing the tables before it."""
+    tables: list[TableOneEntry] = []
+    note = ""
+    try:
+        note = _table_one_tables(spec, data, exclude, order, tables)
+    except HccradError as exc:
+        return TableOneRecord(note=note, tables=tuple(tables), error=str(exc))
+    return TableOneRecord(note=note, tables=tuple(tables), error=None)
+
+
+def _table_one_tables(spec: StudySpec, data: pd.DataFrame, exclude: set[str], order: list[str],
+                      tables: list[TableOneEntry]) -> str:
     cols, note = table_one_columns(spec, data, exclude)
     cont, cat = _split(data, cols, set(_declared_categorical(spec)))
     wide = _many_levels(data, cat)
@@ -113,7 +124,7 @@ def section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, exclude:
             "order": cols}
     if len(order) > 1:
         df = data.assign(cohort=pd.Categorical(data["cohort"], categories=order))
-        _add(rep, s, table_one(df, "cohort", cont, cat, **opts), "By cohort", key="table1_cohort", name="cohort", note=note)
+        tables.append(_entry(table_one(df, "cohort", cont, cat, **opts), "By cohort", "table1_cohort", "cohort"))
     if spec.outcome.response:
         r = spec.outcome.response
         y = response_labels(spec, data)
@@ -121,13 +132,26 @@ def section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, exclude:
         negative, positive = response_group_names(r)
         grp = pd.Categorical(y.loc[train.index].map({1.0: positive, 0.0: negative}), categories=[positive, negative])
         by = r.label if r.label not in train.columns or r.label == r.column else f"{r.label} (outcome)"
-        _add(rep, s, table_one(train.assign(**{by: grp}), by, cont, cat, **opts),
-             f"Training cohort by {r.label}", key="table1_outcome", name="outcome", note=note)
+        tables.append(_entry(table_one(train.assign(**{by: grp}), by, cont, cat, **opts),
+                             f"Training cohort by {r.label}", "table1_outcome", "outcome"))
     for col in spec.report.table_one_by:  # e.g. seed 002 table 1: by MTM subtype (patients with it known)
         if col not in data.columns:
             raise HccradError(f"report.table_one_by: {col!r} is not a column of the clinical table",
                               field="report.table_one_by", hint="name a clinical column, e.g. mtm")
         known = data[data[col].notna()]
-        _add(rep, s, table_one(known, col, [c for c in cont if c != col], [c for c in cat if c != col], **opts),
-             f"By {spec.report.table_one_labels.get(col, col)} (all cohorts, {len(known)} patients with it known)",
-             key="table1_group", name="by_" + re.sub(r"[^A-Za-z0-9_-]+", "_", str(col)), note=note)
+        tables.append(_entry(table_one(known, col, [c for c in cont if c != col], [c for c in cat if c != col], **opts),
+                             f"By {spec.report.table_one_labels.get(col, col)} (all cohorts, {len(known)} patients "
+                             "with it known)", "table1_group", "by_" + re.sub(r"[^A-Za-z0-9_-]+", "_", str(col))))
+    return note
+
+
+def section_table_one(rep: Report, record: TableOneRecord) -> None:
+    """The Table 1 section from its record (`table_one_record`); each table also written as
+    report/table1_<name>.csv and .html."""
+    s = rep.section("Table 1. Baseline characteristics", CAPTION)
+    for t in record.tables:
+        paths = write_table_one(t.result, f"Table 1. {t.title}", rep.dir / f"table1_{t.name}")
+        rep.add_table(s, table_one_for_paper(t.result), t.title, index=False, key=t.key,
+                      caption=f"{record.note} Journal layout: {', '.join(p.name for p in paths)}.")
+    if record.error:
+        raise HccradError(record.error)

@@ -1,7 +1,9 @@
 """Report stage of a study run: one section per table/figure of a seed-000-style paper, cohorts side by side.
 
-Each section is filled by the library's table and figure functions (`hccrad.evaluate`,
-`hccrad.report.figures`, `hccrad.survival`); this module only arranges them.
+Each section is drawn from the stage results (`hccrad.pipeline.results.StudyResults`: every statistic is
+computed in its stage) with the library's figure functions (`hccrad.report.figures`); this module only
+arranges them. `build_report` is called by `hccrad run` after computing the results and by `hccrad report OUT`
+(`rebuild_report`) after loading them from OUT/results.
 """
 
 from __future__ import annotations
@@ -17,16 +19,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hccrad.clinical.categorical import as_levels, codings_for  # noqa: E402
 from hccrad.cohort.outcomes import POLARITY_NAMES, response_group_names, response_labels  # noqa: E402
-from hccrad.cohort.study import Study  # noqa: E402
 from hccrad.config.spec import StudySpec  # noqa: E402
 from hccrad.core.errors import HccradError  # noqa: E402
 from hccrad.evaluate.classification import confusion_counts  # noqa: E402
-from hccrad.evaluate.descriptive import odds_ratio_table  # noqa: E402
 from hccrad.pipeline.evaluation import Evaluation  # noqa: E402
-from hccrad.pipeline.imaging import ImagingResult  # noqa: E402
-from hccrad.pipeline.modelling import FittedModels  # noqa: E402
+from hccrad.pipeline.results import CohortCounts, ModelsRecord, StudyResults, TruthRecord  # noqa: E402
 from hccrad.report.document import Report  # noqa: E402
 from hccrad.report.precision import small_cohort_notes  # noqa: E402
 from hccrad.report.figures.calibration import plot_calibration  # noqa: E402
@@ -44,12 +42,12 @@ from hccrad.report.figures.panels import panel_row  # noqa: E402
 log = logging.getLogger(__name__)
 
 
-def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataFrame,
+def _section_overview(rep: Report, spec: StudySpec, listed: CohortCounts, data: pd.DataFrame,
                       errors: pd.DataFrame, order: list[str]) -> None:
     s = rep.section("Study population and cohorts",
                     "Cases per cohort; all data-driven steps are fitted on the training cohort only.")
     counts = data["cohort"].value_counts().reindex(order).rename("cases analysed").to_frame()
-    counts["cases in manifest"] = study.listed["cohort"].value_counts().reindex(order)
+    counts["cases in manifest"] = listed.listed_per_cohort.reindex(order)
     if spec.outcome.response:
         r = spec.outcome.response
         y = response_labels(spec, data)  # events and % on the cases analysed for this outcome
@@ -65,7 +63,7 @@ def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataF
     n_analysed = data["cohort"].value_counts().reindex(order).fillna(0).astype(int).to_dict()
     if spec.lesions is None:  # with several lesions per patient the manifest counts lesions, not patients
         fig, ax = plt.subplots(figsize=(8, 4.5))
-        plot_patient_flow(ax, study.n_cases_listed, {f"left out at {k}": int(v) for k, v in excluded.items()},
+        plot_patient_flow(ax, listed.n_cases_listed, {f"left out at {k}": int(v) for k, v in excluded.items()},
                           n_analysed)
         rep.add_figure(s, fig, "Patient flow", key="patient_flow")
     if len(errors):
@@ -74,89 +72,43 @@ def _section_overview(rep: Report, spec: StudySpec, study: Study, data: pd.DataF
         rep.add_text(s, "No case was left out: every case in the manifest was read and analysed.", key="excluded")
 
 
-def _section_table_one(rep: Report, spec: StudySpec, data: pd.DataFrame, feature_cols: set[str],
-                       order: list[str]) -> None:
-    section_table_one(rep, spec, data, feature_cols, order)  # variables, levels, labels: pipeline.report_table_one
+def _section_table_one(rep: Report, record) -> None:
+    section_table_one(rep, record)  # variables, levels, labels: pipeline.report_table_one
 
 
-def _nomogram_inputs(model, data: pd.DataFrame, train: pd.Series):
-    """(final logistic model, training design on the original scale) or None when the model's inputs are
-    standardised or selected by LASSO (its points would be per SD, not per unit)."""
-    from sklearn.pipeline import Pipeline
-
-    from hccrad.models.factory import ScoreFusion
-    from hccrad.models.logistic import LogisticModel
-
-    est = model.estimator
-    X = data.loc[train, model.columns]
-    if isinstance(est, ScoreFusion):
-        encoder = getattr(est, "encoder_", None)  # categorical clinical columns: one axis per variable
-        return est.fusion_model_, est.fusion_inputs(X), encoder.level_columns() if encoder else None
-    if isinstance(est, Pipeline) and isinstance(est.steps[-1][1], LogisticModel):
-        if any(name in ("scale", "lasso") for name, _ in est.steps[:-1]):
-            return None
-        encoder = est.named_steps.get("dummies")
-        return est.steps[-1][1], est[:-1].transform(X), encoder.level_columns() if encoder else None
-    return None
-
-
-def _section_nomograms(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels) -> None:
-    """Nomograms (points scales) of the logistic models fitted on unscaled inputs (seed 004 fig. 3F)."""
+def _section_nomograms(rep: Report, spec: StudySpec, fitted: ModelsRecord) -> None:
+    """Nomograms (points scales) of the logistic models fitted on unscaled inputs (seed 004 fig. 3F); the
+    points are computed in the modelling stage (`pipeline.results`)."""
     from hccrad.report.figures.survival import plot_nomogram
-    from hccrad.survival.nomogram import nomogram_points
 
-    train = data["cohort"] == spec.cohorts.training
-    drawn = [(name, _nomogram_inputs(m, data, train)) for name, m in fitted.models.items()]
-    drawn = [(name, x) for name, x in drawn if x is not None]
+    drawn = [m for m in fitted.models.values() if m.nomogram is not None or m.nomogram_error]
     if not drawn:
         return
     what = spec.outcome.response.label if spec.outcome.response else "response"
     s = rep.section("Nomograms", "Points per variable on its own scale (training-cohort ranges); total "
                                  f"points map to the predicted probability of {what}.")
-    for name, (logit, design, categorical) in drawn:
-        nomo = nomogram_points(logit, design, categorical=categorical)
+    for m in drawn:
+        if m.nomogram_error:
+            raise HccradError(m.nomogram_error)
+        nomo = m.nomogram
         fig, ax = plt.subplots(figsize=(8, 1.0 + 0.55 * (len(nomo.scales["variable"].unique()) + 3)))
         plot_nomogram(ax, nomo)
-        rep.add_figure(s, fig, f"Nomogram of model '{name}'", key="nomogram")
+        rep.add_figure(s, fig, f"Nomogram of model '{m.name}'", key="nomogram")
 
 
-def _or_units(spec: StudySpec, variables: list[str]) -> dict[str, float | str]:
-    """`report.or_units` for the OR table's variables; a declared unit for a variable the table does not show
-    is refused, naming it, so a typo is not silently ignored."""
-    unknown = sorted(set(spec.report.or_units) - set(variables))
-    if unknown:
-        raise HccradError(f"report.or_units names {unknown}, not variables of the OR table {variables}",
-                          field="report.or_units", hint="declare units for the clinical model's continuous variables")
-    return dict(spec.report.or_units)
-
-
-def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels) -> None:
-    """Seed 000 table 2 / 003 table 2: ORs of the first clinical model's variables. Without a clinical-only
-    model, the first model fusing clinical variables with an imaging score (seed 004 fig. 3E: AFP and the
-    radiomics score), the score entering as the fused model's training-cohort score."""
-    clinical = [m for m in fitted.models.values() if m.spec.clinical and m.spec.fuse is None]
-    clinical = clinical or [m for m in fitted.models.values() if m.spec.clinical and m.spec.fuse in fitted.models]
-    if not clinical or spec.outcome.response is None:
+def _section_odds_ratios(rep: Report, spec: StudySpec, fitted: ModelsRecord) -> None:
+    """Seed 000 table 2 / 003 table 2: ORs of the first clinical model's variables (computed in the modelling
+    stage, `pipeline.results.odds_ratios`)."""
+    rec = fitted.odds_ratios
+    if rec is None:
         return
-    m = clinical[0]
     s = rep.section("Table 2. Univariable and multivariable logistic regression of clinical variables",
-                    f"Training cohort; multivariable model = the variables kept by model '{m.name}'. A categorical "
+                    f"Training cohort; multivariable model = the variables kept by model '{rec.model}'. A categorical "
                     "variable has one row per level against its reference; p_variable_uv/_mv test its levels "
                     "jointly (Wald).")
-    y = response_labels(spec, data)
-    train = data[(data["cohort"] == spec.cohorts.training) & y.notna()].copy()  # the analysed cases only
-    train["_y"] = y.loc[train.index].astype(int)
-    variables = list(m.spec.clinical)
-    kept = [v for v in m.selected if v in m.spec.clinical]
-    if m.spec.fuse is not None:
-        score = f"{m.spec.fuse}_score"
-        train[score] = fitted.models[m.spec.fuse].scores.loc[train.index]
-        variables, kept = variables + [score], variables + [score]
-    for col, k in codings_for(m.spec.clinical, train, spec.data.categorical).items():  # one OR per level vs ref
-        train[col] = pd.Categorical(as_levels(train[col]), categories=[k.reference, *k.others])
-    kept = [v for v in variables if v in kept or any(str(s).startswith(f"{v}[") for s in m.selected)]
-    res = odds_ratio_table(train, "_y", variables, multivariable=kept or None, units=_or_units(spec, variables))
-    table = res.summary()
+    if rec.error:
+        raise HccradError(rec.error)
+    table = rec.table
     per_unit = "; ".join(f"{v} per {'10-fold increase (fitted on log10)' if u == 'log10' else f'{float(u):g} units'}"
                          for v, u in spec.report.or_units.items())
     rep.add_table(s, table, "Odds ratios (95% CI)", index=False, key="odds_ratios",
@@ -174,7 +126,7 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, data: pd.DataFrame, fitte
             break
 
 
-def _section_discrimination(rep: Report, spec: StudySpec, fitted: FittedModels, ev: Evaluation) -> None:
+def _section_discrimination(rep: Report, spec: StudySpec, fitted: ModelsRecord, ev: Evaluation) -> None:
     s = rep.section("Discrimination: ROC curves and AUC per cohort",
                     "AUC with DeLong 95% CI; on the training cohort also Harrell's optimism-corrected AUC "
                     "(whole pipeline refitted in every bootstrap resample).")
@@ -229,7 +181,7 @@ def _resamples_used_of_requested(table: pd.DataFrame, metrics: pd.DataFrame) -> 
     return table.drop(columns="n_boot").assign(resamples=used)
 
 
-def _alluvial(rep: Report, s, fitted: FittedModels, cohorts,
+def _alluvial(rep: Report, s, fitted: ModelsRecord, cohorts,
               groups: tuple[str, str] = POLARITY_NAMES["favourable"]) -> None:
     """Seed 001 fig. 6C: observed response flowing to the predicted class (the last model, each cohort)."""
     from hccrad.report.figures.classification import plot_alluvial
@@ -281,7 +233,7 @@ def _section_served(rep: Report, out: Path) -> None:
     rep.add_table(s, pd.DataFrame(rows), "Model bundles served by hccrad serve", index=False, key="served_models")
 
 
-def _section_classification(rep: Report, fitted: FittedModels, ev: Evaluation,
+def _section_classification(rep: Report, fitted: ModelsRecord, ev: Evaluation,
                             groups: tuple[str, str] = POLARITY_NAMES["favourable"]) -> None:
     s = rep.section("Classification at the training-cohort Youden cut-off",
                     "Accuracy, sensitivity, specificity, PPV, NPV with Clopper–Pearson exact 95% CIs, [n/N].")
@@ -330,7 +282,7 @@ def _section_calibration(rep: Report, ev: Evaluation) -> None:
                       key="calibration_stats")
 
 
-def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels,
+def _section_decision(rep: Report, ev: Evaluation, fitted: ModelsRecord,
                       groups: tuple[str, str] = POLARITY_NAMES["favourable"]) -> None:
     s = rep.section("Decision curve analysis", "Net benefit of each model versus treat-all and treat-none.")
     fig, axes = panel_row(len(ev.decision))
@@ -356,62 +308,22 @@ def _section_decision(rep: Report, ev: Evaluation, fitted: FittedModels,
                    "colour: observed outcome.", key="waterfall")
 
 
-def _section_truth(rep: Report, spec: StudySpec, ev: Evaluation) -> None:
-    if not spec.data.manifests:
+def _section_truth(rep: Report, truth: TruthRecord | None) -> None:
+    if truth is None:
         return
-    truth_path = next(iter(spec.data.manifests.values())).parent / "truth.json"
-    if not truth_path.is_file():
-        return
-    truth = json.loads(truth_path.read_text())
-    pop = truth.get("population", {})
+    pop = truth.population
     s = rep.section("Synthetic cohort: validated AUC versus the Bayes-optimal AUC",
                     "The generator knows the true response probabilities; their AUC is the ceiling any model "
                     "can reach on these cases. The true model uses the habitat composition and the clinical "
                     "variables, so a combined model is the one to hold against it; in the population the "
                     f"habitat part alone reaches AUC {pop.get('auc_habitat_part', float('nan')):.3f} and the "
                     f"clinical part alone {pop.get('auc_clinical_part', float('nan')):.3f}.")
-    rep.add_table(s, truth_comparison(ev.metrics, truth), "Validated and Bayes-optimal AUC", index=False, key="truth",
+    rep.add_table(s, truth.table, "Validated and Bayes-optimal AUC", index=False, key="truth",
                   caption="validated AUC = optimism-corrected AUC on the training cohort, plain AUC on test "
                           "cohorts; difference = validated − Bayes AUC of the same cases; ceiling_habitat / "
                           "_clinical / _both = the expected Bayes AUC of the cohort's cases given only the "
                           "habitat part, only the clinical part, or both (hold each model against the ceiling "
                           "of the information it uses).")
-
-
-def truth_comparison(metrics: pd.DataFrame, truth: dict) -> pd.DataFrame:
-    """Each model's validated AUC beside the synthetic generator's Bayes-optimal AUC on the same cases."""
-    rows, ceilings = [], information_ceilings(truth)
-    for _, m in metrics.iterrows():
-        bayes = truth.get("cohorts", {}).get(m["cohort"], {})
-        corrected = m.get("corrected_auc", np.nan)
-        validated = corrected if pd.notna(corrected) else m["auc"]
-        sample = bayes.get("bayes_auc_sample", np.nan)
-        rows.append({"model": m["model"], "cohort": m["cohort"], "n": m["n"], "apparent_auc": m["auc"],
-                     "validated_auc": validated, "bayes_auc_sample": sample,
-                     "difference": validated - sample,
-                     "bayes_auc_population": truth.get("bayes_auc_population", np.nan),
-                     **ceilings.get(m["cohort"], {})})
-    return pd.DataFrame(rows)
-
-
-def information_ceilings(truth: dict) -> dict[str, dict[str, float]]:
-    """Per cohort, the expected Bayes AUC of its cases for each information set: the generator's habitat part
-    alone (`ceiling_habitat`), clinical part alone (`ceiling_clinical`) and both (`ceiling_both`, the true
-    probability). Expected over the outcome draw, as the population AUCs (`hccrad.synth.model.weighted_auc`:
-    each case a positive with weight p, a negative with weight 1 − p), so a clinical-only model is held
-    against the clinical ceiling, not the full one."""
-    from hccrad.synth.model import weighted_auc
-
-    cases = pd.DataFrame(truth.get("cases", []))
-    if cases.empty or not {"cohort", "lp_habitat", "lp_clinical", "probability"} <= set(cases.columns):
-        return {}
-    out = {}
-    for cohort, c in cases.groupby("cohort", sort=False):
-        p = c["probability"].to_numpy(float)
-        out[str(cohort)] = {"ceiling_habitat": weighted_auc(c["lp_habitat"].to_numpy(float), p),
-                            "ceiling_clinical": weighted_auc(c["lp_clinical"].to_numpy(float), p),
-                            "ceiling_both": weighted_auc(p, p)}
-    return out
 
 
 def _section_deep(rep: Report, deep) -> None:
@@ -434,23 +346,18 @@ def _section_deep(rep: Report, deep) -> None:
         rep.add_table(s, table, name.replace("_", " "), index=False, key=name)
 
 
-def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame) -> None:
-    """Seed 000 sFig. 3: habitat features vs pathology / lab markers (Spearman or group tests, BH)."""
-    import re
+def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame, record) -> None:
+    """Seed 000 sFig. 3: habitat features vs pathology / lab markers (tests in `pipeline.results`)."""
+    from hccrad.evaluate.associations import is_continuous
 
-    from hccrad.evaluate.associations import feature_associations, is_continuous
-
-    a = spec.associations
-    if a is None:
+    if record is None:
         return
-    feats = a.features or [c for c in data.columns if re.fullmatch(r"habitat\d+(_fraction|\.1)", str(c))]
-    if not feats:
-        raise HccradError("no habitat proportion columns (habitat<k>_fraction) to associate",
-                          field="associations.features", hint="name the feature columns explicitly")
     s = rep.section("Associations of habitat features with pathology and laboratory markers",
                     "All analysed cases; Spearman's rho for continuous markers, Mann–Whitney U / Kruskal–Wallis "
                     "for categorical ones; q = Benjamini–Hochberg over all tests shown.")
-    table = feature_associations(data, feats, a.markers)
+    if record.error:
+        raise HccradError(record.error)
+    table = record.table
     rep.add_table(s, table, "Feature–marker tests", index=False, key="associations")
     pairs = table.sort_values("p").head(6)
     fig, axes = panel_row(len(pairs), 3.6, 3.4)
@@ -468,30 +375,22 @@ def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame) -> N
     rep.add_figure(s, fig, "Strongest associations", key="association_plots")
 
 
-def _section_readers(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: FittedModels,
-                     ev: Evaluation) -> None:
-    """Seed 003 table 3: each model against each radiologist, per cohort (DeLong, exact CIs)."""
-    from hccrad.evaluate.readers import reader_comparison
-
-    if not spec.readers:
+def _section_readers(rep: Report, record) -> None:
+    """Seed 003 table 3: each model against each radiologist, per cohort (DeLong, exact CIs; computed in
+    `pipeline.results.readers_record`)."""
+    if record is None:
         return
     s = rep.section("Comparison with radiologists",
                     "Readers' calls (or ratings at their stated threshold) against the models at the "
                     "training-cohort Youden cut-off; AUC with DeLong CI, rates with Clopper–Pearson CIs, "
                     "paired DeLong tests of each reader against each model.")
-    thresholds = {name: m.threshold for name, m in fitted.models.items()}
-    thresholds.update({r.name: r.threshold for r in spec.readers if r.threshold is not None})
-    for c in ev.cohorts:
-        if len(np.unique(c.y)) < 2:
-            continue
-        idx = fitted.cohort.index[fitted.cohort == c.name]
-        calls = {r.name: pd.to_numeric(data.loc[idx, r.column], errors="raise").to_numpy(float)
-                 for r in spec.readers}
-        res = reader_comparison(c.y, calls, c.scores, thresholds, level=spec.validation.level)
-        rep.add_table(s, res.metrics, f"Readers and models — {c.name}", index=False, key="readers")
+    for cohort, res in zip(record.cohorts, record.results):
+        rep.add_table(s, res.metrics, f"Readers and models — {cohort}", index=False, key="readers")
         if len(res.tests):
-            rep.add_table(s, res.tests, f"DeLong tests, readers vs models — {c.name}", index=False,
+            rep.add_table(s, res.tests, f"DeLong tests, readers vs models — {cohort}", index=False,
                           key="readers_delong")
+    if record.error:
+        raise HccradError(record.error)
 
 
 def _section_radiogenomics(rep: Report, result) -> None:
@@ -510,33 +409,31 @@ def _section_radiogenomics(rep: Report, result) -> None:
         rep.add_figure(s, fig, title, key="radiogenomics_figure")
 
 
-def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: ImagingResult,
-                 fitted: FittedModels, ev: Evaluation, stability: pd.DataFrame | None,
-                 errors: pd.DataFrame, out: Path, appendix: dict[str, str], radiogenomics=None,
-                 deep=None, survival=None) -> Path:
-    """Write `out/report/index.html` (+ figures and tables) and return its path."""
+def build_report(results: StudyResults, spec: StudySpec, out: Path, *, radiogenomics=None, deep=None) -> Path:
+    """Write `out/report/index.html` (+ figures and tables) from the stage results and return its path. Reads
+    results only (`hccrad.pipeline.results`): `hccrad run` calls it after computing them, `hccrad report`
+    after loading them from OUT/results. The CNN and radiogenomics stages are passed live (not recorded)."""
     rep = Report(out / "report", spec.report.title or spec.name)
+    data, imaging, fitted, ev = results.data, results.imaging, results.models, results.evaluation
+    errors, stability, survival = results.errors, results.stability, results.survival
     order = [c.name for c in ev.cohorts]
-    feature_cols = set(imaging.features.columns if imaging is not None else []) | {c for c in data.columns if c.count("_original_") or
-                                                     "_log-sigma" in c or "_wavelet" in c}
-    training_ids = [str(c) for c in data.index[data["cohort"] == spec.cohorts.training]]
     groups = response_group_names(spec.outcome.response) if spec.outcome.response else POLARITY_NAMES["favourable"]
     steps = [
-        ("overview", lambda: _section_overview(rep, spec, study, data, errors, order)),
-        ("table 1", lambda: _section_table_one(rep, spec, data, feature_cols, order)),
-        ("habitats", lambda: section_habitats(rep, imaging, training_ids)),
+        ("overview", lambda: _section_overview(rep, spec, results.cohort, data, errors, order)),
+        ("table 1", lambda: _section_table_one(rep, results.table_one)),
+        ("habitats", lambda: section_habitats(rep, imaging, results.habitat_features)),
         ("features", lambda: section_features(rep, spec, data, fitted, stability)),
-        ("odds ratios", lambda: _section_odds_ratios(rep, spec, data, fitted)),
-        ("nomograms", lambda: _section_nomograms(rep, spec, data, fitted)),
+        ("odds ratios", lambda: _section_odds_ratios(rep, spec, fitted)),
+        ("nomograms", lambda: _section_nomograms(rep, spec, fitted)),
         ("discrimination", lambda: _section_discrimination(rep, spec, fitted, ev)),
         ("classification", lambda: _section_classification(rep, fitted, ev, groups)),
         ("calibration", lambda: _section_calibration(rep, ev)),
         ("decision curves", lambda: _section_decision(rep, ev, fitted, groups)),
         ("deep learning", lambda: _section_deep(rep, deep)),
-        ("readers", lambda: _section_readers(rep, spec, data, fitted, ev)),
-        ("associations", lambda: _section_associations(rep, spec, data)),
+        ("readers", lambda: _section_readers(rep, results.readers)),
+        ("associations", lambda: _section_associations(rep, spec, data, results.associations)),
         ("survival", lambda: section_survival(rep, spec, data, survival)),
-        ("synthetic truth", lambda: _section_truth(rep, spec, ev)),
+        ("synthetic truth", lambda: _section_truth(rep, results.truth)),
         ("radiogenomics", lambda: _section_radiogenomics(rep, radiogenomics)),
         ("published models", lambda: _section_published(rep, spec)),
         ("web calculator", lambda: _section_served(rep, out)),
@@ -552,9 +449,33 @@ def build_report(spec: StudySpec, study: Study, data: pd.DataFrame, imaging: Ima
             log.warning("report section %s incomplete: %s", name, exc)
             sec = rep.sections[-1] if rep.sections else rep.section(name)
             rep.add_text(sec, f"Section '{name}' could not be completed: {exc}", "Not computed")
+    appendix = results.appendix
     if spec.report.paper is None:
         return rep.write(appendix)
     from hccrad.report.paper import PAPERS, paper_id, paper_sections
 
     return rep.write(appendix, paper=paper_sections(rep, spec.report.paper),
                      paper_name=f"{spec.report.paper} ({PAPERS[paper_id(spec.report.paper)][0]})")
+
+
+def rebuild_report(out: Path) -> Path:
+    """`hccrad report OUT`: the report of a finished run rebuilt from its saved results (OUT/results) and its
+    resolved spec (OUT/run.json); nothing is recomputed. Refused, saying what is missing, for a folder without
+    them (a run by an older hccrad, or one that did not finish)."""
+    from pydantic import ValidationError
+
+    from hccrad.pipeline.results import load_results
+
+    out = Path(out).resolve()
+    run_json = out / "run.json"
+    rerun = f"rerun the study with this version of hccrad (hccrad run STUDY --out {out})"
+    if not run_json.is_file():
+        raise HccradError(f"{out} is not the folder of a finished run: run.json is missing", file=run_json,
+                          hint=rerun)
+    try:
+        spec = StudySpec.model_validate(json.loads(run_json.read_text(encoding="utf-8"))["spec"])
+    except (ValueError, KeyError, ValidationError) as exc:
+        raise HccradError(f"the resolved spec in run.json cannot be read: {exc}", file=run_json, field="spec",
+                          hint=rerun) from None
+    results = load_results(out)
+    return build_report(results, spec, out)

@@ -7,6 +7,7 @@ Output folder layout:
   models/                           habitat model (JSON), model bundles (JSON)
   report/index.html                 the report (figures as PNG+SVG, tables as CSV)
   cache/                            per-case results keyed by configuration hash (resumable)
+  results/                          the typed stage results the report reads (`hccrad report OUT` rebuilds it)
   run.json
 """
 
@@ -27,7 +28,7 @@ from hccrad import __version__
 from hccrad.cohort.study import Study
 from hccrad.config.load import dump_spec, load_spec
 from hccrad.config.spec import StudySpec
-from hccrad.core.errors import SpecError
+from hccrad.core.errors import HccradError, SpecError
 from hccrad.pipeline.cache import atomic_write_json, atomic_write_text, config_hash
 from hccrad.pipeline.registration_stage import REGISTRATION_QC
 from hccrad.pipeline.stages import StageContext, run_stage
@@ -119,15 +120,21 @@ def _write_report(context: StageContext) -> Path:
     from hccrad.pipeline.appendix import report_appendix
     from hccrad.pipeline.patients import patient_table
     from hccrad.pipeline.reporting import build_report
+    from hccrad.pipeline.results import RESULTS_DIR, collect_results, save_results
 
     spec, out, r = context.spec, context.out, context.result
     table = r("features")
     atomic_write_text(out / "patients.csv", patient_table(spec, table.data, r("models"), r("survival")).to_csv())
     t0 = time.perf_counter()
-    report = build_report(spec, context.study, table.data, r("imaging"), r("models"), r("evaluation"),
-                          table.stability, context.error_table(), out, radiogenomics=r("radiogenomics"),
-                          deep=r("deep"), survival=r("survival"),
-                          appendix=report_appendix(dump_spec(spec), package_versions(), context.timings))
+    results = collect_results(spec, context.study, table.data, r("imaging"), r("models"), r("evaluation"),
+                              table.stability, context.error_table(), r("survival"),
+                              report_appendix(dump_spec(spec), package_versions(), context.timings),
+                              deep=r("deep"), radiogenomics=r("radiogenomics"))
+    try:
+        save_results(results, out / RESULTS_DIR)  # `hccrad report OUT` rebuilds the report from these
+    except HccradError as exc:  # the report is still written; results/index.json says why it cannot be rebuilt
+        log.warning("the results were not saved, so `hccrad report` cannot rebuild this report: %s", exc)
+    report = build_report(results, spec, out, radiogenomics=r("radiogenomics"), deep=r("deep"))
     context.timings["report"] = time.perf_counter() - t0
     return report
 
