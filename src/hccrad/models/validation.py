@@ -269,9 +269,12 @@ class CVResult:
 
 
 def _frequency(selections: list[list[str]]) -> pd.Series:
+    """Share of resamples that selected each feature, highest first, ties by name (never by set or hash
+    order, which varies between processes)."""
     n = max(len(selections), 1)
-    c = Counter(f for sel in selections for f in set(sel))
-    return (pd.Series(c, dtype=float) / n).sort_values(ascending=False).rename("frequency")
+    c = Counter(f for sel in selections for f in dict.fromkeys(sel))
+    freq = (pd.Series(c, dtype=float) / n).sort_index()
+    return freq.sort_values(ascending=False, kind="stable").rename("frequency")
 
 
 def repeated_cv(pipeline, X, y, n_splits: int = 5, n_repeats: int = 10, seed: int = 0,

@@ -267,170 +267,238 @@ def _left_out(case_id: str, stage: str, exc: HccradError) -> dict:
     return {"case_id": case_id, "stage": stage, "error": type(exc).__name__, "message": str(exc)}
 
 
+@dataclass
+class _ImagingRun:
+    """The state one `run_imaging` call shares between its steps (caches, QC rows, left-out cases)."""
+
+    study: Study
+    out: Path
+    progress: Progress | None
+    errors: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    predicted_livers: dict = field(default_factory=dict)
+    liver_record: dict | None = None
+    reg_qc: list = field(default_factory=list)
+    pp_qc: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        spec = self.study.spec
+        self.spec = spec
+        self.digests = InputDigests(self.out / "cache" / "input_digests.json")
+        self.reg_cache = registration_cache(spec, self.out)
+        self.pp_cache = preprocess_cache(spec, self.out)  # resampling + intensity after registration
+        self.desc_cache = CaseCache(self.out / "cache", DESCRIPTOR_STAGE, descriptor_cache_key(spec))
+
+    def tick(self, step: str, done: int, total: int) -> None:
+        if self.progress:
+            self.progress(step, done, total)
+
+    def prepared(self, case: Case, inputs: str, case_id: str, *, record_qc: bool = True) -> Case:
+        """The case registered and preprocessed as the study asks (cached per case); its QC rows join the
+        run's QC tables unless `record_qc` is False (a second read for a figure)."""
+        case, qc_rows = register_case(self.spec, case, inputs, self.reg_cache, self.out)
+        case, pp_rows = preprocess_registered_case(self.spec, case, inputs, self.pp_cache, self.out,
+                                                   self.predicted_livers.get(case_id))
+        if record_qc:
+            self.reg_qc.extend(qc_rows)
+            self.pp_qc.extend(pp_rows)
+        return case
+
+
+@dataclass
+class _HabitatFeatures:
+    """Per case: MSI features (reader 1 and 2), descriptor values and habitat labels, figure material."""
+
+    rows1: dict = field(default_factory=dict)
+    rows2: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)   # case -> (descriptor values, habitat of each tumour voxel)
+    overlays: list = field(default_factory=list)
+    example: tuple | None = None
+    hits: int = 0
+    computed: int = 0
+
+
 def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> ImagingResult:
     """Run the habitat + MSI stage for every case of the study; see the module docstring."""
-    spec = study.spec
-    seconds: dict[str, float] = {}
-    errors: list[dict] = []
+    run = _ImagingRun(study, out, progress)
+    spec, hs = study.spec, study.spec.habitat
     t0 = time.perf_counter()
-    cases: dict[str, CaseVoxels] = {}
-    ids = study.case_ids()
-    warnings: list[dict] = []
-    digests = InputDigests(out / "cache" / "input_digests.json")
-    predicted_livers, liver_record = {}, None
-    reg_cache, reg_qc = registration_cache(spec, out), []
-    pp_cache, pp_qc = preprocess_cache(spec, out), []  # resampling + intensity after registration
-    desc_cache = CaseCache(out / "cache", DESCRIPTOR_STAGE, descriptor_cache_key(spec))
-    inspected_first = bool(spec.data.segment_missing_liver and spec.data.liver_mask)
-    if inspected_first:  # the liver U-Net needs every usable case first
-        ids = [c for c in ids if _inspect(study, c, errors, warnings) is not None]
-        predicted_livers, liver_record = _predict_missing_livers(study, ids, out, progress)
-    for i, cid in enumerate(ids):
-        try:
-            if inspected_first:
-                case = study.load_case(cid)  # inspected above
-            else:
-                inspection = _inspect(study, cid, errors, warnings)
-                case = study.case_from_inspection(inspection) if inspection is not None else None
-            if case is not None:
-                images, masks = study.image_files(cid)
-                inputs = digests.case_digest({**images, **masks})
-                case, qc_rows = register_case(spec, case, inputs, reg_cache, out)
-                case, pp_rows = preprocess_registered_case(spec, case, inputs, pp_cache, out,
-                                                           predicted_livers.get(cid))
-                cases[cid] = _load_voxels(study, case, predicted_livers.get(cid), desc_cache, inputs)
-                cases[cid].inputs = inputs
-                reg_qc.extend(qc_rows)
-                pp_qc.extend(pp_rows)
-        except HccradError as exc:
-            errors.append(_left_out(cid, "descriptors", exc))
-        if progress:
-            progress("descriptor maps", i + 1, len(ids))
-    digests.save()
-    seconds["descriptors"] = time.perf_counter() - t0
-
+    cases = _load_cases(run)
+    run.seconds["descriptors"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     train = [c for c in cases.values() if c.cohort == spec.cohorts.training]
     if len(train) < 5:
         raise HccradError(f"only {len(train)} training case(s) could be read; need at least 5",
                           field="cohorts.training", hint="see the error table above for the cases left out")
-    hs = spec.habitat
-    names = [d.name for d in hs.descriptors]
-    Strategy = STRATEGIES[hs.strategy]
-    model = Strategy(n_habitats=hs.n_habitats, k_range=tuple(hs.k_range), order_by=hs.order_descriptor,
-                     descriptor_names=names, max_voxels_fit=hs.max_voxels_fit, random_state=spec.seed,
-                     **_strategy_parameters(hs))
-    model_path = out / "models" / "habitat_model.json"
-    fit_key = config_hash({"habitat": hs.model_dump(mode="json", exclude=REPORT_ONLY), "seed": spec.seed,
-                           "preprocess": spec.preprocess.model_dump(mode="json"),
-                           "training": sorted(c.case_id for c in train), "version": __version__,
-                           "inputs": [c.inputs for c in sorted(train, key=lambda c: c.case_id)],
-                           "voxels": [int(c.X.shape[0]) for c in sorted(train, key=lambda c: c.case_id)]})
-    key_path = model_path.with_suffix(".key")
-    if model_path.is_file() and key_path.is_file() and key_path.read_text() == fit_key:
-        model = Strategy.from_json(model_path.read_text())  # same training data and settings: resume
-    else:
-        if progress:
-            progress("habitat clustering (training cases)", 0, 1)
-        model.fit([c.X for c in train], **_spatial_training(model, train))
-        if progress:
-            progress("habitat clustering (training cases)", 1, 1)
-        atomic_write_text(model_path, model.to_json())
-        atomic_write_text(key_path, fit_key)
-    seconds["habitat_fit"] = time.perf_counter() - t0
+    model, model_path = _fit_habitat_model(run, train)
+    run.seconds["habitat_fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     robustness = habitat_robustness(spec, model, train, lambda m, cv, reader: _case_features(spec, m, cv, reader),
                                     units={d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit)
                                            for d in hs.descriptors})
     if robustness is not None:
-        seconds["habitat_robustness"] = time.perf_counter() - t0
-
+        run.seconds["habitat_robustness"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    found = _habitat_features(run, model, cases)
+    run.seconds["habitat_features"] = time.perf_counter() - t0
+    features = assemble_features(found.rows1, spec.data.id_column)  # order by rule, not by cache or completion
+    features2 = None
+    if found.rows2:
+        features2 = assemble_features(found.rows2, spec.data.id_column).reindex(index=features.index,
+                                                                                columns=features.columns)
+        features2.index.name = spec.data.id_column
+    names = [d.name for d in hs.descriptors]
+    train_ids = [c.case_id for c in train if c.case_id in found.labels]
+    summary = habitat_summary([found.labels[c][0] for c in train_ids], [found.labels[c][1] for c in train_ids],
+                              names, [cases[c].reference.voxel_volume_mm3 for c in train_ids])
+    example_slices, example_msi = _example_figures(run, model, cases, found)
+    unit = descriptor_intensity_unit(spec)
+    return ImagingResult(
+        descriptor_names=names, voxel_sample=_voxel_sample(found, train_ids, spec.seed), example_map=found.example,
+        ring_cases=sorted(c.case_id for c in cases.values() if not c.shell_from_liver),
+        liver_record=run.liver_record, features=features, features_reader2=features2, habitat_summary=summary,
+        k_selection=getattr(model, "k_selection_", None), n_habitats=int(model.n_habitats_),
+        model_path=model_path, errors=pd.DataFrame(run.errors, columns=["case_id", "stage", "error", "message"]),
+        overlays=found.overlays, seconds=run.seconds, example_slices=example_slices, example_msi=example_msi,
+        warnings=pd.DataFrame(run.warnings, columns=WARNING_COLUMNS), cache_hits=found.hits,
+        cache_computed=found.computed, descriptor_cache_hits=run.desc_cache.hits,
+        registration_qc=qc_table(run.reg_qc), preprocess_qc=preprocess_qc_table(run.pp_qc), robustness=robustness,
+        descriptor_units={d.name: descriptor_unit(d.kind, d.normalise, unit) for d in hs.descriptors},
+        intensity_unit=unit,
+    )
+
+
+def _load_cases(run: _ImagingRun) -> dict[str, CaseVoxels]:
+    """Every usable case read in full, registered, preprocessed and turned into descriptor values (a case
+    that fails is left out with its reason); missing livers predicted first when the spec asks."""
+    study, spec = run.study, run.spec
+    ids = study.case_ids()
+    cases: dict[str, CaseVoxels] = {}
+    inspected_first = bool(spec.data.segment_missing_liver and spec.data.liver_mask)
+    if inspected_first:  # the liver U-Net needs every usable case first
+        ids = [c for c in ids if _inspect(study, c, run.errors, run.warnings) is not None]
+        run.predicted_livers, run.liver_record = _predict_missing_livers(study, ids, run.out, run.progress)
+    for i, cid in enumerate(ids):
+        try:
+            if inspected_first:
+                case = study.load_case(cid)  # inspected above
+            else:
+                inspection = _inspect(study, cid, run.errors, run.warnings)
+                case = study.case_from_inspection(inspection) if inspection is not None else None
+            if case is not None:
+                images, masks = study.image_files(cid)
+                inputs = run.digests.case_digest({**images, **masks})
+                case = run.prepared(case, inputs, cid)
+                cases[cid] = _load_voxels(study, case, run.predicted_livers.get(cid), run.desc_cache, inputs)
+                cases[cid].inputs = inputs
+        except HccradError as exc:
+            run.errors.append(_left_out(cid, "descriptors", exc))
+        run.tick("descriptor maps", i + 1, len(ids))
+    run.digests.save()
+    return cases
+
+
+def _fit_habitat_model(run: _ImagingRun, train: list[CaseVoxels]):
+    """The habitat model fitted on the training cases, or read back when the training data and settings are
+    those of the saved fit (resume)."""
+    spec, hs = run.spec, run.spec.habitat
+    Strategy = STRATEGIES[hs.strategy]
+    model = Strategy(n_habitats=hs.n_habitats, k_range=tuple(hs.k_range), order_by=hs.order_descriptor,
+                     descriptor_names=[d.name for d in hs.descriptors], max_voxels_fit=hs.max_voxels_fit,
+                     random_state=spec.seed, **_strategy_parameters(hs))
+    model_path = run.out / "models" / "habitat_model.json"
+    ordered = sorted(train, key=lambda c: c.case_id)
+    fit_key = config_hash({"habitat": hs.model_dump(mode="json", exclude=REPORT_ONLY), "seed": spec.seed,
+                           "preprocess": spec.preprocess.model_dump(mode="json"),
+                           "training": [c.case_id for c in ordered], "version": __version__,
+                           "inputs": [c.inputs for c in ordered], "voxels": [int(c.X.shape[0]) for c in ordered]})
+    key_path = model_path.with_suffix(".key")
+    if model_path.is_file() and key_path.is_file() and key_path.read_text() == fit_key:
+        return Strategy.from_json(model_path.read_text()), model_path  # same training data and settings
+    run.tick("habitat clustering (training cases)", 0, 1)
+    model.fit([c.X for c in train], **_spatial_training(model, train))
+    run.tick("habitat clustering (training cases)", 1, 1)
+    atomic_write_text(model_path, model.to_json())
+    atomic_write_text(key_path, fit_key)
+    return model, model_path
+
+
+def _habitat_features(run: _ImagingRun, model, cases: dict[str, CaseVoxels]) -> _HabitatFeatures:
+    """Habitat maps and MSI features of every case (reader 1 and, where drawn, reader 2), cached per case
+    under a key of the settings and the fitted model; a case that fails is left out with its reason."""
+    spec = run.spec
     key = config_hash({"spec": spec.model_dump(mode="json", include={"habitat", "features", "data", "seed",
                                                                    "preprocess"},
                                                exclude={"habitat": REPORT_ONLY}),
                        "model": model.to_json(), "version": __version__})
-    cache1 = CaseCache(out / "cache", "msi_reader1", key)
-    cache2 = CaseCache(out / "cache", "msi_reader2", key)
-    rows1, rows2, labels_all = {}, {}, {}
-    overlays = []
-    example = None
-    hits = computed = 0
+    cache1 = CaseCache(run.out / "cache", "msi_reader1", key)
+    cache2 = CaseCache(run.out / "cache", "msi_reader2", key)
+    found = _HabitatFeatures()
     for i, (cid, cv) in enumerate(cases.items()):
         try:
-            f1 = cache1.get_json(cid, cv.inputs)
-            hab_path = habitat_path(out, cid)
-            if f1 is None or not hab_path.is_file():
-                f1, vol = _case_features(spec, model, cv, "reader1")
-                write_image(cv.reference.with_array(vol.astype(np.int16), name="habitat"), hab_path)
-                cache1.put_json(cid, f1, cv.inputs)
-                computed += 1
-            else:
-                hits += 1
-                vol = labels_to_volume(model.predict(cv.X, **spatial_arguments(model, cv.tumor, cv.reference.spacing)),
-                                       cv.tumor)
-            rows1[cid] = f1
-            labels_all[cid] = (cv.X, vol[cv.tumor])
+            f1, vol, computed = _reader_features(run, model, cache1, cid, cv, "reader1")
+            found.computed += computed
+            found.hits += not computed
+            found.rows1[cid] = f1
+            found.labels[cid] = (cv.X, vol[cv.tumor])
             if cv.reader2 is not None:
-                f2 = cache2.get_json(cid, cv.inputs)
-                hab2_path = habitat_path(out, cid, "reader2")
-                if f2 is None or not hab2_path.is_file():
-                    f2, vol2 = _case_features(spec, model, cv, "reader2")
-                    write_image(cv.reference.with_array(vol2.astype(np.int16), name="habitat"), hab2_path)
-                    cache2.put_json(cid, f2, cv.inputs)
-                rows2[cid] = f2
-            if example is None:  # keep only the tumour's bounding box
-                box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(vol))
-                example = (cid, vol[box].copy(), cv.reference.spacing)
-            if len(overlays) < spec.report.overlay_cases:
-                z = int(np.argmax(cv.tumor.sum(axis=(1, 2))))
-                overlays.append({"case_id": cid, "cohort": cv.cohort,
-                                 "image": cv.reference.array[z].astype(float), "labels": vol[z]})
+                found.rows2[cid] = _reader_features(run, model, cache2, cid, cv, "reader2")[0]
+            _keep_figure_material(found, cid, cv, vol, spec.report.overlay_cases)
         except HccradError as exc:
-            errors.append(_left_out(cid, "habitats/MSI", exc))
-        if progress:
-            progress("habitat maps + MSI features", i + 1, len(cases))
-    seconds["habitat_features"] = time.perf_counter() - t0
+            run.errors.append(_left_out(cid, "habitats/MSI", exc))
+        run.tick("habitat maps + MSI features", i + 1, len(cases))
+    return found
 
-    features = assemble_features(rows1, spec.data.id_column)  # order by rule, not by cache or completion
-    features2 = None
-    if rows2:
-        features2 = assemble_features(rows2, spec.data.id_column).reindex(index=features.index,
-                                                                          columns=features.columns)
-        features2.index.name = spec.data.id_column
-    train_ids = [c.case_id for c in train if c.case_id in labels_all]
-    summary = habitat_summary(
-        [labels_all[c][0] for c in train_ids], [labels_all[c][1] for c in train_ids], names,
-        [cases[c].reference.voxel_volume_mm3 for c in train_ids],
-    )
-    pooled_X = np.concatenate([labels_all[c][0] for c in train_ids])
-    pooled_lab = np.concatenate([labels_all[c][1] for c in train_ids])
-    keep = np.sort(np.random.default_rng(spec.seed).choice(pooled_X.shape[0], size=min(5000, pooled_X.shape[0]),
-                                                           replace=False))
+
+def _reader_features(run: _ImagingRun, model, cache: CaseCache, cid: str, cv: CaseVoxels, reader: str):
+    """One reader's MSI features and habitat volume of a case: from the cache when its map exists, else
+    computed and written (map + cache). Also whether it was computed."""
+    feats = cache.get_json(cid, cv.inputs)
+    path = habitat_path(run.out, cid, reader)
+    if feats is None or not path.is_file():
+        feats, vol = _case_features(run.spec, model, cv, reader)
+        write_image(cv.reference.with_array(vol.astype(np.int16), name="habitat"), path)
+        cache.put_json(cid, feats, cv.inputs)
+        return feats, vol, True
+    if reader != "reader1":
+        return feats, None, False
+    labels = model.predict(cv.X, **spatial_arguments(model, cv.tumor, cv.reference.spacing))
+    return feats, labels_to_volume(labels, cv.tumor), False
+
+
+def _keep_figure_material(found: _HabitatFeatures, cid: str, cv: CaseVoxels, vol: np.ndarray,
+                          overlay_cases: int) -> None:
+    """The first case's habitat map (tumour box) and the overlays of the first `overlay_cases` cases."""
+    if found.example is None:  # keep only the tumour's bounding box
+        box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(vol))
+        found.example = (cid, vol[box].copy(), cv.reference.spacing)
+    if len(found.overlays) < overlay_cases:
+        z = int(np.argmax(cv.tumor.sum(axis=(1, 2))))
+        found.overlays.append({"case_id": cid, "cohort": cv.cohort,
+                               "image": cv.reference.array[z].astype(float), "labels": vol[z]})
+
+
+def _voxel_sample(found: _HabitatFeatures, train_ids: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to 5,000 training voxels (descriptor values, habitat), seeded, for the descriptor figures."""
+    pooled_X = np.concatenate([found.labels[c][0] for c in train_ids])
+    pooled_lab = np.concatenate([found.labels[c][1] for c in train_ids])
+    keep = np.sort(np.random.default_rng(seed).choice(pooled_X.shape[0], size=min(5000, pooled_X.shape[0]),
+                                                      replace=False))
+    return pooled_X[keep], pooled_lab[keep]
+
+
+def _example_figures(run: _ImagingRun, model, cases: dict[str, CaseVoxels], found: _HabitatFeatures):
+    """The first overlay case's phase and descriptor slices and the first case's MSI count matrix."""
     example_slices = example_msi = None
-    if overlays:
+    if found.overlays:
+        first = found.overlays[0]["case_id"]
         try:
-            first = overlays[0]["case_id"]
             example_slices = _example_slices(
-                study, first, register=lambda c: preprocess_registered_case(
-                    spec, register_case(spec, c, cases[first].inputs, reg_cache, out)[0], cases[first].inputs,
-                    pp_cache, out, predicted_livers.get(first))[0])
+                run.study, first, register=lambda c: run.prepared(c, cases[first].inputs, first, record_qc=False))
         except HccradError as exc:  # a figure only: log and go on
-            log.warning("example maps of %s not drawn: %s", overlays[0]["case_id"], exc)
-    if example is not None:
-        example_msi = (example[0], msi_matrix(example[1], int(model.n_habitats_),
-                                              connectivity=spec.features.msi.connectivity))
-    return ImagingResult(
-        descriptor_names=names, voxel_sample=(pooled_X[keep], pooled_lab[keep]), example_map=example,
-        ring_cases=sorted(c.case_id for c in cases.values() if not c.shell_from_liver), liver_record=liver_record,
-        features=features, features_reader2=features2, habitat_summary=summary,
-        k_selection=getattr(model, "k_selection_", None), n_habitats=int(model.n_habitats_),
-        model_path=model_path, errors=pd.DataFrame(errors, columns=["case_id", "stage", "error", "message"]),
-        overlays=overlays, seconds=seconds, example_slices=example_slices, example_msi=example_msi,
-        warnings=pd.DataFrame(warnings, columns=WARNING_COLUMNS), cache_hits=hits, cache_computed=computed,
-        descriptor_cache_hits=desc_cache.hits,
-        registration_qc=qc_table(reg_qc), preprocess_qc=preprocess_qc_table(pp_qc),
-        robustness=robustness,
-        descriptor_units={d.name: descriptor_unit(d.kind, d.normalise, descriptor_intensity_unit(spec))
-                          for d in hs.descriptors}, intensity_unit=descriptor_intensity_unit(spec),
-    )
+            log.warning("example maps of %s not drawn: %s", first, exc)
+    if found.example is not None:
+        example_msi = (found.example[0], msi_matrix(found.example[1], int(model.n_habitats_),
+                                                    connectivity=run.spec.features.msi.connectivity))
+    return example_slices, example_msi

@@ -98,46 +98,61 @@ def build_estimator(ms: ModelSpec, spec: StudySpec, habitat_columns: list[str], 
     """The unfitted pipeline for one model and the input columns it reads. `categorical` ({clinical column:
     (levels, reference)}, `clinical_codings`) dummy-codes those clinical columns inside the pipeline."""
     feats = _feature_columns(ms, habitat_columns, radiomics_columns)
-    imaging_groups = {"habitat", "radiomics"}
-    use_stab = (stability is not None and spec.features.icc_min is not None
-                and bool(imaging_groups & (set(ms.features) if isinstance(ms.features, list) else {ms.features})))
-    params_extra = {}
-    if use_stab:  # ICC(2,1), two-way random, absolute agreement, single rater (Shrout & Fleiss 1979)
-        table = stability.rename(columns={"icc2_1": "icc"})[["feature", "icc", "cv"]]
-        # explicit non-imaging columns in the list (e.g. cnn_score) have no ICC and must not be dropped by it
-        explicit = isinstance(ms.features, list) and bool(set(ms.features) - imaging_groups)
-        params_extra = {"stability": {"table": table, "icc_min": spec.features.icc_min,
-                                      "missing": "keep" if explicit else "drop"}}
     if ms.fuse is not None:
-        if ms.fuse not in built:
-            raise ModelError(f"model {ms.name!r} fuses {ms.fuse!r}, which must be listed before it",
-                             field=f"models.{ms.name}.fuse", hint="reorder the models in the spec")
-        inner, inner_cols = built[ms.fuse]
-        est = ScoreFusion(score_pipeline=inner, score_features=inner_cols, clinical_features=list(ms.clinical),
-                          score_name=f"{ms.fuse}_score", random_state=spec.seed, categorical=categorical or None)
-        return est, sorted(set(inner_cols) | set(ms.clinical), key=(inner_cols + ms.clinical).index)
+        return _fused_estimator(ms, spec, built, categorical)
     if feats and ms.clinical:
         raise ModelError(f"model {ms.name!r} mixes imaging features and clinical variables directly",
                          field=f"models.{ms.name}", hint="fit the imaging model separately and `fuse` it")
     if feats:
-        steps, params = _imaging_steps(ms, use_stab)
-        params.update(params_extra)
-        steps = steps + [ms.kind.step]
+        stability_params = _stability_params(ms, spec, stability)
+        steps, params = _imaging_steps(ms, bool(stability_params))
+        params.update(stability_params)
         params.update(_kind_params(ms))
-        return build_model_pipeline(feats, steps=steps, params=params, random_state=spec.seed), feats
+        return build_model_pipeline(feats, steps=steps + [ms.kind.step], params=params,
+                                    random_state=spec.seed), feats
     if ms.clinical:
-        stepwise = ms.clinical_selection == "stepwise"
-        scale = ["scale"] if ms.kind.scale_inputs else []  # e.g. the SVM kernel needs comparable scales
-        steps = (["stepwise"] if stepwise else []) + scale + [ms.kind.step]
-        params = {"stepwise": {"screen_p": ms.entry_p, "entry_p": ms.entry_p, "stay_p": ms.entry_p}} if stepwise else {}
-        params.update(_kind_params(ms))
-        if stepwise and categorical:  # a categorical variable's dummies enter and leave the model together
-            params["stepwise"]["groups"] = {c: [dummy_name(c, lv) for lv in levels if lv != ref]
-                                            for c, (levels, ref) in categorical.items()}
-        return build_model_pipeline(list(ms.clinical), steps=steps, params=params, random_state=spec.seed,
-                                    categorical=categorical or None), list(ms.clinical)
+        return _clinical_estimator(ms, spec, categorical), list(ms.clinical)
     raise ModelError(f"model {ms.name!r} has no inputs", field=f"models.{ms.name}",
                      hint="set features (habitat/radiomics/columns) and/or clinical")
+
+
+def _stability_params(ms: ModelSpec, spec: StudySpec, stability: pd.DataFrame | None) -> dict:
+    """The ICC filter's parameters when the model reads imaging features and a reader-2 stability table
+    exists (ICC(2,1), two-way random, absolute agreement, single rater; Shrout & Fleiss 1979); else {}."""
+    imaging_groups = {"habitat", "radiomics"}
+    groups = set(ms.features) if isinstance(ms.features, list) else {ms.features}
+    if stability is None or spec.features.icc_min is None or not imaging_groups & groups:
+        return {}
+    table = stability.rename(columns={"icc2_1": "icc"})[["feature", "icc", "cv"]]
+    # explicit non-imaging columns in the list (e.g. cnn_score) have no ICC and must not be dropped by it
+    explicit = isinstance(ms.features, list) and bool(groups - imaging_groups)
+    return {"stability": {"table": table, "icc_min": spec.features.icc_min,
+                          "missing": "keep" if explicit else "drop"}}
+
+
+def _fused_estimator(ms: ModelSpec, spec: StudySpec, built: dict[str, Pipeline], categorical):
+    """Clinical columns + the in-fold score of an earlier model (`fuse`), as ScoreFusion."""
+    if ms.fuse not in built:
+        raise ModelError(f"model {ms.name!r} fuses {ms.fuse!r}, which must be listed before it",
+                         field=f"models.{ms.name}.fuse", hint="reorder the models in the spec")
+    inner, inner_cols = built[ms.fuse]
+    est = ScoreFusion(score_pipeline=inner, score_features=inner_cols, clinical_features=list(ms.clinical),
+                      score_name=f"{ms.fuse}_score", random_state=spec.seed, categorical=categorical or None)
+    return est, sorted(set(inner_cols) | set(ms.clinical), key=(inner_cols + ms.clinical).index)
+
+
+def _clinical_estimator(ms: ModelSpec, spec: StudySpec, categorical) -> Pipeline:
+    """Clinical columns: [stepwise selection] [+ scaling for kinds that need it] + the model kind."""
+    stepwise = ms.clinical_selection == "stepwise"
+    scale = ["scale"] if ms.kind.scale_inputs else []  # e.g. the SVM kernel needs comparable scales
+    steps = (["stepwise"] if stepwise else []) + scale + [ms.kind.step]
+    params = {"stepwise": {"screen_p": ms.entry_p, "entry_p": ms.entry_p, "stay_p": ms.entry_p}} if stepwise else {}
+    params.update(_kind_params(ms))
+    if stepwise and categorical:  # a categorical variable's dummies enter and leave the model together
+        params["stepwise"]["groups"] = {c: [dummy_name(c, lv) for lv in levels if lv != ref]
+                                        for c, (levels, ref) in categorical.items()}
+    return build_model_pipeline(list(ms.clinical), steps=steps, params=params, random_state=spec.seed,
+                                categorical=categorical or None)
 
 
 def _check_inputs(data: pd.DataFrame, cols: list[str], model: str) -> None:

@@ -68,7 +68,7 @@ def trusted_result_types() -> dict[str, type]:
     from hccrad.pipeline.evaluation import CohortData, Evaluation
     from hccrad.pipeline.habitat_robustness import HabitatRobustness
     from hccrad.pipeline.imaging import ImagingResult
-    from hccrad.pipeline.results import (AssociationsRecord, CohortCounts, LassoRecord, ModelRecord, ModelsRecord,
+    from hccrad.pipeline.result_types import (AssociationsRecord, CohortCounts, LassoRecord, ModelRecord, ModelsRecord,
                                          OddsRatioRecord, ReadersRecord, TableOneEntry, TableOneRecord, TruthRecord)
     from hccrad.pipeline.survival_stage import (CalibrationCell, GroupedSurvival, RiskDirection,
                                                 StagingComparison, SurvivalDecisionCell, SurvivalResult)
@@ -91,6 +91,10 @@ def trusted_result_types() -> dict[str, type]:
     return {f"{c.__module__}.{c.__qualname__}": c for c in classes}
 
 
+def _is_mapping(v: Any) -> bool:
+    return isinstance(v, dict) or (hasattr(v, "items") and hasattr(v, "keys") and not hasattr(v, "model_dump"))
+
+
 def _type_name(obj: object) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
@@ -108,7 +112,8 @@ class _Writer:
         self.arrays: dict[str, np.ndarray] = {}
         self.n_frames = 0
 
-    def encode(self, v: Any, where: str) -> Any:  # noqa: C901 - one branch per encoded kind (module docstring)
+    def encode(self, v: Any, where: str) -> Any:
+        """A value as JSON, with one marker per kind that JSON cannot hold (module docstring)."""
         if v is None or isinstance(v, (bool, str)):
             return v
         if isinstance(v, (int, float)) and not isinstance(v, np.generic):
@@ -121,15 +126,22 @@ class _Writer:
             return {"$path": str(v)}
         if isinstance(v, (pd.DataFrame, pd.Series)):
             return self._frame(v, where)
+        if isinstance(v, (tuple, list)) or _is_mapping(v):
+            return self._container(v, where)
+        return self._object(v, where)
+
+    def _container(self, v: Any, where: str) -> Any:
         if isinstance(v, tuple):
             return {"$tuple": [self.encode(x, f"{where}[{i}]") for i, x in enumerate(v)]}
         if isinstance(v, list):
             return [self.encode(x, f"{where}[{i}]") for i, x in enumerate(v)]
-        if isinstance(v, dict) or (hasattr(v, "items") and hasattr(v, "keys") and not hasattr(v, "model_dump")):
-            if all(isinstance(k, str) for k in v.keys()):
-                return {"$dict": {k: self.encode(x, f"{where}.{k}") for k, x in v.items()}}
-            return {"$items": [[self.encode(k, f"{where} key"), self.encode(x, f"{where}[{k!r}]")]
-                               for k, x in v.items()]}
+        if all(isinstance(k, str) for k in v.keys()):
+            return {"$dict": {k: self.encode(x, f"{where}.{k}") for k, x in v.items()}}
+        return {"$items": [[self.encode(k, f"{where} key"), self.encode(x, f"{where}[{k!r}]")]
+                           for k, x in v.items()]}
+
+    def _object(self, v: Any, where: str) -> dict:
+        """A listed result type: a dataclass field by field, a pydantic spec as its JSON dump."""
         name = _type_name(v)
         if name not in trusted_result_types():
             raise RecordError(f"a {name} cannot be written to a results record (not a listed result type)",
@@ -242,7 +254,8 @@ class _Reader:
                            hint="the results folder was changed by hand or written by another hccrad version: "
                                 "rerun the study with this version (hccrad run STUDY) to write it again")
 
-    def decode(self, v: Any, where: str) -> Any:  # noqa: C901 - one branch per marker (module docstring)
+    def decode(self, v: Any, where: str) -> Any:
+        """The value `encode` wrote; anything else is refused naming the file and the field path."""
         if v is None or isinstance(v, (bool, int, float, str)):
             return v
         if isinstance(v, list):
@@ -250,7 +263,16 @@ class _Reader:
         if not isinstance(v, dict) or len(set(v) & set(MARKERS)) != 1:
             raise self.refuse(f"not an encoded value (expected one of the markers {', '.join(MARKERS)})", where)
         marker = next(k for k in v if k in MARKERS)
-        body = v[marker]
+        if marker in ("$float", "$tuple", "$dict", "$items", "$path"):
+            return self._plain(marker, v[marker], where)
+        if marker == "$array":
+            return self._array(v, where)
+        if marker == "$frame":
+            return self._frame(v, where)
+        return self._object(marker, v, where)
+
+    def _plain(self, marker: str, body: Any, where: str) -> Any:
+        """Non-finite numbers, tuples, dicts (text keys or other keys), paths."""
         if marker == "$float":
             if body not in ("nan", "inf", "-inf"):
                 raise self.refuse(f"unknown non-finite number {body!r}", where)
@@ -264,13 +286,7 @@ class _Reader:
         if marker == "$items":
             return {self._key(self.decode(k, f"{where} key")): self.decode(x, f"{where}[{k!r}]")
                     for k, x in (self._pair(p, where) for p in self._list(body, where))}
-        if marker == "$path":
-            return Path(str(body))
-        if marker == "$array":
-            return self._array(v, where)
-        if marker == "$frame":
-            return self._frame(v, where)
-        return self._object(marker, v, where)
+        return Path(str(body))
 
     def _list(self, body: Any, where: str) -> list:
         if not isinstance(body, list):

@@ -59,6 +59,26 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, feature_summary
     s = rep.section("Tumour habitats",
                     f"{k} habitats from the training cohort's tumour voxels; habitat 1 has the lowest and "
                     f"habitat {k} the highest value of the ordering descriptor in every patient.")
+    _liver_masks_note(rep, s, imaging)
+    if len(imaging.warnings):
+        rep.add_table(s, imaging.warnings, "Input warnings (cases analysed, but check them)", index=False,
+                      key="input_warnings")
+    _registration_qc(rep, s, imaging)
+    _preprocess_qc(rep, s, imaging)
+    _cache_and_ring_notes(rep, s, imaging)
+    _example_maps(rep, s, imaging)
+    _k_selection(rep, s, imaging)
+    _habitat_robustness(rep, s, imaging)
+    rep.add_table(s, imaging.habitat_summary, "Habitat descriptors (training cohort)", index=False,
+                  key="habitat_summary")
+    _descriptor_figures(rep, s, imaging)
+    if feature_summary is not None:
+        rep.add_table(s, feature_summary, f"The {len(feature_summary)} habitat (MSI) features, training cohort",
+                      key="msi_features")
+    _habitat_overlays(rep, s, imaging)
+
+
+def _liver_masks_note(rep: Report, s: Section, imaging: ImagingResult) -> None:
     if imaging.liver_record and imaging.liver_record.get("model") == "nnunet":
         r = imaging.liver_record
         rep.add_text(s, f"Liver masks of {len(r['predicted_cases'])} case(s) were predicted by the user's nnU-Net v2 "
@@ -71,11 +91,9 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, feature_summary
                      if r.get("held_out") else "no labelled case could be held out for a Dice check")
         rep.add_text(s, f"Liver masks of {len(r['predicted_cases'])} case(s) were predicted by a 3-D U-Net trained "
                         f"on the labelled cases ({dice_text}); written to liver_masks/.", "Liver segmentation", key="liver_segmentation")
-    if len(imaging.warnings):
-        rep.add_table(s, imaging.warnings, "Input warnings (cases analysed, but check them)", index=False,
-                      key="input_warnings")
-    _registration_qc(rep, s, imaging)
-    _preprocess_qc(rep, s, imaging)
+
+
+def _cache_and_ring_notes(rep: Report, s: Section, imaging: ImagingResult) -> None:
     rep.add_text(s, f"{imaging.cache_hits} case(s) came from the cache of an earlier run (same inputs, settings "
                     f"and hccrad version); {imaging.cache_computed} were computed in this run.", "Cache",
                  key="cache_cases")
@@ -84,6 +102,9 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, feature_summary
                         "ring around the tumour instead of liver parenchyma; this changes the border features "
                         f"(b01, 2border0, msi_border_*_0). Cases: {', '.join(imaging.ring_cases[:20])}"
                         + (" …" if len(imaging.ring_cases) > 20 else ""), "Warning", key="ring_warning")
+
+
+def _example_maps(rep: Report, s: Section, imaging: ImagingResult) -> None:
     if imaging.example_slices is not None:
         ex = imaging.example_slices
         n = len(ex["phases"]) + len(ex["descriptors"])
@@ -97,6 +118,9 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, feature_summary
                        f"Zoomed to the tumour (8 voxels around it); {grey}; descriptor maps are shown inside the "
                        "tumour only (the region habitats are built from), colour bars in their units.",
                        key="example_maps")
+
+
+def _k_selection(rep: Report, s: Section, imaging: ImagingResult) -> None:
     if imaging.k_selection is not None:
         fig = plt.figure(figsize=(10, 4))
         plot_k_selection(fig, imaging.k_selection)
@@ -105,9 +129,10 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, feature_summary
                        key="k_selection")
         rep.add_table(s, imaging.k_selection.summary(), "Cluster-quality indices by k", index=False,
                       key="k_indices")
-    _habitat_robustness(rep, s, imaging)
-    rep.add_table(s, imaging.habitat_summary, "Habitat descriptors (training cohort)", index=False,
-                  key="habitat_summary")
+
+
+def _descriptor_figures(rep: Report, s: Section, imaging: ImagingResult) -> None:
+    """Descriptors per habitat, training voxels by habitat, the 3-D habitat map and the MSI matrix."""
     names = imaging.descriptor_names
     if imaging.voxel_sample is not None and len(names) >= 2:
         from hccrad.report.figures.habitat import plot_habitat_descriptors, plot_voxel_scatter
@@ -132,9 +157,10 @@ def section_habitats(rep: Report, imaging: ImagingResult | None, feature_summary
         rep.add_figure(s, fig, f"Multiregional spatial interaction (MSI) matrix of {cid}",
                        "Counts of neighbouring voxel pairs by habitat (0 = outside the tumour) from which the MSI "
                        "features are computed.", key="msi_matrix")
-    if feature_summary is not None:
-        rep.add_table(s, feature_summary, f"The {len(feature_summary)} habitat (MSI) features, training cohort",
-                      key="msi_features")
+
+
+def _habitat_overlays(rep: Report, s: Section, imaging: ImagingResult) -> None:
+    k = imaging.n_habitats
     if imaging.overlays:
         fig, axes = panel_row(len(imaging.overlays), 4.0, 4.0)
         window = LIVER_WINDOW_HU if imaging.intensity_unit == "HU" else None

@@ -20,7 +20,7 @@ from hccrad.cohort.outcomes import response_group_names, response_labels
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
 from hccrad.evaluate.descriptive import TableOneResult, table_one
-from hccrad.pipeline.results import TableOneEntry, TableOneRecord
+from hccrad.pipeline.result_types import TableOneEntry, TableOneRecord
 from hccrad.report.document import Report
 from hccrad.report.table_one_export import table_one_for_paper, write_table_one
 
