@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hccrad.report.lint import collecting
 from hccrad.report.paper import PAPERS, paper_id
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -73,7 +74,8 @@ def test_example_report_is_the_paper(example, cohort, tmp_path):
     (study_dir / "cohort").symlink_to(cohort, target_is_directory=True)
     spec = load_spec(study_dir / "study.yaml", overrides=overrides)
     assert spec.report.paper == example and paper_id(example) == paper  # layouts are named like the examples
-    result = run_study(spec)
+    with collecting() as lint:  # hccrad.report.lint on every figure the report writes (issue 26)
+        result = run_study(spec)
     html = result.report.read_text()
     sections = _sections(html)
     expected = [p.title for p in PAPERS[paper][1]]
@@ -83,3 +85,4 @@ def test_example_report_is_the_paper(example, cohort, tmp_path):
     assert (result.report.parent / "stages.html").is_file()
     missing = [text for text in MUST_SHOW.get(example, []) if text not in unescape(html)]
     assert not missing, f"{example}: the paper report lacks {missing}"
+    assert not lint, f"{example}: figure lint findings:\n" + "\n".join(str(f) for f in lint)

@@ -65,7 +65,7 @@ def _write_doc(tmp_path, value, **top):
     ({"$dict": {"x": {"$frame": "../../etc/passwd", "series": False, "columns": [], "multi_columns": False,
                       "column_names": [None], "index_names": [None], "json_columns": {}}}}, "s.x",
      "table file '../../etc/passwd' is not in"),
-    ({"$type": "hccrad.pipeline.results.TruthRecord", "fields": {"population": {"$dict": {}}}}, "s.table",
+    ({"$type": "hccrad.pipeline.result_types.TruthRecord", "fields": {"population": {"$dict": {}}}}, "s.table",
      "lacks its field 'table'"),
 ])
 def test_a_record_hccrad_would_not_write_is_refused(tmp_path, value, field, says):

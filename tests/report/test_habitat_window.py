@@ -57,7 +57,7 @@ def test_preprocessing_qc_becomes_a_report_table(tmp_path):
                             n_habitats=3, model_path=Path("m.json"), errors=pd.DataFrame(),
                             descriptor_names=["AE", "VE"], preprocess_qc=preprocess_qc_table([row]))
     rep = Report(tmp_path, "t")
-    section_habitats(rep, imaging, ["c1"])
+    section_habitats(rep, imaging, None)  # no MSI feature summary in this unit test
     items = {i.key: i for s in rep.sections for i in s.items}
     table = items["preprocess_qc"]
     assert "resample; hu_clip" in table.title and "0.8 × 0.8 × 2.5" in table.body

@@ -25,6 +25,7 @@ def _produced_keys() -> set[str]:
         keys |= set(re.findall(r'key="([a-z0-9_]+)"', text))
         keys |= set(re.findall(r'\(\s*"(cnn_[a-z0-9_]+)"', text))  # deep figure / table names
         keys |= {m + "_" for m in re.findall(r'f"(cnn_[a-z0-9_]+)_\{', text)}  # per-cohort names
+        keys |= set(re.findall(r'"(table1_[a-z]+)",', text))  # Table 1 entries: _entry(..., key, name)
     return keys
 
 

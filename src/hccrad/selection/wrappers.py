@@ -202,7 +202,7 @@ class RFESelector(_Selector):
 
     _parameter_constraints = {
         "n_features": [Interval(Integral, 1, None, closed="left"), Interval(RealNotInt, 0, None, closed="neither")],
-        "step": [Interval(Integral, 1, None, closed="left")],
+        "step": [Interval(Integral, 1, None, closed="left"), Interval(RealNotInt, 0, 1, closed="neither")],
         "C": [Interval(Real, 0, None, closed="neither")],
     }
 
