@@ -2,7 +2,7 @@
 
 Checks, per figure:
 - tick labels with more than `max_digits` significant digits ("−2.47411"; trailing zeros of a whole number
-  do not count: "123500" has four);
+  do not count: "123500" has four; the digits of an identifier such as "GO:0045787" are not a number);
 - two visible texts of one axes whose bounding boxes overlap by more than `tolerance_px` pixels in both
   directions (tick labels, texts, title, axis labels, legend entries) — drawn once with the Agg renderer;
 - a legend whose entries do not match the labelled series of its axes (a legend entry naming no series).
@@ -25,7 +25,8 @@ from matplotlib.colors import to_hex, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# a number on its own, not the digits of an identifier ("GO:0045787", "K11", "G1/S", "habitat3")
+_NUMBER = re.compile(r"(?<![\w:.])\d+(?:\.\d+)?(?!\w)")
 
 
 def significant_digits(token: str) -> int:
@@ -79,6 +80,10 @@ class Finding:
 def lint_figure(fig: Figure, name: str = "figure", *, max_digits: int = 4, tolerance_px: float = 1.5
                 ) -> list[Finding]:
     """Every finding of the checks above for one figure."""
+    if not hasattr(fig.canvas, "get_renderer"):  # a bare Figure(): give it the Agg canvas savefig would use
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     findings: list[Finding] = []

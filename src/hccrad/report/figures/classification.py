@@ -57,6 +57,8 @@ def plot_alluvial(ax: Axes, y: Sequence | np.ndarray, predicted: Sequence | np.n
     for side, x, blocks in (("Actual", 0.0, left), ("Predicted", 1.0 - w, right)):
         for k, (a, b) in blocks.items():
             ax.add_patch(Rectangle((x, a), w, b - a, color=f"C{k}"))
+            if round((b - a) * n) == 0:  # an empty class has no block to label (its count shows in the table)
+                continue
             ax.text(x + w / 2, (a + b) / 2, f"{labels[k]}\n{round((b - a) * n)}", ha="center", va="center",
                     fontsize="small", rotation=90)
     lo_cursor = {k: left[k][0] for k in (0, 1)}

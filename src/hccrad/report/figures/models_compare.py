@@ -58,7 +58,8 @@ def plot_auc_bars(ax: Axes, table: pd.DataFrame, *, title: str | None = None) ->
         bars = ax.bar(x, sub["auc"], width, yerr=err, capsize=3, color=f"C{j}", label=coh or None)
         ax.bar_label(bars, labels=[f"{v:.3f}" if np.isfinite(v) else "" for v in sub["auc"]],
                      fontsize="x-small", padding=2)
-    ax.set_xticks(np.arange(len(models)), labels=models)
+    long_names = sum(len(str(m)) for m in models) > 48  # would run into each other side by side
+    ax.set_xticks(np.arange(len(models)), labels=models, rotation=90 if long_names else 0)
     ax.set_ylim(0, 1.1)
     ax.axhline(0.5, color="grey", linestyle="--", linewidth=0.8)
     ax.set_ylabel("AUC (95% CI)")

@@ -38,9 +38,15 @@ def plot_volcano(ax: Axes, de: DEResult, *, n_labels: int = 10, title: str | Non
     for x in (-de.lfc_threshold, de.lfc_threshold):
         ax.axvline(x, color="0.3", ls="--", lw=0.8)
     top = t.loc[t["deg"]].sort_values("padj").head(n_labels)
-    for gid, row in top.iterrows():
-        ax.annotate(str(row["gene_name"]), (row["log2FoldChange"], -np.log10(max(row["padj"], 1e-300))),
-                    fontsize=7, xytext=(2, 2), textcoords="offset points")
+    x_span = max(float(np.ptp(t["log2FoldChange"])), 1e-9)
+    y_span = max(float(np.ptp(y)), 1e-9)
+    placed: list[tuple[float, float]] = []
+    for gid, row in top.iterrows():  # most significant first; a label that would sit on another is left out
+        px, py = float(row["log2FoldChange"]), float(-np.log10(max(row["padj"], 1e-300)))
+        if any(abs(px - qx) < 0.15 * x_span and abs(py - qy) < 0.05 * y_span for qx, qy in placed):
+            continue
+        placed.append((px, py))
+        ax.annotate(str(row["gene_name"]), (px, py), fontsize=7, xytext=(2, 2), textcoords="offset points")
     n_up, n_down = int((t["direction"] == "up").sum()), int((t["direction"] == "down").sum())
     ax.set_xlabel("log2 fold change (high vs low score)")
     ax.set_ylabel("-log10 adjusted p")

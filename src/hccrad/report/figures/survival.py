@@ -145,7 +145,8 @@ def forest_plot(
         ax.set_xscale("log")
     labels = []
     for _, row in tab.iterrows():
-        text = f"{row[label]}  {row[estimate]:.2f} ({row[lower]:.2f}-{row[upper]:.2f})"
+        r3 = [tick_label(float(row[c]), 3) for c in (estimate, lower, upper)]  # 3 significant digits (244, 1.4e4 → 14000)
+        text = f"{row[label]}  {r3[0]} ({r3[1]}-{r3[2]})"
         if p is not None and p in tab.columns:
             pv = row[p]
             text += "  p<0.001" if pv < 0.001 else f"  p={pv:.3f}"
