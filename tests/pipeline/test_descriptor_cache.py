@@ -11,42 +11,25 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
-import yaml
 
-import hccrad.synth.cohort as synth_cohort
 from hccrad.cohort.study import Study
-from hccrad.config import load_spec
 from hccrad.pipeline.cache import CaseCache
 from hccrad.pipeline.descriptor_cache import cached_descriptor_matrices
 from hccrad.pipeline.imaging import run_imaging
-from hccrad.synth.phantom import PhantomSpec
+
+from .conftest import tiny_cohort, write_small_study
 
 
 def _spec(root: Path, smooth_mm: float = 0.0):
-    spec = {
-        "name": "descriptor-cache", "seed": 0, "output_dir": "results",
-        "data": {"manifest": "cohort/manifest.csv", "clinical": "cohort/clinical.csv", "reader2_mask": None},
-        "cohorts": {"training": "training", "tests": ["internal_test"]},
-        "outcome": {"response": {"column": "response"}},
-        "habitat": {"n_habitats": 3, "max_voxels_fit": 1000,
-                    "descriptors": [{"name": "AE", "phases": ["arterial", "pre"], "smooth_mm": smooth_mm},
-                                    {"name": "VE", "phases": ["portal", "pre"]}]},
-        "features": {"icc_min": None},
-        "models": [{"name": "clinical", "features": "none", "clinical": ["vp4"], "clinical_selection": "all"}],
-        "validation": {"bootstrap": 0},
-    }
-    (root / "study.yaml").write_text(yaml.safe_dump(spec))
-    return load_spec(root / "study.yaml")
+    return write_small_study(root, "descriptor-cache", habitat={
+        "descriptors": [{"name": "AE", "phases": ["arterial", "pre"], "smooth_mm": smooth_mm},
+                        {"name": "VE", "phases": ["portal", "pre"]}]})
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory) -> Path:
     """10 tiny cases (12 × 32 × 32 voxels)."""
-    root = tmp_path_factory.mktemp("descriptor_cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(synth_cohort, "PhantomSpec", lambda: PhantomSpec(shape=(12, 32, 32), spacing=(2.5, 1.5, 1.5)))
-        synth_cohort.generate_cohort(root / "cohort", n=10, seed=5, noise_hu=4.0)
-    return root / "cohort"
+    return tiny_cohort(tmp_path_factory.mktemp("descriptor_cache") / "cohort", n=10, seed=5)
 
 
 def _entries(out: Path) -> dict[str, tuple[str, dict[str, np.ndarray]]]:

@@ -13,27 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
-import yaml
 
 from hccrad.cohort.study import Study
-from hccrad.config import load_spec
 from hccrad.pipeline.imaging import run_imaging
 from hccrad.synth import generate_cohort
 
+from .conftest import write_small_study
+
 
 def _spec(root: Path):
-    spec = {
-        "name": "inputs", "seed": 0, "output_dir": "results",
-        "data": {"manifest": "cohort/manifest.csv", "clinical": "cohort/clinical.csv", "reader2_mask": None},
-        "cohorts": {"training": "training", "tests": ["internal_test"]},
-        "outcome": {"response": {"column": "response"}},
-        "habitat": {"n_habitats": 3, "max_voxels_fit": 5000},
-        "features": {"icc_min": None},
-        "models": [{"name": "clinical", "features": "none", "clinical": ["vp4"], "clinical_selection": "all"}],
-        "validation": {"bootstrap": 0},
-    }
-    (root / "study.yaml").write_text(yaml.safe_dump(spec))
-    return load_spec(root / "study.yaml")
+    return write_small_study(root, "inputs", habitat={"max_voxels_fit": 5000})
 
 
 @pytest.fixture(scope="module")

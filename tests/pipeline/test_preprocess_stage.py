@@ -11,44 +11,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-import hccrad.synth.cohort as synth_cohort
 from hccrad.cohort.study import Study
-from hccrad.config import load_spec
 from hccrad.core.errors import HccradError
 from hccrad.io.volume import read_image
 from hccrad.pipeline.imaging import habitat_path, run_imaging
 from hccrad.pipeline.preflight import errors_of, preflight
 from hccrad.pipeline.registration_stage import (preprocess_cache, preprocess_record, preprocess_registered_case,
                                                 with_registered_phases)
-from hccrad.synth.phantom import PhantomSpec
+
+from .conftest import tiny_cohort, write_small_study
 
 
 def _spec(root: Path, preprocess: dict, **extra):
-    spec = {
-        "name": "preprocess", "seed": 0, "output_dir": "results",
-        "data": {"manifest": "cohort/manifest.csv", "clinical": "cohort/clinical.csv", "reader2_mask": None},
-        "cohorts": {"training": "training", "tests": ["internal_test"]},
-        "outcome": {"response": {"column": "response"}},
-        "preprocess": preprocess,
-        "habitat": {"n_habitats": 3, "max_voxels_fit": 1000},
-        "features": {"icc_min": None},
-        "models": [{"name": "clinical", "features": "none", "clinical": ["vp4"], "clinical_selection": "all"}],
-        "validation": {"bootstrap": 0},
-        **extra,
-    }
-    (root / "study.yaml").write_text(yaml.safe_dump(spec))
-    return load_spec(root / "study.yaml")
+    return write_small_study(root, "preprocess", preprocess=preprocess, **extra)
 
 
 @pytest.fixture(scope="module")
 def study_root(tmp_path_factory) -> Path:
     """10 tiny cases (12 × 32 × 32 voxels, 2.5 × 1.5 × 1.5 mm)."""
     root = tmp_path_factory.mktemp("preprocess")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(synth_cohort, "PhantomSpec", lambda: PhantomSpec(shape=(12, 32, 32), spacing=(2.5, 1.5, 1.5)))
-        synth_cohort.generate_cohort(root / "cohort", n=10, seed=4, noise_hu=4.0)
+    tiny_cohort(root / "cohort", n=10, seed=4)
     return root
 
 

@@ -13,35 +13,23 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
-import yaml
 from scipy import ndimage as ndi
 
 import hccrad.synth.cohort as synth_cohort
 from hccrad.cohort.study import Study
-from hccrad.config import load_spec
 from hccrad.pipeline.imaging import run_imaging
 from hccrad.pipeline.preflight import preflight
 from hccrad.core.errors import InputError
 from hccrad.pipeline.registration_stage import registration_record, with_registered_phases
 from hccrad.synth.phantom import PhantomSpec
 
+from .conftest import write_small_study
+
 SHIFT_VOX = 3  # along x (1.5 mm voxels): 4.5 mm
 
 
 def _spec(root: Path, registration: str):
-    spec = {
-        "name": "registration", "seed": 0, "output_dir": "results",
-        "data": {"manifest": "cohort/manifest.csv", "clinical": "cohort/clinical.csv", "reader2_mask": None},
-        "cohorts": {"training": "training", "tests": ["internal_test"]},
-        "outcome": {"response": {"column": "response"}},
-        "preprocess": {"registration": registration},
-        "habitat": {"n_habitats": 3, "max_voxels_fit": 1000},
-        "features": {"icc_min": None},
-        "models": [{"name": "clinical", "features": "none", "clinical": ["vp4"], "clinical_selection": "all"}],
-        "validation": {"bootstrap": 0},
-    }
-    (root / "study.yaml").write_text(yaml.safe_dump(spec))
-    return load_spec(root / "study.yaml")
+    return write_small_study(root, "registration", preprocess={"registration": registration})
 
 
 @pytest.fixture(scope="module")
