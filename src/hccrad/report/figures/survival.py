@@ -145,7 +145,7 @@ def forest_plot(
         ax.set_xscale("log")
     labels = []
     for _, row in tab.iterrows():
-        r3 = [tick_label(float(row[c]), 3) for c in (estimate, lower, upper)]  # 3 significant digits (244, 1.4e4 → 14000)
+        r3 = [_ratio_text(float(row[c])) for c in (estimate, lower, upper)]
         text = f"{row[label]}  {r3[0]} ({r3[1]}-{r3[2]})"
         if p is not None and p in tab.columns:
             pv = row[p]
@@ -156,6 +156,13 @@ def forest_plot(
     ax.set_ylim(-0.7, len(tab) - 0.3)
     ax.set_xlabel(xlabel)
     return ax
+
+
+
+def _ratio_text(value: float) -> str:
+    """A ratio for a forest-plot label: two decimals ("3.20"), or 3 significant digits from 100 on ("244",
+    "14000" for 14014.54), so a label never carries more than 4 significant digits."""
+    return f"{value:.2f}" if abs(value) < 100 or not np.isfinite(value) else tick_label(value, 3)
 
 
 def plot_time_auc(ax: Axes, results: dict[str, TimeAUCResult] | TimeAUCResult) -> Axes:
