@@ -3,7 +3,9 @@ the very numbers of the local run, and a clear error for a scheduler that cannot
 
 from __future__ import annotations
 
+import logging
 import socket
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ from hccrad.config.spec import StudySpec
 from hccrad.core.cluster import check_scheduler
 from hccrad.core.errors import ClusterError
 from hccrad.models import build_model_pipeline, optimism_bootstrap, repeated_cv
+from hccrad.core.runlog import current_log_context, log_context
 from hccrad.models.scheduling import chunks_of, run_resamples
 from hccrad.pipeline.preflight import scheduler_problems
 
@@ -127,3 +130,31 @@ def test_spec_scheduler_checked_by_the_preflight():
     assert "cannot be reached" in problems[0].message and problems[0].hint
     with pytest.raises(ValueError, match="scheduler"):
         StudySpec.model_validate({**base, "validation": {"scheduler": "localhost"}})
+
+
+def _noisy(i: int) -> int:
+    with log_context(f"resample {i}"):
+        warnings.warn("planted warning", UserWarning)
+        logging.getLogger("hccrad.test_scheduling").warning("planted note %d", i % 2)
+    return i
+
+
+def test_worker_warnings_and_notes_come_back_to_the_parent_with_their_resample():
+    """Issue 26: a loky worker's warnings are not printed raw; every one is logged in this process, in the
+    context of the resample that raised it (so the run's repeat counter can count and name them)."""
+    seen: list[tuple[str, str, str]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record.name, record.getMessage(), current_log_context()))
+
+    keep = Keep(logging.WARNING)
+    logging.getLogger().addHandler(keep)
+    try:
+        assert run_resamples(_noisy, [(i,) for i in range(6)], n_jobs=2, chunk_size=2) == list(range(6))
+    finally:
+        logging.getLogger().removeHandler(keep)
+    notes = sorted(s for s in seen if s[0] == "hccrad.test_scheduling")
+    assert notes == sorted(("hccrad.test_scheduling", f"planted note {i % 2}", f"resample {i}") for i in range(6))
+    planted = [s for s in seen if s[0] == "py.warnings" and "planted warning" in s[1]]
+    assert sorted(c for _, _, c in planted) == sorted(f"resample {i}" for i in range(6))  # repeats kept

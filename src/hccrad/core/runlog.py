@@ -42,6 +42,11 @@ def log_context(label: str) -> Iterator[None]:
         _CONTEXT.reset(token)
 
 
+def current_log_context() -> str:
+    """The label set by the innermost `log_context` ("" outside any)."""
+    return _CONTEXT.get()
+
+
 def _duration(seconds: float) -> str:
     s = int(round(seconds))
     h, rest = divmod(s, 3600)

@@ -18,13 +18,19 @@ single-threaded arithmetic wherever it runs, so the results do not depend on ``n
 cluster. The progress callback is called with ``(done, total)`` as each chunk arrives (per resample when
 ``n_jobs == 1``).
 
+Warnings and log records raised in a worker (a separation note of resample 17, scipy's warnings) travel back
+with the chunk's results and are logged in this process, in their resample's context, so the run's repeat
+counter shows each once with its count instead of every worker printing them raw.
+
 A scheduler that cannot be reached raises :class:`hccrad.core.errors.ClusterError` naming
 ``validation.scheduler`` before any work is sent (:func:`hccrad.core.cluster.dask_client`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -33,6 +39,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 
 from hccrad.core.cluster import dask_client
+from hccrad.core.runlog import current_log_context, log_context
 
 Progress = Callable[[int, int], None]
 MAX_CHUNK = 10  # resamples per task at most: progress ticks every few seconds, a slowed worker's tail is short
@@ -60,14 +67,54 @@ def _pinned(pin_threads: bool) -> Iterator[None]:
 
 
 def _run_chunk(func: Callable[..., Any], tasks: list[tuple], pin_threads: bool) -> list[Any]:
-    """Worker body: every task of one chunk, BLAS/OpenMP pinned to one thread."""
+    """Every task of one chunk, BLAS/OpenMP pinned to one thread."""
     with _pinned(pin_threads):
         return [func(*task) for task in tasks]
 
 
+class _RecordCollector(logging.Handler):
+    """Keeps (logger, level, message, resample context) of every record a worker logs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[tuple[str, int, str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.name, record.levelno, record.getMessage(), current_log_context()))
+
+
+def _run_chunk_in_worker(func: Callable[..., Any], tasks: list[tuple],
+                         pin_threads: bool) -> tuple[list[Any], list[tuple[str, int, str, str]]]:
+    """Worker body: the chunk's results and the warnings and log records its resamples raised (every one:
+    warnings "always", so repeats are counted too), returned to the parent, which logs them through its own
+    handlers (repeats counted, the resample named: `hccrad.core.runlog`) instead of the worker printing them
+    raw on stderr."""
+    collector = _RecordCollector()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            logging.captureWarnings(True)
+            try:
+                results = _run_chunk(func, tasks, pin_threads)
+            finally:
+                logging.captureWarnings(False)
+    finally:
+        root.removeHandler(collector)
+    return results, collector.records
+
+
+def _replay(records: list[tuple[str, int, str, str]]) -> None:
+    """Log a worker's records in this process, each in the resample context it was raised in."""
+    for name, level, message, context in records:
+        with log_context(context):
+            logging.getLogger(name).log(level, "%s", message)
+
+
 def _run_chunk_numbered(number: int, func: Callable[..., Any], tasks: list[tuple],
-                        pin_threads: bool) -> tuple[int, list[Any]]:
-    return number, _run_chunk(func, tasks, pin_threads)
+                        pin_threads: bool) -> tuple[int, list[Any], list[tuple[str, int, str, str]]]:
+    return (number, *_run_chunk_in_worker(func, tasks, pin_threads))
 
 
 def run_resamples(func: Callable[..., Any], tasks: Sequence[tuple], *, n_jobs: int = 1,
@@ -88,8 +135,10 @@ def run_resamples(func: Callable[..., Any], tasks: Sequence[tuple], *, n_jobs: i
     done: dict[int, list[Any]] = {}
     finished = 0
     parallel = Parallel(n_jobs=min(workers, len(chunks)), backend="loky", return_as="generator_unordered")
-    for number, results in parallel(delayed(_run_chunk_numbered)(k, func, [tasks[i] for i in chunk], pin_threads)
-                                    for k, chunk in enumerate(chunks)):
+    for number, results, records in parallel(delayed(_run_chunk_numbered)(k, func, [tasks[i] for i in chunk],
+                                                                          pin_threads)
+                                             for k, chunk in enumerate(chunks)):
+        _replay(records)
         done[number] = results
         finished += len(results)
         if progress is not None:
@@ -120,12 +169,14 @@ def _run_dask(func: Callable[..., Any], tasks: list[tuple], scheduler: str, chun
     with dask_client(scheduler) as client:
         chunks = chunks_of(len(tasks), _cluster_workers(client), chunk_size)
         shared = client.scatter(func, broadcast=True, hash=False)  # the pipeline and data, sent once
-        futures = {client.submit(_run_chunk, shared, [tasks[i] for i in chunk], pin_threads, pure=False): k
-                   for k, chunk in enumerate(chunks)}
+        futures = {client.submit(_run_chunk_in_worker, shared, [tasks[i] for i in chunk], pin_threads,
+                                 pure=False): k for k, chunk in enumerate(chunks)}
         done: dict[int, list[Any]] = {}
         finished = 0
         for fut in as_completed(list(futures)):
-            done[futures[fut]] = fut.result()  # an error raised in func is raised here
+            results, records = fut.result()  # an error raised in func is raised here
+            _replay(records)
+            done[futures[fut]] = results
             finished += len(done[futures[fut]])
             if progress is not None:
                 progress(finished, len(tasks))
