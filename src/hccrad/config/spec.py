@@ -20,6 +20,8 @@ from hccrad.radiogenomics.spec import RadiogenomicsSpec
 # report.paper: layouts named like the example study that reproduces each paper; seed ids are aliases
 from hccrad.report.layout_names import PAPER_ALIASES
 
+PaperLayout = Literal[tuple(PAPER_ALIASES.values())]  # the layout names: one list, in report.layout_names
+
 SCHEMA_VERSION = 1
 #: preset lesion rules named by what they keep -> the paper id accepted as an alias (seed 000: Wu 2025, "the
 #: two largest lesions, each with a diameter greater than 2 cm"; seed 003: up to two RECIST target lesions)
@@ -410,7 +412,7 @@ class ModelSpec(_Strict):
     @field_serializer("kind")
     def _kind_as_written(self, value) -> str | dict:
         """A kind with every parameter at its default is written as its name (run.json, config hashes)."""
-        changed = value.model_dump(exclude_defaults=True, exclude={"kind"})
+        changed = value.changed_params()
         return value.kind if not changed else {"kind": value.kind, **changed}
 
     @field_validator("rfe_step")
@@ -499,8 +501,7 @@ class ReportSpec(_Strict):
         "{afp: 100} for 'per 100 ng/mL'; or 'log10' for the OR per 10-fold increase (fitted on log10)"))
     published: list[str] = Field(default_factory=list, description=(
         "shipped published models (hccrad validate-published --list) shown with their formulas in the report"))
-    paper: Literal["wu2025_cect_habitat", "mri_clinical_radiomics_habitat", "multitask_dl_mtm",
-                   "cnn_mri_clinical_svm", "ct_radiomics_proliferative"] | None = Field(default=None, description=(
+    paper: PaperLayout | None = Field(default=None, description=(
         "arrange index.html as this paper's tables and figures, in its order (hccrad.report.paper); "
         "the stage-by-stage report is then written as stages.html. The paper ids seed000 … seed004 are "
         "accepted as aliases (of the names in this order)"))

@@ -35,6 +35,10 @@ class ModelKind(BaseModel):
     def build(self, random_state: int | None = 0) -> Any:
         raise NotImplementedError
 
+    def changed_params(self) -> dict:
+        """The parameters set away from their defaults (what a spec must write down; {} = the kind's name)."""
+        return self.model_dump(exclude_defaults=True, exclude={"kind"})
+
     @classmethod
     def from_params(cls, params: dict, random_state: int | None = 0) -> Any:
         """The estimator from pipeline ``params[step]`` (``random_state`` may be among them); an unknown or

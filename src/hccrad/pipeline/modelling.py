@@ -88,7 +88,7 @@ def _imaging_steps(ms: ModelSpec, use_stability: bool) -> tuple[list[str], dict]
 
 def _kind_params(ms: ModelSpec) -> dict:
     """The model kind's parameters the spec sets (none: the kind's defaults) as pipeline ``params``."""
-    changed = ms.kind.model_dump(exclude_defaults=True, exclude={"kind"})
+    changed = ms.kind.changed_params()
     return {ms.kind.step: changed} if changed else {}
 
 
