@@ -59,4 +59,4 @@ def test_slic_only_for_two_step():
         HabitatSpec(strategy="population", supervoxels="slic")
     with pytest.raises(ValidationError):
         HabitatSpec(k_rule="gap")
-    assert HabitatSpec().k_rule == "elbow" and HabitatSpec().supervoxels == "descriptor"
+    assert HabitatSpec().k_rule == "elbow" and HabitatSpec().strategy.kind == "population"

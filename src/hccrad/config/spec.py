@@ -10,11 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, field_serializer, field_validator, model_serializer,
+                      model_validator)
 
 from hccrad.clinical.categorical import CategoricalColumn
 from hccrad.clinical.derive import DeriveSpec
 from hccrad.deep.spec import DeepSpec
+from hccrad.habitat.strategies import (HabitatStrategySpec, PopulationStrategy, fold_flat_parameters,
+                                       unfold_flat_parameters)
 from hccrad.models.kinds import LogisticKind, ModelKindSpec
 from hccrad.radiogenomics.spec import RadiogenomicsSpec
 # report.paper: layouts named like the example study that reproduces each paper; seed ids are aliases
@@ -316,22 +319,44 @@ class HabitatSpec(_Strict):
             DescriptorSpec(name="VE", phases=["portal", "pre"]),
         ]
     )
-    strategy: Literal["population", "individual", "two_step"] = "population"
+    strategy: HabitatStrategySpec = Field(default_factory=PopulationStrategy, description=(
+        "the habitat strategy, by name (population, individual, two_step) or with its parameters, e.g. "
+        "{kind: two_step, supervoxels: slic} (hccrad.habitat.strategies: the registry of strategies)"))
     n_habitats: int | Literal["auto"] = "auto"
     k_range: tuple[int, int] = (2, 10)
     order_by: str | None = None  # default: the first descriptor
     max_voxels_fit: int = Field(default=200_000, ge=1_000)
     # issue 23: k rule ("consensus": elbow = silhouette, else the most stable k over n_bootstrap resamples of
-    # the training cases) and the two-step supervoxels ("slic": spatial SLIC supervoxels; two_step only)
+    # the training cases); the two-step supervoxel settings are the strategy's parameters
     k_rule: Literal["elbow", "consensus"] = "elbow"
     n_bootstrap: int = Field(default=20, ge=1, le=1000)
-    n_supervoxels: int = Field(default=50, ge=2)
-    supervoxels: Literal["descriptor", "slic"] = "descriptor"
-    compactness: float = Field(default=0.1, gt=0)
     # issue 23: stability over B bootstrap resamples of the training patients (0 = off) and the main habitat
     # model's corrected AUC at k-1, k, k+1 (hccrad.pipeline.habitat_robustness)
     stability_resamples: int = Field(default=0, ge=0, le=1000)
     k_sensitivity: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_strategy_parameters(cls, data):
+        """Schema 1's flat two-step parameters (n_supervoxels, supervoxels, compactness) move into strategy."""
+        return fold_flat_parameters(data) if isinstance(data, dict) else data
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy_by_name(cls, value):
+        return {"kind": value} if isinstance(value, str) else value
+
+    @model_serializer(mode="wrap")
+    def _schema1_layout(self, handler) -> dict:
+        """Written as schema 1 wrote it (strategy's name, two-step parameters flat), so the dump, run.json and
+        the configuration hashes of existing specs are unchanged (hccrad.habitat.strategies)."""
+        data = handler(self)
+        if "strategy" not in data:
+            return data
+        data["strategy"], flat = unfold_flat_parameters(self.strategy)
+        items = list(data.items())
+        at = list(data).index("n_bootstrap") + 1 if "n_bootstrap" in data else len(items)
+        return dict(items[:at] + list(flat.items()) + items[at:])
 
     @field_validator("k_range")
     @classmethod
@@ -347,8 +372,6 @@ class HabitatSpec(_Strict):
             raise ValueError(f"descriptor names must be unique, got {names}")
         if self.order_by is not None and self.order_by not in names:
             raise ValueError(f"order_by {self.order_by!r} is not a descriptor name ({names})")
-        if self.supervoxels == "slic" and self.strategy != "two_step":
-            raise ValueError("supervoxels: slic applies to strategy two_step only")
         return self
 
     @property

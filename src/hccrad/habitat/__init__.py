@@ -1,4 +1,4 @@
-"""Habitat stage: voxel descriptor maps, clustering strategies (estimators), choice of k, summaries."""
+"""Habitat stage: voxel descriptor maps, clustering strategies (estimators, registry), choice of k, summaries."""
 
 from hccrad.habitat.descriptors import (
     SEED000_DESCRIPTORS,
@@ -12,14 +12,16 @@ from hccrad.habitat.estimators import (
     IndividualHabitats,
     PopulationHabitats,
     TwoStepHabitats,
-    load_habitat_model,
 )
 from hccrad.habitat.kselect import KSelection, choose_k
+from hccrad.habitat.strategies import STRATEGIES, HabitatStrategySpec, load_habitat_model
 from hccrad.habitat.summary import habitat_summary
 
 __all__ = [
     "SEED000_DESCRIPTORS",
+    "STRATEGIES",
     "Descriptor",
+    "HabitatStrategySpec",
     "IndividualHabitats",
     "KSelection",
     "PopulationHabitats",

@@ -478,23 +478,25 @@ def _slic_members(S: np.ndarray, coords: np.ndarray | None, spacing: Sequence[fl
     return np.unique(lab, return_inverse=True)[1].reshape(-1)
 
 
+def _is_spatial(model: _HabitatEstimator) -> bool:
+    """Whether the model needs each case's voxel indices and spacing (a SLIC two-step model)."""
+    return getattr(model, "supervoxels", None) == "slic"
+
+
 def spatial_arguments(model: _HabitatEstimator, mask: np.ndarray,
                       spacing: Sequence[float]) -> dict:
     """Keyword arguments ``predict`` needs besides X: the voxel indices (``np.argwhere(mask)``, the row order
     of ``voxel_matrix``) and spacing for a spatial (SLIC) two-step model; ``{}`` for every other model."""
-    if getattr(model, "supervoxels", None) == "slic":
+    if _is_spatial(model):
         return {"coords": np.argwhere(np.asarray(mask, dtype=bool)), "spacing": tuple(spacing)}
     return {}
 
 
-_STRATEGIES = {c.__name__: c for c in (PopulationHabitats, IndividualHabitats, TwoStepHabitats)}
-
-
-def load_habitat_model(path: str | Path) -> _HabitatEstimator:
-    """Load any habitat estimator saved with ``save`` (JSON), dispatching on the stored class name."""
-    text = Path(path).read_text(encoding="utf-8")
-    name = json.loads(text).get("class")
-    if name not in _STRATEGIES:
-        raise ModelError(f"unknown habitat model class {name!r}", file=path,
-                         hint=f"expected one of {sorted(_STRATEGIES)}")
-    return _STRATEGIES[name].from_json(text)
+def spatial_fit_arguments(model: _HabitatEstimator, masks: Sequence[np.ndarray],
+                          spacings: Sequence[Sequence[float]]) -> dict:
+    """Keyword arguments ``fit`` needs besides the training matrices: each training case's voxel indices and
+    spacing for a spatial (SLIC) two-step model (as `spatial_arguments`, one per case); ``{}`` otherwise."""
+    if not _is_spatial(model):
+        return {}
+    return {"coords": [np.argwhere(np.asarray(m, dtype=bool)) for m in masks],
+            "spacings": list(spacings)}

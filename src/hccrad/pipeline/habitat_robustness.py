@@ -28,13 +28,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
 from hccrad.config.spec import ModelSpec, StudySpec
 from hccrad.core.errors import HccradError
-from hccrad.habitat.estimators import spatial_arguments
+from hccrad.habitat.estimators import spatial_arguments, spatial_fit_arguments
 from hccrad.habitat.stability import HabitatStability, habitat_stability
 
 log = logging.getLogger(__name__)
@@ -66,9 +65,7 @@ class HabitatRobustness:
 
 
 def _spatial_fit(model, train: list) -> dict:
-    if getattr(model, "supervoxels", None) != "slic":
-        return {}
-    return {"coords": [np.argwhere(c.tumor) for c in train], "spacings": [c.reference.spacing for c in train]}
+    return spatial_fit_arguments(model, [c.tumor for c in train], [c.reference.spacing for c in train])
 
 
 def habitat_robustness(spec: StudySpec, model, train: list, case_features: Callable,

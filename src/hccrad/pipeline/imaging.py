@@ -31,8 +31,7 @@ from hccrad.core.errors import HccradError
 from hccrad.core.ids import safe_file_stem
 from hccrad.core.image import Image
 from hccrad.features.msi import heterogeneity_score, msi_features, msi_matrix
-from hccrad.habitat.estimators import (IndividualHabitats, PopulationHabitats, TwoStepHabitats,
-                                       spatial_arguments)
+from hccrad.habitat.estimators import spatial_arguments, spatial_fit_arguments
 from hccrad.habitat.descriptors import (Descriptor, descriptor_maps, descriptor_unit, labels_to_volume,
                                         voxel_matrix)
 from hccrad.habitat.summary import habitat_summary
@@ -54,7 +53,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 WARNING_COLUMNS = ["case_id", "file", "field", "message"]
-STRATEGIES = {"population": PopulationHabitats, "individual": IndividualHabitats, "two_step": TwoStepHabitats}
 
 
 @dataclass
@@ -246,19 +244,17 @@ def _case_features(spec: StudySpec, model, cv: CaseVoxels, labels_of: str) -> tu
     return feats, vol
 
 
-def _strategy_parameters(hs) -> dict:
-    """The habitat spec's k rule and, for the two-step strategy, its supervoxel settings (issue 23)."""
-    params = {"k_rule": hs.k_rule, "n_bootstrap": hs.n_bootstrap}
-    if hs.strategy == "two_step":
-        params.update(n_supervoxels=hs.n_supervoxels, supervoxels=hs.supervoxels, compactness=hs.compactness)
-    return params
+def _habitat_estimator(spec: StudySpec):
+    """The unfitted habitat model: the spec's strategy (hccrad.habitat.strategies) with the shared settings."""
+    hs = spec.habitat
+    return hs.strategy.build(n_habitats=hs.n_habitats, k_range=tuple(hs.k_range), order_by=hs.order_descriptor,
+                             descriptor_names=[d.name for d in hs.descriptors], max_voxels_fit=hs.max_voxels_fit,
+                             k_rule=hs.k_rule, n_bootstrap=hs.n_bootstrap, random_state=spec.seed)
 
 
 def _spatial_training(model, train: list[CaseVoxels]) -> dict:
     """fit's coords/spacings for a SLIC two-step model (voxel indices in voxel_matrix row order); else {}."""
-    if getattr(model, "supervoxels", None) != "slic":
-        return {}
-    return {"coords": [np.argwhere(c.tumor) for c in train], "spacings": [c.reference.spacing for c in train]}
+    return spatial_fit_arguments(model, [c.tumor for c in train], [c.reference.spacing for c in train])
 
 
 def _left_out(case_id: str, stage: str, exc: HccradError) -> dict:
@@ -403,10 +399,7 @@ def _fit_habitat_model(run: _ImagingRun, train: list[CaseVoxels]):
     """The habitat model fitted on the training cases, or read back when the training data and settings are
     those of the saved fit (resume)."""
     spec, hs = run.spec, run.spec.habitat
-    Strategy = STRATEGIES[hs.strategy]
-    model = Strategy(n_habitats=hs.n_habitats, k_range=tuple(hs.k_range), order_by=hs.order_descriptor,
-                     descriptor_names=[d.name for d in hs.descriptors], max_voxels_fit=hs.max_voxels_fit,
-                     random_state=spec.seed, **_strategy_parameters(hs))
+    model = _habitat_estimator(spec)
     model_path = run.out / "models" / "habitat_model.json"
     ordered = sorted(train, key=lambda c: c.case_id)
     fit_key = config_hash({"habitat": hs.model_dump(mode="json", exclude=REPORT_ONLY), "seed": spec.seed,
@@ -415,7 +408,7 @@ def _fit_habitat_model(run: _ImagingRun, train: list[CaseVoxels]):
                            "inputs": [c.inputs for c in ordered], "voxels": [int(c.X.shape[0]) for c in ordered]})
     key_path = model_path.with_suffix(".key")
     if model_path.is_file() and key_path.is_file() and key_path.read_text() == fit_key:
-        return Strategy.from_json(model_path.read_text()), model_path  # same training data and settings
+        return type(model).from_json(model_path.read_text()), model_path  # same training data and settings
     run.tick("habitat clustering (training cases)", 0, 1)
     model.fit([c.X for c in train], **_spatial_training(model, train))
     run.tick("habitat clustering (training cases)", 1, 1)

@@ -44,7 +44,8 @@ from hccrad.core.errors import GeometryError, HccradError, InputError
 from hccrad.core.image import Image
 from hccrad.features.msi import heterogeneity_score, msi_features
 from hccrad.habitat.descriptors import Descriptor, descriptor_maps, labels_to_volume, voxel_matrix
-from hccrad.habitat.estimators import load_habitat_model, spatial_arguments
+from hccrad.habitat.estimators import spatial_arguments
+from hccrad.habitat.strategies import load_habitat_model
 from hccrad.io.volume import read_image
 from hccrad.preprocess.shell import liver_shell
 
