@@ -21,7 +21,7 @@ from scipy import ndimage
 
 from hccrad.core.errors import FeatureError, GeometryError
 from hccrad.core.image import Image
-from hccrad.habitat.descriptor_kinds import DESCRIPTOR_KINDS, Descriptor, tumour_box
+from hccrad.habitat.descriptor_kinds import DESCRIPTOR_KINDS, Descriptor, DifferenceDescriptor, tumour_box
 
 __all__ = ["SEED000_DESCRIPTORS", "Descriptor", "descriptor_maps", "descriptor_unit", "habitat_image",
            "labels_to_volume", "voxel_matrix"]
@@ -42,8 +42,8 @@ def descriptor_unit(kind: str, normalise: str = "none", intensity_unit: str = "H
 
 #: Seed 000's two descriptors (AE first, so habitats are ordered by arterial enhancement).
 SEED000_DESCRIPTORS: tuple[Descriptor, ...] = (
-    Descriptor("AE", "difference", ("arterial", "pre")),
-    Descriptor("VE", "difference", ("portal", "pre")),
+    DifferenceDescriptor(name="AE", phases=["arterial", "pre"]).build(),
+    DifferenceDescriptor(name="VE", phases=["portal", "pre"]).build(),
 )
 
 
