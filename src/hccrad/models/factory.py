@@ -22,6 +22,8 @@ step            what                                                  ``params[s
                                                                       subsample, colsample_bytree
 =============== ===================================================== =========================================
 
+The selection steps' names and their spec parameters are the registry :mod:`hccrad.selection.registry` (the
+one list of them; ``stepwise`` is this package's clinical selection).
 Unknown step names or parameter keys raise :class:`ModelError` (a typo is an error, never ignored).
 ``random_state`` is passed to every step that takes one unless ``params`` sets it.
 """
