@@ -113,7 +113,8 @@ def test_a_flat_parameter_at_its_default_without_its_step_is_accepted():
     """Earlier dumps wrote all seven flat keys whatever the steps: at their defaults they had no effect."""
     assert migrate_flat_params({"rfe_step": 1, "rfe_features": 10}, ["scale"]) == {
         "selection_steps": [{"kind": "scale"}]}
-    assert ModelSpec(name="m", selection_steps=["scale"], rfe_step=1.0) == ModelSpec(name="m", selection_steps=["scale"])
+    scale_only = ModelSpec(name="m", selection_steps=["scale"])
+    assert ModelSpec(name="m", selection_steps=["scale"], rfe_step=1.0) == scale_only
 
 
 def test_yaml_problems_name_the_line_and_the_field(tmp_path):
@@ -131,7 +132,8 @@ def test_yaml_problems_name_the_line_and_the_field(tmp_path):
     with pytest.raises(SpecError) as err:
         load_spec(path, check_files=False)
     problems = err.value.problems
-    assert any(p.startswith("line 6: models[0].selection_steps[1].lasso.cvv: unknown field") for p in problems), problems
+    cvv = "line 6: models[0].selection_steps[1].lasso.cvv: unknown field"
+    assert any(p.startswith(cvv) for p in problems), problems
     assert any("models[1]: lasso_cv: Input should be greater than or equal to 2" in p for p in problems), problems
 
 
