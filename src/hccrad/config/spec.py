@@ -18,14 +18,19 @@ from hccrad.clinical.derive import DeriveSpec
 from hccrad.deep.spec import DeepSpec
 from hccrad.habitat.strategies import (HabitatStrategySpec, PopulationStrategy, fold_flat_parameters,
                                        unfold_flat_parameters)
+from hccrad.habitat.descriptor_kinds import DescriptorKindSpec, DifferenceDescriptor
 from hccrad.models.kinds import LogisticKind, ModelKindSpec
 from hccrad.radiogenomics.spec import RadiogenomicsSpec
+from hccrad.selection.registry import (SELECTION_STEPS, SelectionStepSpec, migrate_flat_params, step_as_mapping,
+                                       step_as_written)
 # report.paper: layouts named like the example study that reproduces each paper; seed ids are aliases
 from hccrad.report.layout_names import PAPER_ALIASES
 
 PaperLayout = Literal[tuple(PAPER_ALIASES.values())]  # the layout names: one list, in report.layout_names
 
 SCHEMA_VERSION = 1
+#: a model's selection steps when the spec lists none (seed 000: univariate → correlation → scale → LASSO)
+DEFAULT_SELECTION_STEPS = ["univariate", "correlation", "scale", "lasso"]
 #: preset lesion rules named by what they keep -> the paper id accepted as an alias (seed 000: Wu 2025, "the
 #: two largest lesions, each with a diameter greater than 2 cm"; seed 003: up to two RECIST target lesions)
 RULE_ALIASES = {"seed000": "two_largest_over_20mm", "seed003": "two_largest"}
@@ -294,29 +299,16 @@ class OutcomeSpec(_Strict):
         return self
 
 
-class DescriptorSpec(_Strict):
-    """A voxel descriptor for habitat clustering (seed 000: AE = arterial − pre, VE = portal − pre)."""
-
-    name: str
-    kind: Literal["difference", "intensity", "local_mean", "local_entropy"] = "difference"
-    phases: list[str] = Field(min_length=1, max_length=2)
-    window: int = Field(default=3, ge=3)
-    normalise: Literal["none", "zscore"] = "none"
-    smooth_mm: float = Field(default=0.0, ge=0, description="Gaussian σ (mm) inside the tumour; 0 = none")
-
-    @model_validator(mode="after")
-    def _phase_count(self) -> "DescriptorSpec":
-        need = 2 if self.kind == "difference" else 1
-        if len(self.phases) != need:
-            raise ValueError(f"descriptor {self.name!r} of kind {self.kind!r} needs {need} phase(s)")
-        return self
+#: A voxel descriptor for habitat clustering (seed 000: AE = arterial − pre, VE = portal − pre): one flat mapping
+#: {name, kind, phases, ...}, each kind with its own fields (hccrad.habitat.descriptor_kinds, the registry)
+DescriptorSpec = DescriptorKindSpec
 
 
 class HabitatSpec(_Strict):
     descriptors: list[DescriptorSpec] = Field(
         default_factory=lambda: [
-            DescriptorSpec(name="AE", phases=["arterial", "pre"]),
-            DescriptorSpec(name="VE", phases=["portal", "pre"]),
+            DifferenceDescriptor(name="AE", phases=["arterial", "pre"]),
+            DifferenceDescriptor(name="VE", phases=["portal", "pre"]),
         ]
     )
     strategy: HabitatStrategySpec = Field(default_factory=PopulationStrategy, description=(
@@ -412,20 +404,37 @@ class ModelSpec(_Strict):
     clinical_selection: Literal["stepwise", "all"] = "stepwise"
     entry_p: float = Field(default=0.1, gt=0, le=1)
     fuse: str | None = None
-    selection_steps: list[Literal["stability", "univariate", "correlation", "vif", "rfe", "scale", "lasso",
-                              "mrmr"]] = Field(
-        default_factory=lambda: ["univariate", "correlation", "scale", "lasso"]
-    )
-    univariate_p: float = Field(default=0.05, gt=0, le=1)
-    correlation_threshold: float = Field(default=0.95, gt=0, le=1)
-    correlation_method: Literal["spearman", "pearson"] = "spearman"
-    lasso_rule: Literal["1se", "min"] = "1se"
-    lasso_cv: int = Field(default=10, ge=2, description="folds of the LASSO's internal cross-validation")
-    rfe_features: int = Field(default=10, ge=1, description="features the RFE step keeps")
-    rfe_step: int | float = Field(default=1, gt=0, description=(
-        "features the RFE step drops per round: an integer, or a fraction (0, 1) of the remaining ones. 1 (the "
-        "default, one at a time) refits the model once per dropped feature, inside every resample: with "
-        "hundreds of radiomics features, 0.1 is ~100x faster and usually keeps a similar set"))
+    selection_steps: list[SelectionStepSpec] = Field(
+        default_factory=lambda: [SELECTION_STEPS[s]() for s in DEFAULT_SELECTION_STEPS], description=(
+            "the selection steps, in order, each by name (univariate, correlation, scale, lasso, rfe, vif, mrmr, "
+            "stability) or with its parameters, e.g. {kind: univariate, p_max: 0.01} (hccrad.selection.registry: "
+            "the registry of steps and their parameters). The flat fields of earlier specs (univariate_p, "
+            "correlation_threshold, correlation_method, lasso_rule, lasso_cv, rfe_features, rfe_step) are still "
+            "read and moved into their step"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_step_params(cls, data):
+        return migrate_flat_params(data, DEFAULT_SELECTION_STEPS) if isinstance(data, dict) else data
+
+    @field_validator("selection_steps", mode="before")
+    @classmethod
+    def _steps_by_name(cls, value):
+        return [step_as_mapping(s) for s in value] if isinstance(value, (list, tuple)) else value
+
+    @field_validator("selection_steps")
+    @classmethod
+    def _steps_once(cls, value: list) -> list:
+        kinds = [s.kind for s in value]
+        twice = sorted({k for k in kinds if kinds.count(k) > 1})
+        if twice:
+            raise ValueError(f"selection step(s) {twice} listed more than once")
+        return value
+
+    @field_serializer("selection_steps")
+    def _steps_as_written(self, value: list) -> list:
+        """Each step as its name when its parameters are the defaults, else as a mapping (run.json, hashes)."""
+        return [step_as_written(s) for s in value]
 
     @field_validator("kind", mode="before")
     @classmethod
@@ -437,15 +446,6 @@ class ModelSpec(_Strict):
         """A kind with every parameter at its default is written as its name (run.json, config hashes)."""
         changed = value.changed_params()
         return value.kind if not changed else {"kind": value.kind, **changed}
-
-    @field_validator("rfe_step")
-    @classmethod
-    def _rfe_step(cls, value: int | float) -> int | float:
-        if isinstance(value, float) and not value < 1:
-            if not value.is_integer():
-                raise ValueError("rfe_step: an integer number of features or a fraction in (0, 1)")
-            return int(value)
-        return value
 
 
 class ReaderSpec(_Strict):

@@ -2,114 +2,49 @@
 
 Seed 000 (Wu et al. 2025, section 2.7) encodes habitats with two subtraction maps,
 ``AE = CT_arterial - CT_pre`` and ``VE = CT_portal - CT_pre`` (HU); seed 001 clusters the raw multiphase
-intensities of each tumour. A `Descriptor` names one map:
+intensities of each tumour. A `Descriptor` names one map; its kinds (difference, intensity, local_mean,
+local_entropy: what each computes, with its formula) are the registry :mod:`hccrad.habitat.descriptor_kinds`.
 
-* ``difference``: ``image[phases[0]] - image[phases[1]]`` (minuend, subtrahend);
-* ``intensity``: ``image[phases[0]]``;
-* ``local_mean``: mean of ``image[phases[0]]`` in a ``window`` x ``window`` x ``window`` cube
-  (scipy.ndimage.uniform_filter, edges reflected);
-* ``local_entropy``: Shannon entropy ``-sum_b p_b log2 p_b`` of the intensities in the same cube, after
-  discretising the tumour's intensity range [min, max] into ``bins`` equal bins (PyRadiomics binCount style;
-  values outside the range are clipped to the end bins).
-
-``normalise="zscore"`` rescales a map per case with the mean and SD of its tumour voxels (for raw MR
-intensities without units). Local statistics are computed on the tumour bounding box dilated by
-``window // 2`` and are 0 elsewhere (not computed there: habitat clustering only reads tumour voxels);
-difference and intensity maps cover the whole volume.
+Here, for every kind: the phases are checked (present, one grid with the mask), the kind's map is computed,
+``smooth_mm > 0`` smooths it inside the tumour only (normalised convolution, below), and
+``normalise="zscore"`` rescales it per case with the mean and SD of its tumour voxels (for raw MR
+intensities without units).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from scipy import ndimage
 
 from hccrad.core.errors import FeatureError, GeometryError
 from hccrad.core.image import Image
+from hccrad.habitat.descriptor_kinds import DESCRIPTOR_KINDS, Descriptor, DifferenceDescriptor, tumour_box
+
+__all__ = ["SEED000_DESCRIPTORS", "Descriptor", "descriptor_maps", "descriptor_unit", "habitat_image",
+           "labels_to_volume", "voxel_matrix"]
 
 logger = logging.getLogger(__name__)
 
 
 def descriptor_unit(kind: str, normalise: str = "none", intensity_unit: str = "HU") -> str:
-    """The unit of a descriptor map: the images' unit (HU for CT) for difference / intensity / local_mean,
-    bits for local_entropy, and SD of the tumour's voxels after ``normalise="zscore"``."""
+    """The unit of a descriptor map: its kind's unit (the images' unit, HU for CT, or e.g. bits for
+    local_entropy; hccrad.habitat.descriptor_kinds), and SD of the tumour's voxels after ``normalise="zscore"``."""
     if normalise == "zscore":
         return "z, SD of tumour"
-    return "bits" if kind == "local_entropy" else intensity_unit
-
-
-DescriptorKind = Literal["difference", "intensity", "local_mean", "local_entropy"]
-
-
-@dataclass(frozen=True)
-class Descriptor:
-    """One voxel descriptor. ``phases``: (minuend, subtrahend) for ``difference``, (phase,) otherwise."""
-
-    name: str
-    kind: DescriptorKind
-    phases: tuple[str, ...]
-    window: int = 3
-    normalise: Literal["none", "zscore"] = "none"
-    bins: int = 16
-    smooth_mm: float = 0.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "phases", tuple(self.phases))
-        n_needed = 2 if self.kind == "difference" else 1
-        if self.kind not in ("difference", "intensity", "local_mean", "local_entropy"):
-            raise FeatureError(
-                f"unknown descriptor kind {self.kind!r}",
-                field=f"descriptor {self.name}",
-                hint="use difference, intensity, local_mean or local_entropy",
-            )
-        if len(self.phases) != n_needed:
-            raise FeatureError(
-                f"descriptor kind {self.kind!r} needs {n_needed} phase(s), got {self.phases}",
-                field=f"descriptor {self.name}",
-                hint="difference: (minuend, subtrahend), e.g. ('arterial', 'pre'); others: (phase,)",
-            )
-        if self.window < 1 or self.window % 2 == 0:
-            raise FeatureError(
-                f"window must be an odd integer >= 1, got {self.window}", field=f"descriptor {self.name}"
-            )
-        if self.normalise not in ("none", "zscore"):
-            raise FeatureError(f"unknown normalise {self.normalise!r}", field=f"descriptor {self.name}")
-        if self.bins < 2:
-            raise FeatureError(f"bins must be >= 2, got {self.bins}", field=f"descriptor {self.name}")
-        if not self.smooth_mm >= 0:
-            raise FeatureError(f"smooth_mm must be >= 0, got {self.smooth_mm}", field=f"descriptor {self.name}")
+    if kind not in DESCRIPTOR_KINDS:
+        raise FeatureError(f"unknown descriptor kind {kind!r}", field="kind",
+                           hint=f"use one of {list(DESCRIPTOR_KINDS)}")
+    return DESCRIPTOR_KINDS[kind].unit(intensity_unit)
 
 
 #: Seed 000's two descriptors (AE first, so habitats are ordered by arterial enhancement).
 SEED000_DESCRIPTORS: tuple[Descriptor, ...] = (
-    Descriptor("AE", "difference", ("arterial", "pre")),
-    Descriptor("VE", "difference", ("portal", "pre")),
+    DifferenceDescriptor(name="AE", phases=["arterial", "pre"]).build(),
+    DifferenceDescriptor(name="VE", phases=["portal", "pre"]).build(),
 )
-
-
-def _bbox(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
-    nz = np.nonzero(mask)
-    return tuple(
-        slice(max(int(a.min()) - margin, 0), min(int(a.max()) + margin + 1, n))
-        for a, n in zip(nz, mask.shape)
-    )
-
-
-def _local_entropy(values: np.ndarray, inside: np.ndarray, window: int, bins: int) -> np.ndarray:
-    lo, hi = float(values[inside].min()), float(values[inside].max())
-    if hi <= lo:
-        return np.zeros(values.shape, dtype=float)
-    q = np.clip(np.floor((values - lo) / (hi - lo) * bins), 0, bins - 1).astype(np.int32)
-    ent = np.zeros(values.shape, dtype=float)
-    for b in range(bins):
-        p = ndimage.uniform_filter((q == b).astype(float), size=window, mode="reflect")
-        p = np.clip(p, 0.0, 1.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ent -= np.where(p > 1e-12, p * np.log2(np.where(p > 1e-12, p, 1.0)), 0.0)
-    return ent
 
 
 def _image(images: Mapping[str, Image], phase: str, case_id: str | None) -> Image:
@@ -130,7 +65,7 @@ def _masked_smooth(values: np.ndarray, mask: np.ndarray, sigma_mm: float,
     σ is given in mm and converted per axis with the (z, y, x) spacing."""
     sigma = tuple(sigma_mm / float(sp) for sp in spacing)
     margin = int(np.ceil(3 * max(sigma))) + 1
-    sl = _bbox(mask, margin)
+    sl = tumour_box(mask, margin)
     m = mask[sl].astype(float)
     num = ndimage.gaussian_filter(values[sl] * m, sigma, mode="constant")
     den = ndimage.gaussian_filter(m, sigma, mode="constant")
@@ -146,7 +81,7 @@ def descriptor_maps(
     descriptors: Sequence[Descriptor],
     case_id: str | None = None,
 ) -> dict[str, np.ndarray]:
-    """Full-volume float64 maps, one per descriptor name (see module docstring for each kind).
+    """Full-volume float64 maps, one per descriptor name (each kind: hccrad.habitat.descriptor_kinds).
 
     images: phase -> Image on one grid; mask: boolean tumour mask (z, y, x) on that grid.
     Raises GeometryError for missing phases, grid mismatches or an empty mask.
@@ -180,19 +115,7 @@ def descriptor_maps(
                 )
     maps: dict[str, np.ndarray] = {}
     for d in descriptors:
-        a = _image(images, d.phases[0], case_id).array.astype(float)
-        if d.kind == "difference":
-            out = a - _image(images, d.phases[1], case_id).array.astype(float)
-        elif d.kind == "intensity":
-            out = a
-        else:
-            sl = _bbox(mask, d.window // 2)
-            out = np.zeros(mask.shape)  # not computed far from the tumour (NaN would break NIfTI IO)
-            sub = a[sl]
-            if d.kind == "local_mean":
-                out[sl] = ndimage.uniform_filter(sub, size=d.window, mode="reflect")
-            else:
-                out[sl] = _local_entropy(sub, mask[sl], d.window, d.bins)
+        out = d.spec.compute([_image(images, ph, case_id).array.astype(float) for ph in d.phases], mask)
         if d.smooth_mm > 0:
             out = _masked_smooth(out, mask, d.smooth_mm, ref.spacing)
         if not np.all(np.isfinite(out[mask])):

@@ -22,6 +22,8 @@ step            what                                                  ``params[s
                                                                       subsample, colsample_bytree
 =============== ===================================================== =========================================
 
+The selection steps' names and their spec parameters are the registry :mod:`hccrad.selection.registry` (the
+one list of them; ``stepwise`` is this package's clinical selection).
 Unknown step names or parameter keys raise :class:`ModelError` (a typo is an error, never ignored).
 ``random_state`` is passed to every step that takes one unless ``params`` sets it.
 """
@@ -37,7 +39,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from hccrad.core.errors import DataError, ModelError
@@ -47,30 +48,15 @@ from hccrad.models.logistic import LogisticModel
 from hccrad.models.platt import PlattSVC  # noqa: F401  (bundles name hccrad.models.factory.PlattSVC)
 from hccrad.models.stepwise import StepwiseSelector
 from hccrad.selection.folds import patient_folds, row_groups
-from hccrad.selection import (
-    CorrelationPruner,
-    LassoSelector,
-    MRMRSelector,
-    RFESelector,
-    StabilityFilter,
-    UnivariateFilter,
-    VIFPruner,
-)
+from hccrad.selection.registry import SELECTION_STEPS as SELECTION_STEP_KINDS
 
 logger = logging.getLogger(__name__)
 
 
-SELECTION_STEPS = {
-    "scale": StandardScaler,
-    "stability": StabilityFilter,
-    "univariate": UnivariateFilter,
-    "correlation": CorrelationPruner,
-    "vif": VIFPruner,
-    "rfe": RFESelector,
-    "lasso": LassoSelector,
-    "mrmr": MRMRSelector,
-    "stepwise": StepwiseSelector,
-}
+# step name -> transformer class: the registry of selection steps (hccrad.selection.registry, the one list of
+# their names) and the clinical stepwise selection of this package
+SELECTION_STEPS = {**{kind: cls.estimator for kind, cls in SELECTION_STEP_KINDS.items()},
+                   "stepwise": StepwiseSelector}
 MODEL_STEPS = {cls.step: cls for cls in MODEL_KIND_CLASSES}  # pipeline step name -> model kind (kinds.py)
 
 

@@ -31,6 +31,7 @@ converts a number). JSON-like values (numbers, strings, None, booleans) are stor
 from __future__ import annotations
 
 from hccrad.models.kinds import MODEL_KIND_CLASSES
+from hccrad.selection.registry import SELECTION_STEPS as SELECTION_STEP_KINDS
 
 STRUCTURE_TYPES: frozenset[str] = frozenset({
     "builtins.dict", "builtins.list", "builtins.str", "builtins.tuple",
@@ -41,16 +42,10 @@ STRUCTURE_TYPES: frozenset[str] = frozenset({
 })
 
 # selection step name (models.factory.SELECTION_STEPS) -> the types it adds to a skops bundle; an empty set
-# means the step is never part of a skops bundle (skops refuses to store it, so no bundle is written)
+# means the step is never part of a skops bundle (skops refuses to store it, so no bundle is written). Read
+# from the registry of selection steps (hccrad.selection.registry, the one list of steps), plus stepwise
 SELECTION_STEP_TYPES: dict[str, frozenset[str]] = {
-    "scale": frozenset({"sklearn.preprocessing._data.StandardScaler"}),
-    "univariate": frozenset({"hccrad.selection.filters.UnivariateFilter"}),
-    "correlation": frozenset({"hccrad.selection.filters.CorrelationPruner"}),
-    "vif": frozenset({"hccrad.selection.filters.VIFPruner"}),
-    "rfe": frozenset({"hccrad.selection.wrappers.RFESelector"}),
-    "lasso": frozenset({"hccrad.selection.wrappers.LassoSelector"}),
-    "mrmr": frozenset({"hccrad.selection.wrappers.MRMRSelector"}),
-    "stability": frozenset(),  # its ICC table is a pandas DataFrame: skops cannot store it
+    **{kind: cls.trusted_types for kind, cls in SELECTION_STEP_KINDS.items()},
     "stepwise": frozenset(),  # holds statsmodels results: skops cannot store it
 }
 

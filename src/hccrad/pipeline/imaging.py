@@ -101,8 +101,7 @@ class ImagingResult:
 
 
 def _descriptors(spec: StudySpec) -> list[Descriptor]:
-    return [Descriptor(name=d.name, kind=d.kind, phases=tuple(d.phases), window=d.window,
-                       normalise=d.normalise, smooth_mm=d.smooth_mm) for d in spec.habitat.descriptors]
+    return [d.build() for d in spec.habitat.descriptors]
 
 
 def _predict_missing_livers(study: Study, ids: list[str], out: Path, progress: Progress | None):

@@ -78,12 +78,10 @@ def _feature_columns(ms: ModelSpec, habitat_columns: list[str], radiomics_column
 
 
 def _imaging_steps(ms: ModelSpec, use_stability: bool) -> tuple[list[str], dict]:
-    steps = (["stability"] if use_stability else []) + list(ms.selection_steps)
-    params = {"univariate": {"p_max": ms.univariate_p},
-              "correlation": {"threshold": ms.correlation_threshold, "method": ms.correlation_method},
-              "lasso": {"rule": ms.lasso_rule, "cv": ms.lasso_cv},
-              "rfe": {"n_features": ms.rfe_features, "step": ms.rfe_step}}
-    return steps, {k: v for k, v in params.items() if k in steps}
+    """The selection steps' names (the ICC filter first when `use_stability`) and their parameters, each
+    step's own from the registry (hccrad.selection.registry), as the factory's ``params``."""
+    steps = (["stability"] if use_stability else []) + [s.kind for s in ms.selection_steps]
+    return steps, {s.kind: s.params() for s in ms.selection_steps}
 
 
 def _kind_params(ms: ModelSpec) -> dict:
