@@ -14,7 +14,11 @@ thing in every patient and every strategy (ARCHITECTURE.md section 2).
   the mean ordered centres of the training cases (for reporting).
 * `TwoStepHabitats` (HABIT "two-step"): each tumour is over-segmented into ``n_supervoxels`` k-means
   supervoxels in descriptor space (no spatial term); the supervoxel means of all training cases are then
-  clustered into k habitats; a new case's supervoxels are assigned to the nearest habitat centre.
+  clustered into k habitats; a new case's supervoxels are assigned to the nearest habitat centre. As in
+  one-step, a training case is over-segmented once: ``predict`` on it reuses the supervoxels of ``fit``.
+
+k-means with several starts compares them on a seeded subsample and refines the best on all rows
+(`hccrad.habitat.kselect.fit_kmeans`; issue 24); supervoxels use one start (plain scikit-learn ``KMeans``).
 
 With ``n_habitats="auto"``, k is chosen (`choose_k`) on a fixed, seeded subsample of at most
 ``max_voxels_k`` (default ``K_SAMPLE`` = 20,000) of the sampled training rows (voxels, or supervoxels in
@@ -41,7 +45,6 @@ from typing import Literal, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.cluster import KMeans
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -49,7 +52,7 @@ from threadpoolctl import ThreadpoolController
 
 import hccrad
 from hccrad.core.errors import FeatureError, ModelError
-from hccrad.habitat.kselect import K_SAMPLE, KSelection, choose_k, k_subsample
+from hccrad.habitat.kselect import K_SAMPLE, KSelection, choose_k, fit_kmeans, k_subsample
 
 logger = logging.getLogger(__name__)
 
@@ -196,12 +199,12 @@ class _HabitatEstimator(BaseEstimator):
         return np.lexsort(keys)
 
     def _kmeans(self, S: np.ndarray, k: int, n_init: int | None = None) -> np.ndarray:
-        """Centres of k-means on S (fit on a subsample when S exceeds max_voxels_fit)."""
+        """Centres of k-means on S (fit on a subsample when S exceeds max_voxels_fit; several starts compared
+        on a smaller subsample, the best refined on S: `hccrad.habitat.kselect.fit_kmeans`)."""
         if S.shape[0] > self.max_voxels_fit:
             rng = np.random.default_rng(self.random_state)
             S = S[np.sort(rng.choice(S.shape[0], size=self.max_voxels_fit, replace=False))]
-        km = KMeans(n_clusters=k, n_init=n_init or self.n_init, random_state=self.random_state).fit(S)
-        return km.cluster_centers_
+        return fit_kmeans(S, k, n_init or self.n_init, self.random_state).cluster_centers_
 
     def _check_case(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "n_habitats_")
@@ -424,6 +427,10 @@ class TwoStepHabitats(_HabitatEstimator):
         else:
             spatial = [(None, None)] * len(Xs)
         sv = [self._supervoxels(self.scaler_.transform(X), c, sp)[0] for X, (c, sp) in zip(Xs, spatial)]
+        # descriptor supervoxels are a seeded k-means: `predict` on a training case reuses its centres (and
+        # assigns each voxel to the nearest, as `_supervoxels` does) instead of clustering it again (issue 24)
+        self.training_supervoxels_ = ({dg: c for dg, c in zip(digests, sv)}
+                                      if self.supervoxels == "descriptor" else {})
         pooled = np.concatenate(sv)
         groups = np.repeat(np.arange(len(sv)), [c.shape[0] for c in sv])
         k, self.k_selection_ = self._choose(pooled, groups)
@@ -444,7 +451,12 @@ class TwoStepHabitats(_HabitatEstimator):
         if self.supervoxels == "slic" and (coords is None or spacing is None):
             raise FeatureError("supervoxels='slic' needs the case's coords and spacing", field="coords",
                                hint="predict(X, coords=np.argwhere(mask), spacing=spacing)")
-        sv_centres, member = self._supervoxels(S, coords, spacing)
+        known = getattr(self, "training_supervoxels_", {})
+        sv_centres = known.get(_digest(self._check_X(X, "case"))) if known else None
+        if sv_centres is None:
+            sv_centres, member = self._supervoxels(S, coords, spacing)
+        else:
+            member = pairwise_distances_argmin(S, sv_centres)
         sv_label = pairwise_distances_argmin(sv_centres, self.centres_scaled_) + 1
         return sv_label[member].astype(np.int16)
 
