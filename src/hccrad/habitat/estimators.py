@@ -17,9 +17,6 @@ thing in every patient and every strategy (ARCHITECTURE.md section 2).
   clustered into k habitats; a new case's supervoxels are assigned to the nearest habitat centre. As in
   one-step, a training case is over-segmented once: ``predict`` on it reuses the supervoxels of ``fit``.
 
-k-means with several starts compares them on a seeded subsample and refines the best on all rows
-(`hccrad.habitat.kselect.fit_kmeans`; issue 24); supervoxels use one start (plain scikit-learn ``KMeans``).
-
 With ``n_habitats="auto"``, k is chosen (`choose_k`) on a fixed, seeded subsample of at most
 ``max_voxels_k`` (default ``K_SAMPLE`` = 20,000) of the sampled training rows (voxels, or supervoxels in
 two-step), whatever the cohort size; the final k-means at the chosen k is fitted as for a fixed k.
@@ -45,6 +42,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.cluster import KMeans
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -52,7 +50,7 @@ from threadpoolctl import ThreadpoolController
 
 import hccrad
 from hccrad.core.errors import FeatureError, ModelError
-from hccrad.habitat.kselect import K_SAMPLE, KSelection, choose_k, fit_kmeans, k_subsample
+from hccrad.habitat.kselect import K_SAMPLE, KSelection, choose_k, k_subsample
 
 logger = logging.getLogger(__name__)
 
@@ -199,12 +197,12 @@ class _HabitatEstimator(BaseEstimator):
         return np.lexsort(keys)
 
     def _kmeans(self, S: np.ndarray, k: int, n_init: int | None = None) -> np.ndarray:
-        """Centres of k-means on S (fit on a subsample when S exceeds max_voxels_fit; several starts compared
-        on a smaller subsample, the best refined on S: `hccrad.habitat.kselect.fit_kmeans`)."""
+        """Centres of k-means on S (fit on a subsample when S exceeds max_voxels_fit)."""
         if S.shape[0] > self.max_voxels_fit:
             rng = np.random.default_rng(self.random_state)
             S = S[np.sort(rng.choice(S.shape[0], size=self.max_voxels_fit, replace=False))]
-        return fit_kmeans(S, k, n_init or self.n_init, self.random_state).cluster_centers_
+        km = KMeans(n_clusters=k, n_init=n_init or self.n_init, random_state=self.random_state).fit(S)
+        return km.cluster_centers_
 
     def _check_case(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "n_habitats_")

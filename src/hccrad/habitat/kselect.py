@@ -15,16 +15,6 @@ coefficient; seed 001 used the elbow of the k-means inertia for k = 2..10. For e
   product with the stacked one-hot label matrices; the values equal ``silhouette_score``'s to rounding;
 * Calinski-Harabasz (1974) and Davies-Bouldin (1979) indices on all voxels.
 
-Every k-means with several starts (``n_init`` > 1) goes through `fit_kmeans`: when X has more rows than
-``init_rows(k)`` = max(``INIT_SAMPLE`` (2,000), 200 k), the ``n_init`` k-means++ starts are each run to
-convergence on a fixed, seeded subsample of that many rows, and only the start with the lowest inertia there is
-refined by Lloyd's algorithm on all rows (``KMeans(init=best_centres, n_init=1)``). This is the
-initialisation scheme of scikit-learn's ``MiniBatchKMeans`` (``init_size``: starts compared on a subsample)
-and of Bradley & Fayyad 1998 ("Refining initial points for k-means clustering", ICML), with one full
-refinement; it cuts the cost of n_init full passes to about one (issue 24). Inertia and labels are those of
-the refined fit on all rows. With one start, or at most ``init_rows(k)`` rows, it is plain
-``KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(X)`` (identical results).
-
 Estimators choose k on a fixed, seeded subsample of at most ``K_SAMPLE`` (20,000) pooled training rows
 (voxels or supervoxels; `k_subsample`), so the cost of automatic k does not grow with the cohort; the
 final clustering at the chosen k uses every sampled voxel as before.
@@ -131,26 +121,6 @@ CONSENSUS_METHOD = ("consensus: elbow and max silhouette when they agree, else t
 
 K_SAMPLE = 20_000          # rows on which estimators choose k (`k_subsample`)
 _CHUNK_BYTES = 64 << 20    # memory of one chunk of the silhouette's distance matrix
-
-
-INIT_SAMPLE = 2_000        # rows on which `fit_kmeans` compares its starts (at least 200 per cluster)
-
-
-def init_rows(k: int) -> int:
-    """Rows of the subsample on which `fit_kmeans` compares its k-means++ starts."""
-    return max(INIT_SAMPLE, 200 * int(k))
-
-
-def fit_kmeans(X: np.ndarray, k: int, n_init: int, random_state: int = 0) -> KMeans:
-    """k-means of X with ``n_init`` starts compared on a seeded subsample and the best refined on all rows
-    (see the module docstring); plain scikit-learn ``KMeans`` for one start or a small X."""
-    n_rows = int(np.asarray(X).shape[0])
-    if int(n_init) <= 1 or n_rows <= init_rows(k):
-        return KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(X)
-    rows = np.sort(np.random.default_rng([int(random_state), 2024]).choice(n_rows, size=init_rows(k),
-                                                                          replace=False))
-    start = KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(X[rows]).cluster_centers_
-    return KMeans(n_clusters=k, init=start, n_init=1, random_state=random_state).fit(X)
 
 
 def k_subsample(n_rows: int, size: int = K_SAMPLE, random_state: int = 0) -> np.ndarray:
@@ -277,7 +247,7 @@ def choose_k(
     sample = int(min(silhouette_sample, n))
     inertia, labelings, ch, db = [], [], [], []
     for k in ks:
-        km = fit_kmeans(X, k, n_init, random_state)
+        km = KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(X)
         lab = km.labels_
         inertia.append(float(km.inertia_))
         if len(np.unique(lab)) < 2:
