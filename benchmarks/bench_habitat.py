@@ -128,7 +128,14 @@ def bench_case(radius: int) -> list[tuple[str, str]]:
     _, t_f3 = timed(lambda: msi_features(vol, 3, (1.0, 1.0, 1.0), "3d"))
     _, t_w = timed(lambda: msi_features(vol, 3, (1.0, 1.0, 1.0), "2d", layout="wu2025"))
     total = t_maps + t_mat + t_pred + t_f2
-    per_case = t_maps + t_mat + t_pred + t_shell + t_msi_shell
+
+    def one_case() -> None:
+        case_maps = descriptor_maps(imgs, mask, SEED000_DESCRIPTORS)
+        labels = pop.predict(voxel_matrix(case_maps, mask, ["AE", "VE"]))
+        ring = liver_shell(mask, liver, (1.0, 1.0, 1.0), 5.0)
+        msi_features(labels_to_volume(labels, mask), 3, (1.0, 1.0, 1.0), "2d", background=ring)
+
+    runs = sorted(timed(one_case)[1] for _ in range(5))   # a shared machine: the fastest and the median of 5
     rows += [
         ("descriptor maps AE, VE (s)", f"{t_maps:.3f}"),
         ("voxel matrix (s)", f"{t_mat:.3f}"),
@@ -142,7 +149,8 @@ def bench_case(radius: int) -> list[tuple[str, str]]:
         ("maps + individual + MSI total (s)", f"{t_maps + t_mat + t_ind + t_f2:.3f}"),
         ("liver shell 5 mm (s)", f"{t_shell:.3f}"),
         ("MSI features 2-D with the shell as background (s)", f"{t_msi_shell:.3f}"),
-        ("per case: maps + matrix + population predict + shell + MSI (s), target < 0.25", f"{per_case:.3f}"),
+        ("per case: maps + matrix + population predict + shell + MSI (s), target < 0.25",
+         f"{runs[0]:.3f} (median of 5: {runs[2]:.3f})"),
         ("ARI population vs planted", f"{adjusted_rand_score(truth[mask], lab):.3f}"),
         ("ARI individual vs planted", f"{adjusted_rand_score(truth[mask], lab_i):.3f}"),
     ]

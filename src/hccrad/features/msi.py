@@ -225,7 +225,7 @@ def msi_features(
     m = msi_matrix(lab, k, connectivity=connectivity, background=background)
     second = _second_order(m)
     total = m.sum()
-    n_per = np.bincount(lab.ravel().astype(np.intp), minlength=k + 1)[1:].astype(float)
+    n_per = np.bincount(lab[lab > 0].astype(np.int64), minlength=k + 1)[1:].astype(float)
     out: dict[str, float] = {}
     if layout == "reference":
         # the reference code's order: graycoprops, diag(M)(2:end), M(tril(-1)) (column-major), normalised
