@@ -101,3 +101,17 @@ def test_ring_of_one_voxel_is_the_digital_ball():
     expected = {(dz, dy, dx) for dz, dy, r in ball_runs(spacing, width) for dx in range(-r, r + 1)} - {(0, 0, 0)}
     assert offsets == expected
     assert (1, 0, 0) in offsets and (2, 0, 0) not in offsets and (0, 3, 0) in offsets and (0, 4, 0) not in offsets
+
+
+def test_wide_shell_on_fine_voxels_uses_the_distance_transform_with_the_same_ring(monkeypatch):
+    """Above MAX_RUNS x-runs the ring is read off the distance transform; both paths give the same ring."""
+    from hccrad.preprocess import shell
+
+    spacing = (1.5, 0.5, 0.5)
+    tumour = _sphere((20, 50, 50), (10, 25, 25), 4.0, spacing)
+    assert len(shell.ball_runs((0.5, 0.5, 0.5), 10.0)) > shell.MAX_RUNS >= len(shell.ball_runs((1.0, 1.0, 1.0), 5.0))
+    runs = len(shell.ball_runs(spacing, 4.0))
+    by_runs = liver_shell(tumour, spacing=spacing, width_mm=4.0)
+    monkeypatch.setattr(shell, "MAX_RUNS", runs - 1)
+    by_distance = liver_shell(tumour, spacing=spacing, width_mm=4.0)
+    assert by_runs.sum() > 0 and np.array_equal(by_runs, by_distance)

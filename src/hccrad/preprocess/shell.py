@@ -18,12 +18,15 @@ translated line segments): for every (dz, dy) the dx in B form one run |dx| <= r
 the union over the (dz, dy) of the tumour dilated by an x-line of half-length r, shifted by (dz, dy). For a
 9 cm tumour at 1 mm that is 81 boolean ORs instead of a float distance transform of the box (about 15x
 faster), and the ring is the same voxel set as ``(0 < d) & (d <= width_mm)`` of the Euclidean distance
-transform (``scipy.ndimage.distance_transform_edt``, Maurer et al. 2003), which the tests check.
+transform (``scipy.ndimage.distance_transform_edt``, Maurer et al. 2003), which the tests check. The cost
+grows with the number of runs (~ pi (width / in-plane spacing)^2), so above ``MAX_RUNS`` runs (a wide shell
+on fine voxels) the ring is read off that distance transform of the box instead.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from hccrad.core.errors import GeometryError, SpecError
 from hccrad.core.image import Image
@@ -50,7 +53,13 @@ def liver_shell(tumor_mask: np.ndarray | Image, liver_mask: np.ndarray | Image |
     ring = np.zeros(tumor.shape, dtype=bool)
     box = _grown_box(tumor, spacing, width_mm)
     inside = np.ascontiguousarray(tumor[box])
-    ring[box] = _ball_dilation(inside, tuple(float(s) for s in spacing), float(width_mm)) & ~inside
+    sp = tuple(float(s) for s in spacing)
+    runs = ball_runs(sp, float(width_mm))
+    if len(runs) <= MAX_RUNS:
+        ring[box] = _ball_dilation(inside, runs) & ~inside
+    else:                                      # a wide shell on fine voxels: the distance transform is cheaper
+        dist = ndimage.distance_transform_edt(~inside, sampling=sp)
+        ring[box] = (dist > 0) & (dist <= width_mm)
     if liver_mask is not None:
         liver = (liver_mask.array if isinstance(liver_mask, Image) else np.asarray(liver_mask)) > 0
         if liver.shape != tumor.shape:
@@ -71,27 +80,35 @@ def _grown_box(tumor: np.ndarray, spacing, width_mm: float) -> tuple[slice, ...]
     return tuple(box)
 
 
+MAX_RUNS = 1_000  # above this many x-runs (e.g. 10 mm on 0.5 mm voxels) the distance transform is used
+
+
 def ball_runs(spacing: tuple[float, float, float], width_mm: float) -> list[tuple[int, int, int]]:
     """The digital ball of radius ``width_mm`` as x-runs: (dz, dy, r) for every (dz, dy) with an offset in the
     ball, r the largest |dx| in it (see the module docstring). The offset length is
     sqrt(((dz sz)^2 + (dy sy)^2) + (dx sx)^2), scipy's ``distance_transform_edt`` order of operations."""
     sz, sy, sx = (float(s) for s in spacing)
     reach = [int(np.ceil(width_mm / s)) + 1 for s in (sz, sy, sx)]
+
+    def length(dz: int, dy: int, dx: int) -> float:   # products, not ** 2: scipy squares with a multiply
+        a, b, c = dz * sz, dy * sy, dx * sx
+        return float(np.sqrt((a * a + b * b) + c * c))
+
     runs = []
     for dz in range(-reach[0], reach[0] + 1):
         for dy in range(-reach[1], reach[1] + 1):
             r = -1
-            while r < reach[2] and np.sqrt(((dz * sz) ** 2 + (dy * sy) ** 2) + ((r + 1) * sx) ** 2) <= width_mm:
+            while r < reach[2] and length(dz, dy, r + 1) <= width_mm:
                 r += 1
             if r >= 0:
                 runs.append((dz, dy, r))
     return runs
 
 
-def _ball_dilation(inside: np.ndarray, spacing: tuple[float, float, float], width_mm: float) -> np.ndarray:
-    """Voxels within ``width_mm`` of a voxel of ``inside`` (itself included): the union over the ball's x-runs
-    of ``inside`` dilated along x by the run's half-length and shifted by its (dz, dy)."""
-    runs = sorted(ball_runs(spacing, width_mm), key=lambda run: run[2])
+def _ball_dilation(inside: np.ndarray, runs: list[tuple[int, int, int]]) -> np.ndarray:
+    """Voxels within the ball of a voxel of ``inside`` (itself included): the union over the ball's x-runs
+    (`ball_runs`) of ``inside`` dilated along x by the run's half-length and shifted by its (dz, dy)."""
+    runs = sorted(runs, key=lambda run: run[2])
     grown = np.zeros_like(inside)
     line, length = inside.copy(), 0            # inside dilated along x by `length`
     nx = inside.shape[2]
