@@ -57,3 +57,17 @@ def test_planted_three_clusters_chosen_on_the_subsample():
                               k_rule="consensus", n_bootstrap=4).fit(cases)
     assert cons.n_habitats_ == 3 and cons.k_selection_.rule == "consensus"
     assert cons.k_selection_.n_samples == 2_000
+
+
+def test_silhouette_from_symmetric_blocks_equals_scikit_learn(monkeypatch):
+    """The distance matrix in square blocks, each off-diagonal block used for both of its row ranges (issue 24):
+    blocks of 100 rows over 950 rows (uneven last block) give scikit-learn's silhouettes."""
+    from hccrad.habitat import kselect
+
+    monkeypatch.setattr(kselect, "_CHUNK_BYTES", 8 * 100 * 100)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(950, 2))
+    labelings = [rng.integers(0, k, size=950) for k in (2, 4, 7)]
+    ours = silhouettes_for_all_k(X, labelings)
+    ref = [silhouette_score(X, lab) for lab in labelings]
+    assert_close(ours, ref, rtol=1e-10, atol=1e-12, what="silhouette from 100-row blocks")

@@ -73,3 +73,45 @@ def test_bounding_box_shell_equals_the_whole_volume_transform():
         dist = ndimage.distance_transform_edt(~tumour, sampling=spacing)
         expected = (dist > 0) & (dist <= width)
         assert np.array_equal(liver_shell(tumour, spacing=spacing, width_mm=width), expected), width
+
+
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (2.5, 0.7, 0.9), (3.0, 0.78125, 0.78125), (0.7, 0.7, 0.7)])
+def test_ball_dilation_shell_is_the_distance_transform_ring(spacing):
+    """The ring built by x-run dilation (issue 24) is the voxel set (0 < d) & (d <= w) of scipy's Euclidean
+    distance transform, for random blobs (several components, holes, touching the array faces) and widths
+    that sit exactly on a voxel distance (2.1 = 3 x 0.7)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(7)
+    for width in (0.5, 1.0, 2.1, 5.0):
+        tumour = ndimage.gaussian_filter(rng.normal(size=(14, 30, 26)), 2.0) > 0.08
+        dist = ndimage.distance_transform_edt(~tumour, sampling=spacing)
+        expected = (dist > 0) & (dist <= width)
+        assert np.array_equal(liver_shell(tumour, spacing=spacing, width_mm=width), expected), (spacing, width)
+
+
+def test_ring_of_one_voxel_is_the_digital_ball():
+    from hccrad.preprocess.shell import ball_runs
+
+    spacing, width = (2.0, 0.8, 0.8), 3.0
+    tumour = np.zeros((9, 17, 17), bool)
+    tumour[4, 8, 8] = True
+    ring = liver_shell(tumour, spacing=spacing, width_mm=width)
+    offsets = {(int(z) - 4, int(y) - 8, int(x) - 8) for z, y, x in np.argwhere(ring)}
+    expected = {(dz, dy, dx) for dz, dy, r in ball_runs(spacing, width) for dx in range(-r, r + 1)} - {(0, 0, 0)}
+    assert offsets == expected
+    assert (1, 0, 0) in offsets and (2, 0, 0) not in offsets and (0, 3, 0) in offsets and (0, 4, 0) not in offsets
+
+
+def test_wide_shell_on_fine_voxels_uses_the_distance_transform_with_the_same_ring(monkeypatch):
+    """Above MAX_RUNS x-runs the ring is read off the distance transform; both paths give the same ring."""
+    from hccrad.preprocess import shell
+
+    spacing = (1.5, 0.5, 0.5)
+    tumour = _sphere((20, 50, 50), (10, 25, 25), 4.0, spacing)
+    assert len(shell.ball_runs((0.5, 0.5, 0.5), 10.0)) > shell.MAX_RUNS >= len(shell.ball_runs((1.0, 1.0, 1.0), 5.0))
+    runs = len(shell.ball_runs(spacing, 4.0))
+    by_runs = liver_shell(tumour, spacing=spacing, width_mm=4.0)
+    monkeypatch.setattr(shell, "MAX_RUNS", runs - 1)
+    by_distance = liver_shell(tumour, spacing=spacing, width_mm=4.0)
+    assert by_runs.sum() > 0 and np.array_equal(by_runs, by_distance)

@@ -117,11 +117,12 @@ def msi_matrix(
     lab = _validate_labels(labels, n_habitats)
     k = int(n_habitats)
     # crop to the tumour bounding box + 1 voxel: neighbours beyond it are outside the tumour anyway
-    nz = np.nonzero(lab)
-    lo = [max(int(a.min()) - 1, 0) for a in nz]
-    hi = [int(a.max()) + 2 for a in nz]
-    sl = tuple(slice(a, b) for a, b in zip(lo, hi))
-    crop = lab[sl].astype(np.int64)
+    sl = _box_plus_one(lab > 0)
+    crop = lab[sl]
+    # neighbour codes: 0 = ignored (not tumour, not in the shell), 1 = label 0, 1 + i = habitat i; one
+    # bincount over (centre, neighbour code) pairs per offset, the ignored column dropped at the end
+    # (counts identical to masking the ignored neighbours out; issue 24)
+    small = np.int16 if k < 32_000 else np.int64
     if background is not None:
         bg = _as_3d(np.asarray(background)).astype(bool)
         if bg.shape != lab.shape:
@@ -130,30 +131,33 @@ def msi_matrix(
                 field="background",
                 hint="pass the liver shell on the same grid as the habitat map",
             )
-        nb = np.where(crop > 0, crop, np.where(bg[sl], 0, _IGNORE))
-        pad_value = _IGNORE
+        nb = np.where(crop > 0, crop.astype(small) + 1, bg[sl].astype(small))
     else:
-        nb = crop
-        pad_value = 0
-    padded = np.pad(nb, 1, mode="constant", constant_values=pad_value)
-    centre_mask = np.pad(crop > 0, 1, mode="constant", constant_values=False)
+        nb = crop.astype(small) + 1
+    padded = np.pad(nb, 1, mode="constant", constant_values=0 if background is not None else 1)
     flat = padded.ravel()
-    idx = np.flatnonzero(centre_mask)
-    centre = flat[idx]
+    idx = np.flatnonzero(padded > 1)
+    base = (flat[idx].astype(np.intp) - 1) * (k + 2)
     strides = np.array(padded.strides) // padded.itemsize
-    counts = np.zeros((k + 1) * (k + 1), dtype=np.int64)
+    counts = np.zeros((k + 1) * (k + 2), dtype=np.int64)
     for off in _offsets(connectivity):
-        neigh = flat[idx + int(np.dot(off, strides))]
-        if background is not None:
-            keep = neigh != _IGNORE
-            codes = centre[keep] * (k + 1) + neigh[keep]
-        else:
-            codes = centre * (k + 1) + neigh
-        counts += np.bincount(codes, minlength=(k + 1) * (k + 1))
+        counts += np.bincount(base + flat[idx + int(np.dot(off, strides))], minlength=(k + 1) * (k + 2))
+    counts = counts.reshape(k + 1, k + 2)[:, 1:].ravel()
     m = counts.reshape(k + 1, k + 1).astype(float)
     m[0, :] = m[:, 0]
     m[0, 0] = 0.0
     return m
+
+
+def _box_plus_one(inside: np.ndarray) -> tuple[slice, ...]:
+    """The bounding box of ``inside`` grown by one voxel per side, clipped to the array (from the projections
+    on each axis, not from the coordinates of every voxel)."""
+    box = []
+    for axis in range(inside.ndim):
+        other = tuple(a for a in range(inside.ndim) if a != axis)
+        idx = np.flatnonzero(inside.any(axis=other))
+        box.append(slice(max(int(idx[0]) - 1, 0), int(idx[-1]) + 2))
+    return tuple(box)
 
 
 def _second_order(m: np.ndarray) -> dict[str, float]:

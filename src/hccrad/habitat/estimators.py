@@ -14,7 +14,8 @@ thing in every patient and every strategy (ARCHITECTURE.md section 2).
   the mean ordered centres of the training cases (for reporting).
 * `TwoStepHabitats` (HABIT "two-step"): each tumour is over-segmented into ``n_supervoxels`` k-means
   supervoxels in descriptor space (no spatial term); the supervoxel means of all training cases are then
-  clustered into k habitats; a new case's supervoxels are assigned to the nearest habitat centre.
+  clustered into k habitats; a new case's supervoxels are assigned to the nearest habitat centre. As in
+  one-step, a training case is over-segmented once: ``predict`` on it reuses the supervoxels of ``fit``.
 
 With ``n_habitats="auto"``, k is chosen (`choose_k`) on a fixed, seeded subsample of at most
 ``max_voxels_k`` (default ``K_SAMPLE`` = 20,000) of the sampled training rows (voxels, or supervoxels in
@@ -424,6 +425,10 @@ class TwoStepHabitats(_HabitatEstimator):
         else:
             spatial = [(None, None)] * len(Xs)
         sv = [self._supervoxels(self.scaler_.transform(X), c, sp)[0] for X, (c, sp) in zip(Xs, spatial)]
+        # descriptor supervoxels are a seeded k-means: `predict` on a training case reuses its centres (and
+        # assigns each voxel to the nearest, as `_supervoxels` does) instead of clustering it again (issue 24)
+        self.training_supervoxels_ = ({dg: c for dg, c in zip(digests, sv)}
+                                      if self.supervoxels == "descriptor" else {})
         pooled = np.concatenate(sv)
         groups = np.repeat(np.arange(len(sv)), [c.shape[0] for c in sv])
         k, self.k_selection_ = self._choose(pooled, groups)
@@ -444,7 +449,12 @@ class TwoStepHabitats(_HabitatEstimator):
         if self.supervoxels == "slic" and (coords is None or spacing is None):
             raise FeatureError("supervoxels='slic' needs the case's coords and spacing", field="coords",
                                hint="predict(X, coords=np.argwhere(mask), spacing=spacing)")
-        sv_centres, member = self._supervoxels(S, coords, spacing)
+        known = getattr(self, "training_supervoxels_", {})
+        sv_centres = known.get(_digest(self._check_X(X, "case"))) if known else None
+        if sv_centres is None:
+            sv_centres, member = self._supervoxels(S, coords, spacing)
+        else:
+            member = pairwise_distances_argmin(S, sv_centres)
         sv_label = pairwise_distances_argmin(sv_centres, self.centres_scaled_) + 1
         return sv_label[member].astype(np.int16)
 

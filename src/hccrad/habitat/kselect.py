@@ -11,8 +11,10 @@ coefficient; seed 001 used the elbow of the k-means inertia for k = 2..10. For e
   rows for every k): s(i) = (b(i) - a(i)) / max(a(i), b(i)), a(i) the mean distance of i to the other
   members of its cluster, b(i) the smallest mean distance to another cluster, s(i) = 0 in a singleton.
   It is O(n^2), and was ~90 % of the cost of choosing k (issue 24), so `silhouettes_for_all_k` computes
-  each chunk of the distance matrix once and the per-cluster distance sums of every k from it by one matrix
-  product with the stacked one-hot label matrices; the values equal ``silhouette_score``'s to rounding;
+  each block of the distance matrix once (and, D being symmetric, only the blocks on and above the
+  diagonal, by ``scipy.spatial.distance.cdist``) and the per-cluster distance sums of every k from it by one
+  matrix product with the stacked one-hot label matrices; the values equal ``silhouette_score``'s to
+  rounding;
 * Calinski-Harabasz (1974) and Davies-Bouldin (1979) indices on all voxels.
 
 Estimators choose k on a fixed, seeded subsample of at most ``K_SAMPLE`` (20,000) pooled training rows
@@ -41,7 +43,8 @@ import numpy as np
 import pandas as pd
 from kneed import KneeLocator
 from sklearn.cluster import KMeans
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, euclidean_distances
+from scipy.spatial.distance import cdist
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 from sklearn.utils import check_random_state
 
 from hccrad.core.errors import FeatureError
@@ -120,7 +123,7 @@ CONSENSUS_METHOD = ("consensus: elbow and max silhouette when they agree, else t
 
 
 K_SAMPLE = 20_000          # rows on which estimators choose k (`k_subsample`)
-_CHUNK_BYTES = 64 << 20    # memory of one chunk of the silhouette's distance matrix
+_CHUNK_BYTES = 64 << 20    # memory of one block of the silhouette's distance matrix
 
 
 def k_subsample(n_rows: int, size: int = K_SAMPLE, random_state: int = 0) -> np.ndarray:
@@ -153,13 +156,7 @@ def silhouettes_for_all_k(X: np.ndarray, labelings: list[np.ndarray], sample_siz
         start = sum(o.shape[1] for o in onehots)
         onehots.append(np.eye(counts.size)[codes.reshape(-1)])
         spans.append((start, codes.reshape(-1), counts))
-    H = np.concatenate(onehots, axis=1)
-    sums = np.empty((n, H.shape[1]))
-    step = max(1, _CHUNK_BYTES // (8 * n))
-    for lo in range(0, n, step):
-        D = euclidean_distances(S[lo:lo + step], S)
-        D[np.arange(D.shape[0]), lo + np.arange(D.shape[0])] = 0.0
-        sums[lo:lo + step] = D @ H
+    sums = _distance_sums(S, np.concatenate(onehots, axis=1))
     out = []
     for start, codes, counts in spans:
         block = sums[:, start:start + counts.size]
@@ -174,6 +171,25 @@ def silhouettes_for_all_k(X: np.ndarray, labelings: list[np.ndarray], sample_siz
         s[counts[codes] == 1] = 0.0
         out.append(float(np.mean(np.nan_to_num(s))))
     return out
+
+
+def _distance_sums(S: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """``D @ H`` for the Euclidean distance matrix D of the rows of S, without holding D: D in square blocks
+    of at most ``_CHUNK_BYTES``, each block above the diagonal computed once and used for both of its row
+    ranges (D is symmetric), with ``scipy.spatial.distance.cdist`` (differences, not the expanded
+    |x|^2 - 2 x.y + |y|^2, so the diagonal is exactly 0)."""
+    n = S.shape[0]
+    size = max(1, int(np.sqrt(_CHUNK_BYTES // 8)))
+    sums = np.zeros((n, H.shape[1]))
+    for lo in range(0, n, size):
+        rows = slice(lo, min(lo + size, n))
+        for lo2 in range(lo, n, size):
+            cols = slice(lo2, min(lo2 + size, n))
+            D = cdist(S[rows], S[cols])
+            sums[rows] += D @ H[cols]
+            if lo2 != lo:
+                sums[cols] += D.T @ H[rows]
+    return sums
 
 
 def bootstrap_votes(
