@@ -1,7 +1,8 @@
 """Unpenalised logistic regression with a paper-style summary, and univariable -> stepwise selection.
 
-:class:`LogisticModel` is a scikit-learn classifier whose fit is statsmodels' ``Logit`` (maximum likelihood,
-Newton-Raphson), so coefficients, Wald standard errors, p-values and odds ratios with 95 % CIs
+:class:`LogisticModel` is a scikit-learn classifier whose fit is statsmodels' ``Logit`` Newton-Raphson (maximum
+likelihood; reproduced operation for operation by ``_newton_logit``, bit-identical, without statsmodels' model
+objects: thousands of fits per validation), so coefficients, Wald standard errors, p-values and odds ratios with 95 % CIs
 (OR = exp(beta), CI = exp(beta +/- 1.96 SE)) are the ones papers report (seed 000 Table 2; seed 001 Table 3).
 ``formula()`` prints the fitted linear predictor the way the seeds print their scores:
 ``score = 0.1689 + 0.0722·2b3r − 0.6679·habitat1.1``.
@@ -21,13 +22,13 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+from statsmodels.tools.tools import matrix_rank
 
 from hccrad.core.errors import DataError, ModelError
 from hccrad.selection.contract import binary_target_tags, not_binary, validate_params
@@ -72,21 +73,86 @@ def _array(X, what: str) -> np.ndarray:
     return arr
 
 
-def _fit_logit(X: np.ndarray, y: np.ndarray, names: list[str], maxiter: int):
-    """statsmodels Logit with a constant; ModelError on separation or non-convergence."""
+NEWTON_TOL, NEWTON_RIDGE = 1e-8, 1e-10  # statsmodels' Newton defaults (tol, ridge_factor)
+
+
+@dataclass(frozen=True)
+class _LogitFit:
+    """Result of :func:`_newton_logit` with the attribute names of a statsmodels ``Logit`` result."""
+
+    params: np.ndarray
+    normalized_cov_params: np.ndarray
+    llf: float
+    aic: float
+    nobs: int
+    converged: bool
+    separated: bool
+
+    @property
+    def bse(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.normalized_cov_params))
+
+    @property
+    def pvalues(self) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return stats.norm.sf(np.abs(self.params / self.bse)) * 2
+
+    def cov_params(self) -> np.ndarray:
+        return self.normalized_cov_params
+
+
+def _newton_logit(exog: np.ndarray, y: np.ndarray, maxiter: int) -> _LogitFit:
+    """Maximum-likelihood logistic regression by Newton-Raphson, the arithmetic of statsmodels'
+    ``Logit(y, exog).fit(method="newton", maxiter=maxiter)`` operation for operation (statsmodels 0.15:
+    ``LikelihoodModel.fit`` -> ``optimizer._fit_newton`` with the mean log-likelihood's score and Hessian, a
+    1e-10 ridge on the Hessian's diagonal, start at 0, stop when every |step| <= 1e-8 or after ``maxiter``
+    steps; covariance = inverse of the unridged Hessian / n; Wald p = 2 sf(|b / se|); AIC = -2 (llf - rank);
+    separation flagged as ``_check_perfect_pred`` flags it: every fitted P within ``np.allclose`` of y after a
+    step), without its model and results objects -- the stepwise selection fits thousands of small models per
+    validation (issue 24). Equal to statsmodels' result bit for bit (tests/models/test_logit_newton.py).
+    """
+    nobs = y.shape[0]
+
+    def mean(params: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(np.dot(exog, params) + 0.0)))
+
+    def hess(params: np.ndarray) -> np.ndarray:  # statsmodels: -hessian / nobs, hessian = -X' diag(L(1-L)) X
+        L = mean(params)
+        return -(-np.dot(L * (1 - L) * exog.T, exog)) / nobs
+
+    separated = False
+    iterations = 0
+    oldparams = np.inf
+    newparams = np.asarray([0.0] * exog.shape[1])
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # as statsmodels: exp(-eta) = inf, P = 0
+        while iterations < maxiter and np.any(np.abs(newparams - oldparams) > NEWTON_TOL):
+            H = np.asarray(hess(newparams))
+            H[np.diag_indices(H.shape[0])] += NEWTON_RIDGE
+            oldparams = newparams
+            newparams = oldparams - np.linalg.solve(H, -np.dot(y - mean(oldparams), exog) / nobs)
+            separated |= bool(np.allclose(mean(newparams) - y, 0))
+            iterations += 1
+        cov = np.linalg.inv(hess(newparams)) / nobs
+        llf = float(np.sum(np.log(1 / (1 + np.exp(-((2 * y - 1) * (np.dot(exog, newparams) + 0.0)))))))
+    rank = matrix_rank(exog, method="qr")
+    return _LogitFit(newparams, cov, llf, -2 * (llf - (float(rank - 1) + 1 + 0)), nobs,
+                     iterations < maxiter, separated)
+
+
+def _fit_logit(X: np.ndarray, y: np.ndarray, names: list[str], maxiter: int) -> _LogitFit:
+    """Logistic regression with a constant (statsmodels ``Logit``'s Newton fit, :func:`_newton_logit`);
+    ModelError on separation or non-convergence."""
     exog = np.column_stack([np.ones(len(y)), X])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            res = sm.Logit(y, exog).fit(disp=0, method="newton", maxiter=maxiter)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise ModelError(
-                f"logistic fit failed ({exc}) for variables {names}",
-                hint="remove collinear or constant variables (VIFPruner, CorrelationPruner)",
-            ) from exc
-    msgs = [str(w.message) for w in caught]
-    converged = res.mle_retvals.get("converged", True) and np.all(np.isfinite(res.params))
-    separated = any("separation" in m.lower() for m in msgs)
+    try:
+        res = _newton_logit(exog, y, maxiter)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        raise ModelError(
+            f"logistic fit failed ({exc}) for variables {names}",
+            hint="remove collinear or constant variables (VIFPruner, CorrelationPruner)",
+        ) from exc
+    converged = res.converged and np.all(np.isfinite(res.params))
+    separated = res.separated
     if not converged and np.all(np.isfinite(res.params)):
         fitted = expit(np.clip(exog @ res.params, -700, 700))
         separated |= bool(np.any((fitted < 1e-8) | (fitted > 1 - 1e-8)))  # fitted P of 0 or 1: (quasi-)separation
