@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from numbers import Integral
 
 import numpy as np
@@ -46,10 +47,13 @@ def _frame(X, names: list[str] | None = None) -> pd.DataFrame:
 
 
 def _check_numeric(df: pd.DataFrame, what: str) -> np.ndarray:
-    for c in df.columns:
-        if not pd.api.types.is_numeric_dtype(df[c]):
+    """The table as a float array; the first column (in order) that is not numeric or has a missing value
+    is an error naming it."""
+    missing = df.isna().to_numpy().any(axis=0)  # one pass over the table, not one per column
+    for c, dtype, blank in zip(df.columns, df.dtypes, missing):
+        if not pd.api.types.is_numeric_dtype(dtype):
             raise DataError(f"{what}: column is not numeric", field=str(c), hint="encode it as numbers (0/1)")
-        if df[c].isna().any():
+        if blank:
             raise DataError(f"{what}: column has missing values", field=str(c), hint="impute or drop them")
     values = df.to_numpy(float)
     _check_finite(values, [str(c) for c in df.columns], what)
@@ -83,16 +87,22 @@ class _LogitFit:
     params: np.ndarray
     normalized_cov_params: np.ndarray
     llf: float
-    aic: float
+    exog: np.ndarray = field(repr=False)
     nobs: int
     converged: bool
     separated: bool
 
-    @property
+    @cached_property
+    def aic(self) -> float:
+        """-2 (llf - rank of the design), the rank by statsmodels' ``matrix_rank(exog, method="qr")``
+        (computed on demand: the stepwise selection reads few of them)."""
+        return -2 * (self.llf - (float(matrix_rank(self.exog, method="qr") - 1) + 1 + 0))
+
+    @cached_property
     def bse(self) -> np.ndarray:
         return np.sqrt(np.diag(self.normalized_cov_params))
 
-    @property
+    @cached_property
     def pvalues(self) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -131,13 +141,11 @@ def _newton_logit(exog: np.ndarray, y: np.ndarray, maxiter: int) -> _LogitFit:
             H[np.diag_indices(H.shape[0])] += NEWTON_RIDGE
             oldparams = newparams
             newparams = oldparams - np.linalg.solve(H, -np.dot(y - mean(oldparams), exog) / nobs)
-            separated |= bool(np.allclose(mean(newparams) - y, 0))
+            separated |= bool(np.all(np.abs(mean(newparams) - y) <= 1e-8))  # np.allclose(., 0), its atol
             iterations += 1
         cov = np.linalg.inv(hess(newparams)) / nobs
         llf = float(np.sum(np.log(1 / (1 + np.exp(-((2 * y - 1) * (np.dot(exog, newparams) + 0.0)))))))
-    rank = matrix_rank(exog, method="qr")
-    return _LogitFit(newparams, cov, llf, -2 * (llf - (float(rank - 1) + 1 + 0)), nobs,
-                     iterations < maxiter, separated)
+    return _LogitFit(newparams, cov, llf, exog, nobs, iterations < maxiter, separated)
 
 
 def _fit_logit(X: np.ndarray, y: np.ndarray, names: list[str], maxiter: int) -> _LogitFit:
@@ -318,7 +326,8 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
                     field=missing[0],
                     hint="pass a table with the same feature columns as at fit time",
                 )
-            return _check_numeric(X[[label[c] for c in names]], "LogisticModel")
+            same = len(X.columns) == len(names) and list(label) == names  # fitted columns, fitted order: as is
+            return _check_numeric(X if same else X[[label[c] for c in names]], "LogisticModel")
         arr = _array(X, "LogisticModel")
         if arr.shape[1] != len(names):
             raise ModelError(f"X has {arr.shape[1]} features, but LogisticModel is expecting {len(names)} "
@@ -405,8 +414,20 @@ def _joint_p(res, positions: list[int]) -> float:
     return float(stats.chi2.sf(float(b @ np.linalg.solve(cov, b)), len(positions)))
 
 
-def _try_fit(df: pd.DataFrame, y: np.ndarray, cols: list[str]):
-    X = df[cols].to_numpy(float)
+class _Columns:
+    """The candidate columns of a table as one float array, a subset of them taken by name (the stepwise
+    selection fits many subsets; one conversion instead of a DataFrame selection per fit)."""
+
+    def __init__(self, values: np.ndarray, names: list[str]) -> None:
+        self.values = values
+        self.position = {c: i for i, c in enumerate(names)}
+
+    def __getitem__(self, cols: list[str]) -> np.ndarray:
+        return self.values[:, [self.position[c] for c in cols]]
+
+
+def _try_fit(table: _Columns, y: np.ndarray, cols: list[str]):
+    X = table[cols]
     try:
         return _fit_logit(X, y, cols, 100)
     except ModelError as exc:
@@ -456,7 +477,7 @@ def stepwise_logistic(
     missing = [c for c in [outcome, *columns(candidates)] if c not in df.columns]
     if missing:
         raise DataError(f"stepwise_logistic: column(s) {missing} not in the table", field=missing[0])
-    _check_numeric(df[columns(candidates)], "stepwise_logistic")
+    table = _Columns(_check_numeric(df[columns(candidates)], "stepwise_logistic"), columns(candidates))
     yraw = df[outcome].to_numpy()
     classes = np.unique(yraw[~pd.isna(yraw)])
     if classes.size != 2 or pd.isna(yraw).any():
@@ -465,7 +486,7 @@ def stepwise_logistic(
 
     rows = {}
     for c in candidates:
-        r = _try_fit(df, y, block[c])
+        r = _try_fit(table, y, block[c])
         if r is None:
             rows[c] = dict(coef=np.nan, OR=np.nan, OR_lower=np.nan, OR_upper=np.nan, p=1.0)
             continue
@@ -486,14 +507,14 @@ def stepwise_logistic(
         if not cols:
             p1 = y.mean()
             return -2 * np.sum(y * np.log(p1) + (1 - y) * np.log(1 - p1)) + 2
-        r = _try_fit(df, y, columns(cols))
+        r = _try_fit(table, y, columns(cols))
         return np.inf if r is None else float(r.aic)
 
     def try_remove() -> bool:
         if not current:
             return False
         if criterion == "p":
-            r = _try_fit(df, y, columns(current))
+            r = _try_fit(table, y, columns(current))
             if r is None:
                 return False
             pv = pd.Series([var_p(r, current, v) for v in current], index=current)
@@ -519,15 +540,16 @@ def stepwise_logistic(
         if criterion == "p":
             pv = {}
             for c in pool:
-                r = _try_fit(df, y, columns([*current, c]))
+                r = _try_fit(table, y, columns([*current, c]))
                 if r is not None:
-                    pv[c] = (var_p(r, [*current, c], c), r.aic)
+                    pv[c] = (var_p(r, [*current, c], c), r)
             if not pv:
                 return False
             best = min(pv, key=lambda c: pv[c][0])
             if pv[best][0] < entry_p:
                 current.append(best)
-                steps.append(dict(step=len(steps) + 1, action="add", variable=best, p=pv[best][0], aic=pv[best][1]))
+                steps.append(dict(step=len(steps) + 1, action="add", variable=best, p=pv[best][0],
+                                  aic=pv[best][1].aic))
                 return True
             return False
         base = aic_of(current)
