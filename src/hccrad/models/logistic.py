@@ -278,7 +278,8 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
             raise DataError("LogisticModel requires y to be passed, but the target y is None",
                             hint="pass the outcome: fit(X, y)")
         yv = column_or_1d(y, warn=True)
-        check_classification_targets(yv)  # a continuous outcome: "Unknown label type"
+        if yv.dtype.kind not in "iub" or yv.size == 0:  # integer labels are never continuous: no check needed
+            check_classification_targets(yv)  # a continuous outcome: "Unknown label type"
         if len(yv) != len(df):
             raise DataError(f"LogisticModel: X has {len(df)} rows but y has {len(yv)}")
         classes = np.unique(yv)
