@@ -18,6 +18,7 @@ from hccrad.models.validation import (
     OptimismResult,
     TrainTestResult,
     optimism_bootstrap,
+    optimism_bootstraps,
     repeated_cv,
     split_train_test,
     train_test_validate,
@@ -26,7 +27,7 @@ from hccrad.models.validation import (
 __all__ = [
     "ColumnSelector", "ScoreFusion", "build_model_pipeline", "make_step", "scores_of", "seed001_nested_models",
     "selected_features", "LogisticModel", "StepwiseResult", "format_formula", "stepwise_logistic",
-    "CVResult", "OptimismResult", "TrainTestResult", "optimism_bootstrap", "repeated_cv", "split_train_test",
-    "train_test_validate", "ModelBundle", "bundle_from_pipeline", "load_bundle", "predict_bundle",
+    "CVResult", "OptimismResult", "TrainTestResult", "optimism_bootstrap", "optimism_bootstraps", "repeated_cv",
+    "split_train_test", "train_test_validate", "ModelBundle", "bundle_from_pipeline", "load_bundle", "predict_bundle",
     "PublishedValidation", "list_published", "load_published", "validate_published",
 ]

@@ -1,7 +1,8 @@
 """Unpenalised logistic regression with a paper-style summary, and univariable -> stepwise selection.
 
-:class:`LogisticModel` is a scikit-learn classifier whose fit is statsmodels' ``Logit`` (maximum likelihood,
-Newton-Raphson), so coefficients, Wald standard errors, p-values and odds ratios with 95 % CIs
+:class:`LogisticModel` is a scikit-learn classifier whose fit is statsmodels' ``Logit`` Newton-Raphson (maximum
+likelihood; reproduced operation for operation by ``_newton_logit``, bit-identical, without statsmodels' model
+objects: thousands of fits per validation), so coefficients, Wald standard errors, p-values and odds ratios with 95 % CIs
 (OR = exp(beta), CI = exp(beta +/- 1.96 SE)) are the ones papers report (seed 000 Table 2; seed 001 Table 3).
 ``formula()`` prints the fitted linear predictor the way the seeds print their scores:
 ``score = 0.1689 + 0.0722·2b3r − 0.6679·habitat1.1``.
@@ -16,18 +17,19 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
-from scipy.special import expit
+from scipy.special import expit, ndtr
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+from statsmodels.tools.tools import matrix_rank
 
 from hccrad.core.errors import DataError, ModelError
 from hccrad.selection.contract import binary_target_tags, not_binary, validate_params
@@ -45,10 +47,13 @@ def _frame(X, names: list[str] | None = None) -> pd.DataFrame:
 
 
 def _check_numeric(df: pd.DataFrame, what: str) -> np.ndarray:
-    for c in df.columns:
-        if not pd.api.types.is_numeric_dtype(df[c]):
+    """The table as a float array; the first column (in order) that is not numeric or has a missing value
+    is an error naming it."""
+    missing = df.isna().to_numpy().any(axis=0)  # one pass over the table, not one per column
+    for c, dtype, blank in zip(df.columns, df.dtypes, missing):
+        if not pd.api.types.is_numeric_dtype(dtype):
             raise DataError(f"{what}: column is not numeric", field=str(c), hint="encode it as numbers (0/1)")
-        if df[c].isna().any():
+        if blank:
             raise DataError(f"{what}: column has missing values", field=str(c), hint="impute or drop them")
     values = df.to_numpy(float)
     _check_finite(values, [str(c) for c in df.columns], what)
@@ -72,21 +77,90 @@ def _array(X, what: str) -> np.ndarray:
     return arr
 
 
-def _fit_logit(X: np.ndarray, y: np.ndarray, names: list[str], maxiter: int):
-    """statsmodels Logit with a constant; ModelError on separation or non-convergence."""
+NEWTON_TOL, NEWTON_RIDGE = 1e-8, 1e-10  # statsmodels' Newton defaults (tol, ridge_factor)
+
+
+@dataclass(frozen=True)
+class _LogitFit:
+    """Result of :func:`_newton_logit` with the attribute names of a statsmodels ``Logit`` result."""
+
+    params: np.ndarray
+    normalized_cov_params: np.ndarray
+    llf: float
+    exog: np.ndarray = field(repr=False)
+    nobs: int
+    converged: bool
+    separated: bool
+
+    @cached_property
+    def aic(self) -> float:
+        """-2 (llf - rank of the design), the rank by statsmodels' ``matrix_rank(exog, method="qr")``
+        (computed on demand: the stepwise selection reads few of them)."""
+        return -2 * (self.llf - (float(matrix_rank(self.exog, method="qr") - 1) + 1 + 0))
+
+    @cached_property
+    def bse(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.normalized_cov_params))
+
+    @cached_property
+    def pvalues(self) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return ndtr(-np.abs(self.params / self.bse)) * 2  # = stats.norm.sf(|z|) * 2, its arithmetic
+
+    def cov_params(self) -> np.ndarray:
+        return self.normalized_cov_params
+
+
+def _newton_logit(exog: np.ndarray, y: np.ndarray, maxiter: int) -> _LogitFit:
+    """Maximum-likelihood logistic regression by Newton-Raphson, the arithmetic of statsmodels'
+    ``Logit(y, exog).fit(method="newton", maxiter=maxiter)`` operation for operation (statsmodels 0.15:
+    ``LikelihoodModel.fit`` -> ``optimizer._fit_newton`` with the mean log-likelihood's score and Hessian, a
+    1e-10 ridge on the Hessian's diagonal, start at 0, stop when every |step| <= 1e-8 or after ``maxiter``
+    steps; covariance = inverse of the unridged Hessian / n; Wald p = 2 sf(|b / se|); AIC = -2 (llf - rank);
+    separation flagged as ``_check_perfect_pred`` flags it: every fitted P within ``np.allclose`` of y after a
+    step), without its model and results objects -- the stepwise selection fits thousands of small models per
+    validation (issue 24). Equal to statsmodels' result bit for bit (tests/models/test_logit_newton.py).
+    """
+    nobs = y.shape[0]
+
+    def mean(params: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(np.dot(exog, params) + 0.0)))
+
+    def hess(params: np.ndarray) -> np.ndarray:  # statsmodels: -hessian / nobs, hessian = -X' diag(L(1-L)) X
+        L = mean(params)
+        return -(-np.dot(L * (1 - L) * exog.T, exog)) / nobs
+
+    separated = False
+    iterations = 0
+    oldparams = np.inf
+    newparams = np.asarray([0.0] * exog.shape[1])
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # as statsmodels: exp(-eta) = inf, P = 0
+        while iterations < maxiter and np.any(np.abs(newparams - oldparams) > NEWTON_TOL):
+            H = np.asarray(hess(newparams))
+            H[np.diag_indices(H.shape[0])] += NEWTON_RIDGE
+            oldparams = newparams
+            newparams = oldparams - np.linalg.solve(H, -np.dot(y - mean(oldparams), exog) / nobs)
+            separated |= bool(np.all(np.abs(mean(newparams) - y) <= 1e-8))  # np.allclose(., 0), its atol
+            iterations += 1
+        cov = np.linalg.inv(hess(newparams)) / nobs
+        llf = float(np.sum(np.log(1 / (1 + np.exp(-((2 * y - 1) * (np.dot(exog, newparams) + 0.0)))))))
+    return _LogitFit(newparams, cov, llf, exog, nobs, iterations < maxiter, separated)
+
+
+def _fit_logit(X: np.ndarray, y: np.ndarray, names: list[str], maxiter: int) -> _LogitFit:
+    """Logistic regression with a constant (statsmodels ``Logit``'s Newton fit, :func:`_newton_logit`);
+    ModelError on separation or non-convergence."""
     exog = np.column_stack([np.ones(len(y)), X])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            res = sm.Logit(y, exog).fit(disp=0, method="newton", maxiter=maxiter)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise ModelError(
-                f"logistic fit failed ({exc}) for variables {names}",
-                hint="remove collinear or constant variables (VIFPruner, CorrelationPruner)",
-            ) from exc
-    msgs = [str(w.message) for w in caught]
-    converged = res.mle_retvals.get("converged", True) and np.all(np.isfinite(res.params))
-    separated = any("separation" in m.lower() for m in msgs)
+    try:
+        res = _newton_logit(exog, y, maxiter)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        raise ModelError(
+            f"logistic fit failed ({exc}) for variables {names}",
+            hint="remove collinear or constant variables (VIFPruner, CorrelationPruner)",
+        ) from exc
+    converged = res.converged and np.all(np.isfinite(res.params))
+    separated = res.separated
     if not converged and np.all(np.isfinite(res.params)):
         fitted = expit(np.clip(exog @ res.params, -700, 700))
         separated |= bool(np.any((fitted < 1e-8) | (fitted > 1 - 1e-8)))  # fitted P of 0 or 1: (quasi-)separation
@@ -204,7 +278,8 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
             raise DataError("LogisticModel requires y to be passed, but the target y is None",
                             hint="pass the outcome: fit(X, y)")
         yv = column_or_1d(y, warn=True)
-        check_classification_targets(yv)  # a continuous outcome: "Unknown label type"
+        if yv.dtype.kind not in "iub" or yv.size == 0:  # integer labels are never continuous: no check needed
+            check_classification_targets(yv)  # a continuous outcome: "Unknown label type"
         if len(yv) != len(df):
             raise DataError(f"LogisticModel: X has {len(df)} rows but y has {len(yv)}")
         classes = np.unique(yv)
@@ -252,7 +327,8 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
                     field=missing[0],
                     hint="pass a table with the same feature columns as at fit time",
                 )
-            return _check_numeric(X[[label[c] for c in names]], "LogisticModel")
+            same = len(X.columns) == len(names) and list(label) == names  # fitted columns, fitted order: as is
+            return _check_numeric(X if same else X[[label[c] for c in names]], "LogisticModel")
         arr = _array(X, "LogisticModel")
         if arr.shape[1] != len(names):
             raise ModelError(f"X has {arr.shape[1]} features, but LogisticModel is expecting {len(names)} "
@@ -339,8 +415,20 @@ def _joint_p(res, positions: list[int]) -> float:
     return float(stats.chi2.sf(float(b @ np.linalg.solve(cov, b)), len(positions)))
 
 
-def _try_fit(df: pd.DataFrame, y: np.ndarray, cols: list[str]):
-    X = df[cols].to_numpy(float)
+class _Columns:
+    """The candidate columns of a table as one float array, a subset of them taken by name (the stepwise
+    selection fits many subsets; one conversion instead of a DataFrame selection per fit)."""
+
+    def __init__(self, values: np.ndarray, names: list[str]) -> None:
+        self.values = values
+        self.position = {c: i for i, c in enumerate(names)}
+
+    def __getitem__(self, cols: list[str]) -> np.ndarray:
+        return self.values[:, [self.position[c] for c in cols]]
+
+
+def _try_fit(table: _Columns, y: np.ndarray, cols: list[str]):
+    X = table[cols]
     try:
         return _fit_logit(X, y, cols, 100)
     except ModelError as exc:
@@ -390,7 +478,7 @@ def stepwise_logistic(
     missing = [c for c in [outcome, *columns(candidates)] if c not in df.columns]
     if missing:
         raise DataError(f"stepwise_logistic: column(s) {missing} not in the table", field=missing[0])
-    _check_numeric(df[columns(candidates)], "stepwise_logistic")
+    table = _Columns(_check_numeric(df[columns(candidates)], "stepwise_logistic"), columns(candidates))
     yraw = df[outcome].to_numpy()
     classes = np.unique(yraw[~pd.isna(yraw)])
     if classes.size != 2 or pd.isna(yraw).any():
@@ -399,7 +487,7 @@ def stepwise_logistic(
 
     rows = {}
     for c in candidates:
-        r = _try_fit(df, y, block[c])
+        r = _try_fit(table, y, block[c])
         if r is None:
             rows[c] = dict(coef=np.nan, OR=np.nan, OR_lower=np.nan, OR_upper=np.nan, p=1.0)
             continue
@@ -420,14 +508,14 @@ def stepwise_logistic(
         if not cols:
             p1 = y.mean()
             return -2 * np.sum(y * np.log(p1) + (1 - y) * np.log(1 - p1)) + 2
-        r = _try_fit(df, y, columns(cols))
+        r = _try_fit(table, y, columns(cols))
         return np.inf if r is None else float(r.aic)
 
     def try_remove() -> bool:
         if not current:
             return False
         if criterion == "p":
-            r = _try_fit(df, y, columns(current))
+            r = _try_fit(table, y, columns(current))
             if r is None:
                 return False
             pv = pd.Series([var_p(r, current, v) for v in current], index=current)
@@ -453,15 +541,16 @@ def stepwise_logistic(
         if criterion == "p":
             pv = {}
             for c in pool:
-                r = _try_fit(df, y, columns([*current, c]))
+                r = _try_fit(table, y, columns([*current, c]))
                 if r is not None:
-                    pv[c] = (var_p(r, [*current, c], c), r.aic)
+                    pv[c] = (var_p(r, [*current, c], c), r)
             if not pv:
                 return False
             best = min(pv, key=lambda c: pv[c][0])
             if pv[best][0] < entry_p:
                 current.append(best)
-                steps.append(dict(step=len(steps) + 1, action="add", variable=best, p=pv[best][0], aic=pv[best][1]))
+                steps.append(dict(step=len(steps) + 1, action="add", variable=best, p=pv[best][0],
+                                  aic=pv[best][1].aic))
                 return True
             return False
         base = aic_of(current)

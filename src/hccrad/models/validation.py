@@ -12,6 +12,14 @@
   clipped to [1e-12, 1 - 1e-12] before the logit), apparent on the full fit (0 and 1 for an unpenalised
   logistic model), optimism_b = (a, b)(sample) - (a, b)(original data), corrected = apparent - mean optimism;
   reference: rms::validate(lrm(...)) within Monte-Carlo error (tests/reference/test_r_validate_lrm.py).
+* :func:`optimism_bootstraps` -- the same for several pipelines on the same patients and resamples, fitted one
+  after the other in each resample task: a fused model with the model whose score it fuses, which then reuses
+  that task's score fit (:mod:`hccrad.models.fitmemo`); each result equals its own ``optimism_bootstrap``.
+
+A resample's model scores the union of its evaluation rows once (the resample, every row and the rows left
+out are all original rows) and each set takes its rows' scores from it; the AUCs equal those of scoring each
+set separately, the calibration (a, b) agree to ~1e-16 (BLAS rounding of a row's score can depend on the
+rows around it).
 
 Resamples run in chunks, in this process, in joblib loky processes (``n_jobs``) or on a Dask cluster
 (``scheduler``), with BLAS threads pinned to one (:mod:`hccrad.models.scheduling`). Each resample's indices
@@ -202,6 +210,16 @@ def _fit_resample(pipeline, X: pd.DataFrame, y: np.ndarray):
     return fitted
 
 
+def _eval_scores(model, X: pd.DataFrame, eval_sets: list) -> list[np.ndarray]:
+    """The model's score on each eval index set, computed once per distinct row: the optimism bootstrap's
+    three sets (the resample, every row, the rows left out) are all drawn from the original rows, so the
+    model scores the union once (each row scored on its own: the score of a row does not depend on the
+    others in the table) and each set takes its rows' scores from it (issue 24)."""
+    union = np.unique(np.concatenate([np.asarray(idx) for idx in eval_sets]))
+    scored = scores_of(model, _rows(X, union))
+    return [scored[np.searchsorted(union, idx)] for idx in eval_sets]
+
+
 def _fit_eval(pipeline, X, y, train_idx, eval_sets, resample: int, calibrate_on: int = 0):
     """Fit a clone on rows train_idx; return (AUCs on each eval index set, selected features, calibration
     (a, b) on the first `calibrate_on` eval sets or None), or the :class:`ResampleFailure` saying why this
@@ -209,7 +227,7 @@ def _fit_eval(pipeline, X, y, train_idx, eval_sets, resample: int, calibrate_on:
     try:
         with log_context(f"resample {resample}"):  # a note logged while fitting says which resample
             m = _fit_resample(pipeline, _rows(X, train_idx), y[train_idx])
-            scores = [scores_of(m, _rows(X, idx)) for idx in eval_sets]
+            scores = _eval_scores(m, X, eval_sets)
             aucs = [_auc(y[idx], s) if np.unique(y[idx]).size == 2 else np.nan
                     for idx, s in zip(eval_sets, scores)]
             calib = [calibration_line(y[idx], s) for idx, s in zip(eval_sets[:calibrate_on], scores)] or None
@@ -405,16 +423,14 @@ def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs
     (:func:`hccrad.models.scheduling.run_resamples`); the result does not depend on any of them.
     ``progress(done, n_boot)`` is called as resamples finish.
     """
-    yv = _binary(y)
-    X = _as_frame(X)
+    return optimism_bootstraps([(pipeline, X)], y, n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress,
+                               scheduler=scheduler, chunk_size=chunk_size, pin_threads=pin_threads)[0]
+
+
+def bootstrap_indices(yv: np.ndarray, n_boot: int, seed: int) -> list[np.ndarray]:
+    """The rows of each bootstrap resample: from the b-th child of ``SeedSequence(seed)``, n draws with
+    replacement, redrawn from the same stream while a resample lacks one outcome class."""
     n = len(yv)
-    if n_boot < 1:
-        raise ModelError("n_boot must be >= 1", field="n_boot")
-    full = clone(pipeline).fit(X, yv)
-    apparent_scores = scores_of(full, X)
-    apparent = _auc(yv, apparent_scores)
-    apparent_calibration = calibration_line(yv, apparent_scores) if hasattr(full, "predict_proba") else None
-    everyone = np.arange(n)
     idx = []
     for child in np.random.SeedSequence(seed).spawn(n_boot):
         rng = np.random.default_rng(child)
@@ -423,11 +439,51 @@ def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs
             if np.unique(yv[b]).size == 2:
                 break
         idx.append(b)
-    calibrate_on = 2 if apparent_calibration is not None else 0
-    out = run_resamples(partial(_fit_eval, pipeline, X, yv),
-                        [(b, [b, everyone, np.setdiff1d(everyone, b)], i, calibrate_on) for i, b in enumerate(idx)],
+    return idx
+
+
+def _fit_eval_each(fits: list[tuple], y, train_idx, eval_sets, resample: int, calibrate_on: list[int]):
+    """:func:`_fit_eval` of every (pipeline, X) of ``fits`` on the same resample, in order."""
+    return [_fit_eval(pipeline, X, y, train_idx, eval_sets, resample, c)
+            for (pipeline, X), c in zip(fits, calibrate_on)]
+
+
+def optimism_bootstraps(fits: list[tuple], y, n_boot: int = 1000, seed: int = 0, n_jobs: int = 1,
+                        progress: Callable[[int, int], None] | None = None, *, scheduler: str | None = None,
+                        chunk_size: int | None = None, pin_threads: bool = True) -> list[OptimismResult]:
+    """:func:`optimism_bootstrap` of several (pipeline, X) pairs on the same patients (rows of every X in the
+    order of ``y``) with the same seed, each pair's result identical to its own ``optimism_bootstrap``: the
+    resamples are the same, and each resample task fits the pipelines one after the other in one process.
+
+    This is how a fused model is validated with the model whose score it fuses (issue 24): the fused model's
+    fit in a resample takes the score pipeline that the same task has just fitted on the same rows
+    (:mod:`hccrad.models.fitmemo`) instead of fitting it again, whichever worker runs the task.
+    """
+    yv = _binary(y)
+    frames = [_as_frame(X) for _, X in fits]
+    if n_boot < 1:
+        raise ModelError("n_boot must be >= 1", field="n_boot")
+    apparent = [_apparent(pipeline, X, yv) for (pipeline, _), X in zip(fits, frames)]
+    everyone = np.arange(len(yv))
+    calibrate_on = [2 if app[3] is not None else 0 for app in apparent]
+    out = run_resamples(partial(_fit_eval_each, [(p, X) for (p, _), X in zip(fits, frames)], yv),
+                        [(b, [b, everyone, np.setdiff1d(everyone, b)], i, calibrate_on)
+                         for i, b in enumerate(bootstrap_indices(yv, n_boot, seed))],
                         n_jobs=n_jobs, scheduler=scheduler, chunk_size=chunk_size, pin_threads=pin_threads,
                         progress=progress)
+    return [_optimism_result([o[k] for o in out], app, n_boot, seed) for k, app in enumerate(apparent)]
+
+
+def _apparent(pipeline, X: pd.DataFrame, yv: np.ndarray) -> tuple:
+    """(full fit, its selected features, apparent AUC, apparent calibration or None)."""
+    full = clone(pipeline).fit(X, yv)
+    scores = scores_of(full, X)
+    calibration = calibration_line(yv, scores) if hasattr(full, "predict_proba") else None
+    return full, tuple(selected_features(full)), _auc(yv, scores), calibration
+
+
+def _optimism_result(out: list, apparent_fit: tuple, n_boot: int, seed: int) -> OptimismResult:
+    _, apparent_selected, apparent, apparent_calibration = apparent_fit
     ok, failures = _split(out)
     if not ok:
         raise ModelError(f"every bootstrap resample failed to fit; first: {failures[0].error}: "
@@ -440,7 +496,7 @@ def optimism_bootstrap(pipeline, X, y, n_boot: int = 1000, seed: int = 0, n_jobs
     oob = np.array([o[0][2] for o in ok])
     calib = None if apparent_calibration is None else np.array([o[2] for o in ok])  # (n_used, 2, 2)
     res = OptimismResult(apparent, boot - test, n_boot, len(failures), _frequency([o[1] for o in ok]),
-                         tuple(selected_features(full)), seed, boot, test, oob, failures,
+                         apparent_selected, seed, boot, test, oob, failures,
                          apparent_calibration=apparent_calibration,
                          boot_calibration=None if calib is None else calib[:, 0, :],
                          test_calibration=None if calib is None else calib[:, 1, :])

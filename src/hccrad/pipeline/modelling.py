@@ -27,7 +27,7 @@ from hccrad.evaluate.classification import youden_threshold
 from hccrad.models.factory import ScoreFusion, build_model_pipeline, selected_features
 from hccrad.models.bundle import bundle_from_pipeline
 from hccrad.models.dummies import encoder_codings
-from hccrad.models.validation import optimism_bootstrap
+from hccrad.models.validation import optimism_bootstrap, optimism_bootstraps
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -180,6 +180,8 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
     fitted: dict[str, FittedModel] = {}
     notes: list[str] = []
     lasso = None
+    fusers = _fusers(spec)
+    validated: dict[str, object] = {}  # optimism bootstraps run ahead, with the model whose score they fuse
     for i, ms in enumerate(spec.models):
         codings = encoder_codings(codings_for(ms.clinical, Xtr, spec.data.categorical))  # levels: training
         est, cols = build_estimator(ms, spec, habitat_columns, radiomics_columns, stability, built, codings)
@@ -194,12 +196,12 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
         threshold = float(youden_threshold(ytr, scores.loc[train].to_numpy()))
         optimism = None
         if spec.validation.bootstrap > 0:
-            step = f"model {ms.name}: optimism bootstrap"
-            optimism = optimism_bootstrap(clone(est), Xtr[cols], ytr, n_boot=spec.validation.bootstrap,
-                                          seed=spec.seed, n_jobs=spec.validation.n_jobs,
-                                          scheduler=spec.validation.scheduler,
-                                          progress=(lambda i, n, step=step: progress(step, i, n)) if progress
-                                          else None)  # a tick per resample (per chunk in parallel): percentage, ETA
+            if ms.name not in validated:
+                group = [(ms.name, est, cols)] + [
+                    (f.name, *_built_fuser(f, spec, Xtr, data, habitat_columns, radiomics_columns, stability, built))
+                    for f in fusers.get(ms.name, [])]
+                validated.update(_validate_together(spec, group, Xtr, ytr, progress))
+            optimism = validated.pop(ms.name)
         selected = selected_features(final)
         as_published = None
         if spec.validation.as_published and spec.validation.bootstrap > 0 and selected \
@@ -232,6 +234,40 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
         fitted[ms.name] = FittedModel(ms.name, ms, final, cols, selected, threshold, scores, optimism,
                                       as_published, coef, formula, bundle)
     return FittedModels(fitted, y_all, data["cohort"], spec.cohorts.training, lasso, notes)
+
+
+def _fusers(spec: StudySpec) -> dict[str, list[ModelSpec]]:
+    """{model name: the later models that fuse its score}."""
+    out: dict[str, list[ModelSpec]] = {}
+    for ms in spec.models:
+        if ms.fuse is not None:
+            out.setdefault(ms.fuse, []).append(ms)
+    return out
+
+
+def _built_fuser(ms: ModelSpec, spec: StudySpec, Xtr: pd.DataFrame, data: pd.DataFrame, habitat_columns,
+                 radiomics_columns, stability, built) -> tuple[Pipeline, list[str]]:
+    """A fused model's unfitted estimator and input columns, built ahead of its turn (as its turn builds it)."""
+    codings = encoder_codings(codings_for(ms.clinical, Xtr, spec.data.categorical))
+    est, cols = build_estimator(ms, spec, habitat_columns, radiomics_columns, stability, built, codings)
+    _check_inputs(data, cols, ms.name)
+    return est, cols
+
+
+def _validate_together(spec: StudySpec, group: list[tuple[str, Pipeline, list[str]]], Xtr: pd.DataFrame,
+                       ytr: np.ndarray, progress: Progress | None) -> dict[str, object]:
+    """Harrell's optimism bootstrap of a model and of the models fusing its score, on the same resamples in
+    the same tasks (`optimism_bootstraps`): each fused fit takes the score pipeline its task has just fitted
+    on the same rows, whichever worker runs it; every result equals the model's own `optimism_bootstrap`."""
+    names = [name for name, _, _ in group]
+    step = f"model {names[0]}: optimism bootstrap" if len(names) == 1 else \
+        f"models {', '.join(names)}: optimism bootstrap"
+    results = optimism_bootstraps([(clone(est), Xtr[cols]) for _, est, cols in group], ytr,
+                                  n_boot=spec.validation.bootstrap, seed=spec.seed, n_jobs=spec.validation.n_jobs,
+                                  scheduler=spec.validation.scheduler,
+                                  progress=(lambda i, n: progress(step, i, n)) if progress
+                                  else None)  # a tick per resample (per chunk in parallel): percentage, ETA
+    return dict(zip(names, results))
 
 
 def no_models(spec: StudySpec, data: pd.DataFrame) -> FittedModels:
