@@ -14,9 +14,11 @@ case are cached the same way (`hccrad.pipeline.descriptor_cache`; `descriptor_ca
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -39,6 +41,7 @@ from hccrad.habitat.summary import habitat_summary
 from hccrad.io.volume import write_image
 from hccrad.preprocess.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
+from hccrad.pipeline.per_case import map_cases
 from hccrad.pipeline.habitat_robustness import REPORT_ONLY, habitat_robustness
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
 from hccrad.pipeline.descriptor_cache import STAGE as DESCRIPTOR_STAGE
@@ -268,6 +271,28 @@ def _left_out(case_id: str, stage: str, exc: HccradError) -> dict:
 
 
 @dataclass
+class _CaseRows:
+    """What one case's work adds to the run's tables and counters (sent back from a worker)."""
+
+    errors: list[dict]
+    warnings: list[dict]
+    reg_qc: list
+    pp_qc: list
+    desc_hits: int
+    desc_misses: int
+    digests: dict[str, dict]  # input-digest records made for the case's files
+    hashed: int
+
+
+def _twin(obj, **changes):
+    """A shallow copy of `obj` with some attributes replaced (no __init__/__post_init__ run again)."""
+    twin = copy.copy(obj)
+    for name, value in changes.items():
+        setattr(twin, name, value)
+    return twin
+
+
+@dataclass
 class _ImagingRun:
     """The state one `run_imaging` call shares between its steps (caches, QC rows, left-out cases)."""
 
@@ -289,6 +314,31 @@ class _ImagingRun:
         self.reg_cache = registration_cache(spec, self.out)
         self.pp_cache = preprocess_cache(spec, self.out)  # resampling + intensity after registration
         self.desc_cache = CaseCache(self.out / "cache", DESCRIPTOR_STAGE, descriptor_cache_key(spec))
+
+    def for_workers(self) -> _ImagingRun:
+        """This run without its progress callback (it stays here): what the per-case workers receive."""
+        return _twin(self, progress=None)
+
+    def for_case(self) -> _ImagingRun:
+        """A view for one case's work: this run's settings and caches, empty tables of its own, its own cache
+        counters and input-digest records (`rows` collects them, `absorb` merges them into the run)."""
+        return _twin(self, progress=None, errors=[], warnings=[], reg_qc=[], pp_qc=[],
+                     digests=self.digests.fork(),
+                     desc_cache=_twin(self.desc_cache, hits=0, misses=0))
+
+    def rows(self) -> _CaseRows:
+        return _CaseRows(self.errors, self.warnings, self.reg_qc, self.pp_qc, self.desc_cache.hits,
+                         self.desc_cache.misses, self.digests.updated, self.digests.hashed)
+
+    def absorb(self, rows: _CaseRows) -> None:
+        """One case's rows, appended in case order (so the tables are those of a run in this process)."""
+        self.errors.extend(rows.errors)
+        self.warnings.extend(rows.warnings)
+        self.reg_qc.extend(rows.reg_qc)
+        self.pp_qc.extend(rows.pp_qc)
+        self.desc_cache.hits += rows.desc_hits
+        self.desc_cache.misses += rows.desc_misses
+        self.digests.absorb(rows.digests, rows.hashed)
 
     def tick(self, step: str, done: int, total: int) -> None:
         if self.progress:
@@ -379,24 +429,36 @@ def _load_cases(run: _ImagingRun) -> dict[str, CaseVoxels]:
     if inspected_first:  # the liver U-Net needs every usable case first
         ids = [c for c in ids if _inspect(study, c, run.errors, run.warnings) is not None]
         run.predicted_livers, run.liver_record = _predict_missing_livers(study, ids, run.out, run.progress)
-    for i, cid in enumerate(ids):
-        try:
-            if inspected_first:
-                case = study.load_case(cid)  # inspected above
-            else:
-                inspection = _inspect(study, cid, run.errors, run.warnings)
-                case = study.case_from_inspection(inspection) if inspection is not None else None
-            if case is not None:
-                images, masks = study.image_files(cid)
-                inputs = run.digests.case_digest({**images, **masks})
-                case = run.prepared(case, inputs, cid)
-                cases[cid] = _load_voxels(study, case, run.predicted_livers.get(cid), run.desc_cache, inputs)
-                cases[cid].inputs = inputs
-        except HccradError as exc:
-            run.errors.append(_left_out(cid, "descriptors", exc))
-        run.tick("descriptor maps", i + 1, len(ids))
+    loaded = map_cases(partial(_load_one, run.for_workers(), inspected_first), [(cid,) for cid in ids], spec,
+                       progress=lambda done, total: run.tick("descriptor maps", done, total))
+    for cid, (voxels, rows) in zip(ids, loaded):  # case order: the tables do not depend on where cases ran
+        run.absorb(rows)
+        if voxels is not None:
+            cases[cid] = voxels
     run.digests.save()
     return cases
+
+
+def _load_one(shared: _ImagingRun, inspected_first: bool, cid: str) -> tuple[CaseVoxels | None, _CaseRows]:
+    """One case of `_load_cases` (in this process or a worker): its voxels, or None when it is left out,
+    and its rows for the run's tables (`_ImagingRun.absorb`)."""
+    run = shared.for_case()
+    voxels = None
+    try:
+        if inspected_first:
+            case = run.study.load_case(cid)  # inspected above
+        else:
+            inspection = _inspect(run.study, cid, run.errors, run.warnings)
+            case = run.study.case_from_inspection(inspection) if inspection is not None else None
+        if case is not None:
+            images, masks = run.study.image_files(cid)
+            inputs = run.digests.case_digest({**images, **masks})
+            case = run.prepared(case, inputs, cid)
+            voxels = _load_voxels(run.study, case, run.predicted_livers.get(cid), run.desc_cache, inputs)
+            voxels.inputs = inputs
+    except HccradError as exc:
+        run.errors.append(_left_out(cid, "descriptors", exc))
+    return voxels, run.rows()
 
 
 def _fit_habitat_model(run: _ImagingRun, train: list[CaseVoxels]):
@@ -435,20 +497,46 @@ def _habitat_features(run: _ImagingRun, model, cases: dict[str, CaseVoxels]) -> 
     cache1 = CaseCache(run.out / "cache", "msi_reader1", key)
     cache2 = CaseCache(run.out / "cache", "msi_reader2", key)
     found = _HabitatFeatures()
-    for i, (cid, cv) in enumerate(cases.items()):
-        try:
-            f1, vol, computed = _reader_features(run, model, cache1, cid, cv, "reader1")
-            found.computed += computed
-            found.hits += not computed
-            found.rows1[cid] = f1
-            found.labels[cid] = (cv.X, vol[cv.tumor])
-            if cv.reader2 is not None:
-                found.rows2[cid] = _reader_features(run, model, cache2, cid, cv, "reader2")[0]
-            _keep_figure_material(found, cid, cv, vol, spec.report.overlay_cases)
-        except HccradError as exc:
-            run.errors.append(_left_out(cid, "habitats/MSI", exc))
-        run.tick("habitat maps + MSI features", i + 1, len(cases))
+    done = map_cases(partial(_msi_one, run.for_workers(), model, cache1, cache2), list(cases.items()), spec,
+                     progress=lambda d, total: run.tick("habitat maps + MSI features", d, total))
+    for (cid, cv), one in zip(cases.items(), done):  # case order, as a loop in this process
+        if one.f1 is not None:
+            found.computed += one.computed
+            found.hits += not one.computed
+            found.rows1[cid] = one.f1
+            found.labels[cid] = (cv.X, one.labels)
+        if one.f2 is not None:
+            found.rows2[cid] = one.f2
+        if one.error is None:
+            _keep_figure_material(found, cid, cv, labels_to_volume(one.labels, cv.tumor), spec.report.overlay_cases)
+        else:
+            run.errors.append(one.error)
     return found
+
+
+@dataclass
+class _CaseMsi:
+    """One case's habitat-map + MSI result: reader-1 features and tumour labels, reader-2 features, whether
+    reader 1 was computed (not cached), or the left-out row of the reader that failed."""
+
+    f1: dict | None = None
+    labels: np.ndarray | None = None
+    computed: bool = False
+    f2: dict | None = None
+    error: dict | None = None
+
+
+def _msi_one(run: _ImagingRun, model, cache1: CaseCache, cache2: CaseCache, cid: str, cv: CaseVoxels) -> _CaseMsi:
+    """One case of `_habitat_features` (in this process or a worker)."""
+    one = _CaseMsi()
+    try:
+        one.f1, vol, one.computed = _reader_features(run, model, cache1, cid, cv, "reader1")
+        one.labels = vol[cv.tumor]
+        if cv.reader2 is not None:
+            one.f2 = _reader_features(run, model, cache2, cid, cv, "reader2")[0]
+    except HccradError as exc:
+        one.error = _left_out(cid, "habitats/MSI", exc)
+    return one
 
 
 def _reader_features(run: _ImagingRun, model, cache: CaseCache, cid: str, cv: CaseVoxels, reader: str):
