@@ -42,6 +42,7 @@ from hccrad.io.volume import write_image
 from hccrad.preprocess.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
 from hccrad.pipeline.per_case import map_cases
+from hccrad.pipeline.robustness_cache import cached_robustness, robustness_key
 from hccrad.pipeline.habitat_robustness import REPORT_ONLY, habitat_robustness
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
 from hccrad.pipeline.descriptor_cache import STAGE as DESCRIPTOR_STAGE
@@ -384,9 +385,9 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     model, model_path = _fit_habitat_model(run, train)
     run.seconds["habitat_fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    robustness = habitat_robustness(spec, model, train, lambda m, cv, reader: _case_features(spec, m, cv, reader),
-                                    units={d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit)
-                                           for d in hs.descriptors})
+    units = {d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit) for d in hs.descriptors}
+    robustness, _ = cached_robustness(out / "cache", robustness_key(spec, model, train, units), partial(
+        habitat_robustness, spec, model, train, partial(_case_features, spec), units=units))  # issue 24: warm reruns
     if robustness is not None:
         run.seconds["habitat_robustness"] = time.perf_counter() - t0
     t0 = time.perf_counter()

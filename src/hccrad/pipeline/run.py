@@ -77,7 +77,8 @@ def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progres
     from hccrad.pipeline.preflight import cases_left_out_by_preflight, preflight, refuse_on_errors
 
     started = time.time()
-    preflight_warnings = refuse_on_errors(preflight(spec))  # every input check, before any long stage
+    preflight_warnings = refuse_on_errors(preflight(  # every input check, before any long stage
+        spec, cache_dir=Path(out_dir or spec.output_dir).resolve() / "cache"))  # image checks cached by digest
     out = Path(out_dir or spec.output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     preflight_left_out = cases_left_out_by_preflight(preflight_warnings)  # data.on_case_error: leave_out
