@@ -16,6 +16,7 @@ from hccrad.cohort.study import Study
 from hccrad.pipeline import imaging as imaging_module
 from hccrad.pipeline import preflight as preflight_module
 from hccrad.pipeline.imaging import run_imaging
+from hccrad.pipeline.inspection_cache import InspectionCache
 from hccrad.pipeline.preflight import image_problems
 
 from .conftest import tiny_cohort, write_small_study
@@ -41,6 +42,14 @@ def _bump_one_voxel(arr: np.ndarray) -> None:
     arr[tuple(np.argwhere(np.ones_like(arr, dtype=bool))[arr.size // 2])] += 300
 
 
+def _checked(spec, table: pd.DataFrame, cache_dir: Path):
+    """The preflight's image checks with the run's cache, saved as `run_study` does once they passed."""
+    cache = InspectionCache(cache_dir)
+    found = image_problems(spec, table, workers=1, inspections=cache)
+    cache.save()
+    return found
+
+
 def test_preflight_image_checks_rerun_only_the_case_whose_file_changed(cohort, tmp_path, monkeypatch):
     shutil.copytree(cohort, tmp_path / "cohort")
     man = pd.read_csv(tmp_path / "cohort" / "manifest.csv").set_index("case_id")
@@ -54,21 +63,25 @@ def test_preflight_image_checks_rerun_only_the_case_whose_file_changed(cohort, t
                         real(job, options))
     cache = tmp_path / "results" / "cache"
 
-    first = image_problems(spec, table, workers=1, cache_dir=cache)
+    unsaved = InspectionCache(cache)
+    assert image_problems(spec, table, workers=1, inspections=unsaved) and not cache.exists(), \
+        "nothing is written before the preflight passed (a refused run leaves no output folder)"
+    inspected.clear()
+    first = _checked(spec, table, cache)
     assert sorted(inspected) == sorted(table.index) and len(inspected) == 10
     assert [(p.case_id, p.file, p.field) for p in first if p.severity == "error"] == [(empty, "mask_tumor", "empty")]
     inspected.clear()
-    assert image_problems(spec, table, workers=1, cache_dir=cache) == first and inspected == []  # warm: no file read
+    assert _checked(spec, table, cache) == first and inspected == []  # warm: no file read
 
     _edit(tmp_path / "cohort" / man.loc[edited, "image_portal"], _bump_one_voxel)
-    third = image_problems(spec, table, workers=1, cache_dir=cache)
+    third = _checked(spec, table, cache)
     assert inspected == [edited], "only the case with the changed voxel is read again"
     inspected.clear()
     assert third == image_problems(spec, table, workers=1) and len(inspected) == 10  # = no cache at all
 
     _edit(tmp_path / "cohort" / man.loc[empty, "mask_tumor"], lambda a: a.fill(0) or a.__setitem__((6, 12, 12), 1))
     inspected.clear()
-    fixed = image_problems(spec, table, workers=1, cache_dir=cache)
+    fixed = _checked(spec, table, cache)
     assert inspected == [empty] and not [p for p in fixed if p.severity == "error"], "a fixed mask is re-checked"
 
 

@@ -9,7 +9,10 @@ left out; it never stops the batch. Per-case features are cached under `out/cach
 configuration hash (spec sections, habitat model, hccrad version) and a digest of the case's input files
 (`hccrad.pipeline.cache.InputDigests`), so a rerun after a crash resumes and a corrected input is
 recomputed; `cache_hits` / `cache_computed` count the cases of each kind. The descriptor values of each
-case are cached the same way (`hccrad.pipeline.descriptor_cache`; `descriptor_cache_hits`).
+case are cached the same way (`hccrad.pipeline.descriptor_cache`; `descriptor_cache_hits`), and so is the
+habitat robustness result (`hccrad.pipeline.robustness_cache`). The per-case passes (inspection, registration,
+descriptor values; habitat maps + MSI features) run in this process, on `validation.n_jobs` worker processes
+or on the `validation.scheduler` Dask cluster (`hccrad.pipeline.per_case`), gathered in case order.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ used only when both parts of its key match:
   geometry tolerance) and the hccrad version.
 
 A case whose files cannot be hashed (unreadable, e.g. permissions) is inspected every time, so the check
-reports it. `hccrad validate` (no output folder) always inspects; `run_study` passes its output folder.
+reports it. `hccrad validate` (no output folder) always inspects; `run_study` passes an `InspectionCache` of
+its output folder and writes the new entries only after the preflight passed (a refused run writes nothing).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from hccrad.preprocess.inspect import InputProblem
 STAGE = "inspection"  # out/cache/inspection/
 Job = tuple[str, dict, dict]  # case id, images (role -> path), masks (role -> path)
 
-__all__ = ["cached_case_problems", "inspection_key"]
+__all__ = ["InspectionCache", "cached_case_problems", "inspection_key"]
 
 
 def inspection_key(options: dict) -> str:
@@ -39,32 +40,54 @@ def inspection_key(options: dict) -> str:
     return config_hash({"options": options, "tolerance": asdict(DEFAULT_TOLERANCE), "version": __version__})
 
 
-def _digest(digests: InputDigests, job: Job) -> str:
-    """The case's input digest, or "" when a file cannot be read to hash it (then no caching)."""
-    try:
-        return digests.case_digest({**job[1], **job[2]})
-    except OSError:
-        return ""
+class InspectionCache:
+    """The cache of one run's output folder (``cache_dir`` = out/cache). Lookups read only; the entries made
+    for the cases inspected now are kept in memory until `save`, which `run_study` calls once the preflight has
+    passed and the output folder exists (a refused run leaves no output folder behind)."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.dir = Path(cache_dir)
+        self.digests = InputDigests(self.dir / "input_digests.json")
+        self.pending: list[tuple[str, str, str, list[dict]]] = []  # (key, case id, digest, problems)
+
+    def _digest(self, job: Job) -> str:
+        """The case's input digest, or "" when a file cannot be read to hash it (then no caching)."""
+        try:
+            return self.digests.case_digest({**job[1], **job[2]})
+        except OSError:
+            return ""
+
+    def _stored(self, key: str, case_id: str, digest: str) -> list[InputProblem] | None:
+        if not digest or not (self.dir / STAGE).is_dir():
+            return None
+        return _problems(CaseCache(self.dir, STAGE, key).get_json(case_id, digest))
+
+    def problems(self, jobs: Sequence[Job], options: dict,
+                 inspect: Callable[[list[Job]], list[list[InputProblem]]]) -> list[list[InputProblem]]:
+        """Each job's problems, in job order: stored ones where the key and digest match, the others from
+        ``inspect(missing jobs)`` (kept for `save`)."""
+        key = inspection_key(options)
+        digests = [self._digest(job) for job in jobs]
+        found = [self._stored(key, job[0], d) for job, d in zip(jobs, digests)]
+        missing = [i for i, f in enumerate(found) if f is None]
+        for i, problems in zip(missing, inspect([jobs[i] for i in missing])):
+            found[i] = problems
+            if digests[i]:
+                self.pending.append((key, jobs[i][0], digests[i], [asdict(p) for p in problems]))
+        return [f or [] for f in found]
+
+    def save(self) -> None:
+        """Write the entries made in this run and the digests' stat records."""
+        for key, case_id, digest, problems in self.pending:
+            CaseCache(self.dir, STAGE, key).put_json(case_id, problems, digest)
+        self.pending.clear()
+        self.digests.save()
 
 
 def cached_case_problems(jobs: Sequence[Job], options: dict, inspect: Callable[[list[Job]], list[list[InputProblem]]],
-                         cache_dir: Path | None) -> list[list[InputProblem]]:
-    """Each job's problems, in job order: from the cache where the key and digest match, the others from
-    ``inspect(missing jobs)`` (then stored). ``cache_dir`` None: ``inspect(jobs)``, nothing stored."""
-    if cache_dir is None:
-        return inspect(list(jobs))
-    digests = InputDigests(Path(cache_dir) / "input_digests.json")
-    cache = CaseCache(Path(cache_dir), STAGE, inspection_key(options))
-    keys = [_digest(digests, job) for job in jobs]
-    found: list[list[InputProblem] | None] = [
-        None if not key else _problems(cache.get_json(job[0], key)) for job, key in zip(jobs, keys)]
-    missing = [i for i, f in enumerate(found) if f is None]
-    for i, problems in zip(missing, inspect([jobs[i] for i in missing])):
-        found[i] = problems
-        if keys[i]:
-            cache.put_json(jobs[i][0], [asdict(p) for p in problems], keys[i])
-    digests.save()
-    return [f or [] for f in found]
+                         cache: InspectionCache | None) -> list[list[InputProblem]]:
+    """``cache.problems(...)``, or ``inspect(jobs)`` without a cache."""
+    return inspect(list(jobs)) if cache is None else cache.problems(jobs, options, inspect)
 
 
 def _problems(entry: object) -> list[InputProblem] | None:

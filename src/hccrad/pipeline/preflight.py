@@ -24,7 +24,7 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
    and `run` leaves it out with its reason in the left-out table; more than 20 % failing cases stay errors;
    without `preprocess.registration`, a phase that looks shifted from the reference phase around the tumour
    is a warning naming case and phase, suggesting `preprocess: {registration: rigid}`
-   (`hccrad.preprocess.inspect`); in a run (`cache_dir` given) each case's findings are cached under
+   (`hccrad.preprocess.inspect`); in a run (`inspections` given) each case's findings are cached under
    out/cache/inspection/ by its files' content digests, so a rerun re-inspects only the cases whose files
    changed (`hccrad.pipeline.inspection_cache`);
 7. the resampling and intensity steps (`hccrad.pipeline.preprocess_checks`): a liver intensity region
@@ -40,7 +40,6 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
 from functools import partial
-from pathlib import Path
 
 import pandas as pd
 
@@ -50,7 +49,7 @@ from hccrad.cohort.study import case_files
 from hccrad.config.spec import StudySpec
 from hccrad.core.cluster import check_scheduler
 from hccrad.core.errors import ClusterError, HccradError
-from hccrad.pipeline.inspection_cache import cached_case_problems
+from hccrad.pipeline.inspection_cache import InspectionCache, cached_case_problems
 from hccrad.pipeline.preprocess_checks import preprocess_problems
 from hccrad.preprocess.inspect import InputProblem, inspect_case_images
 
@@ -95,10 +94,10 @@ def problems_as_records(problems: Iterable[InputProblem]) -> list[dict]:
     return [asdict(p) for p in problems]
 
 
-def preflight(spec: StudySpec, *, workers: int = 2, cache_dir: Path | None = None) -> list[InputProblem]:
+def preflight(spec: StudySpec, *, workers: int = 2, inspections: InspectionCache | None = None) -> list[InputProblem]:
     """Every input problem of `spec` (errors and warnings), found in one pass; see the module docstring.
-    `cache_dir`: a run's out/cache, where the per-case image checks are cached by the files' digests."""
-    return _input_problems(spec, workers=workers, cache_dir=cache_dir) + scheduler_problems(spec)
+    `inspections`: a run's cache of the per-case image checks, keyed by the files' digests."""
+    return _input_problems(spec, workers=workers, inspections=inspections) + scheduler_problems(spec)
 
 
 def scheduler_problems(spec: StudySpec) -> list[InputProblem]:
@@ -112,7 +111,7 @@ def scheduler_problems(spec: StudySpec) -> list[InputProblem]:
     return []
 
 
-def _input_problems(spec: StudySpec, *, workers: int, cache_dir: Path | None = None) -> list[InputProblem]:
+def _input_problems(spec: StudySpec, *, workers: int, inspections: InspectionCache | None = None) -> list[InputProblem]:
     from hccrad.config.load import check_inputs
 
     problems = [InputProblem(None, None, None, text) for text in check_inputs(spec)]
@@ -128,7 +127,7 @@ def _input_problems(spec: StudySpec, *, workers: int, cache_dir: Path | None = N
         return problems
     problems += outcome_problems(spec, table)
     problems += column_type_problems(spec, table)
-    problems += case_errors_left_out(spec, image_problems(spec, table, workers=workers, cache_dir=cache_dir)
+    problems += case_errors_left_out(spec, image_problems(spec, table, workers=workers, inspections=inspections)
                                      + preprocess_problems(spec, table), n_cases=len(table))
     return problems
 
@@ -461,10 +460,11 @@ def _derive_input_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputPr
 
 
 def image_problems(spec: StudySpec, table: pd.DataFrame, *, workers: int = 2,
-                   cache_dir: Path | None = None) -> list[InputProblem]:
+                   inspections: InspectionCache | None = None) -> list[InputProblem]:
     """Per-case image and mask checks (`hccrad.preprocess.inspect.inspect_case_images`: every file read in full,
     geometry against the reference phase, binary non-empty masks), `workers` cases at a time; with a
-    `cache_dir` (a run's out/cache), only the cases whose files changed (`hccrad.pipeline.inspection_cache`)."""
+    cache of a run's output folder (`inspections`), only the cases whose files changed since they were checked
+    (`hccrad.pipeline.inspection_cache`)."""
     if not spec.data.has_imaging:
         return []
     jobs = [(str(case_id), *case_files(spec, row)) for case_id, row in table.iterrows()]
@@ -472,7 +472,7 @@ def image_problems(spec: StudySpec, table: pd.DataFrame, *, workers: int = 2,
                "multilabel_masks": (f"mask_{spec.data.liver_mask}",) if spec.data.liver_mask else (),
                "alignment_mask": f"mask_{spec.data.tumor_mask}" if spec.preprocess.registration == "none" else None}
     found = cached_case_problems(jobs, options, partial(_inspect_cases, options=options, workers=workers),
-                                 cache_dir)  # issue 24: a warm rerun reads no file here
+                                 inspections)  # issue 24: a warm rerun reads no file here
     return [p for case in found for p in case]
 
 
