@@ -34,11 +34,8 @@ def cohort(tmp_path_factory) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
-                                  worker_dashboard_address=None) as c:
-        yield c
+def cluster(dask_cluster):
+    return dask_cluster  # tests/conftest.py: one LocalCluster of 2 processes for the session
 
 
 def _run(cohort: Path, root: Path, **validation) -> tuple[ImagingResult, Path]:
