@@ -5,6 +5,7 @@ the preflight's per-case image checks (out/cache/inspection/) and the habitat ro
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from hccrad.pipeline import preflight as preflight_module
 from hccrad.pipeline.imaging import run_imaging
 from hccrad.pipeline.inspection_cache import InspectionCache
 from hccrad.pipeline.preflight import image_problems
+from hccrad.pipeline.robustness_cache import cached_robustness
 
 from .conftest import tiny_cohort, write_small_study
 
@@ -93,8 +95,9 @@ def test_habitat_robustness_is_read_back_until_a_training_input_changes(cohort, 
     real = imaging_module.habitat_robustness
     monkeypatch.setattr(imaging_module, "habitat_robustness", lambda *a, **k: calls.append(1) or real(*a, **k))
 
-    first = run_imaging(Study(spec), out)
-    again = run_imaging(Study(spec), out)
+    store = partial(cached_robustness, out / "cache")  # as the imaging stage of a run passes it
+    first = run_imaging(Study(spec), out, robustness_cache=store)
+    again = run_imaging(Study(spec), out, robustness_cache=store)
     assert len(calls) == 1, "the warm rerun reads the stored result"
     assert again.robustness.record() == first.robustness.record()
     for name in ("centre_abs_diff", "full_centres"):
@@ -104,6 +107,6 @@ def test_habitat_robustness_is_read_back_until_a_training_input_changes(cohort, 
     man = pd.read_csv(tmp_path / "cohort" / "manifest.csv").set_index("case_id")
     training_case = man.index[man.cohort == "training"][1]
     _edit(tmp_path / "cohort" / man.loc[training_case, "image_arterial"], _bump_one_voxel)
-    run_imaging(Study(spec), out)
+    run_imaging(Study(spec), out, robustness_cache=store)
     assert len(calls) == 2, "a changed voxel of a training case recomputes the refits"
     assert len(list((out / "cache" / "habitat_robustness").iterdir())) == 1, "the stale entry was replaced"

@@ -10,7 +10,7 @@ configuration hash (spec sections, habitat model, hccrad version) and a digest o
 (`hccrad.pipeline.cache.InputDigests`), so a rerun after a crash resumes and a corrected input is
 recomputed; `cache_hits` / `cache_computed` count the cases of each kind. The descriptor values of each
 case are cached the same way (`hccrad.pipeline.descriptor_cache`; `descriptor_cache_hits`), and so is the
-habitat robustness result (`hccrad.pipeline.robustness_cache`). The per-case passes (inspection, registration,
+habitat robustness result when the stage passes its cache (`hccrad.pipeline.robustness_cache`). The per-case passes (inspection, registration,
 descriptor values; habitat maps + MSI features) run in this process, on `validation.n_jobs` worker processes
 or on the `validation.scheduler` Dask cluster (`hccrad.pipeline.per_case`), gathered in case order.
 """
@@ -45,7 +45,6 @@ from hccrad.io.volume import write_image
 from hccrad.preprocess.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
 from hccrad.pipeline.per_case import map_cases
-from hccrad.pipeline.robustness_cache import cached_robustness, robustness_key
 from hccrad.pipeline.habitat_robustness import REPORT_ONLY, habitat_robustness
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
 from hccrad.pipeline.descriptor_cache import STAGE as DESCRIPTOR_STAGE
@@ -373,8 +372,11 @@ class _HabitatFeatures:
     computed: int = 0
 
 
-def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> ImagingResult:
-    """Run the habitat + MSI stage for every case of the study; see the module docstring."""
+def run_imaging(study: Study, out: Path, progress: Progress | None = None, *,
+                robustness_cache: Callable | None = None) -> ImagingResult:
+    """Run the habitat + MSI stage for every case of the study; see the module docstring. `robustness_cache`:
+    ``(spec, model, training cases, units, compute) -> result`` that reads the habitat robustness result back
+    when its inputs are unchanged (`hccrad.pipeline.robustness_cache.cached_robustness`, bound to out/cache)."""
     run = _ImagingRun(study, out, progress)
     spec, hs = study.spec, study.spec.habitat
     t0 = time.perf_counter()
@@ -389,8 +391,8 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     run.seconds["habitat_fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     units = {d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit) for d in hs.descriptors}
-    robustness, _ = cached_robustness(out / "cache", robustness_key(spec, model, train, units), partial(
-        habitat_robustness, spec, model, train, partial(_case_features, spec), units=units))  # issue 24: warm reruns
+    compute = partial(habitat_robustness, spec, model, train, partial(_case_features, spec), units=units)
+    robustness = robustness_cache(spec, model, train, units, compute) if robustness_cache else compute()
     if robustness is not None:
         run.seconds["habitat_robustness"] = time.perf_counter() - t0
     t0 = time.perf_counter()

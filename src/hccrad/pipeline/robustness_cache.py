@@ -50,19 +50,23 @@ def robustness_key(spec: StudySpec, model: Any, train: Sequence[Any], units: dic
                         "training": [[c.case_id, c.inputs, int(c.X.shape[0])] for c in train]})
 
 
-def cached_robustness(cache_root: Path, key: str | None, compute: Callable[[], Any]) -> tuple[Any, bool]:
-    """(result, whether it came from the cache): the stored result for ``key``, else ``compute()`` stored
-    under ``key`` (a None result, robustness off, is not stored)."""
+def cached_robustness(cache_root: Path, spec: StudySpec, model: Any, train: Sequence[Any], units: dict[str, str],
+                      compute: Callable[[], Any]) -> Any:
+    """The stored result for the key of (spec, model, training cases, units), else ``compute()``, stored under
+    that key (a None result, robustness off, is not stored). `hccrad.pipeline.study_stages.ImagingStage` hands
+    it to `run_imaging` (bound to out/cache), which cannot import this module: the results records that it
+    reads import the imaging module."""
+    key = robustness_key(spec, model, train, units)
     folder = Path(cache_root) / STAGE
     if key is not None and (folder / key / f"{SECTION}.json").is_file():
         try:
-            return read_record(folder / key, SECTION), True
-        except RecordError as exc:
-            log.warning("habitat robustness cache entry %s not used (%s); recomputed", folder / key, exc.message)
+            return read_record(folder / key, SECTION)
+        except (RecordError, OSError, ValueError) as exc:  # a torn or foreign entry: recomputed
+            log.warning("habitat robustness cache entry %s not used (%s); recomputed", folder / key, exc)
     value = compute()
     if key is not None and value is not None:
         _store(folder, key, value)
-    return value, False
+    return value
 
 
 def _store(folder: Path, key: str, value: Any) -> None:
