@@ -1,6 +1,7 @@
 """What a warm rerun no longer recomputes (issue 24), and that a changed input is never served from a cache:
-the preflight's per-case image checks (out/cache/inspection/) and the habitat robustness refits
-(out/cache/habitat_robustness/), both keyed by the content digests of the input files."""
+the preflight's per-case image checks (out/cache/inspection/), the habitat robustness refits
+(out/cache/habitat_robustness/) and the imaging stage's full-payload file check (out/cache/verified/), all keyed
+by the content digests of the input files."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 import SimpleITK as sitk
 
 from hccrad.cohort.study import Study
+from hccrad.io import volume as volume_module
 from hccrad.pipeline import imaging as imaging_module
 from hccrad.pipeline import preflight as preflight_module
 from hccrad.pipeline.imaging import run_imaging
@@ -87,26 +89,40 @@ def test_preflight_image_checks_rerun_only_the_case_whose_file_changed(cohort, t
     assert inspected == [empty] and not [p for p in fixed if p.severity == "error"], "a fixed mask is re-checked"
 
 
-def test_habitat_robustness_is_read_back_until_a_training_input_changes(cohort, tmp_path, monkeypatch):
+def test_robustness_and_file_verification_are_reused_until_an_input_changes(cohort, tmp_path, monkeypatch):
+    """The habitat robustness result is read back, and the imaging stage skips the full-payload check of files
+    it verified before (same content digest); one changed voxel of a training case recomputes the refits and
+    re-verifies that case's files only."""
     shutil.copytree(cohort, tmp_path / "cohort")
     spec = write_small_study(tmp_path, "warm-robustness", habitat={"stability_resamples": 2})
     out = tmp_path / "results"
     calls: list[int] = []
     real = imaging_module.habitat_robustness
     monkeypatch.setattr(imaging_module, "habitat_robustness", lambda *a, **k: calls.append(1) or real(*a, **k))
+    verified: list[str] = []
+    real_verify = volume_module.verify_complete
+    monkeypatch.setattr(volume_module, "verify_complete", lambda path: verified.append(Path(path).name.split("_")[0])
+                        or real_verify(path))
 
     store = partial(cached_robustness, out / "cache")  # as the imaging stage of a run passes it
     first = run_imaging(Study(spec), out, robustness_cache=store)
+    assert len(set(verified)) == 10
+    verified.clear()
     again = run_imaging(Study(spec), out, robustness_cache=store)
     assert len(calls) == 1, "the warm rerun reads the stored result"
+    example = first.overlays[0]["case_id"]  # its figure re-reads it (Study.load_case, every check)
+    assert set(verified) <= {example}, "no file of the stage's own pass verified again"
+    pd.testing.assert_frame_equal(again.features, first.features, check_exact=True)
     assert again.robustness.record() == first.robustness.record()
     for name in ("centre_abs_diff", "full_centres"):
         np.testing.assert_array_equal(getattr(again.robustness.stability, name),
                                       getattr(first.robustness.stability, name))
 
     man = pd.read_csv(tmp_path / "cohort" / "manifest.csv").set_index("case_id")
-    training_case = man.index[man.cohort == "training"][1]
+    training_case = man.index[(man.cohort == "training") & (man.index != example)][1]
     _edit(tmp_path / "cohort" / man.loc[training_case, "image_arterial"], _bump_one_voxel)
-    run_imaging(Study(spec), out, robustness_cache=store)
+    third = run_imaging(Study(spec), out, robustness_cache=store)
     assert len(calls) == 2, "a changed voxel of a training case recomputes the refits"
+    assert set(verified) - {example} == {training_case}, "that case's files only"
+    assert third.descriptor_cache_hits == 9
     assert len(list((out / "cache" / "habitat_robustness").iterdir())) == 1, "the stale entry was replaced"

@@ -2,9 +2,10 @@
 (NIfTI) → MSI features for reader 1 and, when present, reader 2 (for the ICC stability filter).
 
 Every case is first inspected (`Study.inspect_case`, `hccrad.preprocess.inspect`: full decompression, grids
-against the reference phase, mask labels, empty masks); a case with an error is left out with one row per
-problem in the error table (stage "inputs", naming the file role and field), and warnings (a near-constant
-image inside the tumour) go to `ImagingResult.warnings` for the report. One failing case is recorded and
+against the reference phase, mask labels, empty masks; the full-payload check is skipped for files whose
+content digest is that of files verified complete in an earlier run, out/cache/verified/); a case with an
+error is left out with one row per problem in the error table (stage "inputs", naming the file role and
+field), and warnings (a near-constant image inside the tumour) go to `ImagingResult.warnings` for the report. One failing case is recorded and
 left out; it never stops the batch. Per-case features are cached under `out/cache/` keyed by the
 configuration hash (spec sections, habitat model, hccrad version) and a digest of the case's input files
 (`hccrad.pipeline.cache.InputDigests`), so a rerun after a crash resumes and a corrected input is
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 WARNING_COLUMNS = ["case_id", "file", "field", "message"]
+VERIFIED_STAGE = "verified"  # out/cache/verified/: cases whose input bytes passed the full-payload check
 STRATEGIES = {"population": PopulationHabitats, "individual": IndividualHabitats, "two_step": TwoStepHabitats}
 
 
@@ -173,9 +175,10 @@ def _problem_row(p: InputProblem) -> dict:
     return {"case_id": p.case_id, "stage": "inputs", "error": "InputProblem", "message": text}
 
 
-def _inspect(study: Study, case_id: str, errors: list[dict], warnings: list[dict]) -> CaseInspection | None:
+def _inspect(study: Study, case_id: str, errors: list[dict], warnings: list[dict],
+             verify: bool = True) -> CaseInspection | None:
     """Inspect one case; record its errors (then return None: the case is left out) and warnings."""
-    inspection = study.inspect_case(case_id)
+    inspection = study.inspect_case(case_id, verify=verify)
     warnings.extend({"case_id": p.case_id, "file": p.file, "field": p.field, "message": p.message}
                     for p in inspection.warnings)
     for p in inspection.errors:
@@ -317,6 +320,7 @@ class _ImagingRun:
         self.reg_cache = registration_cache(spec, self.out)
         self.pp_cache = preprocess_cache(spec, self.out)  # resampling + intensity after registration
         self.desc_cache = CaseCache(self.out / "cache", DESCRIPTOR_STAGE, descriptor_cache_key(spec))
+        self.verified = CaseCache(self.out / "cache", VERIFIED_STAGE, config_hash({"version": __version__}))
 
     def for_workers(self) -> _ImagingRun:
         """This run without its progress callback (it stays here): what the per-case workers receive."""
@@ -452,19 +456,38 @@ def _load_one(shared: _ImagingRun, inspected_first: bool, cid: str) -> tuple[Cas
     voxels = None
     try:
         if inspected_first:
-            case = run.study.load_case(cid)  # inspected above
+            case, inputs = run.study.load_case(cid), ""  # inspected above
         else:
-            inspection = _inspect(run.study, cid, run.errors, run.warnings)
-            case = run.study.case_from_inspection(inspection) if inspection is not None else None
+            case, inputs = _inspected_case(run, cid)
         if case is not None:
-            images, masks = run.study.image_files(cid)
-            inputs = run.digests.case_digest({**images, **masks})
+            if not inputs:
+                images, masks = run.study.image_files(cid)
+                inputs = run.digests.case_digest({**images, **masks})
             case = run.prepared(case, inputs, cid)
             voxels = _load_voxels(run.study, case, run.predicted_livers.get(cid), run.desc_cache, inputs)
             voxels.inputs = inputs
     except HccradError as exc:
         run.errors.append(_left_out(cid, "descriptors", exc))
     return voxels, run.rows()
+
+
+def _inspected_case(run: _ImagingRun, cid: str) -> tuple[Case | None, str]:
+    """The case read through its inspection (None when it is left out) and its input digest ("" when a file
+    cannot be hashed: the inspection then says why). The full-payload check (`hccrad.io.integrity`) is skipped
+    for files whose content digest is that of files this stage verified complete before (out/cache/verified/,
+    written only after an inspection without error); every other check runs."""
+    images, masks = run.study.image_files(cid)
+    try:
+        inputs = run.digests.case_digest({**images, **masks})
+    except OSError:
+        inputs = ""
+    verified = bool(inputs) and run.verified.get_json(cid, inputs) is True
+    inspection = _inspect(run.study, cid, run.errors, run.warnings, verify=not verified)
+    if inspection is None:
+        return None, inputs
+    if inputs and not verified:
+        run.verified.put_json(cid, True, inputs)
+    return run.study.case_from_inspection(inspection), inputs
 
 
 def _fit_habitat_model(run: _ImagingRun, train: list[CaseVoxels]):
