@@ -9,7 +9,8 @@ used only when both parts of its key match:
 
 * the case's input digest (`hccrad.pipeline.cache.InputDigests.case_digest`: BLAKE2b of the bytes of every
   image and mask file by manifest role, with the same stat records as the imaging stage's caches, in
-  ``out/cache/input_digests.json``), so one changed voxel, a replaced or a missing file re-inspects that case;
+  ``out/cache/input_digests.json``) and the files' paths (which messages may name), so one changed voxel, a
+  replaced, moved or missing file re-inspects that case;
 * `inspection_key`: the check's options (reference role, mask label, multi-label masks, alignment mask,
   geometry tolerance) and the hccrad version.
 
@@ -20,6 +21,8 @@ its output folder and writes the new entries only after the preflight passed (a 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -51,11 +54,15 @@ class InspectionCache:
         self.pending: list[tuple[str, str, str, list[dict]]] = []  # (key, case id, digest, problems)
 
     def _digest(self, job: Job) -> str:
-        """The case's input digest, or "" when a file cannot be read to hash it (then no caching)."""
+        """The case's input digest and its file paths (messages name them), or "" when a file cannot be read
+        to hash it (then no caching)."""
+        files = {**job[1], **job[2]}
         try:
-            return self.digests.case_digest({**job[1], **job[2]})
+            content = self.digests.case_digest(files)
         except OSError:
             return ""
+        where = sorted((role, str(path)) for role, path in files.items())
+        return hashlib.blake2b(json.dumps([content, where]).encode(), digest_size=16).hexdigest()
 
     def _stored(self, key: str, case_id: str, digest: str) -> list[InputProblem] | None:
         if not digest or not (self.dir / STAGE).is_dir():
