@@ -1,7 +1,7 @@
 """Per-case imaging work scheduled like the resamples (issue 24): on a Dask cluster of separate processes
 (`validation.scheduler`; local worker processes for `validation.n_jobs` > 1 go through the same
-`hccrad.models.scheduling.run_resamples`, tested in tests/models/test_scheduling.py), the imaging stage gives the tables of a
-run in this process — features (both readers), habitat summary, left-out rows naming the broken case,
+`hccrad.models.scheduling.run_resamples`, tested in tests/models/test_scheduling.py), the imaging stage gives the
+tables of a run in this process — features (both readers), habitat summary, left-out rows naming the broken case,
 warnings, cache counters — and the same habitat maps; a rerun on the cluster reads every case's cache."""
 
 from __future__ import annotations
