@@ -100,8 +100,7 @@ def growth_table(sizes: list[int], results: list[dict]) -> list[list[str]]:
     series = [(s, [r["timings"].get(s) for r in results]) for s in stages]
     series.append(("synthetic cohort (not the study)", [r["synth_s"] for r in results]))
     if all("rerun" in r for r in results):
-        series.append(("rerun, caches warm: total", [r["rerun"]["total"] for r in results]))
-        series.append(("rerun: imaging", [r["rerun"].get("imaging") for r in results]))
+        series += [(f"rerun, caches warm: {s}", [r["rerun"].get(s) for r in results]) for s in stages]
     for name, times in series:
         row = [name] + ["-" if t is None else f"{t:.2f}" for t in times]
         for i, j in pairs:

@@ -65,3 +65,13 @@ def make_image():
 def make_mask():
     """Factory: make_mask(image) -> the blob's label image (1 inside)."""
     return blob_mask
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """One `dask.distributed.LocalCluster` of 2 separate worker processes (1 thread each) for the session's
+    cluster tests (resample scheduling, per-case imaging): started once, since each start costs seconds."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+                                  worker_dashboard_address=None) as cluster:
+        yield cluster

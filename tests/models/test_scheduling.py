@@ -87,11 +87,8 @@ def test_bootstrap_numbers_do_not_depend_on_chunking(local_bootstrap):
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
-                                  worker_dashboard_address=None) as c:
-        yield c
+def cluster(dask_cluster):
+    return dask_cluster  # tests/conftest.py: one LocalCluster of 2 processes for the session
 
 
 def test_dask_cluster_gives_the_local_numbers(cluster, local_bootstrap):

@@ -267,15 +267,17 @@ class Study:
         mask (always; blank is a problem) and the liver / second-reader masks when the manifest names one."""
         return case_files(self.spec, self.table.loc[case_id])
 
-    def inspect_case(self, case_id: str) -> CaseInspection:
+    def inspect_case(self, case_id: str, *, verify: bool = True) -> CaseInspection:
         """Read the case's files once and list every problem (`hccrad.preprocess.inspect`): readability with full
         decompression, grids against the reference phase, tumour-mask labels {0, data.mask_label} (the liver
-        mask may hold any labels: every non-zero voxel is liver), empty masks, near-constant images."""
+        mask may hold any labels: every non-zero voxel is liver), empty masks, near-constant images. `verify=False`:
+        no full-payload check (bytes verified before; `hccrad.preprocess.inspect.inspect_and_load`)."""
         spec = self.spec.data
         images, masks = self.image_files(case_id)
         return inspect_and_load(case_id, images, masks, reference=f"image_{spec.reference_phase}",
                                 mask_label=spec.mask_label,
-                                multilabel_masks={f"mask_{spec.liver_mask}"} if spec.liver_mask else set())
+                                multilabel_masks={f"mask_{spec.liver_mask}"} if spec.liver_mask else set(),
+                                verify=verify)
 
     def case_from_inspection(self, inspection: CaseInspection) -> Case:
         """The `Case` built from the volumes an inspection read (so the run reads no file twice)."""

@@ -497,8 +497,9 @@ class ValidationSpec(_Strict):
     n_jobs: int = 1
     level: float = Field(default=0.95, gt=0.5, lt=1)
     scheduler: str | None = Field(default=None, pattern=r"^(tcp|tls)://\S+:\d+$", description=(
-        "address of a Dask distributed scheduler, e.g. tcp://host:8786: the resamples (in chunks) and the "
-        "per-case radiomics extraction run on its workers instead of this machine (n_jobs then unused); "
+        "address of a Dask distributed scheduler, e.g. tcp://host:8786: the resamples (in chunks), the "
+        "per-case radiomics extraction and the imaging stage's per-case work run on its workers instead of this "
+        "machine (n_jobs then unused); "
         "same numbers as a local run. None: this machine"))
 
 

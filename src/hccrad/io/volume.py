@@ -3,7 +3,9 @@
 Every failure is an `InputError` naming the file (and the case when known) and saying how to fix it.
 Before SimpleITK reads a file, `hccrad.io.integrity.verify_complete` reads its whole payload (a truncated
 `.nii.gz` would otherwise come back with its missing voxels set to 0): a truncated or corrupt file raises
-`CorruptFileError`, NaN/inf voxels in a float NIfTI raise `NonFiniteVoxelsError`.
+`CorruptFileError`, NaN/inf voxels in a float NIfTI raise `NonFiniteVoxelsError`. `verify=False` skips that
+check; only for bytes already verified (the imaging stage: a file whose content digest is that of a file it
+verified before, `hccrad.pipeline.imaging`).
 Writes are atomic: the file is written beside its destination and renamed into place, so a crash never
 leaves a half-written volume that a resumed run would trust.
 """
@@ -52,7 +54,7 @@ def to_sitk(image: Image) -> sitk.Image:
     return out
 
 
-def read_image(path: str | Path, *, name: str = "", case: str | None = None) -> Image:
+def read_image(path: str | Path, *, name: str = "", case: str | None = None, verify: bool = True) -> Image:
     """Read a NIfTI / NRRD / MHA volume, or a folder holding one DICOM series
     (`hccrad.io.dicom.read_dicom_series`). Raises `InputError` for missing, unreadable or non-3-D input."""
     path = Path(path)
@@ -68,7 +70,8 @@ def read_image(path: str | Path, *, name: str = "", case: str | None = None) -> 
     if not os.access(path, os.R_OK):
         raise InputError("file is not readable (permissions)", case=case, file=path, field=name or None,
                          hint="fix the file permissions (chmod a+r)")
-    _require_complete(path, name, case)
+    if verify:
+        _require_complete(path, name, case)
     try:
         img = sitk.ReadImage(str(path))
     except RuntimeError as exc:

@@ -15,6 +15,7 @@ read with `allow_pickle=False`; nothing here unpickles. Files are written with t
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -60,6 +61,7 @@ class InputDigests:
         self.path = Path(path)
         self.records: dict[str, dict] = {}
         self.hashed = 0  # files whose bytes were read in this session (the rest came from their stat record)
+        self.updated: dict[str, dict] = {}  # the records (re)made in this session (what a worker sends back)
         if self.path.is_file():
             try:
                 self.records = json.loads(self.path.read_text(encoding="utf-8"))
@@ -87,8 +89,21 @@ class InputDigests:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
         self.hashed += 1
-        self.records[key] = {**stat, "blake2b": h.hexdigest(), "hashed_at_ns": hashed_at}
+        self.records[key] = self.updated[key] = {**stat, "blake2b": h.hexdigest(), "hashed_at_ns": hashed_at}
         return h.hexdigest()
+
+    def fork(self) -> InputDigests:
+        """A view for one case's work in a worker: the same records (a copy once pickled to another
+        process), its own `updated` and `hashed`; `absorb` merges what it hashed back into this one."""
+        child = copy.copy(self)
+        child.updated, child.hashed = {}, 0
+        return child
+
+    def absorb(self, updated: Mapping[str, dict], hashed: int) -> None:
+        """Take the records a fork made (`fork`)."""
+        self.records.update(updated)
+        self.updated.update(updated)
+        self.hashed += hashed
 
     def case_digest(self, files: Mapping[str, str | Path | None]) -> str:
         """One digest for a case's files by role (a blank or missing file counts as its own value)."""

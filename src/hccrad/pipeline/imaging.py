@@ -2,21 +2,27 @@
 (NIfTI) → MSI features for reader 1 and, when present, reader 2 (for the ICC stability filter).
 
 Every case is first inspected (`Study.inspect_case`, `hccrad.preprocess.inspect`: full decompression, grids
-against the reference phase, mask labels, empty masks); a case with an error is left out with one row per
-problem in the error table (stage "inputs", naming the file role and field), and warnings (a near-constant
-image inside the tumour) go to `ImagingResult.warnings` for the report. One failing case is recorded and
-left out; it never stops the batch. Per-case features are cached under `out/cache/` keyed by the
+against the reference phase, mask labels, empty masks; the full-payload check is skipped for files whose content
+digest is that of files verified complete in an earlier run, out/cache/verified/); a case with an error is left
+out with one row per problem in the error table (stage "inputs", naming the file role and field), and warnings (a
+near-constant image inside the tumour) go to `ImagingResult.warnings` for the report. One failing case is
+recorded and left out; it never stops the batch. Per-case features are cached under `out/cache/` keyed by the
 configuration hash (spec sections, habitat model, hccrad version) and a digest of the case's input files
-(`hccrad.pipeline.cache.InputDigests`), so a rerun after a crash resumes and a corrected input is
-recomputed; `cache_hits` / `cache_computed` count the cases of each kind. The descriptor values of each
-case are cached the same way (`hccrad.pipeline.descriptor_cache`; `descriptor_cache_hits`).
+(`hccrad.pipeline.cache.InputDigests`), so a rerun after a crash resumes and a corrected input is recomputed;
+`cache_hits` / `cache_computed` count the cases of each kind. The descriptor values of each case are cached the
+same way (`hccrad.pipeline.descriptor_cache`; `descriptor_cache_hits`), and so is the habitat robustness result
+when the stage passes its cache (`hccrad.pipeline.robustness_cache`). The per-case passes (inspection,
+registration, descriptor values; habitat maps + MSI features) run in this process, on `validation.n_jobs` worker
+processes or on the `validation.scheduler` Dask cluster (`hccrad.pipeline.per_case`), gathered in case order.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -38,6 +44,7 @@ from hccrad.habitat.summary import habitat_summary
 from hccrad.io.volume import write_image
 from hccrad.preprocess.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
+from hccrad.pipeline.per_case import map_cases
 from hccrad.pipeline.habitat_robustness import REPORT_ONLY, habitat_robustness
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
 from hccrad.pipeline.descriptor_cache import STAGE as DESCRIPTOR_STAGE
@@ -53,6 +60,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 WARNING_COLUMNS = ["case_id", "file", "field", "message"]
+VERIFIED_STAGE = "verified"  # out/cache/verified/: cases whose input bytes passed the full-payload check
 
 
 @dataclass
@@ -164,9 +172,10 @@ def _problem_row(p: InputProblem) -> dict:
     return {"case_id": p.case_id, "stage": "inputs", "error": "InputProblem", "message": text}
 
 
-def _inspect(study: Study, case_id: str, errors: list[dict], warnings: list[dict]) -> CaseInspection | None:
+def _inspect(study: Study, case_id: str, errors: list[dict], warnings: list[dict],
+             verify: bool = True) -> CaseInspection | None:
     """Inspect one case; record its errors (then return None: the case is left out) and warnings."""
-    inspection = study.inspect_case(case_id)
+    inspection = study.inspect_case(case_id, verify=verify)
     warnings.extend({"case_id": p.case_id, "file": p.file, "field": p.field, "message": p.message}
                     for p in inspection.warnings)
     for p in inspection.errors:
@@ -263,6 +272,28 @@ def _left_out(case_id: str, stage: str, exc: HccradError) -> dict:
 
 
 @dataclass
+class _CaseRows:
+    """What one case's work adds to the run's tables and counters (sent back from a worker)."""
+
+    errors: list[dict]
+    warnings: list[dict]
+    reg_qc: list
+    pp_qc: list
+    desc_hits: int
+    desc_misses: int
+    digests: dict[str, dict]  # input-digest records made for the case's files
+    hashed: int
+
+
+def _twin(obj, **changes):
+    """A shallow copy of `obj` with some attributes replaced (no __init__/__post_init__ run again)."""
+    twin = copy.copy(obj)
+    for name, value in changes.items():
+        setattr(twin, name, value)
+    return twin
+
+
+@dataclass
 class _ImagingRun:
     """The state one `run_imaging` call shares between its steps (caches, QC rows, left-out cases)."""
 
@@ -284,6 +315,32 @@ class _ImagingRun:
         self.reg_cache = registration_cache(spec, self.out)
         self.pp_cache = preprocess_cache(spec, self.out)  # resampling + intensity after registration
         self.desc_cache = CaseCache(self.out / "cache", DESCRIPTOR_STAGE, descriptor_cache_key(spec))
+        self.verified = CaseCache(self.out / "cache", VERIFIED_STAGE, config_hash({"version": __version__}))
+
+    def for_workers(self) -> _ImagingRun:
+        """This run without its progress callback (it stays here): what the per-case workers receive."""
+        return _twin(self, progress=None)
+
+    def for_case(self) -> _ImagingRun:
+        """A view for one case's work: this run's settings and caches, empty tables of its own, its own cache
+        counters and input-digest records (`rows` collects them, `absorb` merges them into the run)."""
+        return _twin(self, progress=None, errors=[], warnings=[], reg_qc=[], pp_qc=[],
+                     digests=self.digests.fork(),
+                     desc_cache=_twin(self.desc_cache, hits=0, misses=0))
+
+    def rows(self) -> _CaseRows:
+        return _CaseRows(self.errors, self.warnings, self.reg_qc, self.pp_qc, self.desc_cache.hits,
+                         self.desc_cache.misses, self.digests.updated, self.digests.hashed)
+
+    def absorb(self, rows: _CaseRows) -> None:
+        """One case's rows, appended in case order (so the tables are those of a run in this process)."""
+        self.errors.extend(rows.errors)
+        self.warnings.extend(rows.warnings)
+        self.reg_qc.extend(rows.reg_qc)
+        self.pp_qc.extend(rows.pp_qc)
+        self.desc_cache.hits += rows.desc_hits
+        self.desc_cache.misses += rows.desc_misses
+        self.digests.absorb(rows.digests, rows.hashed)
 
     def tick(self, step: str, done: int, total: int) -> None:
         if self.progress:
@@ -314,8 +371,11 @@ class _HabitatFeatures:
     computed: int = 0
 
 
-def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> ImagingResult:
-    """Run the habitat + MSI stage for every case of the study; see the module docstring."""
+def run_imaging(study: Study, out: Path, progress: Progress | None = None, *,
+                robustness_cache: Callable | None = None) -> ImagingResult:
+    """Run the habitat + MSI stage for every case of the study; see the module docstring. `robustness_cache`:
+    ``(spec, model, training cases, units, compute) -> result`` that reads the habitat robustness result back
+    when its inputs are unchanged (`hccrad.pipeline.robustness_cache.cached_robustness`, bound to out/cache)."""
     run = _ImagingRun(study, out, progress)
     spec, hs = study.spec, study.spec.habitat
     t0 = time.perf_counter()
@@ -329,9 +389,9 @@ def run_imaging(study: Study, out: Path, progress: Progress | None = None) -> Im
     model, model_path = _fit_habitat_model(run, train)
     run.seconds["habitat_fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    robustness = habitat_robustness(spec, model, train, lambda m, cv, reader: _case_features(spec, m, cv, reader),
-                                    units={d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit)
-                                           for d in hs.descriptors})
+    units = {d.name: descriptor_unit(d.kind, d.normalise, spec.report.intensity_unit) for d in hs.descriptors}
+    compute = partial(habitat_robustness, spec, model, train, partial(_case_features, spec), units=units)
+    robustness = robustness_cache(spec, model, train, units, compute) if robustness_cache else compute()
     if robustness is not None:
         run.seconds["habitat_robustness"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -374,24 +434,55 @@ def _load_cases(run: _ImagingRun) -> dict[str, CaseVoxels]:
     if inspected_first:  # the liver U-Net needs every usable case first
         ids = [c for c in ids if _inspect(study, c, run.errors, run.warnings) is not None]
         run.predicted_livers, run.liver_record = _predict_missing_livers(study, ids, run.out, run.progress)
-    for i, cid in enumerate(ids):
-        try:
-            if inspected_first:
-                case = study.load_case(cid)  # inspected above
-            else:
-                inspection = _inspect(study, cid, run.errors, run.warnings)
-                case = study.case_from_inspection(inspection) if inspection is not None else None
-            if case is not None:
-                images, masks = study.image_files(cid)
-                inputs = run.digests.case_digest({**images, **masks})
-                case = run.prepared(case, inputs, cid)
-                cases[cid] = _load_voxels(study, case, run.predicted_livers.get(cid), run.desc_cache, inputs)
-                cases[cid].inputs = inputs
-        except HccradError as exc:
-            run.errors.append(_left_out(cid, "descriptors", exc))
-        run.tick("descriptor maps", i + 1, len(ids))
+    loaded = map_cases(partial(_load_one, run.for_workers(), inspected_first), [(cid,) for cid in ids], spec,
+                       progress=lambda done, total: run.tick("descriptor maps", done, total))
+    for cid, (voxels, rows) in zip(ids, loaded):  # case order: the tables do not depend on where cases ran
+        run.absorb(rows)
+        if voxels is not None:
+            cases[cid] = voxels
     run.digests.save()
     return cases
+
+
+def _load_one(shared: _ImagingRun, inspected_first: bool, cid: str) -> tuple[CaseVoxels | None, _CaseRows]:
+    """One case of `_load_cases` (in this process or a worker): its voxels, or None when it is left out,
+    and its rows for the run's tables (`_ImagingRun.absorb`)."""
+    run = shared.for_case()
+    voxels = None
+    try:
+        if inspected_first:
+            case, inputs = run.study.load_case(cid), ""  # inspected above
+        else:
+            case, inputs = _inspected_case(run, cid)
+        if case is not None:
+            if not inputs:
+                images, masks = run.study.image_files(cid)
+                inputs = run.digests.case_digest({**images, **masks})
+            case = run.prepared(case, inputs, cid)
+            voxels = _load_voxels(run.study, case, run.predicted_livers.get(cid), run.desc_cache, inputs)
+            voxels.inputs = inputs
+    except HccradError as exc:
+        run.errors.append(_left_out(cid, "descriptors", exc))
+    return voxels, run.rows()
+
+
+def _inspected_case(run: _ImagingRun, cid: str) -> tuple[Case | None, str]:
+    """The case read through its inspection (None when it is left out) and its input digest ("" when a file
+    cannot be hashed: the inspection then says why). The full-payload check (`hccrad.io.integrity`) is skipped
+    for files whose content digest is that of files this stage verified complete before (out/cache/verified/,
+    written only after an inspection without error); every other check runs."""
+    images, masks = run.study.image_files(cid)
+    try:
+        inputs = run.digests.case_digest({**images, **masks})
+    except OSError:
+        inputs = ""
+    verified = bool(inputs) and run.verified.get_json(cid, inputs) is True
+    inspection = _inspect(run.study, cid, run.errors, run.warnings, verify=not verified)
+    if inspection is None:
+        return None, inputs
+    if inputs and not verified:
+        run.verified.put_json(cid, True, inputs)
+    return run.study.case_from_inspection(inspection), inputs
 
 
 def _fit_habitat_model(run: _ImagingRun, train: list[CaseVoxels]):
@@ -427,20 +518,46 @@ def _habitat_features(run: _ImagingRun, model, cases: dict[str, CaseVoxels]) -> 
     cache1 = CaseCache(run.out / "cache", "msi_reader1", key)
     cache2 = CaseCache(run.out / "cache", "msi_reader2", key)
     found = _HabitatFeatures()
-    for i, (cid, cv) in enumerate(cases.items()):
-        try:
-            f1, vol, computed = _reader_features(run, model, cache1, cid, cv, "reader1")
-            found.computed += computed
-            found.hits += not computed
-            found.rows1[cid] = f1
-            found.labels[cid] = (cv.X, vol[cv.tumor])
-            if cv.reader2 is not None:
-                found.rows2[cid] = _reader_features(run, model, cache2, cid, cv, "reader2")[0]
-            _keep_figure_material(found, cid, cv, vol, spec.report.overlay_cases)
-        except HccradError as exc:
-            run.errors.append(_left_out(cid, "habitats/MSI", exc))
-        run.tick("habitat maps + MSI features", i + 1, len(cases))
+    done = map_cases(partial(_msi_one, run.for_workers(), model, cache1, cache2), list(cases.items()), spec,
+                     progress=lambda d, total: run.tick("habitat maps + MSI features", d, total))
+    for (cid, cv), one in zip(cases.items(), done):  # case order, as a loop in this process
+        if one.f1 is not None:
+            found.computed += one.computed
+            found.hits += not one.computed
+            found.rows1[cid] = one.f1
+            found.labels[cid] = (cv.X, one.labels)
+        if one.f2 is not None:
+            found.rows2[cid] = one.f2
+        if one.error is None:
+            _keep_figure_material(found, cid, cv, labels_to_volume(one.labels, cv.tumor), spec.report.overlay_cases)
+        else:
+            run.errors.append(one.error)
     return found
+
+
+@dataclass
+class _CaseMsi:
+    """One case's habitat-map + MSI result: reader-1 features and tumour labels, reader-2 features, whether
+    reader 1 was computed (not cached), or the left-out row of the reader that failed."""
+
+    f1: dict | None = None
+    labels: np.ndarray | None = None
+    computed: bool = False
+    f2: dict | None = None
+    error: dict | None = None
+
+
+def _msi_one(run: _ImagingRun, model, cache1: CaseCache, cache2: CaseCache, cid: str, cv: CaseVoxels) -> _CaseMsi:
+    """One case of `_habitat_features` (in this process or a worker)."""
+    one = _CaseMsi()
+    try:
+        one.f1, vol, one.computed = _reader_features(run, model, cache1, cid, cv, "reader1")
+        one.labels = vol[cv.tumor]
+        if cv.reader2 is not None:
+            one.f2 = _reader_features(run, model, cache2, cid, cv, "reader2")[0]
+    except HccradError as exc:
+        one.error = _left_out(cid, "habitats/MSI", exc)
+    return one
 
 
 def _reader_features(run: _ImagingRun, model, cache: CaseCache, cid: str, cv: CaseVoxels, reader: str):

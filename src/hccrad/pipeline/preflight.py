@@ -24,7 +24,9 @@ outcome's analyses, complete-case drops in the Cox model). The checks, in order:
    and `run` leaves it out with its reason in the left-out table; more than 20 % failing cases stay errors;
    without `preprocess.registration`, a phase that looks shifted from the reference phase around the tumour
    is a warning naming case and phase, suggesting `preprocess: {registration: rigid}`
-   (`hccrad.preprocess.inspect`);
+   (`hccrad.preprocess.inspect`); in a run (`inspections` given) each case's findings are cached under
+   out/cache/inspection/ by its files' content digests, so a rerun re-inspects only the cases whose files
+   changed (`hccrad.pipeline.inspection_cache`);
 7. the resampling and intensity steps (`hccrad.pipeline.preprocess_checks`): a liver intensity region
    without liver masks, a unit that contradicts the modality, a spacing_mm that empties a tumour mask, N4
    on negative intensities (per-case errors follow `data.on_case_error` like those of step 6);
@@ -37,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
+from functools import partial
 
 import pandas as pd
 
@@ -46,6 +49,7 @@ from hccrad.cohort.study import case_files
 from hccrad.config.spec import StudySpec
 from hccrad.core.cluster import check_scheduler
 from hccrad.core.errors import ClusterError, HccradError
+from hccrad.pipeline.inspection_cache import InspectionCache, cached_case_problems
 from hccrad.pipeline.preprocess_checks import preprocess_problems
 from hccrad.preprocess.inspect import InputProblem, inspect_case_images
 
@@ -90,9 +94,10 @@ def problems_as_records(problems: Iterable[InputProblem]) -> list[dict]:
     return [asdict(p) for p in problems]
 
 
-def preflight(spec: StudySpec, *, workers: int = 2) -> list[InputProblem]:
-    """Every input problem of `spec` (errors and warnings), found in one pass; see the module docstring."""
-    return _input_problems(spec, workers=workers) + scheduler_problems(spec)
+def preflight(spec: StudySpec, *, workers: int = 2, inspections: InspectionCache | None = None) -> list[InputProblem]:
+    """Every input problem of `spec` (errors and warnings), found in one pass; see the module docstring.
+    `inspections`: a run's cache of the per-case image checks, keyed by the files' digests."""
+    return _input_problems(spec, workers=workers, inspections=inspections) + scheduler_problems(spec)
 
 
 def scheduler_problems(spec: StudySpec) -> list[InputProblem]:
@@ -106,7 +111,7 @@ def scheduler_problems(spec: StudySpec) -> list[InputProblem]:
     return []
 
 
-def _input_problems(spec: StudySpec, *, workers: int) -> list[InputProblem]:
+def _input_problems(spec: StudySpec, *, workers: int, inspections: InspectionCache | None = None) -> list[InputProblem]:
     from hccrad.config.load import check_inputs
 
     problems = [InputProblem(None, None, None, text) for text in check_inputs(spec)]
@@ -122,7 +127,7 @@ def _input_problems(spec: StudySpec, *, workers: int) -> list[InputProblem]:
         return problems
     problems += outcome_problems(spec, table)
     problems += column_type_problems(spec, table)
-    problems += case_errors_left_out(spec, image_problems(spec, table, workers=workers)
+    problems += case_errors_left_out(spec, image_problems(spec, table, workers=workers, inspections=inspections)
                                      + preprocess_problems(spec, table), n_cases=len(table))
     return problems
 
@@ -454,22 +459,28 @@ def _derive_input_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputPr
     return problems
 
 
-def image_problems(spec: StudySpec, table: pd.DataFrame, *, workers: int = 2) -> list[InputProblem]:
+def image_problems(spec: StudySpec, table: pd.DataFrame, *, workers: int = 2,
+                   inspections: InspectionCache | None = None) -> list[InputProblem]:
     """Per-case image and mask checks (`hccrad.preprocess.inspect.inspect_case_images`: every file read in full,
-    geometry against the reference phase, binary non-empty masks), `workers` cases at a time."""
+    geometry against the reference phase, binary non-empty masks), `workers` cases at a time; with a
+    cache of a run's output folder (`inspections`), only the cases whose files changed since they were checked
+    (`hccrad.pipeline.inspection_cache`)."""
     if not spec.data.has_imaging:
         return []
     jobs = [(str(case_id), *case_files(spec, row)) for case_id, row in table.iterrows()]
     options = {"reference": f"image_{spec.data.reference_phase}",
                "multilabel_masks": (f"mask_{spec.data.liver_mask}",) if spec.data.liver_mask else (),
                "alignment_mask": f"mask_{spec.data.tumor_mask}" if spec.preprocess.registration == "none" else None}
-    if workers <= 1 or len(jobs) < 2 * workers:
-        found = [_inspect_case(job, options) for job in jobs]
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            found = list(pool.map(_inspect_case, jobs, [options] * len(jobs),
-                                  chunksize=max(1, len(jobs) // (8 * workers))))
+    found = cached_case_problems(jobs, options, partial(_inspect_cases, options=options, workers=workers),
+                                 inspections)  # issue 24: a warm rerun reads no file here
     return [p for case in found for p in case]
+
+
+def _inspect_cases(jobs: list[tuple[str, dict, dict]], *, options: dict, workers: int) -> list[list[InputProblem]]:
+    if workers <= 1 or len(jobs) < 2 * workers:
+        return [_inspect_case(job, options) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_inspect_case, jobs, [options] * len(jobs), chunksize=max(1, len(jobs) // (8 * workers))))
 
 
 def _inspect_case(job: tuple[str, dict, dict], options: dict) -> list[InputProblem]:

@@ -74,12 +74,15 @@ def _cache_counts(imaging, radiomics) -> dict:
 def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progress | None = None) -> RunResult:
     """Run every stage of `spec`; see the module docstring for the outputs. Each stage goes through the one
     runner of `hccrad.pipeline.stages` (timing, left-out cases, result by name)."""
+    from hccrad.pipeline.inspection_cache import InspectionCache
     from hccrad.pipeline.preflight import cases_left_out_by_preflight, preflight, refuse_on_errors
 
     started = time.time()
-    preflight_warnings = refuse_on_errors(preflight(spec))  # every input check, before any long stage
+    inspections = InspectionCache(Path(out_dir or spec.output_dir).resolve() / "cache")  # image checks by digest
+    preflight_warnings = refuse_on_errors(preflight(spec, inspections=inspections))  # before any long stage
     out = Path(out_dir or spec.output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    inspections.save()
     preflight_left_out = cases_left_out_by_preflight(preflight_warnings)  # data.on_case_error: leave_out
     study = Study(spec, left_out=tuple(preflight_left_out["case_id"]))
     context = StageContext(spec, study, out, progress, timings={"preflight": time.time() - started},

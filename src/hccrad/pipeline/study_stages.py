@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,7 @@ from hccrad.core.files import atomic_write_text
 from hccrad.pipeline.evaluation import Evaluation, evaluate_models
 from hccrad.pipeline.imaging import ImagingResult, run_imaging
 from hccrad.pipeline.modelling import FittedModels, fit_models, no_models
+from hccrad.pipeline.robustness_cache import cached_robustness
 from hccrad.pipeline.radiomics_stage import RadiomicsResult, run_radiomics, usable_radiomics_columns
 from hccrad.pipeline.registration_stage import PREPROCESS_QC, REGISTRATION_QC
 from hccrad.pipeline.stages import StageContext
@@ -50,7 +52,8 @@ class ImagingStage:
     name: str = "imaging"
 
     def run(self, context: StageContext) -> ImagingResult:
-        imaging = run_imaging(context.study, context.out, progress=context.progress)
+        imaging = run_imaging(context.study, context.out, progress=context.progress,
+                              robustness_cache=partial(cached_robustness, context.out / "cache"))
         context.timings.update({f"imaging_{k}": v for k, v in imaging.seconds.items()})
         write_table(imaging.features, context.out / "features" / "habitat_features", self.meta)
         if context.spec.preprocess.registration != "none":

@@ -24,7 +24,8 @@ the header declares; SimpleITK alone zero-fills a truncated `.nii.gz` without a 
   tumour box grown by 10 mm, a shift ≥ 2 mm that raises their NCC by ≥ max(0.05, 3/√N_eff); ~10–30 ms per
   phase); the hint suggests `preprocess: {registration: rigid}`.
 
-`inspect_and_load` does the same and also returns the images it read, so a run reads each file once.
+`inspect_and_load` does the same and also returns the images it read, so a run reads each file once;
+`verify=False` skips the full-payload check for files whose bytes were verified before (the other checks run).
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ def inspect_case_images(case_id: str, images: Mapping[str, Path], masks: Mapping
 
 def inspect_and_load(case_id: str, images: Mapping[str, Path | str], masks: Mapping[str, Path | str], *,
                      reference: str, tolerance: GeometryTolerance = DEFAULT_TOLERANCE, mask_label: int = 1,
-                     multilabel_masks: Collection[str] = (), alignment_mask: str | None = None) -> CaseInspection:
+                     multilabel_masks: Collection[str] = (), alignment_mask: str | None = None,
+                     verify: bool = True) -> CaseInspection:
     """`inspect_case_images`, also returning the volumes read (a run then reads no file twice)."""
     result = CaseInspection(case_id)
     if reference not in images:
@@ -106,9 +108,9 @@ def inspect_and_load(case_id: str, images: Mapping[str, Path | str], masks: Mapp
                                             f"the reference image {reference!r} is not among {sorted(images)}",
                                             "name a reference role that the case has"))
     for role, path in images.items():
-        _read_into(result, role, path, result.images)
+        _read_into(result, role, path, result.images, verify)
     for role, path in masks.items():
-        _read_into(result, role, path, result.masks)
+        _read_into(result, role, path, result.masks, verify)
     ref = result.images.get(reference)
     if ref is not None:
         for role, img in [*result.images.items(), *result.masks.items()]:
@@ -143,13 +145,14 @@ def _check_alignment(result: CaseInspection, ref_role: str, tumour: np.ndarray) 
                 "study spec", severity="warning"))
 
 
-def _read_into(result: CaseInspection, role: str, path: Path | str, into: dict[str, Image]) -> None:
+def _read_into(result: CaseInspection, role: str, path: Path | str, into: dict[str, Image],
+               verify: bool = True) -> None:
     if path is None or (isinstance(path, float) and np.isnan(path)) or str(path).strip() == "":
         result.problems.append(InputProblem(result.case_id, role, "readability", "no file given (blank cell)",
                                             f"fill the manifest column {role!r} for this case"))
         return
     try:
-        into[role] = read_image(Path(path), name=role, case=result.case_id)
+        into[role] = read_image(Path(path), name=role, case=result.case_id, verify=verify)
     except HccradError as exc:
         kind = "values" if isinstance(exc, NonFiniteVoxelsError) else "readability"
         result.problems.append(InputProblem(result.case_id, role, kind, exc.message, exc.hint or ""))
