@@ -104,3 +104,34 @@ def test_spec_section_validates():
         RadiogenomicsSpec(counts="c.tsv", signatures=["immune.txt"])
     with pytest.raises(ValidationError):
         RadiogenomicsSpec(counts="c.tsv", settings={"fdr_cutoff": 0.1})
+
+
+def _png(fig: Figure) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=40, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def test_result_reads_back_from_its_record_with_the_same_tables_and_figures(rg_result, tmp_path):
+    """`hccrad report OUT` (issue 26): the result is recorded (JSON + Parquet + npz, allow-listed types) and
+    read back with every table equal and every figure redrawn pixel for pixel from the same data."""
+    from hccrad.pipeline.records import RecordError, read_record, write_record
+
+    write_record(rg_result, tmp_path, "radiogenomics")
+    back = read_record(tmp_path, "radiogenomics")
+    pd.testing.assert_frame_equal(back.summary(), rg_result.summary())
+    tables, again = rg_result.tables(), back.tables()
+    assert list(again) == list(tables)
+    for name, table in tables.items():
+        pd.testing.assert_frame_equal(again[name], table, obj=name)
+    figs, redrawn = radiogenomics_figures(rg_result), radiogenomics_figures(back)
+    assert [t for t, _ in redrawn] == [t for t, _ in figs]
+    for (title, fig), (_, fig2) in zip(figs, redrawn):
+        assert _png(fig2) == _png(fig), f"{title}: redrawn figure differs"
+    path = tmp_path / "radiogenomics.json"  # a tampered record is refused, naming the field
+    path.write_text(path.read_text().replace("hccrad.radiogenomics.de.DEResult", "os.system", 1))
+    with pytest.raises(RecordError, match="unknown result type 'os.system'") as err:
+        read_record(tmp_path, "radiogenomics")
+    assert err.value.field == "radiogenomics.de"

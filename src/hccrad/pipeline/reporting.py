@@ -327,22 +327,23 @@ def _section_truth(rep: Report, truth: TruthRecord | None) -> None:
 
 
 def _section_deep(rep: Report, deep) -> None:
-    """The CNN stage: its own AUC per cohort, loss curves and Grad-CAM overlays. Its score (`cnn_score`) is
-    also a column models can use, so it sits in the ROC/DeLong tables when a model is built on it."""
+    """The CNN stage (`results.DeepRecord`): its own AUC per cohort, loss curves and Grad-CAM overlays, each
+    figure drawn here from its recorded data. Its score (`cnn_score`) is also a column models can use, so it
+    sits in the ROC/DeLong tables when a model is built on it."""
     if deep is None:
         return
     s = rep.section("Deep learning: CNN score",
                     "Training cases are scored out of fold (patient-grouped k-fold CV); other cohorts by one "
                     "network trained on the whole training cohort. Grad-CAM maps are written as NIfTI under "
                     "deep/gradcam/.")
-    notes = list(getattr(deep, "notes", ()))
+    notes = list(deep.notes)
     if notes:  # how the networks were trained, a small inner split, the positive control, "no architecture learned"
         s.intro = f"{s.intro} Training: " + " ".join(f"{n}." for n in notes)
-    caption = "" if getattr(deep, "learned", True) else next(n for n in notes if n.startswith("no architecture"))
-    rep.add_table(s, deep.summary(), "CNN score: AUC by cohort (DeLong CI)", caption, index=False, key="cnn_auc")
-    for name, fig in deep.figures:
-        rep.add_figure(s, fig, name.replace("_", " "), key=name)
-    for name, table in getattr(deep, "tables", []):
+    caption = "" if deep.learned else next(n for n in notes if n.startswith("no architecture"))
+    rep.add_table(s, deep.summary, "CNN score: AUC by cohort (DeLong CI)", caption, index=False, key="cnn_auc")
+    for name, data in deep.figures:
+        rep.add_figure(s, data.draw(), name.replace("_", " "), key=name)
+    for name, table in deep.tables:
         rep.add_table(s, table, name.replace("_", " "), index=False, key=name)
 
 
@@ -409,10 +410,10 @@ def _section_radiogenomics(rep: Report, result) -> None:
         rep.add_figure(s, fig, title, key="radiogenomics_figure")
 
 
-def build_report(results: StudyResults, spec: StudySpec, out: Path, *, radiogenomics=None, deep=None) -> Path:
+def build_report(results: StudyResults, spec: StudySpec, out: Path) -> Path:
     """Write `out/report/index.html` (+ figures and tables) from the stage results and return its path. Reads
     results only (`hccrad.pipeline.results`): `hccrad run` calls it after computing them, `hccrad report`
-    after loading them from OUT/results. The CNN and radiogenomics stages are passed live (not recorded)."""
+    after loading them from OUT/results."""
     rep = Report(out / "report", spec.report.title or spec.name)
     data, imaging, fitted, ev = results.data, results.imaging, results.models, results.evaluation
     errors, stability, survival = results.errors, results.stability, results.survival
@@ -429,12 +430,12 @@ def build_report(results: StudyResults, spec: StudySpec, out: Path, *, radiogeno
         ("classification", lambda: _section_classification(rep, fitted, ev, groups)),
         ("calibration", lambda: _section_calibration(rep, ev)),
         ("decision curves", lambda: _section_decision(rep, ev, fitted, groups)),
-        ("deep learning", lambda: _section_deep(rep, deep)),
+        ("deep learning", lambda: _section_deep(rep, results.deep)),
         ("readers", lambda: _section_readers(rep, results.readers)),
         ("associations", lambda: _section_associations(rep, spec, data, results.associations)),
         ("survival", lambda: section_survival(rep, spec, data, survival)),
         ("synthetic truth", lambda: _section_truth(rep, results.truth)),
-        ("radiogenomics", lambda: _section_radiogenomics(rep, radiogenomics)),
+        ("radiogenomics", lambda: _section_radiogenomics(rep, results.radiogenomics)),
         ("published models", lambda: _section_published(rep, spec)),
         ("web calculator", lambda: _section_served(rep, out)),
     ]
