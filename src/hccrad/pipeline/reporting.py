@@ -243,11 +243,11 @@ def _section_classification(rep: Report, fitted: ModelsRecord, ev: Evaluation,
     cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
     names = list(fitted.models)
     fig, axes = plt.subplots(len(cohorts), len(names), figsize=(3.4 * len(names), 3.2 * len(cohorts)),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")  # tick labels clear of the next panel
     for i, c in enumerate(cohorts):
         for j, n in enumerate(names):
             pred = (c.scores[n] >= fitted.models[n].threshold).astype(int)
-            plot_confusion_matrix(axes[i][j], confusion_counts(c.y, pred), title=f"{n} — {c.name}")
+            plot_confusion_matrix(axes[i][j], confusion_counts(c.y, pred), title=f"{n}\n{c.name}")
     rep.add_figure(s, fig, "Confusion matrices", key="confusion")
     _alluvial(rep, s, fitted, cohorts, groups)
     radar = ev.classification.pivot_table(index=["model", "cohort"], columns="metric", values="estimate")
