@@ -187,10 +187,10 @@ def _alluvial(rep: Report, s, fitted: ModelsRecord, cohorts,
     from hccrad.report.figures.classification import plot_alluvial
 
     name = list(fitted.models)[-1]
-    fig, axes = panel_row(len(cohorts), 3.8, 4.0)
+    fig, axes = panel_row(len(cohorts), 3.8, 4.0, layout="constrained")
     for ax, c in zip(axes, cohorts):
         pred = (c.scores[name] >= fitted.models[name].threshold).astype(int)
-        plot_alluvial(ax, c.y, pred, labels=groups, title=f"{name} — {c.name}")
+        plot_alluvial(ax, c.y, pred, labels=groups, title=f"{name}\n{c.name}")
     rep.add_figure(s, fig, f"Observed vs predicted outcome (Sankey), model '{name}'", key="alluvial")
 
 
@@ -299,7 +299,7 @@ def _section_decision(rep: Report, ev: Evaluation, fitted: ModelsRecord,
     from hccrad.report.figures.scores import plot_waterfall
 
     first = next(iter(fitted.models))
-    fig, axes = panel_row(len(ev.cohorts), 5.0, 3.6)
+    fig, axes = panel_row(len(ev.cohorts), 5.0, 3.6, layout="constrained")
     for ax, c in zip(axes, ev.cohorts):
         plot_waterfall(ax, c.scores[first], c.y, threshold=fitted.models[first].threshold,
                        score_name=f"{first} probability", title=c.name, labels=groups)
@@ -361,8 +361,9 @@ def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame, reco
     table = record.table
     rep.add_table(s, table, "Feature–marker tests", index=False, key="associations")
     pairs = table.sort_values("p").head(6)
-    fig, axes = panel_row(len(pairs), 3.6, 3.4)
+    fig, axes = panel_row(len(pairs), 3.8, 3.4, layout="constrained")
     for ax, (_, r) in zip(axes, pairs.iterrows()):
+        ax.locator_params(axis="x", nbins=4)  # marker values such as AFP 125000 ng/mL: few, apart
         sub = data[[r["feature"], r["marker"]]].dropna()
         if is_continuous(data[r["marker"]]):
             ax.scatter(sub[r["marker"]], sub[r["feature"]], s=10, alpha=0.7)
