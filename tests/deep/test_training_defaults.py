@@ -55,6 +55,10 @@ def test_intensity_augmentation_is_off_by_default_and_small_when_asked():
     assert DeepSpec(intensity_augment=True, normalise="zscore").augmentation().intensity_shift == 0.05
     with pytest.raises(ValueError, match="intensity_augment"):
         DeepSpec(intensity_shift=10)
+    with pytest.raises(ValueError, match="intensity_augment"):
+        DeepSpec(intensity_scale=0.1)
+    resolved = DeepSpec().model_dump(mode="json")  # run.json's resolved spec reads back (`hccrad report OUT`)
+    assert DeepSpec.model_validate(resolved) == DeepSpec()
 
 
 def test_alexnet_has_batch_norm_after_every_convolution():

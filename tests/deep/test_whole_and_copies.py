@@ -152,3 +152,20 @@ def test_stage_whole_slices_copies_and_architecture_choice(synth_cohort_root):
     assert (res.items["slice_rule"] == "mask").all()
     assert (res.items["stop_y"] == grid[1]).all() and (res.items["stop_x"] == grid[2]).all()  # whole slices
     assert res.scores.notna().all() and len(res.cam_paths) == 2
+    # the figures are kept as data (recordable for `hccrad report OUT`) and draw the same from a record
+    from hccrad.pipeline.records import read_record, write_record
+    from hccrad.pipeline.results import deep_record
+
+    write_record(deep_record(res), root / "whole1_results", "deep")
+    back = read_record(root / "whole1_results", "deep")
+    assert [n for n, _ in back.figures] == names
+    for (name, data), (_, again) in zip(res.figures, back.figures):
+        assert _png(again.draw()) == _png(data.draw()), name
+
+
+def _png(fig) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=30, metadata={"Software": None})
+    return buf.getvalue()

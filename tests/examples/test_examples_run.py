@@ -8,6 +8,7 @@ One synthetic cohort (with its expression counts) is generated once and shared b
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from html import unescape
@@ -86,3 +87,5 @@ def test_example_report_is_the_paper(example, cohort, tmp_path):
     missing = [text for text in MUST_SHOW.get(example, []) if text not in unescape(html)]
     assert not missing, f"{example}: the paper report lacks {missing}"
     assert not lint, f"{example}: figure lint findings:\n" + "\n".join(str(f) for f in lint)
+    index = json.loads((result.out_dir / "results" / "index.json").read_text())  # `hccrad report` can rebuild it
+    assert "not_saved" not in index and "deep" in index["sections"], f"{example}: {index.get('not_saved')}"

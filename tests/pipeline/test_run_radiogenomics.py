@@ -11,6 +11,8 @@ from hccrad.config import load_spec
 from hccrad.pipeline.run import run_study
 from hccrad.synth import generate_cohort
 
+from .rebuild_check import rebuilt_report_is_the_same
+
 
 def test_radiogenomics_section_end_to_end(tmp_path):
     generate_cohort(tmp_path / "cohort", n=20, seed=9)
@@ -53,3 +55,5 @@ def test_radiogenomics_section_end_to_end(tmp_path):
     threshold = yaml.safe_load((res.out_dir / "run.json").read_text())["models"]["habitat"]["threshold"]
     high = samples["score"] > threshold
     assert (samples.loc[high, "group"] == "high").all() and (samples.loc[~high, "group"] == "low").all()
+    rebuilt_report_is_the_same(res.out_dir, "radiogenomics")
+

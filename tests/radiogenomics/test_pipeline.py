@@ -104,3 +104,30 @@ def test_spec_section_validates():
         RadiogenomicsSpec(counts="c.tsv", signatures=["immune.txt"])
     with pytest.raises(ValidationError):
         RadiogenomicsSpec(counts="c.tsv", settings={"fdr_cutoff": 0.1})
+
+
+def test_result_reads_back_from_its_record_with_the_same_tables_and_figure_data(rg_result, tmp_path):
+    """`hccrad report OUT` (issue 26): the result is recorded (JSON + Parquet + npz, allow-listed types) and
+    read back with every table and every array the figures are drawn from equal (the figures redrawn pixel
+    for pixel: tests/pipeline/test_run_radiogenomics.py)."""
+    from hccrad.pipeline.records import RecordError, read_record, write_record
+
+    write_record(rg_result, tmp_path, "radiogenomics")
+    back = read_record(tmp_path, "radiogenomics")
+    pd.testing.assert_frame_equal(back.summary(), rg_result.summary())
+    tables, again = rg_result.tables(), back.tables()
+    assert list(again) == list(tables)
+    for name, table in tables.items():
+        pd.testing.assert_frame_equal(again[name], table, obj=name)
+    pd.testing.assert_frame_equal(back.de.vst, rg_result.de.vst)  # the heatmap's data
+    for key, g in rg_result.gsea.items():  # the GSEA curves: running ES and hit indices per term
+        assert list(back.gsea[key].curves) == list(g.curves)
+        for term, (es, hits) in g.curves.items():
+            np.testing.assert_array_equal(back.gsea[key].curves[term][0], es)
+            np.testing.assert_array_equal(back.gsea[key].curves[term][1], hits)
+    assert back.config == rg_result.config and back.grouping.cutoff == rg_result.grouping.cutoff
+    path = tmp_path / "radiogenomics.json"  # a tampered record is refused, naming the field
+    path.write_text(path.read_text().replace("hccrad.radiogenomics.de.DEResult", "os.system", 1))
+    with pytest.raises(RecordError, match="unknown result type 'os.system'") as err:
+        read_record(tmp_path, "radiogenomics")
+    assert err.value.field == "radiogenomics.de"

@@ -1,7 +1,7 @@
-"""Figure lint: tick labels with more than 4 significant digits, overlapping texts within an axes, legend
-entries naming no series — the lint itself on figures built to fail, and the report's figures that used to
-fail it (nomogram, KM). The lint of every figure of a whole demo run is in tests/pipeline/test_run_demo.py
-(it reuses that module's run)."""
+"""Figure lint: tick labels with more than 4 significant digits, overlapping texts within an axes and across
+panels, legend entries naming no series — the lint itself on figures built to fail, and the report's figures
+that used to fail it (nomogram, KM, the confusion-matrix grid). The lint of every figure of a whole demo run
+is in tests/pipeline/test_run_demo.py (it reuses that module's run)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,31 @@ def test_lint_finds_long_ticks_overlaps_and_stray_legend_entries():
     assert any("'\u22122.47411' has more than 4 significant digits" in p for p in problems), problems
     assert any("'first label here' overlaps text 'second label here'" in p for p in problems), problems
     assert any("legend entry 'model b' names no plotted series" in p for p in problems), problems
+
+
+def test_lint_finds_texts_running_into_the_next_panel():
+    """Issue 26: a panel's tick labels over its neighbour's area (the confusion-matrix grid), a title over the
+    next panel's title; an inset's texts over its parent's area are not a finding."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(4, 2))
+    a.imshow(np.eye(2))
+    b.imshow(np.eye(2))
+    b.set_yticks([0, 1], labels=["a very long class name", "another long name"])
+    a.set_title("first model — training cohort")
+    b.set_title("second model — training cohort")
+    problems = [str(f) for f in lint_figure(fig, "grid")]
+    plt.close(fig)
+    assert any("y tick 'a very long class name' runs into the area of axes 0" in p for p in problems), problems
+    assert any("overlaps title 'second model — training cohort' of axes 1" in p for p in problems), problems
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3), layout="constrained")
+    for ax in (a, b):
+        ax.imshow(np.eye(2))
+        ax.set_yticks([0, 1], labels=["a very long class name", "another long name"])
+        ax.set_title("model — cohort")
+    inset = a.inset_axes((0.5, 0.5, 0.4, 0.4))
+    inset.plot([0, 1], [0, 1])
+    inset.set_ylabel("inset")
+    assert lint_figure(fig, "clean grid") == []
+    plt.close(fig)
 
 
 def test_lint_passes_a_clean_figure():

@@ -156,8 +156,8 @@ class DeepSpec(BaseModel):
                                                or len(set(self.compare_archs)) != len(self.compare_archs)):
             raise ValueError(f"deep.compare_archs {self.compare_archs} needs two or more different architectures, "
                              "e.g. [alexnet, resnet, inception]")
-        if not self.intensity_augment and (self.intensity_shift is not None
-                                           or "intensity_scale" in self.model_fields_set):
+        scale_set = self.intensity_scale != type(self).model_fields["intensity_scale"].default  # the resolved
+        if not self.intensity_augment and (self.intensity_shift is not None or scale_set):  # spec (run.json) reads back
             raise ValueError("deep.intensity_shift / intensity_scale apply only with intensity_augment: true")
         if self.pretrained_key_map and self.pretrained is None:
             raise ValueError("deep.pretrained_key_map needs deep.pretrained (the checkpoint file)")

@@ -1,8 +1,8 @@
 """Figures and tables of the CNN stage beyond the score: architecture comparison (seed 003 fig. 2), the
 layer table (seed 003 fig. 3) and feature-map panels by predicted class (seed 002 fig. 4).
 
-Used by `hccrad.pipeline.deep_stage.run_deep_stage`; each function returns plain (name, Figure) / (name, DataFrame)
-pieces so the report can iterate them.
+Used by `hccrad.pipeline.deep_stage.run_deep_stage`; each function returns plain (name, figure data) / (name,
+DataFrame) pieces so the report can iterate them; the figure data (`hccrad.report.figures.deep`) draw themselves.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from hccrad.deep.activation import activation_panels
 from hccrad.deep.architecture import layer_table
@@ -21,6 +20,7 @@ from hccrad.deep.networks import Network, Task
 from hccrad.deep.spec import DeepSpec
 from hccrad.deep.targets import RESPONSE, SUBTYPE, SURVIVAL, task_class_names
 from hccrad.deep.train import NetworkSpec, Progress, TrainConfig
+from hccrad.report.figures.deep import ActivationFigure, ArchComparisonFigure
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +36,16 @@ def net_spec_for(spec: DeepSpec, arch: str, n_channels: int, tasks: tuple[Task, 
 def compare_architectures(spec: DeepSpec, n_channels: int, tasks: tuple[Task, ...], patches: PatchSet,
                           targets: dict[str, np.ndarray], cfg: TrainConfig, val_fraction: float | None,
                           augmentation: Augmentation | None, progress: Progress | None
-                          ) -> tuple[ArchitectureSelection, list[tuple[str, Figure]], list[tuple[str, pd.DataFrame]]]:
+                          ) -> tuple[ArchitectureSelection, list[tuple[str, ArchComparisonFigure]],
+                                     list[tuple[str, pd.DataFrame]]]:
     """Seed 003: cross-validate each of `spec.compare_archs` on the training cohort (same folds, seed and
     settings) and choose the lowest mean held-out cross-entropy of the response among those that learned
     (`hccrad.deep.cv.select_architecture`)."""
-    from hccrad.report.figures.deep import plot_arch_loss_curves
-
     specs = {a: net_spec_for(spec, a, n_channels, tasks) for a in spec.compare_archs}
     sel = select_architecture(specs, patches, targets, cfg, task=RESPONSE, n_splits=spec.n_splits,
                               val_fraction=val_fraction, augmentation=augmentation,
                               augment_copies=spec.augment_copies, progress=progress, margin=spec.learned_margin)
-    fig = Figure(figsize=(9, 3.5))
-    plot_arch_loss_curves(fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2),
-                          {a: sel.results[a].histories for a in spec.compare_archs})
-    fig.tight_layout()
+    fig = ArchComparisonFigure({a: sel.results[a].histories for a in spec.compare_archs})
     table = sel.summary().assign(chosen=lambda t: t["model"] == sel.chosen)
     log.info("architecture comparison: %s", ", ".join(f"{r.model} {r.mean_val_ce:.4f}" for r in table.itertuples()))
     return sel, [("cnn_architecture_comparison", fig)], [("cnn_architecture_selection", table)]
@@ -73,18 +69,14 @@ def with_predicted_classes(probs: pd.DataFrame, tasks: tuple[Task, ...]) -> pd.D
 
 
 def activation_outputs(network: Network, patches: PatchSet, predictions: pd.DataFrame, spec: DeepSpec,
-                       tasks: tuple[Task, ...]) -> tuple[list[tuple[str, Figure]], list[tuple[str, pd.DataFrame]]]:
+                       tasks: tuple[Task, ...]
+                       ) -> tuple[list[tuple[str, ActivationFigure]], list[tuple[str, pd.DataFrame]]]:
     """Seed 002 fig. 4: feature maps of the final network, rows = predicted survival class (else response),
     columns = predicted subtype (else one column); and the mean activation per predicted group."""
-    from hccrad.report.figures.deep import plot_activation_panels
-
     names = [t.name for t in tasks]
     rows = SURVIVAL if SURVIVAL in names else RESPONSE
     cols = SUBTYPE if SUBTYPE in names else None
     panels = activation_panels(network, patches, predictions, rows=rows, cols=cols,
                                row_labels=task_class_names(rows, spec),
                                col_labels=None if cols is None else task_class_names(cols, spec))
-    n_r, n_c = len(panels.row_labels), len(panels.col_labels)
-    fig = Figure(figsize=(2.6 * n_c + 1.2, 2.4 * n_r + 0.4))
-    plot_activation_panels(fig, panels)
-    return [("cnn_activation_panels", fig)], [("cnn_activation_by_group", panels.summary())]
+    return [("cnn_activation_panels", ActivationFigure.of(panels))], [("cnn_activation_by_group", panels.summary())]

@@ -46,7 +46,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
 
 from hccrad.core.errors import DataError, HccradError, InputError, ModelError, SpecError
 from hccrad.core.ids import safe_file_stem
@@ -64,7 +63,7 @@ from hccrad.deep.targets import stage_targets
 from hccrad.deep.train import (NetworkSpec, Progress, TrainConfig, TrainResult, epoch_plan, predict, resolve_device,
                                train_model)
 from hccrad.io.volume import write_image
-from hccrad.report.figures.deep import plot_loss_curves
+from hccrad.report.figures.deep import CamOverlayFigure, CamPanel, LossCurvesFigure
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,8 @@ class DeepStageResult:
     scores: case_id → p(response) ("cnn_score"); kind: case_id → "out-of-fold" (training cohort) or
     "trained-on-training" (other cohorts); cohort, outcome: case_id → cohort name / 0-1 response;
     folds: training case_id → CV fold whose network scored it; history: per-epoch losses with a `network`
-    column ("fold 0" … "final"); cam_paths: case_id → Grad-CAM NIfTI; figures: (name, Figure) pairs;
+    column ("fold 0" … "final"); cam_paths: case_id → Grad-CAM NIfTI; figures: (name, figure data) pairs
+    (`hccrad.report.figures.deep`: each draws itself; the report records the data, not the figure);
     checkpoint: the final network (`load_deep_network`); cv / final: the underlying training results;
     predictions: case_id → per task ``<task>_class`` and ``<task>_p<j>`` (every case; out-of-fold for the
     training cohort); tables: (name, DataFrame) pairs; items: one row per network input (`PatchSet.summary`
@@ -99,7 +99,7 @@ class DeepStageResult:
     folds: pd.Series
     history: pd.DataFrame
     cam_paths: dict[str, Path]
-    figures: list[tuple[str, Figure]] = field(repr=False)
+    figures: list[tuple[str, object]] = field(repr=False)  # figure data with draw() (hccrad.report.figures.deep)
     checkpoint: Path
     spec: DeepSpec
     cv: CVResult = field(repr=False)
@@ -316,19 +316,18 @@ def load_deep_network(path: str | Path) -> Network:
 
 
 def _gradcam(study, net: Network, patches: PatchSet, case_ids: list[str], out: Path, cohort: str, seed: int = 0
-             ) -> tuple[dict[str, Path], Figure | None, list[pd.DataFrame], list[dict]]:
-    """Positive-class Grad-CAM of each case on its reference-phase grid (NIfTI), an overlay figure, and per case
-    the cascading-randomisation table and the attribution share in the tumour (`hccrad.deep.gradcam_checks`)."""
-    from hccrad.report.figures.deep import plot_cam_overlay
-
+             ) -> tuple[dict[str, Path], CamOverlayFigure | None, list[pd.DataFrame], list[dict]]:
+    """Positive-class Grad-CAM of each case on its reference-phase grid (NIfTI), the overlay figure's data, and
+    per case the cascading-randomisation table and the attribution share in the tumour
+    (`hccrad.deep.gradcam_checks`)."""
     if not case_ids:
         return {}, None, [], []
     ref_phase, tumor = study.spec.data.reference_phase, study.spec.data.tumor_mask
     paths: dict[str, Path] = {}
     randomised: list[pd.DataFrame] = []
     shares: list[dict] = []
-    fig = Figure(figsize=(3.2 * len(case_ids), 3.2))
-    for j, cid in enumerate(case_ids):
+    panels: list[CamPanel] = []
+    for cid in case_ids:
         idx = [i for i, c in enumerate(patches.case_ids) if c == cid]
         cams = grad_cam(net, patches.x[idx], task=TASK, class_index=1)
         case = study.load_case(cid, masks=(tumor,))
@@ -347,11 +346,10 @@ def _gradcam(study, net: Network, patches: PatchSet, case_ids: list[str], out: P
         z = min(max(z, 0), ref.shape[0] - 1)
         ys = slice(max(int(box[0, 1]), 0), min(int(box[1, 1]), ref.shape[1]))
         xs = slice(max(int(box[0, 2]), 0), min(int(box[1, 2]), ref.shape[2]))
-        plot_cam_overlay(fig.add_subplot(1, len(case_ids), j + 1), ref.array[z, ys, xs], vol[z, ys, xs],
-                         mask=case.mask(tumor)[z, ys, xs] if tumor in case.masks else None,
-                         title=f"{cid} ({cohort})")
-    fig.tight_layout()
-    return paths, fig, randomised, shares
+        panels.append(CamPanel(image=np.array(ref.array[z, ys, xs]), cam=np.array(vol[z, ys, xs]),
+                               mask=np.array(case.mask(tumor)[z, ys, xs]) if tumor in case.masks else None,
+                               title=f"{cid} ({cohort})"))
+    return paths, CamOverlayFigure(tuple(panels)), randomised, shares
 
 
 def _tumour_share_row(cid: str, cohort: str, vol: np.ndarray, tumour: np.ndarray | None, boxes: np.ndarray) -> dict:
@@ -400,7 +398,7 @@ def run_deep_stage(study, spec: DeepSpec, out: Path, *, progress: Progress | Non
     if spec.sanity:
         control = _positive_control(net_spec, train_p, spec, cfg, vf, aug, prog)
         notes.append(control.note())
-    figures: list[tuple[str, Figure]] = []
+    figures: list[tuple[str, object]] = []
     tables: list[tuple[str, pd.DataFrame]] = []
     selection = None
     if spec.compare_archs:
@@ -516,13 +514,11 @@ def _case_scores(oof: pd.DataFrame, final, other_p, ids, other_ids, tasks):
     return probs, scores, kind
 
 
-def _loss_figure(cv, final, spec: DeepSpec, net_spec) -> Figure:
-    fig = Figure(figsize=(9, 3.5))
-    plot_loss_curves(fig.add_subplot(1, 2, 1), cv.histories, title=f"{spec.n_splits}-fold CV ({net_spec.arch})")
-    plot_loss_curves(fig.add_subplot(1, 2, 2), final.history, best_epoch=final.best_epoch,
-                     title="final network (training cohort)")
-    fig.tight_layout()
-    return fig
+def _loss_figure(cv, final, spec: DeepSpec, net_spec) -> LossCurvesFigure:
+    best = final.best_epoch
+    return LossCurvesFigure(cv_history=cv.histories, final_history=final.history,
+                            best_epoch=None if best is None else int(best),
+                            cv_title=f"{spec.n_splits}-fold CV ({net_spec.arch})")
 
 
 def _gradcam_outputs(study, network, patches, ids, cohort, spec: DeepSpec, deep_dir: Path, seed: int, prog):

@@ -68,8 +68,9 @@ def trusted_result_types() -> dict[str, type]:
     from hccrad.pipeline.evaluation import CohortData, Evaluation
     from hccrad.pipeline.habitat_robustness import HabitatRobustness
     from hccrad.pipeline.imaging import ImagingResult
-    from hccrad.pipeline.result_types import (AssociationsRecord, CohortCounts, LassoRecord, ModelRecord, ModelsRecord,
-                                         OddsRatioRecord, ReadersRecord, TableOneEntry, TableOneRecord, TruthRecord)
+    from hccrad.pipeline.result_types import (AssociationsRecord, CohortCounts, DeepRecord, LassoRecord, ModelRecord,
+                                         ModelsRecord, OddsRatioRecord, ReadersRecord, TableOneEntry, TableOneRecord,
+                                         TruthRecord)
     from hccrad.pipeline.survival_stage import (CalibrationCell, GroupedSurvival, RiskDirection,
                                                 StagingComparison, SurvivalDecisionCell, SurvivalResult)
     from hccrad.survival.calibration import SurvivalCalibrationResult
@@ -87,8 +88,28 @@ def trusted_result_types() -> dict[str, type]:
                StagingComparison, SurvivalDecisionCell, SurvivalResult, SurvivalCalibrationResult,
                ScoreComparison, CoxResult, CutpointResult, KaplanMeierResult, KMCurve, LogrankResult, Nomogram,
                TimeAUCResult, TableOneResult, ReaderComparisonResult, AssociationsRecord, ReadersRecord,
-               TableOneEntry, TableOneRecord, HabitatRobustness, HabitatStability)
+               TableOneEntry, TableOneRecord, HabitatRobustness, HabitatStability, DeepRecord,
+               *_figure_data_types(), *_radiogenomics_types())
     return {f"{c.__module__}.{c.__qualname__}": c for c in classes}
+
+
+def _radiogenomics_types() -> tuple[type, ...]:
+    """The radiogenomics stage's result (`hccrad.radiogenomics.pipeline.RadiogenomicsResult`) and its parts."""
+    from hccrad.radiogenomics.de import DEResult
+    from hccrad.radiogenomics.enrichment import GseaResult, OraResult
+    from hccrad.radiogenomics.groups import GroupAssignment
+    from hccrad.radiogenomics.immune import SsgseaResult
+    from hccrad.radiogenomics.pipeline import RadiogenomicsConfig, RadiogenomicsResult
+
+    return RadiogenomicsResult, RadiogenomicsConfig, GroupAssignment, DEResult, OraResult, GseaResult, SsgseaResult
+
+
+def _figure_data_types() -> tuple[type, ...]:
+    """The data the CNN stage's figures are drawn from (`hccrad.report.figures.deep`: arrays, tables, text)."""
+    from hccrad.report.figures.deep import (ActivationFigure, ArchComparisonFigure, CamOverlayFigure, CamPanel,
+                                            LossCurvesFigure)
+
+    return ActivationFigure, ArchComparisonFigure, CamOverlayFigure, CamPanel, LossCurvesFigure
 
 
 def _is_mapping(v: Any) -> bool:

@@ -108,7 +108,7 @@ def _example_maps(rep: Report, s: Section, imaging: ImagingResult) -> None:
     if imaging.example_slices is not None:
         ex = imaging.example_slices
         n = len(ex["phases"]) + len(ex["descriptors"])
-        fig = plt.figure(figsize=(2.9 * n, 3.2))
+        fig = plt.figure(figsize=(2.9 * n, 3.2), layout="constrained")  # colour bars clear of the next map
         hu = imaging.intensity_unit == "HU"
         plot_example_maps(fig, ex, units=imaging.descriptor_units, phase_window=LIVER_WINDOW_HU if hu else None,
                           intensity_unit=imaging.intensity_unit)
@@ -162,7 +162,7 @@ def _descriptor_figures(rep: Report, s: Section, imaging: ImagingResult) -> None
 def _habitat_overlays(rep: Report, s: Section, imaging: ImagingResult) -> None:
     k = imaging.n_habitats
     if imaging.overlays:
-        fig, axes = panel_row(len(imaging.overlays), 4.0, 4.0)
+        fig, axes = panel_row(len(imaging.overlays), 4.0, 4.0, layout="constrained")
         window = LIVER_WINDOW_HU if imaging.intensity_unit == "HU" else None
         for ax, ov in zip(axes, imaging.overlays):
             plot_habitat_overlay(ax, *tumour_zoom(ov["image"], ov["labels"]), k, window=window,

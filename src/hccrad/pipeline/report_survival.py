@@ -72,7 +72,7 @@ def _score_by_response(rep: Report, s: Section, spec: StudySpec, data: pd.DataFr
     if r is None or result.scores is None:
         return
     labels = response_labels(spec, data)
-    fig, axes = panel_row(len(result.cohorts), 4.4, 3.8)
+    fig, axes = panel_row(len(result.cohorts), 4.4, 3.8, layout="constrained")
     for ax, cohort in zip(axes, result.cohorts):
         idx = (data["cohort"] == cohort) & labels.notna()  # the cases analysed for the response
         y = labels[idx].to_numpy(dtype=int)

@@ -187,10 +187,10 @@ def _alluvial(rep: Report, s, fitted: ModelsRecord, cohorts,
     from hccrad.report.figures.classification import plot_alluvial
 
     name = list(fitted.models)[-1]
-    fig, axes = panel_row(len(cohorts), 3.8, 4.0)
+    fig, axes = panel_row(len(cohorts), 3.8, 4.0, layout="constrained")
     for ax, c in zip(axes, cohorts):
         pred = (c.scores[name] >= fitted.models[name].threshold).astype(int)
-        plot_alluvial(ax, c.y, pred, labels=groups, title=f"{name} — {c.name}")
+        plot_alluvial(ax, c.y, pred, labels=groups, title=f"{name}\n{c.name}")
     rep.add_figure(s, fig, f"Observed vs predicted outcome (Sankey), model '{name}'", key="alluvial")
 
 
@@ -243,11 +243,11 @@ def _section_classification(rep: Report, fitted: ModelsRecord, ev: Evaluation,
     cohorts = [c for c in ev.cohorts if len(np.unique(c.y)) == 2]
     names = list(fitted.models)
     fig, axes = plt.subplots(len(cohorts), len(names), figsize=(3.4 * len(names), 3.2 * len(cohorts)),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")  # tick labels clear of the next panel
     for i, c in enumerate(cohorts):
         for j, n in enumerate(names):
             pred = (c.scores[n] >= fitted.models[n].threshold).astype(int)
-            plot_confusion_matrix(axes[i][j], confusion_counts(c.y, pred), title=f"{n} — {c.name}")
+            plot_confusion_matrix(axes[i][j], confusion_counts(c.y, pred), title=f"{n}\n{c.name}")
     rep.add_figure(s, fig, "Confusion matrices", key="confusion")
     _alluvial(rep, s, fitted, cohorts, groups)
     radar = ev.classification.pivot_table(index=["model", "cohort"], columns="metric", values="estimate")
@@ -299,7 +299,7 @@ def _section_decision(rep: Report, ev: Evaluation, fitted: ModelsRecord,
     from hccrad.report.figures.scores import plot_waterfall
 
     first = next(iter(fitted.models))
-    fig, axes = panel_row(len(ev.cohorts), 5.0, 3.6)
+    fig, axes = panel_row(len(ev.cohorts), 5.0, 3.6, layout="constrained")
     for ax, c in zip(axes, ev.cohorts):
         plot_waterfall(ax, c.scores[first], c.y, threshold=fitted.models[first].threshold,
                        score_name=f"{first} probability", title=c.name, labels=groups)
@@ -327,22 +327,23 @@ def _section_truth(rep: Report, truth: TruthRecord | None) -> None:
 
 
 def _section_deep(rep: Report, deep) -> None:
-    """The CNN stage: its own AUC per cohort, loss curves and Grad-CAM overlays. Its score (`cnn_score`) is
-    also a column models can use, so it sits in the ROC/DeLong tables when a model is built on it."""
+    """The CNN stage (`results.DeepRecord`): its own AUC per cohort, loss curves and Grad-CAM overlays, each
+    figure drawn here from its recorded data. Its score (`cnn_score`) is also a column models can use, so it
+    sits in the ROC/DeLong tables when a model is built on it."""
     if deep is None:
         return
     s = rep.section("Deep learning: CNN score",
                     "Training cases are scored out of fold (patient-grouped k-fold CV); other cohorts by one "
                     "network trained on the whole training cohort. Grad-CAM maps are written as NIfTI under "
                     "deep/gradcam/.")
-    notes = list(getattr(deep, "notes", ()))
+    notes = list(deep.notes)
     if notes:  # how the networks were trained, a small inner split, the positive control, "no architecture learned"
         s.intro = f"{s.intro} Training: " + " ".join(f"{n}." for n in notes)
-    caption = "" if getattr(deep, "learned", True) else next(n for n in notes if n.startswith("no architecture"))
-    rep.add_table(s, deep.summary(), "CNN score: AUC by cohort (DeLong CI)", caption, index=False, key="cnn_auc")
-    for name, fig in deep.figures:
-        rep.add_figure(s, fig, name.replace("_", " "), key=name)
-    for name, table in getattr(deep, "tables", []):
+    caption = "" if deep.learned else next(n for n in notes if n.startswith("no architecture"))
+    rep.add_table(s, deep.summary, "CNN score: AUC by cohort (DeLong CI)", caption, index=False, key="cnn_auc")
+    for name, data in deep.figures:
+        rep.add_figure(s, data.draw(), name.replace("_", " "), key=name)
+    for name, table in deep.tables:
         rep.add_table(s, table, name.replace("_", " "), index=False, key=name)
 
 
@@ -360,8 +361,9 @@ def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame, reco
     table = record.table
     rep.add_table(s, table, "Feature–marker tests", index=False, key="associations")
     pairs = table.sort_values("p").head(6)
-    fig, axes = panel_row(len(pairs), 3.6, 3.4)
+    fig, axes = panel_row(len(pairs), 3.8, 3.4, layout="constrained")
     for ax, (_, r) in zip(axes, pairs.iterrows()):
+        ax.locator_params(axis="x", nbins=4)  # marker values such as AFP 125000 ng/mL: few, apart
         sub = data[[r["feature"], r["marker"]]].dropna()
         if is_continuous(data[r["marker"]]):
             ax.scatter(sub[r["marker"]], sub[r["feature"]], s=10, alpha=0.7)
@@ -409,10 +411,10 @@ def _section_radiogenomics(rep: Report, result) -> None:
         rep.add_figure(s, fig, title, key="radiogenomics_figure")
 
 
-def build_report(results: StudyResults, spec: StudySpec, out: Path, *, radiogenomics=None, deep=None) -> Path:
+def build_report(results: StudyResults, spec: StudySpec, out: Path) -> Path:
     """Write `out/report/index.html` (+ figures and tables) from the stage results and return its path. Reads
     results only (`hccrad.pipeline.results`): `hccrad run` calls it after computing them, `hccrad report`
-    after loading them from OUT/results. The CNN and radiogenomics stages are passed live (not recorded)."""
+    after loading them from OUT/results."""
     rep = Report(out / "report", spec.report.title or spec.name)
     data, imaging, fitted, ev = results.data, results.imaging, results.models, results.evaluation
     errors, stability, survival = results.errors, results.stability, results.survival
@@ -429,12 +431,12 @@ def build_report(results: StudyResults, spec: StudySpec, out: Path, *, radiogeno
         ("classification", lambda: _section_classification(rep, fitted, ev, groups)),
         ("calibration", lambda: _section_calibration(rep, ev)),
         ("decision curves", lambda: _section_decision(rep, ev, fitted, groups)),
-        ("deep learning", lambda: _section_deep(rep, deep)),
+        ("deep learning", lambda: _section_deep(rep, results.deep)),
         ("readers", lambda: _section_readers(rep, results.readers)),
         ("associations", lambda: _section_associations(rep, spec, data, results.associations)),
         ("survival", lambda: section_survival(rep, spec, data, survival)),
         ("synthetic truth", lambda: _section_truth(rep, results.truth)),
-        ("radiogenomics", lambda: _section_radiogenomics(rep, radiogenomics)),
+        ("radiogenomics", lambda: _section_radiogenomics(rep, results.radiogenomics)),
         ("published models", lambda: _section_published(rep, spec)),
         ("web calculator", lambda: _section_served(rep, out)),
     ]

@@ -113,6 +113,18 @@ class AssociationsRecord:
 
 
 @dataclass(frozen=True)
+class DeepRecord:
+    """The CNN stage as the report sees it (`pipeline.deep_stage.DeepStageResult` without its networks): the AUC
+    table, the training notes, and each figure's data (`hccrad.report.figures.deep`, drawn at report time) and
+    table, in the stage's order."""
+    summary: pd.DataFrame               # DeepStageResult.summary(): AUC of cnn_score per cohort
+    learned: bool
+    notes: tuple[str, ...]
+    figures: tuple[tuple[str, Any], ...]      # (key, LossCurvesFigure | CamOverlayFigure | ...)
+    tables: tuple[tuple[str, pd.DataFrame], ...]
+
+
+@dataclass(frozen=True)
 class StudyResults:
     """Everything `reporting.build_report` reads; each field is one record under OUT/results/."""
     cohort: CohortCounts
@@ -129,6 +141,8 @@ class StudyResults:
     readers: ReadersRecord | None
     associations: AssociationsRecord | None
     appendix: dict[str, str]
+    deep: DeepRecord | None = None
+    radiogenomics: Any = None           # hccrad.radiogenomics.RadiogenomicsResult | None
     not_recorded: tuple[str, ...] = field(default_factory=tuple)
 
 

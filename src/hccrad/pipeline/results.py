@@ -17,9 +17,11 @@ the fitted models (which are not saved: they hold estimators):
 A statistic that is undefined on the data is recorded with its message (`*_error`) and the report shows
 "Section ... could not be completed", as before.
 
-Sections (one record each, `hccrad.pipeline.records`): see `SECTIONS`. Stages whose results hold figures or
-objects that cannot be recorded (the CNN stage, radiogenomics) are listed in `not_recorded`; `hccrad report`
-refuses such a run, naming them.
+Sections (one record each, `hccrad.pipeline.records`): see `SECTIONS`. The CNN stage is recorded as a
+`DeepRecord` (its AUC table, notes, tables and the data behind its figures, which the report draws:
+`hccrad.report.figures.deep`), radiogenomics as its `RadiogenomicsResult` (tables, arrays and scalars; the
+report draws its figures, `hccrad.report.figures.radiogenomics`). A section whose results could not be
+recorded would be listed in `not_recorded`, and `hccrad report` refuses such a run, naming it.
 """
 
 from __future__ import annotations
@@ -34,11 +36,11 @@ from hccrad import __version__
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
 from hccrad.pipeline.records import FORMAT, SCHEMA_VERSION, RecordError, read_record, write_record
-from hccrad.pipeline.result_types import (SECTIONS, AssociationsRecord, CohortCounts, LassoRecord,  # noqa: F401
-                                         ModelRecord, ModelsRecord, OddsRatioRecord, ReadersRecord, StudyResults,
+from hccrad.pipeline.result_types import (SECTIONS, AssociationsRecord, CohortCounts, DeepRecord,  # noqa: F401
+                                         LassoRecord, ModelRecord, ModelsRecord, OddsRatioRecord, ReadersRecord, StudyResults,
                                          TableOneEntry, TableOneRecord, TruthRecord)
 
-__all__ = ["AssociationsRecord", "CohortCounts", "LassoRecord", "ModelRecord", "ModelsRecord", "OddsRatioRecord",
+__all__ = ["AssociationsRecord", "CohortCounts", "DeepRecord", "LassoRecord", "ModelRecord", "ModelsRecord", "OddsRatioRecord",
            "ReadersRecord", "StudyResults", "TableOneEntry", "TableOneRecord", "TruthRecord", "collect_results", "load_results", "save_results", "information_ceilings",
            "truth_comparison"]
 
@@ -318,6 +320,15 @@ def habitat_feature_summary(imaging, training_ids: list[str]) -> pd.DataFrame | 
     return train.describe().T[["mean", "std", "min", "50%", "max"]].rename(columns={"50%": "median"})
 
 
+def deep_record(deep) -> DeepRecord | None:
+    """The CNN stage's results the report reads (`DeepRecord`); None without a CNN stage."""
+    if deep is None:
+        return None
+    return DeepRecord(summary=deep.summary(), learned=bool(deep.learned), notes=tuple(deep.notes),
+                      figures=tuple((name, data) for name, data in deep.figures),
+                      tables=tuple((name, table) for name, table in deep.tables))
+
+
 def _training_ids(spec: StudySpec, data: pd.DataFrame) -> list[str]:
     return [str(c) for c in data.index[data["cohort"] == spec.cohorts.training]]
 
@@ -334,8 +345,6 @@ def collect_results(spec: StudySpec, study, data: pd.DataFrame, imaging, fitted,
     """The stage results the report reads (module docstring), with the report's statistics computed."""
     from hccrad.pipeline.report_table_one import table_one_record
 
-    not_recorded = tuple(name for name, r in (("deep learning", deep), ("radiogenomics", radiogenomics))
-                         if r is not None)
     return StudyResults(
         cohort=CohortCounts(n_cases_listed=int(study.n_cases_listed),
                             listed_per_cohort=study.listed["cohort"].value_counts()),
@@ -345,7 +354,7 @@ def collect_results(spec: StudySpec, study, data: pd.DataFrame, imaging, fitted,
         truth=truth_record(spec, evaluation.metrics),
         table_one=table_one_record(spec, data, feature_columns(imaging, data), [c.name for c in evaluation.cohorts]),
         readers=readers_record(spec, data, fitted, evaluation), associations=associations_record(spec, data),
-        appendix=dict(appendix), not_recorded=not_recorded)
+        appendix=dict(appendix), deep=deep_record(deep), radiogenomics=radiogenomics)
 
 
 # ---------------------------------------------------------------------------------------------- files

@@ -137,7 +137,7 @@ def _write_report(context: StageContext) -> Path:
         save_results(results, out / RESULTS_DIR)  # `hccrad report OUT` rebuilds the report from these
     except HccradError as exc:  # the report is still written; results/index.json says why it cannot be rebuilt
         log.warning("the results were not saved, so `hccrad report` cannot rebuild this report: %s", exc)
-    report = build_report(results, spec, out, radiogenomics=r("radiogenomics"), deep=r("deep"))
+    report = build_report(results, spec, out)
     context.timings["report"] = time.perf_counter() - t0
     return report
 

@@ -5,6 +5,10 @@ Checks, per figure:
   do not count: "123500" has four; the digits of an identifier such as "GO:0045787" are not a number);
 - two visible texts of one axes whose bounding boxes overlap by more than `tolerance_px` pixels in both
   directions (tick labels, texts, title, axis labels, legend entries) — drawn once with the Agg renderer;
+- across the axes of one figure (panels, colour bars), in the figure's pixel space after that draw: a text
+  of one axes over another axes' plotting area (its background patch, e.g. a confusion matrix's tick labels
+  running into the next panel), or over a text of another axes. An inset or twin axes (one area inside
+  the other) may hold texts over its parent's area; an empty, axis-less axes has no area to cover;
 - a legend whose entries do not match the labelled series of its axes (a legend entry naming no series).
 
 `lint_figure(fig)` returns the findings as strings ("" when clean). `collecting()` lints every figure a
@@ -102,6 +106,42 @@ def lint_figure(fig: Figure, name: str = "figure", *, max_digits: int = 4, toler
             if dx > tolerance_px and dy > tolerance_px:
                 findings.append(Finding(name, i, f"{k1} {t1.get_text()!r} overlaps {k2} {t2.get_text()!r}"))
         findings += _legend_findings(ax, name, i)
+    return findings + _cross_axes_findings(fig, renderer, name, tolerance_px)
+
+
+def _overlap(b1, b2, tolerance_px: float) -> bool:
+    dx = min(b1.x1, b2.x1) - max(b1.x0, b2.x0)
+    dy = min(b1.y1, b2.y1) - max(b1.y0, b2.y0)
+    return dx > tolerance_px and dy > tolerance_px
+
+
+def _contains(outer, inner) -> bool:
+    return (outer.x0 <= inner.x0 + 0.5 and inner.x1 <= outer.x1 + 0.5 and outer.y0 <= inner.y0 + 0.5
+            and inner.y1 <= outer.y1 + 0.5)
+
+
+def _draws_an_area(ax: Axes) -> bool:
+    """Whether an axes shows something in its area (axis lines, an image, data): an empty `axis("off")` panel of
+    a grid does not."""
+    return ax.axison or bool(ax.images or ax.lines or ax.collections or ax.patches or ax.texts)
+
+
+def _cross_axes_findings(fig: Figure, renderer, name: str, tolerance_px: float) -> list[Finding]:
+    """Texts of one axes over another axes' area or texts, in figure pixels (module docstring)."""
+    shown = [(i, ax) for i, ax in enumerate(fig.axes) if ax.get_visible()]
+    area = {i: ax.get_window_extent(renderer) for i, ax in shown}
+    texts = {i: [(k, t, t.get_window_extent(renderer)) for k, t in _visible_texts(ax)
+                 if not k.endswith("tick") or _tick_in_view(ax, k, t)] for i, ax in shown}
+    findings: list[Finding] = []
+    for (i, a), (j, b) in itertools.permutations(shown, 2):
+        nested = _contains(area[i], area[j]) or _contains(area[j], area[i])  # an inset, a twin
+        if not nested and _draws_an_area(b):
+            findings += [Finding(name, i, f"{k} {t.get_text()!r} runs into the area of axes {j}")
+                         for k, t, box in texts[i] if _overlap(box, area[j], tolerance_px)]
+        if i < j:
+            findings += [Finding(name, i, f"{k1} {t1.get_text()!r} overlaps {k2} {t2.get_text()!r} of axes {j}")
+                         for (k1, t1, b1), (k2, t2, b2) in itertools.product(texts[i], texts[j])
+                         if _overlap(b1, b2, tolerance_px)]
     return findings
 
 

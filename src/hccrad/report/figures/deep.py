@@ -1,9 +1,16 @@
 """Deep-learning figures: training/validation loss curves (seed 003 fig. 2) and Grad-CAM overlays
 (seed 003 fig. 5, seed 002 fig. 4), feature-map panels by predicted class (seed 002 fig. 4) and the loss
 curves of competing architectures (seed 003 fig. 2 B–C). Functions take an ax (or a figure for grids)
-and return it."""
+and return it.
+
+The CNN stage keeps the data behind each figure, not the figure (`LossCurvesFigure`, `ArchComparisonFigure`,
+`CamOverlayFigure`, `ActivationFigure`: arrays, tables and text, recorded under OUT/results by
+`hccrad.pipeline.records`); `draw()` builds the figure from them, at `hccrad run` and again at
+`hccrad report OUT`, so the rebuilt report redraws the same figures from the same numbers."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,7 +19,8 @@ from matplotlib.figure import Figure
 
 from hccrad.core.errors import DataError
 
-__all__ = ["plot_activation_panels", "plot_arch_loss_curves", "plot_cam_overlay", "plot_loss_curves"]
+__all__ = ["ActivationFigure", "ArchComparisonFigure", "CamOverlayFigure", "CamPanel", "LossCurvesFigure",
+           "plot_activation_panels", "plot_arch_loss_curves", "plot_cam_overlay", "plot_loss_curves"]
 
 
 def plot_loss_curves(ax: Axes, history: pd.DataFrame, *, best_epoch: int | None = None,
@@ -118,3 +126,81 @@ def plot_arch_loss_curves(ax_train: Axes, ax_val: Axes, histories: dict[str, pd.
         ax.legend(fontsize="small")
         ax.set_title(f"{what} loss (mean over folds)")
     return ax_train, ax_val
+
+
+# ------------------------------------------------------------------------------- figure data (recordable)
+
+
+@dataclass(frozen=True)
+class LossCurvesFigure:
+    """Loss curves of the CV fold networks (left) and of the final network (right), seed 003 fig. 2."""
+    cv_history: pd.DataFrame            # `CVResult.histories` (a fold column)
+    final_history: pd.DataFrame         # `TrainResult.history`
+    best_epoch: int | None              # the final network's kept epoch
+    cv_title: str
+
+    def draw(self) -> Figure:
+        fig = Figure(figsize=(9, 3.5))
+        plot_loss_curves(fig.add_subplot(1, 2, 1), self.cv_history, title=self.cv_title)
+        plot_loss_curves(fig.add_subplot(1, 2, 2), self.final_history, best_epoch=self.best_epoch,
+                         title="final network (training cohort)")
+        fig.tight_layout()
+        return fig
+
+
+@dataclass(frozen=True)
+class ArchComparisonFigure:
+    """Mean training / validation loss by epoch of each compared architecture (seed 003 fig. 2 B–C)."""
+    histories: dict[str, pd.DataFrame]  # architecture -> `CVResult.histories`
+
+    def draw(self) -> Figure:
+        fig = Figure(figsize=(9, 3.5))
+        plot_arch_loss_curves(fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2), self.histories)
+        fig.tight_layout()
+        return fig
+
+
+@dataclass(frozen=True)
+class CamPanel:
+    """One Grad-CAM overlay: the reference phase's slice, the map on it and the tumour mask (or None)."""
+    image: np.ndarray
+    cam: np.ndarray
+    mask: np.ndarray | None
+    title: str
+
+
+@dataclass(frozen=True)
+class CamOverlayFigure:
+    """Grad-CAM overlays of one cohort's first cases, side by side (seed 003 fig. 5)."""
+    panels: tuple[CamPanel, ...]
+
+    def draw(self) -> Figure:
+        fig = Figure(figsize=(3.2 * len(self.panels), 3.2))
+        for j, p in enumerate(self.panels):
+            plot_cam_overlay(fig.add_subplot(1, len(self.panels), j + 1), p.image, p.cam, mask=p.mask,
+                             title=p.title)
+        fig.tight_layout()
+        return fig
+
+
+@dataclass(frozen=True)
+class ActivationFigure:
+    """Feature-map panels by predicted class (`hccrad.deep.activation.ActivationPanels` without its
+    per-case intensities): what `plot_activation_panels` reads."""
+    rows: str
+    cols: str | None
+    row_labels: tuple[str, ...]
+    col_labels: tuple[str, ...]
+    cells: dict[tuple[int, int], tuple[str, np.ndarray, np.ndarray] | None]
+    table: pd.DataFrame
+
+    @classmethod
+    def of(cls, panels) -> ActivationFigure:
+        return cls(rows=panels.rows, cols=panels.cols, row_labels=tuple(panels.row_labels),
+                   col_labels=tuple(panels.col_labels), cells=dict(panels.cells), table=panels.table)
+
+    def draw(self) -> Figure:
+        n_r, n_c = len(self.row_labels), len(self.col_labels)
+        fig = Figure(figsize=(2.6 * n_c + 1.2, 2.4 * n_r + 0.4))
+        plot_activation_panels(fig, self)
+        return fig
