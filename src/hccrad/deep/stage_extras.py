@@ -21,6 +21,7 @@ from hccrad.deep.networks import Network, Task
 from hccrad.deep.spec import DeepSpec
 from hccrad.deep.targets import RESPONSE, SUBTYPE, SURVIVAL, task_class_names
 from hccrad.deep.train import NetworkSpec, Progress, TrainConfig
+from hccrad.report.figures.deep import plot_activation_panels, plot_arch_loss_curves
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,6 @@ def compare_architectures(spec: DeepSpec, n_channels: int, tasks: tuple[Task, ..
     """Seed 003: cross-validate each of `spec.compare_archs` on the training cohort (same folds, seed and
     settings) and choose the lowest mean held-out cross-entropy of the response among those that learned
     (`hccrad.deep.cv.select_architecture`)."""
-    from hccrad.report.figures.deep import plot_arch_loss_curves
-
     specs = {a: net_spec_for(spec, a, n_channels, tasks) for a in spec.compare_archs}
     sel = select_architecture(specs, patches, targets, cfg, task=RESPONSE, n_splits=spec.n_splits,
                               val_fraction=val_fraction, augmentation=augmentation,
@@ -76,8 +75,6 @@ def activation_outputs(network: Network, patches: PatchSet, predictions: pd.Data
                        tasks: tuple[Task, ...]) -> tuple[list[tuple[str, Figure]], list[tuple[str, pd.DataFrame]]]:
     """Seed 002 fig. 4: feature maps of the final network, rows = predicted survival class (else response),
     columns = predicted subtype (else one column); and the mean activation per predicted group."""
-    from hccrad.report.figures.deep import plot_activation_panels
-
     names = [t.name for t in tasks]
     rows = SURVIVAL if SURVIVAL in names else RESPONSE
     cols = SUBTYPE if SUBTYPE in names else None

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from hccrad.selection import LassoSelector
+
 MAX_ENTRIES = 1024
 _MEMO: OrderedDict[str, object] = OrderedDict()
 _STATS = {"stored": 0, "hits": 0, "misses": 0}
@@ -38,8 +40,6 @@ def _deterministic(params: dict) -> bool:
 
 
 def _has_lasso(estimator) -> bool:
-    from hccrad.selection import LassoSelector
-
     return any(isinstance(v, LassoSelector) for v in estimator.get_params(deep=True).values())
 
 
