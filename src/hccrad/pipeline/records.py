@@ -62,7 +62,7 @@ class RecordError(HccradError):
 @functools.cache
 def trusted_result_types() -> dict[str, type]:
     """Full class name -> class: every type a results record may construct. Nothing else is ever built."""
-    # lazy: every stage's result module, loaded at the first record read; the codec imports alone
+    # lazy: every stage's result module, loaded at the first record written or read; the codec imports alone
     from hccrad.config.spec import ModelSpec, SurvivalOutcome
     from hccrad.evaluate.calibration import CalibrationResult, HosmerLemeshowResult
     from hccrad.evaluate.descriptive import TableOneResult
