@@ -1,5 +1,7 @@
-"""Developer report on hccrad's structure (not a test): the package import graph, module-level import cycles
-and the functions of `hccrad.pipeline` above a cyclomatic complexity of 20.
+"""Developer report on hccrad's structure (not a test): the package import graph, module-level import cycles,
+the functions of `hccrad.pipeline` above a cyclomatic complexity of 20, and the imports inside functions that
+lack a `# lazy: <why>` comment (issue 25: lazy imports only for optional or heavy dependencies, each saying
+why; tests/test_architecture_lazy_imports.py fails on them).
 
     .venv/bin/python tools/architecture_report.py            # text report
     .venv/bin/python tools/architecture_report.py --mermaid  # the graph for docs/architecture.md
@@ -12,6 +14,8 @@ dependency of hccrad).
 from __future__ import annotations
 
 import argparse
+import ast
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -20,6 +24,8 @@ import grimp
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPLEXITY_LIMIT = 20
+LAZY_MARK = "# lazy:"
+_INDENTED_IMPORT = re.compile(r"^[ \t]+(?:import|from)\s", re.MULTILINE)
 
 
 def package_graph() -> dict[str, set[str]]:
@@ -93,6 +99,62 @@ def complex_functions(folder: Path, limit: int = COMPLEXITY_LIMIT) -> list[tuple
     return sorted(rows, key=lambda r: -r[2])
 
 
+def unmarked_lazy_imports(folder: Path = ROOT / "src" / "hccrad") -> list[tuple[str, int, str]]:
+    """(file, line, statement) for every import inside a function without a `# lazy:` comment (AST only).
+
+    The comment sits on the import's own line(s), or on the comment line(s) just above a run of consecutive
+    import statements, which it then covers as a group."""
+    rows = []
+    for path in sorted(folder.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if not _INDENTED_IMPORT.search(source):  # no indented import at all: nothing to parse
+            continue
+        lines = source.splitlines()
+        for stmt in _imports_in_functions(ast.parse(source), lines):
+            rows.append((str(path.relative_to(ROOT)), stmt.lineno, lines[stmt.lineno - 1].strip()))
+    return rows
+
+
+def _imports_in_functions(tree: ast.AST, lines: list[str]) -> list[ast.stmt]:
+    """The unmarked import statements inside functions of one module."""
+    unmarked: list[ast.stmt] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, list) and value and isinstance(value[0], ast.stmt) and in_function:
+                unmarked.extend(_unmarked_in_body(value, lines))
+            children = value if isinstance(value, list) else [value]
+            for child in children:
+                if isinstance(child, ast.AST):
+                    visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+    visit(tree, False)
+    return unmarked
+
+
+def _unmarked_in_body(body: list[ast.stmt], lines: list[str]) -> list[ast.stmt]:
+    unmarked, group_marked, previous = [], False, None
+    for stmt in body:
+        if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            previous = None
+            continue
+        if previous is None:  # first of a run of imports: a comment block just above marks the run
+            group_marked = any(LAZY_MARK in c for c in _comments_above(stmt.lineno, lines))
+        own = any(LAZY_MARK in lines[i - 1] for i in range(stmt.lineno, stmt.end_lineno + 1))
+        if not (group_marked or own):
+            unmarked.append(stmt)
+        previous = stmt
+    return unmarked
+
+
+def _comments_above(lineno: int, lines: list[str]) -> list[str]:
+    found, i = [], lineno - 2
+    while i >= 0 and lines[i].strip().startswith("#"):
+        found.append(lines[i])
+        i -= 1
+    return found
+
+
 def mermaid(edges: dict[str, set[str]]) -> str:
     lines = ["```mermaid", "graph TD"]
     for src in sorted(edges):
@@ -123,6 +185,10 @@ def main() -> None:
     print(f"\nfunctions in hccrad.pipeline above cyclomatic complexity {COMPLEXITY_LIMIT}: {len(rows)}")
     for file, name, cc in rows:
         print(f"  {cc:3d}  {file}:{name}")
+    lazy = unmarked_lazy_imports()
+    print(f"\nimports inside functions without a '{LAZY_MARK} <why>' comment: {len(lazy)}")
+    for file, line, text in lazy:
+        print(f"  {file}:{line}: {text}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hccrad import __version__
-from hccrad.core.errors import HccradError
+from hccrad.core.errors import HccradError, InputError
+from hccrad.core.runlog import PlainProgress, repeats_summarised
 
 app = typer.Typer(
     add_completion=False,
@@ -44,8 +45,6 @@ class _Bars:
     Repeated log messages and Python warnings are shown once and counted at the end (`repeats_summarised`)."""
 
     def __init__(self) -> None:
-        from hccrad.core.runlog import PlainProgress, repeats_summarised
-
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=console, transient=False)
         self.plain = None if console.is_terminal else PlainProgress(console.file)
@@ -92,6 +91,7 @@ def main(
 def validate(study: Path = typer.Argument(..., help="Study spec (YAML).")) -> None:
     """Run every input check `run` makes (spec, files, columns, outcome coding, column types, each case's
     images and masks) and list every problem at once; exit 2 on any error, 0 with the warnings listed."""
+    # lazy: CLI start-up: a command imports the library only when it runs
     from hccrad.config import load_spec
     from hccrad.pipeline.preflight import errors_of, preflight, render
 
@@ -122,6 +122,7 @@ def synth(
     misregistration_mm: float = typer.Option(0.0, help="Random rigid shift between phases (mm)."),
 ) -> None:
     """Generate a synthetic multi-phase CT cohort with planted habitats and known outcome models."""
+    # lazy: CLI start-up: a command imports the library only when it runs
     from hccrad.synth import generate_cohort
 
     try:
@@ -146,11 +147,13 @@ def run(
         "--set deep.epochs=5 (value read as YAML; repeatable).")),
 ) -> None:
     """Run every stage of a study and write the report; prints the path of report/index.html."""
+    # lazy: CLI start-up: a command imports the library only when it runs
     from hccrad.config import load_spec
     from hccrad.pipeline.run import run_study
 
     try:
         if synth_n is not None:
+            # lazy: CLI start-up: a command imports the library only when it runs
             from hccrad.pipeline.run import synth_for_spec
 
             synth_for_spec(study, synth_n)
@@ -171,6 +174,7 @@ def demo(
     bootstrap: Optional[int] = typer.Option(None, help="Bootstrap resamples (default: the demo spec's)."),
 ) -> None:
     """Generate the synthetic cohort, write the seed-000 demo study and run it end to end."""
+    # lazy: CLI start-up: a command imports the library only when it runs
     from hccrad.pipeline.run import run_demo
 
     try:
@@ -188,6 +192,7 @@ def report(
 ) -> None:
     """Rebuild OUT/report from the run's saved results (OUT/results) and its resolved spec (OUT/run.json),
     recomputing nothing: for style changes and re-layout. Prints the path of report/index.html."""
+    # lazy: CLI start-up: a command imports the library only when it runs
     from hccrad.pipeline.reporting import rebuild_report
 
     try:
@@ -199,6 +204,7 @@ def report(
 
 
 def _read_table(path: Path):
+    # lazy: CLI start-up: a command imports the library only when it runs
     from hccrad.io.tables import read_table  # CSV (sniffed), TSV, Parquet, Excel; clear errors
 
     return read_table(path)
@@ -221,6 +227,7 @@ def ingest(
              "log lines. They may identify patients. Off (default): only pseudonyms and roles are written."),
 ) -> None:
     """Ingest a cohort folder (DICOM or NIfTI) into de-identified NIfTI + manifest.csv (resumable)."""
+    # lazy: CLI start-up: a command imports the library only when it runs
     from hccrad.io.ingest import ingest_folder
 
     try:
@@ -250,6 +257,7 @@ def predict(
         "Score rows whose patient id appears more than once (refused by default, naming the ids).")),
 ) -> None:
     """Score new patients with a saved model bundle; refuses missing columns and out-of-range values."""
+    # lazy: CLI start-up: a command imports the library only when it runs
     from hccrad.models.bundle import load_bundle, predict_bundle
     from hccrad.models.cases_table import read_cases_table
 
@@ -263,6 +271,7 @@ def predict(
     if out is None:
         typer.echo(pred.to_csv(index=False))
     else:
+        # lazy: CLI start-up: a command imports the library only when it runs
         from hccrad.pipeline.cache import atomic_write_text
 
         atomic_write_text(out, pred.to_csv(index=False))
@@ -277,6 +286,7 @@ def validate_published_cmd(
     list_models: bool = typer.Option(False, "--list", help="List the shipped published models and exit."),
 ) -> None:
     """Externally validate a published model (seed 000/001 formulas) on your own cohort."""
+    # lazy: CLI start-up: a command imports the library only when it runs
     from hccrad.models.published import list_published, validate_published
 
     if list_models:
@@ -311,7 +321,7 @@ def serve(
     workers: int = typer.Option(4, help="Threads for scoring, image features and page rendering."),
 ) -> None:
     """Serve a clinician-facing web page (and JSON API) for one model bundle (limits: docs/serve.md, Security)."""
-    from hccrad.core.errors import InputError
+    # lazy: CLI start-up; FastAPI is optional (requirements/serve.txt)
     from hccrad.serve import serve as serve_bundle
     from hccrad.serve.guard import Limits
 

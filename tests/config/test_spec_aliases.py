@@ -3,11 +3,13 @@ documented aliases and normalised to those names (issue 25)."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 from pydantic import ValidationError
 
-from hccrad.cohort.lesions import LesionRule, largest_n
-from hccrad.config.spec import RULE_ALIASES
+from hccrad.cohort.lesions import COMBINE_RULES, LesionRule, largest_n
+from hccrad.config.spec import LESION_RULES, RULE_ALIASES
 from hccrad.cohort.multilesion import RULE_PRESETS, resolve_rule
 from hccrad.config.spec import PAPER_ALIASES, LesionsSpec, ReportSpec
 
@@ -25,6 +27,14 @@ def test_lesion_rules_do_what_their_names_say():
     assert set(RULE_ALIASES.values()) <= set(RULE_PRESETS)
     with pytest.raises(ValidationError, match="two_largest_over_20mm"):
         LesionsSpec(rule="seed001")
+
+
+def test_the_spec_offers_exactly_the_lesion_rules_and_combinations_the_cohort_code_defines():
+    assert get_args(LesionsSpec.model_fields["rule"].annotation) == LESION_RULES
+    assert set(LESION_RULES) == set(RULE_PRESETS)
+    assert set(get_args(LesionsSpec.model_fields["combine"].annotation)) == set(COMBINE_RULES)
+    for name in LESION_RULES:
+        assert LesionsSpec(rule=name).rule == name
 
 
 @pytest.mark.parametrize(("alias", "name"), sorted(PAPER_ALIASES.items()))

@@ -76,6 +76,24 @@ def test_a_newer_format_is_refused_with_upgrade_hint(tmp_path):
     assert "upgrade" in (err.value.hint or "")
 
 
+def test_a_newer_format_is_named_as_newer_before_its_content_is_read(tmp_path):
+    # a variable kind this hccrad does not know: the version, not the variable, is what the user must hear
+    newer = _linear(version=FORMAT_VERSION + 1, variables=[{"name": "a", "kind": "spline", "knots": [1, 2]}])
+    with pytest.raises(InputError, match="newer than this hccrad reads") as err:
+        load_bundle(_write(tmp_path, newer))
+    assert err.value.field == "format_version"
+
+
+@pytest.mark.parametrize("document", [[1, 2], _linear(version="3"), _linear(version=True)])
+def test_a_malformed_header_is_an_input_error_not_a_crash(tmp_path, document):
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    (folder / "bundle.json").write_text(json.dumps(document))
+    with pytest.raises(InputError) as err:
+        load_bundle(folder)
+    assert "bundle.json" in str(err.value.file)
+
+
 def test_derived_score_needs_exactly_one_source():
     inner = _linear(version=2)
     ok = _linear(version=2, derived={"S": {"spec": inner}})

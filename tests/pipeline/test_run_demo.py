@@ -244,3 +244,28 @@ def test_report_command_on_a_folder_without_results_says_what_is_missing(demo, t
     shutil.copy(demo.out_dir / "results" / "index.json", out / "results" / "index.json")
     res = CliRunner().invoke(app, ["report", str(out)])
     assert res.exit_code == 2 and "lack the section(s) cohort, data" in " ".join(res.output.split()), res.output
+
+
+def test_compare_runs_on_the_demo_run(demo, tmp_path):
+    """tools/compare_runs.py (issue 25) on a real run: a copy agrees; one metric changed by 1e-12 is found."""
+    import importlib.util
+    import shutil
+    import sys
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parents[2] / "tools" / "compare_runs.py"
+    spec = importlib.util.spec_from_file_location("compare_runs_demo", tool)
+    compare = sys.modules.setdefault("compare_runs_demo", importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(compare)  # registered first: its dataclasses look their module up
+    copy = tmp_path / "copy"
+    shutil.copytree(demo.out_dir, copy, ignore=shutil.ignore_patterns("*.nii.gz", "*.png", "*.svg", "*.parquet"))
+    for table in copy.rglob("*.csv"):  # as if run there: a table naming the run's own folder names the copy
+        table.write_text(table.read_text().replace(str(demo.out_dir), str(copy)))
+    diffs, n_files = compare.compare_runs(demo.out_dir, copy)
+    assert not diffs and n_files >= 20, (diffs, n_files)
+    run = json.loads((copy / "run.json").read_text())
+    run["models"]["habitat"]["optimism_corrected_auc"] += 1e-12
+    (copy / "run.json").write_text(json.dumps(run))
+    diffs, _ = compare.compare_runs(demo.out_dir, copy)
+    assert [d.where for d in diffs] == ["run.json: models/habitat/optimism_corrected_auc"]
+    assert not compare.compare_runs(demo.out_dir, copy, atol=1e-9)[0]

@@ -21,6 +21,7 @@ Every manifest and the clinical table go through `read_study_table`, in this ord
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -190,8 +191,6 @@ def mapping_header_problems(spec: StudySpec) -> list[str]:
 
 
 def _close(name: str, available: set[str]) -> str:
-    import difflib
-
     lower = {str(a).lower(): str(a) for a in available}
     close = difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)
     return f" (did you mean {', '.join(repr(lower[c]) for c in close)}?)" if close else ""

@@ -8,6 +8,7 @@ hccrad uses after `data.columns` renames them.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from hccrad.config.spec import StudySpec
-from hccrad.core.errors import SpecError
+from hccrad.core.errors import HccradError, SpecError
 
 
 def _line_index(node: yaml.Node, prefix: tuple = ()) -> dict[tuple, int]:
@@ -159,8 +160,8 @@ def load_spec(path: str | Path, *, check_files: bool = True, overrides: Sequence
 
 def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list[str]:
     """Problems with the files and columns the spec names (all of them, not just the first)."""
+    # lazy: config.columns reads tables through hccrad.io (pydicom); loading a spec needs neither
     from hccrad.config.columns import mapping_header_problems, study_columns
-    from hccrad.core.errors import HccradError
 
     lines = lines or {}
 
@@ -256,8 +257,6 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
 
 def _did_you_mean(name: str, available: set[str]) -> str:
     """' (did you mean 'AFP'?)' for the closest column names (difflib ratio >= 0.6, case-insensitive)."""
-    import difflib
-
     lower = {str(a).lower(): str(a) for a in available}
     close = difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)
     return f" (did you mean {', '.join(repr(lower[c]) for c in close)}?)" if close else ""

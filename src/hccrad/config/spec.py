@@ -20,6 +20,7 @@ from hccrad.habitat.strategies import (HabitatStrategySpec, PopulationStrategy, 
                                        unfold_flat_parameters)
 from hccrad.habitat.descriptor_kinds import DescriptorKindSpec, DifferenceDescriptor
 from hccrad.models.kinds import LogisticKind, ModelKindSpec
+from hccrad.models.published import list_published
 from hccrad.radiogenomics.spec import RadiogenomicsSpec
 from hccrad.selection.registry import (SELECTION_STEPS, SelectionStepSpec, migrate_flat_params, step_as_mapping,
                                        step_as_written)
@@ -34,6 +35,9 @@ DEFAULT_SELECTION_STEPS = ["univariate", "correlation", "scale", "lasso"]
 #: preset lesion rules named by what they keep -> the paper id accepted as an alias (seed 000: Wu 2025, "the
 #: two largest lesions, each with a diameter greater than 2 cm"; seed 003: up to two RECIST target lesions)
 RULE_ALIASES = {"seed000": "two_largest_over_20mm", "seed003": "two_largest"}
+#: the preset lesion rules (`lesions.rule`): the one list of their names; each is defined in
+#: hccrad.cohort.multilesion.RULE_PRESETS (tests/config/test_spec_aliases.py checks that the two agree)
+LESION_RULES = ("all", "largest", "two_largest_over_20mm", "two_largest")
 
 
 class _Strict(BaseModel):
@@ -466,7 +470,7 @@ class LesionsSpec(_Strict):
     (volume-type `*_mm3` features are summed). See docs/clinical.md, "Several lesions per patient"."""
 
     patient_column: str = "patient_id"
-    rule: Literal["all", "largest", "two_largest_over_20mm", "two_largest"] = "largest"
+    rule: Literal[LESION_RULES] = "largest"
     combine: Literal["largest", "volume_weighted_mean", "mean", "sum", "max", "min"] = "largest"
     rules: dict[str, str] | None = None
     volume_column: str = "habitat*_volume_mm3"
@@ -546,8 +550,6 @@ class ReportSpec(_Strict):
     @field_validator("published")
     @classmethod
     def _known_published(cls, value: list[str]) -> list[str]:
-        from hccrad.models.published import list_published
-
         unknown = [v for v in value if v not in list_published()]
         if unknown:
             raise ValueError(f"no shipped published model named {unknown}; use one of {list_published()}")

@@ -58,7 +58,7 @@ def check_scheduler(address: str, *, field: str = SCHEDULER_FIELD, timeout: floa
 def dask_client(address: str, *, field: str = SCHEDULER_FIELD) -> Iterator[Any]:
     """A ``distributed.Client`` connected to ``address``; :class:`ClusterError` when it cannot connect."""
     try:
-        from distributed import Client
+        from distributed import Client  # lazy: optional heavy dependency (dask.distributed)
     except ImportError as exc:  # pragma: no cover - dask[distributed] is pinned in requirements
         raise ClusterError("Dask distributed is not installed", field=field,
                            hint='pip install -r requirements/dask.txt, or remove the setting') from exc

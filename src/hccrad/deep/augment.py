@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 __all__ = ["Augmentation", "Draw", "affine_scipy"]
 
@@ -133,8 +134,6 @@ def apply_draws(x: torch.Tensor, draws: Sequence[Draw]) -> torch.Tensor:
 def affine_scipy(x: np.ndarray, d: Draw) -> np.ndarray:
     """The earlier per-item path (scipy.ndimage.affine_transform, order 1, mode "nearest"): the reference for
     the tests and the benchmark's "old" row."""
-    from scipy import ndimage
-
     shape = np.asarray(x.shape[1:], dtype=float)
     centre = (shape - 1) / 2.0
     offset = centre - d.matrix @ centre - d.shift

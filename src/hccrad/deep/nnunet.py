@@ -42,7 +42,7 @@ _CPU_THREADS = 2
 
 def _require_nnunet():
     try:
-        import nnunetv2  # noqa: F401
+        import nnunetv2  # lazy: optional dependency (nnU-Net v2)  # noqa: F401
     except ImportError as exc:  # pragma: no cover - exercised only without the optional package
         raise InputError("nnunetv2 is not installed", field="liver_model",
                          hint="pip install -c requirements/constraints-deep.txt nnunetv2==2.8.1") from exc
@@ -68,7 +68,7 @@ def _safe_load(path: Path) -> dict:
     safe = [np.dtype, np.dtypes.Float64DType, np.dtypes.Float32DType, np.dtypes.Int64DType,
             np.dtypes.Int32DType, np.dtypes.BoolDType]
     try:
-        from numpy._core.multiarray import scalar
+        from numpy._core.multiarray import scalar  # lazy: numpy-private path, guarded by ImportError
         safe.append(scalar)
     except ImportError:  # pragma: no cover
         pass
@@ -105,10 +105,11 @@ def _check_plans_imports(config_manager, plans_file: Path) -> None:
 
 
 def _trainer_class(name: str, file: Path):
-    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer  # lazy: optional dependency (nnU-Net v2)
 
     if name == "nnUNetTrainer":
         return nnUNetTrainer
+    # lazy: optional dependency (nnU-Net v2)
     from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
 
     try:
@@ -140,6 +141,7 @@ class NnUNetLiverModel:
         uses every fold_k folder holding the checkpoint (ensemble = mean of the folds' softmax, as nnU-Net).
         `label` is the liver's integer label in dataset.json. Raises InputError naming the missing path."""
         _require_nnunet()
+        # lazy: optional dependency (nnU-Net v2)
         from batchgenerators.utilities.file_and_folder_operations import load_json
         from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
         from nnunetv2.utilities.label_handling.label_handling import determine_num_input_channels

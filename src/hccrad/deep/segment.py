@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from monai.losses import DiceCELoss
 from monai.networks.nets import UNet
+from scipy import ndimage
 
 from hccrad.core.errors import DataError
 from hccrad.deep.train import resolve_device
@@ -52,8 +53,6 @@ class LiverSegmenter:
 
     def predict(self, volume: np.ndarray) -> np.ndarray:
         """Boolean liver mask on the volume's own grid (largest connected component kept)."""
-        from scipy import ndimage
-
         self.network.eval()
         with torch.no_grad():
             logits = self.network(_prepare(volume, self.grid, self.window).to(self.device))

@@ -175,6 +175,7 @@ class DeepSpec(BaseModel):
     def augmentation(self):
         """The `hccrad.deep.data.Augmentation` of training (None when `augment` is off): geometric, plus the
         small intensity terms only with `intensity_augment`."""
+        # lazy: torch; config.spec reads this module for every study
         from hccrad.deep.data import Augmentation, intensity_augmentation
 
         if not self.augment and not self.intensity_augment:
@@ -189,7 +190,7 @@ class DeepSpec(BaseModel):
     def train_config(self):
         """The `hccrad.deep.train.TrainConfig` these settings map to (imports torch)."""
         try:
-            from hccrad.deep.train import TrainConfig
+            from hccrad.deep.train import TrainConfig  # lazy: torch (config.spec reads this module for every study)
         except ImportError as exc:  # torch missing
             raise ValueError(f"the deep stage needs torch ({exc}); install it with "
                              "pip install -c requirements/constraints-deep.txt -r requirements/deep.txt") from exc

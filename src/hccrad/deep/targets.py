@@ -20,6 +20,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from hccrad.clinical.coding import is_positive
 from hccrad.core.errors import DataError, SpecError
 from hccrad.deep.data import survival_interval_classes
 from hccrad.deep.networks import Task
@@ -62,8 +63,6 @@ def _survival(study, spec: DeepSpec, ids: list[str]) -> pd.Series:
 
 
 def _subtype(study, spec: DeepSpec, ids: list[str]) -> pd.Series:
-    from hccrad.clinical.coding import is_positive
-
     st = spec.subtype
     if st.column not in study.table.columns:
         raise SpecError([f"deep.subtype.column {st.column!r} is not a clinical column "

@@ -47,12 +47,15 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hccrad.core.errors import ModelError
 from hccrad.deep.data import PatchDataset, PatchSet
 from hccrad.deep.loading import amp_dtype, eval_loader, resolve_num_workers, train_loader
 from hccrad.deep.networks import Network, Task, build_network, multitask_loss
+from hccrad.deep.pretrained import load_pretrained
+from hccrad.report.figures.deep import plot_loss_curves
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +117,6 @@ class NetworkSpec:
         net = build_network(self.arch, self.in_channels, self.tasks, spatial_dims=self.spatial_dims,
                             width=self.width, dropout=self.dropout)
         if self.pretrained is not None:
-            from hccrad.deep.pretrained import load_pretrained
-
             load_pretrained(net, self.pretrained, dict(self.key_map))
         return net
 
@@ -149,10 +150,6 @@ class TrainResult:
 
     def save_loss_curves(self, path: str | Path, title: str | None = None) -> Path:
         """Write the train/validation loss curves (`plot_loss_curves`) to an image file."""
-        from matplotlib.figure import Figure
-
-        from hccrad.report.figures.deep import plot_loss_curves
-
         fig = Figure(figsize=(5, 3.5))
         plot_loss_curves(fig.add_subplot(), self.history, best_epoch=self.best_epoch, title=title)
         fig.tight_layout()

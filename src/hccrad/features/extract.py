@@ -230,7 +230,7 @@ def _run_processes(pending, func, jobs: int, record: Callable[[str, tuple[str, A
 
 def _run_dask(pending, func, scheduler: str, record: Callable[[str, tuple[str, Any]], None]) -> None:
     try:
-        from distributed import as_completed
+        from distributed import as_completed  # lazy: optional heavy dependency (dask.distributed)
     except ImportError as exc:
         raise InputError("Dask distributed is not installed", field="scheduler",
                          hint='pip install "dask[distributed]" or run without --scheduler') from exc

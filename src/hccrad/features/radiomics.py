@@ -38,7 +38,7 @@ import yaml
 
 from hccrad.core.errors import FeatureError, GeometryError, InputError
 from hccrad.core.image import Image
-from hccrad.io.volume import to_sitk
+from hccrad.io.volume import read_image, to_sitk
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +211,7 @@ def load_params(params: Mapping[str, Any] | str | Path | None) -> dict[str, Any]
 def params_hash(params: Mapping[str, Any] | str | Path | None) -> str:
     """SHA-256 (first 16 hex digits) of the resolved parameters and the PyRadiomics version: the config
     hash under which `hccrad.features.extract.extract_cohort` caches radiomics results."""
+    # lazy: optional heavy dependency (PyRadiomics)
     import radiomics
 
     blob = json.dumps({"params": load_params(params), "pyradiomics": radiomics.__version__}, sort_keys=True)
@@ -226,6 +227,7 @@ def split_feature_name(name: str) -> tuple[str, str, str]:
 
 
 def _build_extractor(params: dict[str, Any], source: str | None = None):
+    # lazy: optional heavy dependency (PyRadiomics)
     import radiomics
     from pykwalify.errors import PyKwalifyException
     from radiomics import featureextractor
@@ -371,8 +373,6 @@ class RadiomicsTask:
 def run_radiomics_task(task: RadiomicsTask) -> dict[str, float]:
     """Read a `RadiomicsTask`'s files and return `radiomics_features` for it (module-level, so it can be
     passed to `hccrad.features.extract.extract_cohort`)."""
-    from hccrad.io.volume import read_image
-
     images = {ph: read_image(p, name=ph, case=task.case_id) for ph, p in task.images.items()}
     regions: dict[str, np.ndarray] = {
         name: read_image(p, name=name, case=task.case_id).array > 0 for name, p in task.masks.items()

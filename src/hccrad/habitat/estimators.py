@@ -462,7 +462,7 @@ class TwoStepHabitats(_HabitatEstimator):
 def _slic_members(S: np.ndarray, coords: np.ndarray | None, spacing: Sequence[float] | None, n_sv: int,
                   compactness: float) -> np.ndarray:
     """SLIC supervoxel index (0..m-1) of each row of S, on the tumour's bounding box (see TwoStepHabitats)."""
-    from skimage.segmentation import slic
+    from skimage.segmentation import slic  # lazy: optional dependency (scikit-image: two-step SLIC only)
 
     idx = np.asarray(coords)
     sp = np.asarray(spacing, dtype=float)

@@ -62,7 +62,7 @@ def _short(expected: int, got: int) -> IncompleteFileError:
 # ---- NIfTI -------------------------------------------------------------------------------------------
 
 def _verify_nifti(path: Path) -> None:
-    import nibabel as nib
+    import nibabel as nib  # lazy: nibabel (~0.3 s to import) only to check a NIfTI file; io stays light
 
     try:
         loaded = nib.load(str(path))

@@ -22,6 +22,7 @@ import SimpleITK as sitk
 from hccrad.core.errors import GeometryError, InputError
 from hccrad.core.files import shareable
 from hccrad.core.image import Image
+from hccrad.io.dicom import read_dicom_series
 from hccrad.io.integrity import IncompleteFileError, NonFiniteValuesError, verify_complete
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -64,8 +65,6 @@ def read_image(path: str | Path, *, name: str = "", case: str | None = None, ver
             hint="check the path in the manifest (relative paths are resolved from the manifest's folder)",
         )
     if path.is_dir():
-        from hccrad.io.dicom import read_dicom_series
-
         return read_dicom_series(path, name=name, case=case)
     if not os.access(path, os.R_OK):
         raise InputError("file is not readable (permissions)", case=case, file=path, field=name or None,

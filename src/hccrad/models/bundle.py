@@ -27,24 +27,30 @@ coefficient is noticed.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import platform
+import zipfile
 from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sklearn
+import statsmodels
 from scipy.special import expit
 from sklearn.feature_selection import SelectorMixin
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+import hccrad
 from hccrad.clinical.categorical import as_levels, dummy_name
 from hccrad.core.errors import InputError, ModelError
 from hccrad.models.factory import ColumnSelector, ScoreFusion, scores_of, selected_features
-from hccrad.models.bundle_schema import FORMAT, FORMAT_VERSION, migrate, validate_document
+from hccrad.models.bundle_schema import FORMAT, FORMAT_VERSION, check_header, migrate, validate_document
+from hccrad.models.dummies import DummyEncoder
 from hccrad.models.logistic import LogisticModel, format_formula
 from hccrad.models.trusted_types import ALLOWED_LOADERS, MODEL_KIND_TYPES, allowed_types, kinds_of
 
@@ -54,11 +60,6 @@ CATEGORICAL_KEYS = frozenset({"name", "kind", "levels", "reference", "coefficien
 
 
 def _versions() -> dict[str, str]:
-    import sklearn
-    import statsmodels
-
-    import hccrad
-
     return {"hccrad": getattr(hccrad, "__version__", "unknown"), "scikit-learn": sklearn.__version__,
             "statsmodels": statsmodels.__version__, "numpy": np.__version__, "python": platform.python_version()}
 
@@ -257,7 +258,6 @@ def bundle_from_pipeline(
             return fused
     steps = pipeline.steps if isinstance(pipeline, Pipeline) else [("model", pipeline)]
     final = steps[-1][1]
-    from hccrad.models.dummies import DummyEncoder
 
     encoders = [s for _, s in steps[:-1] if isinstance(s, DummyEncoder)]
     linear = (isinstance(final, LogisticModel) and len(encoders) <= 1
@@ -378,11 +378,9 @@ def load_bundle(path: str | Path) -> ModelBundle:
         spec = json.loads(file.read_text())
     except json.JSONDecodeError as exc:
         raise InputError(f"bundle is not valid JSON ({exc})", file=file) from exc
+    check_header(spec, file)
     if spec.get("format") != FORMAT:
         raise InputError(f"not an hccrad model bundle (format={spec.get('format')!r})", file=file)
-    if spec.get("format_version", 0) > FORMAT_VERSION:
-        raise InputError(f"bundle format {spec['format_version']} is newer than this hccrad reads", file=file,
-                         hint="upgrade hccrad")
     check_variables(spec.get("variables"), file)
     for d in (spec.get("derived") or {}).values():
         if isinstance(d, dict) and isinstance(d.get("spec"), dict):
@@ -401,7 +399,7 @@ def load_bundle(path: str | Path) -> ModelBundle:
 
 
 def _dump_skops(model, name: str) -> bytes:
-    import skops.io as sio
+    import skops.io as sio  # lazy: skops.io imports torch (seconds); only a skops model's save/load needs it
 
     try:
         return sio.dumps(model)
@@ -447,9 +445,6 @@ def _collect_names(node, types: set[str], loaders: set[str], file: Path) -> None
 def skops_schema_names(data: bytes, file: Path) -> tuple[set[str], set[str]]:
     """The type names and node loaders a skops file's ``schema.json`` names, read without constructing
     anything."""
-    import io
-    import zipfile
-
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             schema = json.loads(zf.read("schema.json"))
@@ -466,7 +461,7 @@ def _load_skops(mfile: Path, model_kinds) -> object:
     """Load ``model.skops`` only if every type and loader it names is on the allow-list of the declared model
     kinds (all kinds if the bundle predates the declaration); checked on the raw schema first, then by skops'
     own audit, then loaded with exactly that list trusted."""
-    import skops.io as sio
+    import skops.io as sio  # lazy: skops.io imports torch (seconds); only a skops model's save/load needs it
 
     if not mfile.is_file():
         raise InputError("skops bundle without its model file", file=mfile, hint="copy model.skops with bundle.json")

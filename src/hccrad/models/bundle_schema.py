@@ -167,7 +167,7 @@ class BundleDocument(_Strict):
     """The whole ``bundle.json`` (current format version)."""
 
     format: Literal["hccrad-model-bundle"]
-    format_version: int = Field(ge=1, le=FORMAT_VERSION)
+    format_version: int = Field(ge=1, le=FORMAT_VERSION, strict=True)  # true is not a version
     name: str = Field(min_length=1)
     kind: Literal["linear", "skops"]
     link: Literal["logit", "cox", "unknown"]
@@ -225,13 +225,20 @@ def migrate(document: dict) -> dict:
     return out
 
 
-def validate_document(document: Any, file) -> BundleDocument:
-    """Validate a raw (already migrated) document; an `InputError` naming the file and the first bad field."""
+def check_header(document: Any, file) -> None:
+    """The checks that come before any other: a JSON object, of a format version this hccrad reads (so that a
+    newer bundle is named as newer, not as malformed). The one place the version is compared."""
     if not isinstance(document, dict):
         raise InputError("bundle.json must hold a JSON object", file=file)
-    if isinstance(document.get("format_version"), int) and document["format_version"] > FORMAT_VERSION:
-        raise InputError(f"bundle format {document['format_version']} is newer than this hccrad reads",
+    version = document.get("format_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        raise InputError(f"bundle format {version} is newer than this hccrad reads",
                          file=file, field="format_version", hint="upgrade hccrad")
+
+
+def validate_document(document: Any, file) -> BundleDocument:
+    """Validate a raw (already migrated) document; an `InputError` naming the file and the first bad field."""
+    check_header(document, file)
     try:
         return BundleDocument.model_validate(document)
     except ValidationError as exc:

@@ -43,6 +43,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hccrad.core.errors import DataError, ModelError
 from hccrad.models import fitmemo
+from hccrad.models.dummies import DummyEncoder
 from hccrad.models.kinds import MODEL_KIND_CLASSES
 from hccrad.models.logistic import LogisticModel
 from hccrad.models.platt import PlattSVC  # noqa: F401  (bundles name hccrad.models.factory.PlattSVC)
@@ -153,8 +154,6 @@ def build_model_pipeline(
             raise ModelError("empty feature list", field="features", hint="name at least one feature column")
         chain.append(("columns", ColumnSelector(list(features))))
     if categorical:
-        from hccrad.models.dummies import DummyEncoder
-
         chain.append(("dummies", DummyEncoder(dict(categorical))))
     chain += [(s, _make(s, params.get(s, {}), random_state)) for s in steps]
     return Pipeline(chain).set_output(transform="pandas")
@@ -261,8 +260,6 @@ class ScoreFusion(ClassifierMixin, BaseEstimator):
             s = self._score(self.score_model_, X)
         self.encoder_ = None
         if self.categorical:  # categorical clinical columns enter as treatment-coded dummies
-            from hccrad.models.dummies import DummyEncoder
-
             self.encoder_ = DummyEncoder(dict(self.categorical)).fit(self._cols(X, self.clinical_features))
         Z = self._clinical(X).assign(**{self.score_name: s})
         self.fusion_model_ = LogisticModel().fit(Z, yv)

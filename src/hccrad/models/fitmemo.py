@@ -31,6 +31,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
+from hccrad.selection import LassoSelector
+
 MAX_ENTRIES = 1024
 _MEMO: OrderedDict[str, object] = OrderedDict()
 _STATS = {"stored": 0, "hits": 0, "misses": 0}
@@ -42,8 +44,6 @@ def _deterministic(params: dict) -> bool:
 
 
 def _has_lasso(params: dict) -> bool:
-    from hccrad.selection import LassoSelector
-
     return any(isinstance(v, LassoSelector) for v in params.values())
 
 

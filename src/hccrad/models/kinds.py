@@ -128,7 +128,7 @@ class XGBoostKind(ModelKind):
                                                          "builtins.bytearray"})
 
     def build(self, random_state: int | None = 0):
-        from xgboost import XGBClassifier  # optional heavy dependency: imported when this kind is built
+        from xgboost import XGBClassifier  # lazy: heavy import (xgboost), only when this kind is built
 
         return XGBClassifier(n_estimators=self.n_estimators, max_depth=self.max_depth,
                              learning_rate=self.learning_rate, subsample=self.subsample,

@@ -164,7 +164,7 @@ def _cluster_workers(client: Any) -> int:
 
 def _run_dask(func: Callable[..., Any], tasks: list[tuple], scheduler: str, chunk_size: int | None,
               pin_threads: bool, progress: Progress | None) -> list[Any]:
-    from distributed import as_completed
+    from distributed import as_completed  # lazy: optional heavy dependency (dask.distributed)
 
     with dask_client(scheduler) as client:
         chunks = chunks_of(len(tasks), _cluster_workers(client), chunk_size)

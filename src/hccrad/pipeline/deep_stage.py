@@ -50,19 +50,23 @@ import torch
 from hccrad.core.errors import DataError, HccradError, InputError, ModelError, SpecError
 from hccrad.core.ids import safe_file_stem
 from hccrad.core.image import Image
-from hccrad.deep.cv import ArchitectureSelection, CVResult, case_level, cross_validate, patient_folds
+from hccrad.deep.cv import ArchitectureSelection, CVResult, case_level, cross_validate, learned_threshold, patient_folds
 from hccrad.deep.data import Augmentation, PatchDataset, PatchSet, build_patches, item_targets, with_augmented_copies
 from hccrad.deep.gradcam import cam_to_image, grad_cam
 from hccrad.deep.gradcam_checks import attribution_share, randomisation_check
 from hccrad.deep.loading import loading_note
 from hccrad.deep.networks import Network, Task
+from hccrad.deep.sanity import positive_control
 from hccrad.deep.spec import DeepSpec
 from hccrad.deep.stage_extras import (activation_outputs, architecture_outputs, compare_architectures, net_spec_for,
                                       with_predicted_classes)
 from hccrad.deep.targets import stage_targets
 from hccrad.deep.train import (NetworkSpec, Progress, TrainConfig, TrainResult, epoch_plan, predict, resolve_device,
                                train_model)
+from hccrad.deep.whole import whole_slices
+from hccrad.evaluate import auc_ci
 from hccrad.io.volume import write_image
+from hccrad.pipeline.registration_stage import with_registered_phases
 from hccrad.report.figures.deep import CamOverlayFigure, CamPanel, LossCurvesFigure
 
 log = logging.getLogger(__name__)
@@ -121,8 +125,6 @@ class DeepStageResult:
 
     def summary(self) -> pd.DataFrame:
         """One row per cohort: kind, n_cases, n_positive, AUC of cnn_score with its DeLong 95 % CI."""
-        from hccrad.evaluate import auc_ci
-
         rows = []
         for name in dict.fromkeys(self.cohort):
             ids = self.cohort.index[self.cohort == name]
@@ -164,9 +166,6 @@ def _case_patches(study, case_id: str, spec: DeepSpec, phases: list[str], out: P
                   ) -> tuple[PatchSet, str]:
     """Patches of one case and the slice rule used; any failure is re-raised naming the case. Under
     `preprocess.registration` the phases are the imaging stage's registered ones (read from `out`)."""
-    from hccrad.deep.whole import whole_slices
-    from hccrad.pipeline.registration_stage import with_registered_phases
-
     tumor = study.spec.data.tumor_mask
     try:
         case = study.load_case(case_id, masks=(tumor,))
@@ -265,8 +264,6 @@ def _plan_note(patches: PatchSet, spec: DeepSpec, cfg: TrainConfig, val_fraction
 
 
 def _not_learned_note(cv: CVResult, selection: ArchitectureSelection | None, spec: DeepSpec) -> str:
-    from hccrad.deep.cv import learned_threshold
-
     if selection is not None:
         detail = ", ".join(f"{r.model} {r.mean_val_ce:.3f} (needs < {r.learned_below:.3f})"
                            for r in selection.table.itertuples())
@@ -280,8 +277,6 @@ def _not_learned_note(cv: CVResult, selection: ArchitectureSelection | None, spe
 def _positive_control(net_spec: NetworkSpec, patches: PatchSet, spec: DeepSpec, cfg: TrainConfig,
                       val_fraction: float | None, aug: Augmentation | None, progress: Progress | None):
     """`deep.sanity`: the planted-signal control (`hccrad.deep.sanity`); failing it is an error."""
-    from hccrad.deep.sanity import positive_control
-
     res = positive_control(net_spec, patches, cfg, n_splits=2, val_fraction=val_fraction, augmentation=aug,
                            seed=cfg.seed, progress=progress)
     if not res.passed:

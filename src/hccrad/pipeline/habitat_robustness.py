@@ -31,10 +31,14 @@ from typing import Callable
 import pandas as pd
 from sklearn.base import clone
 
+from hccrad.cohort.outcomes import response_labels
 from hccrad.config.spec import ModelSpec, StudySpec
 from hccrad.core.errors import HccradError
+from hccrad.features.stability import stability_table
 from hccrad.habitat.estimators import spatial_arguments, spatial_fit_arguments
 from hccrad.habitat.stability import HabitatStability, habitat_stability
+from hccrad.models.validation import optimism_bootstrap
+from hccrad.pipeline.modelling import build_estimator
 
 log = logging.getLogger(__name__)
 STABILITY_K_VOXELS = 5_000
@@ -139,11 +143,6 @@ def k_sensitivity(spec: StudySpec, data: pd.DataFrame, fitted, robustness: Habit
                   stability: pd.DataFrame | None) -> pd.DataFrame | None:
     """The main habitat model's apparent and corrected AUC at k−1, k, k+1 (module docstring); sets and
     returns ``robustness.sensitivity`` (None when not asked for or not possible, with a note why)."""
-    from hccrad.cohort.outcomes import response_labels
-    from hccrad.features.stability import stability_table
-    from hccrad.models.validation import optimism_bootstrap
-    from hccrad.pipeline.modelling import build_estimator
-
     if robustness is None or not spec.habitat.k_sensitivity:
         return None
     ms = main_habitat_model(spec)

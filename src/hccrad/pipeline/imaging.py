@@ -41,7 +41,7 @@ from hccrad.habitat.estimators import spatial_arguments, spatial_fit_arguments
 from hccrad.habitat.descriptors import (Descriptor, descriptor_maps, descriptor_unit, labels_to_volume,
                                         voxel_matrix)
 from hccrad.habitat.summary import habitat_summary
-from hccrad.io.volume import write_image
+from hccrad.io.volume import read_image, write_image
 from hccrad.preprocess.inspect import CaseInspection, InputProblem
 from hccrad.pipeline.assemble import assemble_features
 from hccrad.pipeline.per_case import map_cases
@@ -116,8 +116,7 @@ def _predict_missing_livers(study: Study, ids: list[str], out: Path, progress: P
     """Liver masks for the cases whose manifest has none, by data.liver_model (hccrad's U-Net trained on the
     labelled cases, hccrad.deep.segment, or the user's nnU-Net v2 model, hccrad.deep.nnunet); the masks
     are written under out/liver_masks/ and used for the MSI liver shell. Returns ({case: mask}, record)."""
-    from hccrad.deep.segment import fill_missing_liver_masks
-    from hccrad.io.volume import read_image
+    from hccrad.deep.segment import fill_missing_liver_masks  # lazy: torch and MONAI, only when liver masks are missing
 
     spec = study.spec
     col = f"mask_{spec.data.liver_mask}"
@@ -146,8 +145,8 @@ def _predict_missing_livers(study: Study, ids: list[str], out: Path, progress: P
 
 def _nnunet_livers(spec: StudySpec, table: pd.DataFrame, missing: list[str]):
     """The user's nnU-Net v2 liver model (data.liver_model) on the cases without a liver mask."""
+    # lazy: torch and nnU-Net, only for an nnU-Net liver model
     from hccrad.deep.nnunet import NnUNetLiverModel, fill_missing_liver_masks_nnunet
-    from hccrad.io.volume import read_image
 
     lm = spec.data.liver_model
     channels = lm.channels or {"0": spec.data.reference_phase}

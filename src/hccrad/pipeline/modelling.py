@@ -26,6 +26,7 @@ from hccrad.core.errors import DataError, ModelError
 from hccrad.evaluate.classification import youden_threshold
 from hccrad.models.factory import ScoreFusion, build_model_pipeline, selected_features
 from hccrad.models.bundle import bundle_from_pipeline
+from hccrad.models.covariance import add_covariance
 from hccrad.models.dummies import encoder_codings
 from hccrad.models.validation import optimism_bootstrap, optimism_bootstraps
 
@@ -218,8 +219,6 @@ def fit_models(spec: StudySpec, data: pd.DataFrame, *, habitat_columns: list[str
             made = bundle_from_pipeline(final, Xtr[cols], ytr, ms.name, thresholds={"youden": threshold},
                                         outcome=r.column, source=f"hccrad study {spec.name!r}")
             if made.kind == "linear" and made.spec.get("link") == "logit":
-                from hccrad.models.covariance import add_covariance
-
                 try:  # coefficient covariance: the web page then shows a CI for each patient's probability
                     made = add_covariance(made, Xtr[cols], ytr)
                 except (ModelError, DataError) as exc:  # e.g. a Firth fit that plain ML cannot reproduce

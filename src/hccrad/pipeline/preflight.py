@@ -44,8 +44,11 @@ from functools import partial
 import pandas as pd
 
 from hccrad.clinical.categorical import Coding, as_levels, coding_of, codings_for, values_outside
+from hccrad.clinical.derive import _input_fields
 from hccrad.cohort.outcomes import code_levels, leave_out_reason, level_key, undeclared_values
-from hccrad.cohort.study import case_files
+from hccrad.cohort.study import Study, case_files
+from hccrad.config.columns import read_raw_table as _read_table, recode_problems
+from hccrad.config.load import check_inputs
 from hccrad.config.spec import StudySpec
 from hccrad.core.cluster import check_scheduler
 from hccrad.core.errors import ClusterError, HccradError
@@ -112,8 +115,6 @@ def scheduler_problems(spec: StudySpec) -> list[InputProblem]:
 
 
 def _input_problems(spec: StudySpec, *, workers: int, inspections: InspectionCache | None = None) -> list[InputProblem]:
-    from hccrad.config.load import check_inputs
-
     problems = [InputProblem(None, None, None, text) for text in check_inputs(spec)]
     if problems:  # a file or column the spec names is missing: the table cannot be built from it
         return problems
@@ -165,15 +166,11 @@ def cases_left_out_by_preflight(problems: Iterable[InputProblem]) -> pd.DataFram
 
 def recode_value_problems(spec: StudySpec) -> list[InputProblem]:
     """Values of a `data.recode` column that its value table does not cover (file, column, every value)."""
-    from hccrad.config.columns import recode_problems
-
     return [InputProblem(None, file, column, message, hint) for file, column, message, hint in recode_problems(spec)]
 
 
 def duplicate_id_problems(spec: StudySpec) -> list[InputProblem]:
     """Ids that occur more than once in a manifest, across manifests, or in the clinical table."""
-    from hccrad.config.columns import read_raw_table as _read_table
-
     idc, problems = spec.data.id_column, []
     seen: dict[str, str] = {}
     for path in spec.data.manifests.values():
@@ -197,8 +194,6 @@ def duplicate_id_problems(spec: StudySpec) -> list[InputProblem]:
 
 def _study_table(spec: StudySpec) -> tuple[pd.DataFrame | None, list[InputProblem]]:
     """The joined table with the event column as read (its coding is checked here, not raised there)."""
-    from hccrad.cohort.study import Study
-
     try:
         return Study(spec, decode_events=False).table, []
     except HccradError as exc:
@@ -446,7 +441,6 @@ def _categorical_problems(table: pd.DataFrame, coding: Coding, use: str, file: s
 def _derive_input_problems(spec: StudySpec, table: pd.DataFrame) -> list[InputProblem]:
     if spec.derive is None:
         return []
-    from hccrad.clinical.derive import _input_fields
 
     problems = []
     for s in spec.derive.scores:

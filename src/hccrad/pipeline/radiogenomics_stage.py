@@ -14,14 +14,13 @@ import pandas as pd
 from hccrad.cohort.study import Study
 from hccrad.core.errors import SpecError
 from hccrad.pipeline.modelling import FittedModels
+from hccrad.radiogenomics.pipeline import run_radiogenomics
 
 log = logging.getLogger(__name__)
 
 
 def run_study_radiogenomics(study: Study, fitted: FittedModels):
     """Run `hccrad.radiogenomics.run_radiogenomics` with the spec's `radiogenomics` section."""
-    from hccrad.radiogenomics.pipeline import run_radiogenomics
-
     spec = study.spec
     rg = spec.radiogenomics
     cfg = rg.settings

@@ -32,11 +32,15 @@ import io
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from hccrad import __version__
 from hccrad.core.errors import HccradError
@@ -58,6 +62,7 @@ class RecordError(HccradError):
 @functools.cache
 def trusted_result_types() -> dict[str, type]:
     """Full class name -> class: every type a results record may construct. Nothing else is ever built."""
+    # lazy: every stage's result module, loaded at the first record written or read; the codec imports alone
     from hccrad.config.spec import ModelSpec, SurvivalOutcome
     from hccrad.evaluate.calibration import CalibrationResult, HosmerLemeshowResult
     from hccrad.evaluate.descriptive import TableOneResult
@@ -199,9 +204,6 @@ class _Writer:
         raise RecordError(f"{what} cannot be written to a results record", field=where)
 
     def _frame(self, v: pd.DataFrame | pd.Series, where: str) -> dict:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         series = isinstance(v, pd.Series)
         df = v.to_frame() if series else v
         labels = [self.encode(c, f"{where}.columns") for c in df.columns]
@@ -225,9 +227,6 @@ class _Writer:
 def _parquet_holds(col: pd.Series) -> bool:
     """Whether Parquet stores the column as it is (not: mixed text and numbers, intervals, ...; nor an object
     column with missing values, which Parquet reads back as None where pandas had NaN)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     if col.dtype == object and col.isna().any():
         return False
     try:
@@ -239,8 +238,6 @@ def _parquet_holds(col: pd.Series) -> bool:
 
 def write_record(value: Any, folder: Path, section: str) -> Path:
     """Write `value` as `folder/<section>.json` (+ `folder/<section>/` tables, `folder/<section>.npz`)."""
-    import shutil
-
     folder.mkdir(parents=True, exist_ok=True)
     tables = folder / section
     if tables.exists():
@@ -337,8 +334,6 @@ class _Reader:
         return a[()] if v["scalar"] else a
 
     def _frame(self, v: dict, where: str) -> pd.DataFrame | pd.Series:
-        import pyarrow.parquet as pq
-
         expected = {"$frame", "series", "columns", "multi_columns", "column_names", "index_names", "json_columns"}
         if set(v) != expected:
             raise self.refuse(f"table entry has fields {sorted(v)}, expected {sorted(expected)}", where)
@@ -393,7 +388,6 @@ class _Reader:
         if marker == "$spec":
             if dataclasses.is_dataclass(cls):
                 raise self.refuse(f"{name} is a result type, not a spec model", where)
-            from pydantic import ValidationError
 
             try:
                 return cls.model_validate(fields)

@@ -11,19 +11,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hccrad.config.spec import StudySpec  # noqa: E402
+from hccrad.core.errors import HccradError  # noqa: E402
 from hccrad.pipeline.imaging import ImagingResult  # noqa: E402
 from hccrad.pipeline.results import ModelsRecord  # noqa: E402
 from hccrad.report.document import Report, Section  # noqa: E402
-from hccrad.report.figures.descriptive import plot_correlation_heatmap  # noqa: E402
+from hccrad.report.figures.descriptive import plot_clustered_heatmap, plot_correlation_heatmap  # noqa: E402
 from hccrad.report.figures.habitat import (  # noqa: E402
     LIVER_WINDOW_HU,
     habitat_colour_legend,
     plot_example_maps,
+    plot_habitat_3d,
+    plot_habitat_descriptors,
     plot_habitat_overlay,
     plot_k_selection,
     plot_msi_matrix,
+    plot_voxel_scatter,
     tumour_zoom,
 )
+from hccrad.report.figures.habitat_stability import plot_k_frequency, plot_stability_ari  # noqa: E402
+from hccrad.report.figures.lasso import plot_lasso_cv, plot_lasso_path  # noqa: E402
+from hccrad.report.figures.models_compare import plot_feature_bubbles  # noqa: E402
 from hccrad.report.figures.panels import panel_row  # noqa: E402
 
 __all__ = ["section_features", "section_habitats"]
@@ -32,9 +39,6 @@ __all__ = ["section_features", "section_habitats"]
 def _importance_and_vif(rep: Report, s: Section, fitted: ModelsRecord) -> None:
     """Feature importance bubbles (seed 000 fig. 5a, seed 001 fig. 3A/E) and VIF of each logistic model's
     terms (seed 001: "mean VIF 2.445, max 4.930"), computed in the modelling stage (`pipeline.results`)."""
-    from hccrad.core.errors import HccradError
-    from hccrad.report.figures.models_compare import plot_feature_bubbles
-
     for name, m in fitted.models.items():
         if m.summary_error:
             raise HccradError(m.summary_error)
@@ -135,8 +139,6 @@ def _descriptor_figures(rep: Report, s: Section, imaging: ImagingResult) -> None
     """Descriptors per habitat, training voxels by habitat, the 3-D habitat map and the MSI matrix."""
     names = imaging.descriptor_names
     if imaging.voxel_sample is not None and len(names) >= 2:
-        from hccrad.report.figures.habitat import plot_habitat_descriptors, plot_voxel_scatter
-
         fig, axes = panel_row(2, 5.5, 4.3)
         plot_habitat_descriptors(axes[0], imaging.habitat_summary, names, units=imaging.descriptor_units)
         plot_voxel_scatter(axes[1], *imaging.voxel_sample, names, imaging.n_habitats, units=imaging.descriptor_units)
@@ -144,8 +146,6 @@ def _descriptor_figures(rep: Report, s: Section, imaging: ImagingResult) -> None
                        "Left: mean ± SD of each descriptor per habitat; right: up to 5,000 training voxels.",
                        key="habitat_descriptors")
     if imaging.example_map is not None:
-        from hccrad.report.figures.habitat import plot_habitat_3d
-
         fig = plt.figure(figsize=(6, 5))
         ax3d = fig.add_subplot(projection="3d")
         plot_habitat_3d(ax3d, imaging.example_map[1], imaging.n_habitats, imaging.example_map[2])
@@ -200,8 +200,6 @@ def _habitat_robustness(rep: Report, s: Section, imaging: ImagingResult) -> None
         return
     st = rob.stability
     if st is not None:
-        from hccrad.report.figures.habitat_stability import plot_k_frequency, plot_stability_ari
-
         fig, axes = panel_row(2, 5.0, 3.8)
         plot_stability_ari(axes[0], st.ari)
         plot_k_frequency(axes[1], st.k_frequency(), st.k_full)
@@ -275,8 +273,6 @@ def section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: M
                           f"Model '{name}': selection frequency over {m.optimism.n_boot} bootstrap resamples",
                           key="selection_frequency")
     if fitted.lasso is not None and getattr(fitted.lasso, "coef_path_", None) is not None:
-        from hccrad.report.figures.lasso import plot_lasso_cv, plot_lasso_path
-
         fig, axes = panel_row(2, 5.5, 4.2)
         plot_lasso_cv(axes[0], fitted.lasso, title="LASSO cross-validation")
         plot_lasso_path(axes[1], fitted.lasso, title="LASSO coefficient path")
@@ -293,8 +289,6 @@ def section_features(rep: Report, spec: StudySpec, data: pd.DataFrame, fitted: M
         rep.add_figure(s, fig, "Spearman correlation of the selected imaging features (training cohort)",
                        key="feature_correlation")
     if imaging_sel:
-        from hccrad.report.figures.descriptive import plot_clustered_heatmap
-
         fig, ax = plt.subplots(figsize=(2.5 + 0.45 * len(imaging_sel), 5.5))
         y_train = fitted.y.loc[train.index].dropna()  # the cases analysed for the response
         plot_clustered_heatmap(ax, train.loc[y_train.index, imaging_sel], row_colors=y_train.to_numpy(dtype=int))

@@ -14,10 +14,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from hccrad.cohort.outcomes import response_group_names, response_labels  # noqa: E402
 from hccrad.config.spec import StudySpec  # noqa: E402
 from hccrad.pipeline.survival_stage import SurvivalResult  # noqa: E402
 from hccrad.report.document import Report, Section  # noqa: E402
+from hccrad.report.figures.decision import plot_decision_curve  # noqa: E402
+from hccrad.report.figures.descriptive import plot_score_distribution  # noqa: E402
 from hccrad.report.figures.panels import panel_row  # noqa: E402
+from hccrad.report.figures.survival import (  # noqa: E402
+    forest_plot, plot_km_with_risk_table, plot_nomogram, plot_survival_calibration, plot_time_auc,
+)
 
 __all__ = ["section_survival"]
 
@@ -65,9 +71,6 @@ def _direction(rep: Report, s: Section, result: SurvivalResult) -> None:
 
 def _score_by_response(rep: Report, s: Section, spec: StudySpec, data: pd.DataFrame, result: SurvivalResult) -> None:
     """Seed 004 fig. 4A/C: the score by tumour response, per cohort (Mann–Whitney p in the title)."""
-    from hccrad.cohort.outcomes import response_group_names, response_labels
-    from hccrad.report.figures.descriptive import plot_score_distribution
-
     r = spec.outcome.response
     if r is None or result.scores is None:
         return
@@ -82,8 +85,6 @@ def _score_by_response(rep: Report, s: Section, spec: StudySpec, data: pd.DataFr
 
 
 def _km(rep: Report, s: Section, g, result: SurvivalResult) -> None:
-    from hccrad.report.figures.survival import plot_km_with_risk_table
-
     fig = plt.figure(figsize=(6.5, 5.2))
     plot_km_with_risk_table(fig, g.km, p_value=g.logrank.p_value, title=f"{g.cohort}")
     rep.add_figure(s, fig, f"Kaplan–Meier by {g.grouping} — {g.cohort}", key="km")
@@ -95,8 +96,6 @@ def _km(rep: Report, s: Section, g, result: SurvivalResult) -> None:
 
 def _cox_tables(rep: Report, s: Section, result: SurvivalResult) -> None:
     """Seed 002 table 2, seed 004 table 3, with a forest plot of the multivariable HRs."""
-    from hccrad.report.figures.survival import forest_plot
-
     cox = result.cox
     if cox is None:
         return
@@ -119,8 +118,6 @@ def _cox_tables(rep: Report, s: Section, result: SurvivalResult) -> None:
 
 def _nomogram_and_calibration(rep: Report, s: Section, result: SurvivalResult) -> None:
     """Seed 002 fig. 2: the Cox nomogram and its calibration at each horizon in every cohort."""
-    from hccrad.report.figures.survival import plot_nomogram, plot_survival_calibration
-
     sv = result.outcome
     nomo = result.nomogram
     if nomo is not None:
@@ -151,8 +148,6 @@ def _nomogram_and_calibration(rep: Report, s: Section, result: SurvivalResult) -
 def _survival_decision_curves(rep: Report, s: Section, result: SurvivalResult) -> None:
     """Net benefit at each horizon of the training Cox model's predicted event probability, per cohort
     (survival decision curve, Vickers et al. 2008; as dcurves `dca(Surv(...) ~ risk, time = t)`)."""
-    from hccrad.report.figures.decision import plot_decision_curve
-
     cells = result.decision_curves
     if not cells:
         return
@@ -179,8 +174,6 @@ def _survival_decision_curves(rep: Report, s: Section, result: SurvivalResult) -
 
 def _time_auc(rep: Report, s: Section, result: SurvivalResult) -> None:
     """Seed 002 fig. 3: AUC(t) of the model's risk and each staging system, per cohort."""
-    from hccrad.report.figures.survival import plot_time_auc
-
     if not result.time_auc:
         return
     cohorts = [c for c in result.cohorts if c in result.time_auc]

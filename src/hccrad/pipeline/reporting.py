@@ -18,17 +18,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
 
 from hccrad.cohort.outcomes import POLARITY_NAMES, response_group_names, response_labels  # noqa: E402
 from hccrad.config.spec import StudySpec  # noqa: E402
 from hccrad.core.errors import HccradError  # noqa: E402
+from hccrad.evaluate.associations import is_continuous  # noqa: E402
 from hccrad.evaluate.classification import confusion_counts  # noqa: E402
+from hccrad.models.bundle import ModelBundle  # noqa: E402
+from hccrad.models.published import load_published  # noqa: E402
 from hccrad.pipeline.evaluation import Evaluation  # noqa: E402
-from hccrad.pipeline.results import CohortCounts, ModelsRecord, StudyResults, TruthRecord  # noqa: E402
+from hccrad.pipeline.results import CohortCounts, ModelsRecord, StudyResults, TruthRecord, load_results  # noqa: E402
 from hccrad.report.document import Report  # noqa: E402
 from hccrad.report.precision import small_cohort_notes  # noqa: E402
 from hccrad.report.figures.calibration import plot_calibration  # noqa: E402
-from hccrad.report.figures.classification import plot_confusion_matrix  # noqa: E402
+from hccrad.report.figures.classification import plot_alluvial, plot_confusion_matrix  # noqa: E402
 from hccrad.report.figures.decision import plot_decision_curve  # noqa: E402
 from hccrad.report.figures.descriptive import plot_score_distribution  # noqa: E402
 from hccrad.report.figures.discrimination import plot_roc  # noqa: E402
@@ -36,8 +40,12 @@ from hccrad.report.figures.radiogenomics import radiogenomics_figures  # noqa: E
 from hccrad.pipeline.report_imaging import section_features, section_habitats  # noqa: E402
 from hccrad.pipeline.report_survival import section_survival  # noqa: E402
 from hccrad.pipeline.report_table_one import section_table_one  # noqa: E402
+from hccrad.report.figures.flow import plot_patient_flow  # noqa: E402
 from hccrad.report.figures.models_compare import plot_auc_bars, plot_radar  # noqa: E402
 from hccrad.report.figures.panels import panel_row  # noqa: E402
+from hccrad.report.figures.scores import plot_waterfall  # noqa: E402
+from hccrad.report.figures.survival import forest_plot, plot_nomogram  # noqa: E402
+from hccrad.report.paper import PAPERS, paper_id, paper_sections  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +65,6 @@ def _section_overview(rep: Report, spec: StudySpec, listed: CohortCounts, data: 
         counts[f"{r.label} (n, %)"] = [f"{int(pos.get(c, 0))} ({100 * pos.get(c, 0) / max(analysed.get(c, 0), 1):.1f}%)"
                                        for c in counts.index]
     rep.add_table(s, counts, "Cases per cohort", key="cohort_counts")
-    from hccrad.report.figures.flow import plot_patient_flow
 
     excluded = errors.drop_duplicates("case_id").groupby("stage").size().to_dict() if len(errors) else {}
     n_analysed = data["cohort"].value_counts().reindex(order).fillna(0).astype(int).to_dict()
@@ -79,8 +86,6 @@ def _section_table_one(rep: Report, record) -> None:
 def _section_nomograms(rep: Report, spec: StudySpec, fitted: ModelsRecord) -> None:
     """Nomograms (points scales) of the logistic models fitted on unscaled inputs (seed 004 fig. 3F); the
     points are computed in the modelling stage (`pipeline.results`)."""
-    from hccrad.report.figures.survival import plot_nomogram
-
     drawn = [m for m in fitted.models.values() if m.nomogram is not None or m.nomogram_error]
     if not drawn:
         return
@@ -113,7 +118,6 @@ def _section_odds_ratios(rep: Report, spec: StudySpec, fitted: ModelsRecord) -> 
                          for v, u in spec.report.or_units.items())
     rep.add_table(s, table, "Odds ratios (95% CI)", index=False, key="odds_ratios",
                   caption=f"ORs per declared unit (report.or_units): {per_unit}." if per_unit else "")
-    from hccrad.report.figures.survival import forest_plot
 
     for kind in ("mv", "uv"):  # the multivariable model when there is one, else the univariable ORs
         shown = table[np.isfinite(table[f"or_{kind}"]) & (table[f"upper_{kind}"] < 1e6)]
@@ -184,8 +188,6 @@ def _resamples_used_of_requested(table: pd.DataFrame, metrics: pd.DataFrame) -> 
 def _alluvial(rep: Report, s, fitted: ModelsRecord, cohorts,
               groups: tuple[str, str] = POLARITY_NAMES["favourable"]) -> None:
     """Seed 001 fig. 6C: observed response flowing to the predicted class (the last model, each cohort)."""
-    from hccrad.report.figures.classification import plot_alluvial
-
     name = list(fitted.models)[-1]
     fig, axes = panel_row(len(cohorts), 3.8, 4.0, layout="constrained")
     for ax, c in zip(axes, cohorts):
@@ -196,8 +198,6 @@ def _alluvial(rep: Report, s, fitted: ModelsRecord, cohorts,
 
 def _section_published(rep: Report, spec: StudySpec) -> None:
     """Published model formulas the study names (`report.published`), with their coefficients and inputs."""
-    from hccrad.models.published import load_published
-
     if not spec.report.published:
         return
     s = rep.section("Published models", "Shipped formulas of the seed papers, for external validation on your "
@@ -212,8 +212,6 @@ def _section_published(rep: Report, spec: StudySpec) -> None:
 
 def _section_served(rep: Report, out: Path) -> None:
     """The model bundles `hccrad serve` turns into the clinician-facing web page (seed 002 web nomogram)."""
-    from hccrad.models.bundle import ModelBundle
-
     bundles = sorted((out / "models").glob("*/bundle.json"))
     rows = []
     for path in bundles:
@@ -296,7 +294,6 @@ def _section_decision(rep: Report, ev: Evaluation, fitted: ModelsRecord,
             plot_score_distribution(ax, c.y, c.scores[first], score_name=f"{first}: predicted probability",
                                     title=f"{c.name}", labels=groups)
     rep.add_figure(s, fig, "Score distributions by outcome", key="score_distribution")
-    from hccrad.report.figures.scores import plot_waterfall
 
     first = next(iter(fitted.models))
     fig, axes = panel_row(len(ev.cohorts), 5.0, 3.6, layout="constrained")
@@ -349,8 +346,6 @@ def _section_deep(rep: Report, deep) -> None:
 
 def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame, record) -> None:
     """Seed 000 sFig. 3: habitat features vs pathology / lab markers (tests in `pipeline.results`)."""
-    from hccrad.evaluate.associations import is_continuous
-
     if record is None:
         return
     s = rep.section("Associations of habitat features with pathology and laboratory markers",
@@ -454,7 +449,6 @@ def build_report(results: StudyResults, spec: StudySpec, out: Path) -> Path:
     appendix = results.appendix
     if spec.report.paper is None:
         return rep.write(appendix)
-    from hccrad.report.paper import PAPERS, paper_id, paper_sections
 
     return rep.write(appendix, paper=paper_sections(rep, spec.report.paper),
                      paper_name=f"{spec.report.paper} ({PAPERS[paper_id(spec.report.paper)][0]})")
@@ -464,10 +458,6 @@ def rebuild_report(out: Path) -> Path:
     """`hccrad report OUT`: the report of a finished run rebuilt from its saved results (OUT/results) and its
     resolved spec (OUT/run.json); nothing is recomputed. Refused, saying what is missing, for a folder without
     them (a run by an older hccrad, or one that did not finish)."""
-    from pydantic import ValidationError
-
-    from hccrad.pipeline.results import load_results
-
     out = Path(out).resolve()
     run_json = out / "run.json"
     rerun = f"rerun the study with this version of hccrad (hccrad run STUDY --out {out})"

@@ -27,18 +27,31 @@ recorded would be listed in `not_recorded`, and `hccrad report` refuses such a r
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
+from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from hccrad import __version__
+from hccrad.clinical.categorical import as_levels, codings_for
+from hccrad.cohort.outcomes import response_labels
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError
+from hccrad.evaluate.associations import feature_associations
+from hccrad.evaluate.descriptive import odds_ratio_table
+from hccrad.evaluate.readers import reader_comparison
+from hccrad.models.factory import ScoreFusion
+from hccrad.models.logistic import LogisticModel
 from hccrad.pipeline.records import FORMAT, SCHEMA_VERSION, RecordError, read_record, write_record
+from hccrad.pipeline.report_table_one import table_one_record
 from hccrad.pipeline.result_types import (SECTIONS, AssociationsRecord, CohortCounts, DeepRecord,  # noqa: F401
                                          LassoRecord, ModelRecord, ModelsRecord, OddsRatioRecord, ReadersRecord, StudyResults,
                                          TableOneEntry, TableOneRecord, TruthRecord)
+from hccrad.survival.nomogram import nomogram_points
+from hccrad.synth.model import weighted_auc
 
 __all__ = ["AssociationsRecord", "CohortCounts", "DeepRecord", "LassoRecord", "ModelRecord", "ModelsRecord", "OddsRatioRecord",
            "ReadersRecord", "StudyResults", "TableOneEntry", "TableOneRecord", "TruthRecord", "collect_results", "load_results", "save_results", "information_ceilings",
@@ -58,10 +71,6 @@ def _error_text(exc: HccradError) -> str:
 def model_inputs(model, X: pd.DataFrame) -> pd.DataFrame | None:
     """What the model's final logistic step sees for the rows of X (after its selection/scaling steps),
     with the coefficient table's term names; None when the model has no coefficient table."""
-    from sklearn.pipeline import Pipeline
-
-    from hccrad.models.factory import ScoreFusion
-
     if model.coefficients is None:
         return None
     est = model.estimator
@@ -81,8 +90,6 @@ def model_inputs(model, X: pd.DataFrame) -> pd.DataFrame | None:
 
 def _importance_and_vif(spec: StudySpec, data: pd.DataFrame, m) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Importance = |b_j| × SD_j of the model's terms on the training cohort; VIF_j = 1 / (1 − R²_j)."""
-    from statsmodels.stats.outliers_influence import variance_inflation_factor
-
     train = data.index[data["cohort"] == spec.cohorts.training]
     Z = model_inputs(m, data.loc[train, m.columns])
     if Z is None or Z.shape[1] == 0:
@@ -103,11 +110,6 @@ def _importance_and_vif(spec: StudySpec, data: pd.DataFrame, m) -> tuple[pd.Data
 def _nomogram_inputs(model, data: pd.DataFrame, train: pd.Series):
     """(final logistic model, training design on the original scale, categorical level columns) or None when
     the model's inputs are standardised or selected by LASSO (its points would be per SD, not per unit)."""
-    from sklearn.pipeline import Pipeline
-
-    from hccrad.models.factory import ScoreFusion
-    from hccrad.models.logistic import LogisticModel
-
     est = model.estimator
     X = data.loc[train, model.columns]
     if isinstance(est, ScoreFusion):
@@ -122,8 +124,6 @@ def _nomogram_inputs(model, data: pd.DataFrame, train: pd.Series):
 
 
 def _nomogram(spec: StudySpec, data: pd.DataFrame, m):
-    from hccrad.survival.nomogram import nomogram_points
-
     inputs = _nomogram_inputs(m, data, data["cohort"] == spec.cohorts.training)
     if inputs is None:
         return None
@@ -163,10 +163,6 @@ def odds_ratios(spec: StudySpec, data: pd.DataFrame, fitted) -> OddsRatioRecord 
     """Seed 000 table 2 / 003 table 2: ORs of the first clinical model's variables on the training cohort's
     analysed cases. Without a clinical-only model, the first model fusing clinical variables with an imaging
     score (seed 004 fig. 3E), the score entering as the fused model's training-cohort score."""
-    from hccrad.clinical.categorical import as_levels, codings_for
-    from hccrad.cohort.outcomes import response_labels
-    from hccrad.evaluate.descriptive import odds_ratio_table
-
     clinical = [m for m in fitted.models.values() if m.spec.clinical and m.spec.fuse is None]
     clinical = clinical or [m for m in fitted.models.values() if m.spec.clinical and m.spec.fuse in fitted.models]
     if not clinical or spec.outcome.response is None:
@@ -231,8 +227,6 @@ def information_ceilings(truth: dict) -> dict[str, dict[str, float]]:
     probability). Expected over the outcome draw, as the population AUCs (`hccrad.synth.model.weighted_auc`:
     each case a positive with weight p, a negative with weight 1 − p), so a clinical-only model is held
     against the clinical ceiling, not the full one."""
-    from hccrad.synth.model import weighted_auc
-
     cases = pd.DataFrame(truth.get("cases", []))
     if cases.empty or not {"cohort", "lp_habitat", "lp_clinical", "probability"} <= set(cases.columns):
         return {}
@@ -266,8 +260,6 @@ def feature_columns(imaging, data: pd.DataFrame) -> set[str]:
 def readers_record(spec: StudySpec, data: pd.DataFrame, fitted, evaluation) -> ReadersRecord | None:
     """Seed 003 table 3: readers' calls (or ratings at their stated threshold) against the models at the
     training-cohort Youden cut-off, per cohort with both outcome classes."""
-    from hccrad.evaluate.readers import reader_comparison
-
     if not spec.readers or not fitted.models:
         return None
     thresholds = {name: m.threshold for name, m in fitted.models.items()}
@@ -288,8 +280,6 @@ def readers_record(spec: StudySpec, data: pd.DataFrame, fitted, evaluation) -> R
 
 
 def association_features(spec: StudySpec, data: pd.DataFrame) -> list[str]:
-    import re
-
     a = spec.associations
     feats = a.features or [c for c in data.columns if re.fullmatch(r"habitat\d+(_fraction|\.1)", str(c))]
     if not feats:
@@ -301,8 +291,6 @@ def association_features(spec: StudySpec, data: pd.DataFrame) -> list[str]:
 def associations_record(spec: StudySpec, data: pd.DataFrame) -> AssociationsRecord | None:
     """Seed 000 sFig. 3: Spearman / Mann–Whitney / Kruskal–Wallis tests of habitat features against markers
     on all analysed cases, Benjamini–Hochberg over all tests."""
-    from hccrad.evaluate.associations import feature_associations
-
     if spec.associations is None:
         return None
     try:
@@ -343,8 +331,6 @@ def collect_results(spec: StudySpec, study, data: pd.DataFrame, imaging, fitted,
                     errors: pd.DataFrame, survival, appendix: dict[str, str], *, deep=None,
                     radiogenomics=None) -> StudyResults:
     """The stage results the report reads (module docstring), with the report's statistics computed."""
-    from hccrad.pipeline.report_table_one import table_one_record
-
     return StudyResults(
         cohort=CohortCounts(n_cases_listed=int(study.n_cases_listed),
                             listed_per_cohort=study.listed["cohort"].value_counts()),

@@ -29,11 +29,18 @@ from hccrad.cohort.study import Study
 from hccrad.config.load import dump_spec, load_spec
 from hccrad.config.spec import StudySpec
 from hccrad.core.errors import HccradError, SpecError
+from hccrad.pipeline.appendix import report_appendix
 from hccrad.pipeline.cache import atomic_write_json, atomic_write_text, config_hash
-from hccrad.pipeline.registration_stage import REGISTRATION_QC
+from hccrad.pipeline.inspection_cache import InspectionCache
+from hccrad.pipeline.patients import patient_table
+from hccrad.pipeline.preflight import cases_left_out_by_preflight, preflight, problems_as_records, refuse_on_errors
+from hccrad.pipeline.registration_stage import PREPROCESS_QC, REGISTRATION_QC, preprocess_record, registration_record
+from hccrad.pipeline.reporting import build_report
+from hccrad.pipeline.results import RESULTS_DIR, collect_results, save_results
 from hccrad.pipeline.stages import StageContext, run_stage
 from hccrad.pipeline.study_stages import (DeepStage, EvaluationStage, FeaturesStage, HabitatSensitivityStage,
                                           ImagingStage, ModelsStage, RadiogenomicsStage, RadiomicsStage, SurvivalStage)
+from hccrad.synth import generate_cohort, generate_expression
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -74,9 +81,6 @@ def _cache_counts(imaging, radiomics) -> dict:
 def run_study(spec: StudySpec, *, out_dir: Path | None = None, progress: Progress | None = None) -> RunResult:
     """Run every stage of `spec`; see the module docstring for the outputs. Each stage goes through the one
     runner of `hccrad.pipeline.stages` (timing, left-out cases, result by name)."""
-    from hccrad.pipeline.inspection_cache import InspectionCache
-    from hccrad.pipeline.preflight import cases_left_out_by_preflight, preflight, refuse_on_errors
-
     started = time.time()
     inspections = InspectionCache(Path(out_dir or spec.output_dir).resolve() / "cache")  # image checks by digest
     preflight_warnings = refuse_on_errors(preflight(spec, inspections=inspections))  # before any long stage
@@ -120,11 +124,6 @@ def _stages(spec: StudySpec, meta: dict[str, str]) -> list:
 
 def _write_report(context: StageContext) -> Path:
     """patients.csv and the report, from the stages' results only."""
-    from hccrad.pipeline.appendix import report_appendix
-    from hccrad.pipeline.patients import patient_table
-    from hccrad.pipeline.reporting import build_report
-    from hccrad.pipeline.results import RESULTS_DIR, collect_results, save_results
-
     spec, out, r = context.spec, context.out, context.result
     table = r("features")
     atomic_write_text(out / "patients.csv", patient_table(spec, table.data, r("models"), r("survival")).to_csv())
@@ -144,9 +143,6 @@ def _write_report(context: StageContext) -> Path:
 
 def _run_record(context: StageContext, started: float, preflight_warnings) -> dict:
     """run.json: spec, versions, seed, timings, left-out cases and each stage's record."""
-    from hccrad.pipeline.preflight import problems_as_records
-    from hccrad.pipeline.registration_stage import PREPROCESS_QC, preprocess_record, registration_record
-
     spec, out, r = context.spec, context.out, context.result
     imaging, table, fitted = r("imaging"), r("features"), r("models")
     survival, deep, errors = r("survival"), r("deep"), context.error_table()
@@ -185,8 +181,6 @@ def synth_for_spec(study_path: Path, n: int, *, seed: int = 0) -> Path | None:
     and synthetic expression counts (80 % of the patients) where its radiogenomics.counts should be, when
     that file is missing and sits in the cohort folder. Returns the manifest path written, or None when the
     manifest already exists."""
-    from hccrad.synth import generate_cohort, generate_expression
-
     spec = load_spec(study_path, check_files=False)
     paths = list(spec.data.manifests.values())
     if len(paths) != 1:
@@ -205,8 +199,6 @@ def demo_spec_text() -> str:
 def run_demo(out: Path, *, n: int = 60, seed: int = 0, bootstrap: int | None = None,
              progress: Progress | None = None) -> RunResult:
     """Generate the synthetic cohort under `out/cohort`, write `out/study.yaml` and run it."""
-    from hccrad.synth import generate_cohort
-
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     cohort_dir = out / "cohort"

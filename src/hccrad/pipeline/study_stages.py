@@ -14,12 +14,20 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from hccrad.cohort.multilesion import combine_manifest_lesions, patient_table
+from hccrad.cohort.outcomes import response_left_out, survival_left_out
 from hccrad.config.spec import StudySpec
 from hccrad.core.files import atomic_write_text
+from hccrad.features.stability import stability_table
+from hccrad.pipeline.deep_score import join_cnn_score
 from hccrad.pipeline.evaluation import Evaluation, evaluate_models
+from hccrad.pipeline.habitat_robustness import k_sensitivity
 from hccrad.pipeline.imaging import ImagingResult, run_imaging
 from hccrad.pipeline.modelling import FittedModels, fit_models, no_models
+from hccrad.pipeline.radiogenomics_stage import run_study_radiogenomics
 from hccrad.pipeline.robustness_cache import cached_robustness
 from hccrad.pipeline.radiomics_stage import RadiomicsResult, run_radiomics, usable_radiomics_columns
 from hccrad.pipeline.registration_stage import PREPROCESS_QC, REGISTRATION_QC
@@ -31,9 +39,6 @@ log = logging.getLogger(__name__)
 
 def write_table(df: pd.DataFrame, path_stem: Path, meta: dict[str, str]) -> None:
     """Parquet (with config hash + version in its metadata) and CSV."""
-    import pyarrow as pa  # heavy; only when a table is written
-    import pyarrow.parquet as pq
-
     path_stem.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(df)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
@@ -130,7 +135,6 @@ class FeaturesStage:
     def _stability(self, context: StageContext, features, features2, train_ids) -> pd.DataFrame | None:
         if features2 is None:
             return None
-        from hccrad.features.stability import stability_table
 
         ids = [c for c in train_ids if c in features.index]
         stability = stability_table(features.loc[ids], features2.loc[ids])
@@ -158,8 +162,6 @@ def _join_radiomics(features: pd.DataFrame, features2: pd.DataFrame | None, rad:
 
 def _combine_lesions(spec: StudySpec, features: pd.DataFrame, table: pd.DataFrame):
     """One row per patient from its selected lesions (stability stays per lesion)."""
-    from hccrad.cohort.multilesion import combine_manifest_lesions, patient_table
-
     ls = spec.lesions
     features, lesion_record = combine_manifest_lesions(
         features, table, patient_column=ls.patient_column, rule=ls.rule, combine=ls.combine, rules=ls.rules,
@@ -172,8 +174,6 @@ def leave_out_by_outcome(spec: StudySpec, data: pd.DataFrame) -> tuple[pd.DataFr
     """Cases whose response is blank or not a declared level (and blank survival time/event), as left-out
     rows. Without a survival outcome they leave `data`; with one they stay for the survival analyses, and
     every response analysis uses the analysed cases only (`hccrad.cohort.outcomes`)."""
-    from hccrad.cohort.outcomes import response_left_out, survival_left_out
-
     response_out = response_left_out(spec, data)
     kept = [p for p in (response_out, survival_left_out(spec, data)) if len(p)]
     if spec.outcome.survival is None and len(response_out):
@@ -189,8 +189,7 @@ class DeepStage:
     name: str = "deep"
 
     def run(self, context: StageContext):
-        from hccrad.pipeline.deep_score import join_cnn_score
-        from hccrad.pipeline.deep_stage import run_deep_stage  # torch: only for studies with a deep stage
+        from hccrad.pipeline.deep_stage import run_deep_stage  # lazy: torch and MONAI: deep stage only
 
         deep = run_deep_stage(context.study, context.spec.deep, context.out, progress=context.progress)
         table: AnalysisTable = context.result("features")
@@ -222,8 +221,6 @@ class HabitatSensitivityStage:
     name: str = "habitat_k_sensitivity"
 
     def run(self, context: StageContext) -> pd.DataFrame | None:
-        from hccrad.pipeline.habitat_robustness import k_sensitivity
-
         imaging: ImagingResult | None = context.result("imaging")
         table: AnalysisTable = context.result("features")
         if imaging is None or imaging.robustness is None:
@@ -263,8 +260,6 @@ class RadiogenomicsStage:
     name: str = "radiogenomics"
 
     def run(self, context: StageContext):
-        from hccrad.pipeline.radiogenomics_stage import run_study_radiogenomics  # pydeseq2: only when asked
-
         if context.progress:
             context.progress("radiogenomics", 0, 1)
         result = run_study_radiogenomics(context.study, context.result("models"))

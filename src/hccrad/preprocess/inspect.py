@@ -40,6 +40,7 @@ from hccrad.core.errors import HccradError
 from hccrad.core.image import Image
 from hccrad.io.geometry import DEFAULT_TOLERANCE, GeometryTolerance, grid_mismatches
 from hccrad.io.volume import NonFiniteVoxelsError, read_image
+from hccrad.preprocess.alignment import misalignment
 
 NEAR_CONSTANT_FRACTION = 1e-3
 
@@ -128,8 +129,6 @@ def inspect_and_load(case_id: str, images: Mapping[str, Path | str], masks: Mapp
 
 
 def _check_alignment(result: CaseInspection, ref_role: str, tumour: np.ndarray) -> None:
-    from hccrad.preprocess.alignment import misalignment
-
     ref = result.images[ref_role]
     for role, img in result.images.items():
         if role == ref_role or not img.same_grid(ref):

@@ -178,7 +178,7 @@ def _register_ants(moving: Image, fixed: Image, transform: str, interpolator: st
     if importlib.util.find_spec("ants") is None:
         raise SpecError(["backend='ants' needs the optional package antspyx (pip install antspyx); "
                          "or use backend='sitk'"])
-    import ants  # noqa: PLC0415 - optional dependency
+    import ants  # lazy: optional dependency (antspyx)
 
     def to_ants(img: Image):
         a = ants.from_numpy(np.asarray(img.array, np.float32).transpose(2, 1, 0).copy(),

@@ -108,6 +108,7 @@ def differential_expression(
     n_cpus: int | None = None,
 ) -> DEResult:
     """DESeq2 Wald test of group high vs low on raw `counts` (genes x patients); see the module doc."""
+    # lazy: optional heavy dependency (pydeseq2)
     from pydeseq2.dds import DeseqDataSet
     from pydeseq2.default_inference import DefaultInference
     from pydeseq2.ds import DeseqStats

@@ -137,7 +137,7 @@ def gsea_prerank(
     n_curves: int = 10,
 ) -> GseaResult:
     """GSEA of a ranked gene list (index = symbol, value = e.g. Wald statistic), via ``gseapy.prerank``."""
-    import gseapy
+    import gseapy  # lazy: optional heavy dependency (gseapy)
 
     r = pd.Series(ranking, dtype=float).dropna()
     if r.index.duplicated().any():

@@ -57,7 +57,7 @@ def ssgsea_scores(
     threads: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """(normalised scores, raw ES, matched-gene counts) of each set in each sample; expression genes x samples."""
-    import gseapy
+    import gseapy  # lazy: optional heavy dependency (gseapy)
 
     if expression.index.duplicated().any():
         raise DataError("duplicated gene symbols in the expression matrix", field="expression",

@@ -25,9 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+
+from hccrad.report import document
 
 # a number on its own, not the digits of an identifier ("GO:0045787", "K11", "G1/S", "habitat3")
 _NUMBER = re.compile(r"(?<![\w:.])\d+(?:\.\d+)?(?!\w)")
@@ -85,8 +88,6 @@ def lint_figure(fig: Figure, name: str = "figure", *, max_digits: int = 4, toler
                 ) -> list[Finding]:
     """Every finding of the checks above for one figure."""
     if not hasattr(fig.canvas, "get_renderer"):  # a bare Figure(): give it the Agg canvas savefig would use
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
         FigureCanvasAgg(fig)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -235,8 +236,6 @@ class Findings(list):
 def collecting(**options) -> Iterator[Findings]:
     """Lint every figure `Report.add_figure` writes while inside; yields the (growing) list of findings,
     whose `inconsistent_colours()` compares the legends across the figures."""
-    from hccrad.report import document
-
     found = Findings()
 
     def check(fig: Figure, title: str) -> None:

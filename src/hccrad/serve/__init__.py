@@ -9,7 +9,7 @@ __all__ = ["create_app", "serve"]
 
 def __getattr__(name: str):
     if name in __all__:
-        from hccrad.serve import app
+        from hccrad.serve import app  # lazy: FastAPI (optional) is imported only when serving
 
         return getattr(app, name)
     raise AttributeError(f"module 'hccrad.serve' has no attribute {name!r}")

@@ -32,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 
 import anyio
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -295,8 +296,6 @@ def serve(bundle_path: Path | str, host: str = "127.0.0.1", port: int = 8000, to
     ``timeout_keep_alive``); ``max_connections``: above this many open connections and tasks uvicorn answers
     503 (``limit_concurrency``); ``header_timeout_s``: a connection whose request headers are not complete
     this long after it opened (or after the previous answer) is closed."""
-    import uvicorn
-
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         raise InputError(f"refusing to listen on {host} without a token", field="host",
                          hint="pass --token, or keep the default host 127.0.0.1")

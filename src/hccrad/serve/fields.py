@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from hccrad.core.errors import ModelError
 from hccrad.models.bundle import ModelBundle, expanded_variables
+from hccrad.models.published import load_published
 from hccrad.serve.bounds import ValueRule, value_rule
 
 
@@ -208,8 +209,6 @@ def check_servable(bundle: ModelBundle) -> None:
         if "spec" in d:
             check_servable(ModelBundle(d["spec"]))
         else:
-            from hccrad.models.published import load_published
-
             try:
                 check_servable(load_published(d["bundle"]))
             except ModelError as exc:

@@ -11,7 +11,9 @@ import math
 from html import escape
 
 import numpy as np
+from matplotlib.figure import Figure  # the object API: no pyplot, no global backend switch
 
+from hccrad.report.figures.habitat import plot_habitat_overlay
 from hccrad.serve.predict import Prediction
 
 W, H, PAD = 520, 110, 30
@@ -66,10 +68,6 @@ def score_position_svg(pred: Prediction, link: str | None) -> str | None:
 
 def overlay_png(image: np.ndarray, labels: np.ndarray, n_habitats: int) -> tuple[str, int]:
     """Base64 PNG of the axial slice with the most tumour voxels, habitats overlaid; returns (data, slice)."""
-    from matplotlib.figure import Figure  # the object API: no pyplot, no global backend switch
-
-    from hccrad.report.figures.habitat import plot_habitat_overlay
-
     z = int(np.argmax((labels > 0).reshape(labels.shape[0], -1).sum(1)))
     fig = Figure(figsize=(4, 4), dpi=100)
     ax = fig.add_subplot(1, 1, 1)

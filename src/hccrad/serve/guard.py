@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 import anyio
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -311,8 +312,6 @@ def header_timeout_protocol(seconds: float):
     a request's headers ``seconds`` after it opened (or after the previous response) is closed. uvicorn has no
     such timeout of its own (its keep-alive timer stops at the first byte), so without it a client sending
     headers a byte at a time would hold a connection for ever."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
     class HeaderTimeoutH11Protocol(H11Protocol):
         def connection_made(self, transport) -> None:
             super().connection_made(transport)

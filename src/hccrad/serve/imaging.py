@@ -46,6 +46,7 @@ from hccrad.features.msi import heterogeneity_score, msi_features
 from hccrad.habitat.descriptors import Descriptor, descriptor_maps, labels_to_volume, voxel_matrix
 from hccrad.habitat.estimators import spatial_arguments
 from hccrad.habitat.strategies import load_habitat_model
+from hccrad.io.dicom import read_dicom_series
 from hccrad.io.volume import read_image
 from hccrad.preprocess.shell import liver_shell
 
@@ -221,8 +222,6 @@ def extract_case_zip(archive: Path, dest: Path, roles: tuple[str, ...], phases: 
 def _read(role: str, path: Path) -> Image:
     try:
         if path.is_dir():
-            from hccrad.io.dicom import read_dicom_series
-
             return read_dicom_series(path, name=role)
         return read_image(path, name=role)
     except HccradError as exc:  # re-raise naming the role only (file names may carry patient names)

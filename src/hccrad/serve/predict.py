@@ -38,6 +38,8 @@ from scipy.special import expit
 
 from hccrad.core.errors import DataError, ModelError
 from hccrad.models.bundle import ModelBundle, bundle_scores, expanded_variables, predict_bundle, with_dummies
+from hccrad.models.published import load_published
+from hccrad.serve.cox import survival_table
 from hccrad.survival.nomogram import nomogram_points
 
 logger = logging.getLogger(__name__)
@@ -118,8 +120,6 @@ def _linear_parts(bundle: ModelBundle, df: pd.DataFrame) -> tuple[pd.DataFrame, 
         if dname not in row.columns:
             inner = ModelBundle(d["spec"]) if "spec" in d else None
             if inner is None:
-                from hccrad.models.published import load_published
-
                 inner = load_published(d["bundle"])
             row[dname] = bundle_scores(inner, row, id_col=None, check_ranges=False)
     row = with_dummies(bundle.name, spec["variables"], row, None)  # a categorical variable: its 0/1 dummies
@@ -231,8 +231,6 @@ def predict_one(bundle: ModelBundle, values: dict[str, float], *, warnings: dict
         groups.append(RiskGroup(str(name), t, scale if value is prob else "score", bool(value >= t)))
     survival = None
     if bundle.spec.get("link") == "cox":
-        from hccrad.serve.cox import survival_table
-
         survival = survival_table(bundle.spec, score, se, Z975)
     return Prediction(model=bundle.name, outcome=bundle.spec.get("outcome"), inputs=dict(values), score=score,
                       probability=prob, ci=ci, uncertainty=note, percentile=pct, percentile_note=pct_note,

@@ -191,6 +191,7 @@ def generate_expression(
     ``log2fc`` (log2, responders vs non-responders); None = `choose_planted_term`. n_genes: genes written
     (planted + signature + background genes). Raises `InputError` naming the file/column/argument at fault.
     """
+    # lazy: hccrad.radiogenomics loads lifelines and statsmodels; the synthetic cohort does not need them
     from hccrad.radiogenomics.genesets import bundled_gene_sets
 
     cohort_dir = Path(cohort_dir)

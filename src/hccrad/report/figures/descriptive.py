@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from scipy import stats
+from scipy.cluster.hierarchy import leaves_list, linkage
 
 from hccrad.core.errors import DataError
 from hccrad.evaluate import _checks
@@ -78,8 +79,6 @@ def plot_clustered_heatmap(ax: Axes, df: pd.DataFrame, *, row_colors: Sequence |
     """Patients × features, z-scored per feature, rows and columns ordered by average-linkage hierarchical
     clustering (Euclidean) — the "heatmap of hierarchical clustering of selected features" of seed 000
     fig. 5e. `row_colors` (e.g. the outcome) is drawn as a strip on the left."""
-    from scipy.cluster.hierarchy import leaves_list, linkage
-
     if df.shape[0] < 2 or df.shape[1] < 1:
         raise DataError(f"clustered heatmap needs >= 2 rows and >= 1 column, got {df.shape}", field="df")
     x = df.astype(float)
