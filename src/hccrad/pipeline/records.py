@@ -100,6 +100,7 @@ def trusted_result_types() -> dict[str, type]:
 
 def _radiogenomics_types() -> tuple[type, ...]:
     """The radiogenomics stage's result (`hccrad.radiogenomics.pipeline.RadiogenomicsResult`) and its parts."""
+    # lazy: like trusted_result_types, loaded at the first record written or read (the codec imports alone)
     from hccrad.radiogenomics.de import DEResult
     from hccrad.radiogenomics.enrichment import GseaResult, OraResult
     from hccrad.radiogenomics.groups import GroupAssignment
@@ -111,6 +112,7 @@ def _radiogenomics_types() -> tuple[type, ...]:
 
 def _figure_data_types() -> tuple[type, ...]:
     """The data the CNN stage's figures are drawn from (`hccrad.report.figures.deep`: arrays, tables, text)."""
+    # lazy: like trusted_result_types, loaded at the first record written or read (the codec imports alone)
     from hccrad.report.figures.deep import (ActivationFigure, ArchComparisonFigure, CamOverlayFigure, CamPanel,
                                             LossCurvesFigure)
 
