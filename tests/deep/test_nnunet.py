@@ -27,12 +27,27 @@ from hccrad.testing import assert_close  # noqa: E402
 
 DATASET_ID, DATASET = 501, "Dataset501_HccradLiver"
 N_TRAIN = 6
+MIRROR_AXES = (2,)  # test-time mirroring of the tiny model (see _mirror_only)
 
 
 def _small(image: Image) -> Image:
     """Every second voxel (32×96×96 → 16×48×48, spacing doubled) so nnU-Net plans a tiny network."""
     return Image(np.ascontiguousarray(image.array[::2, ::2, ::2]), tuple(2 * s for s in image.spacing),
                  image.origin, image.direction, image.name)
+
+
+def _mirror_only(trainer, axes: tuple[int, ...]) -> None:
+    """Train (and so record in the checkpoint) mirroring along `axes` only, not nnU-Net's 3-D default (0, 1, 2):
+    every prediction below then runs 2 forward passes instead of 8, and the loader must pass the checkpoint's
+    axes on (a loader using the default axes, or none, would differ from nnU-Net's own predictor)."""
+    configure = trainer.configure_rotation_dummyDA_mirroring_and_inital_patch_size
+
+    def configure_with_axes():
+        rotation, dummy_2d, initial_patch_size, _ = configure()
+        trainer.inference_allowed_mirroring_axes = axes
+        return rotation, dummy_2d, initial_patch_size, axes
+
+    trainer.configure_rotation_dummyDA_mirroring_and_inital_patch_size = configure_with_axes
 
 
 def build_tiny_nnunet(tmp: Path, mp: pytest.MonkeyPatch) -> dict:
@@ -72,6 +87,7 @@ def build_tiny_nnunet(tmp: Path, mp: pytest.MonkeyPatch) -> dict:
     mp.setenv("nnUNet_n_proc_DA", "0")  # SingleThreadedAugmenter: no background augmentation workers
     plans["continue_training"] = False  # as nnunetv2.run.run_training.get_trainer_from_args sets it
     trainer = nnUNetTrainer(plans, "3d_fullres", 0, dataset_json, device=torch.device("cpu"))
+    _mirror_only(trainer, MIRROR_AXES)
     trainer.num_epochs = 1
     trainer.num_iterations_per_epoch = 6
     trainer.num_val_iterations_per_epoch = 1
@@ -131,6 +147,8 @@ def test_predictions_equal_nnunet_own_predictor(tiny):
     model = NnUNetLiverModel.from_folder(tiny["folder"], folds=(0,), device="cpu")
     assert model.channel_names == {"0": "CT"} and model.trainer_name == "nnUNetTrainer"
     ref = reference_predictor(tiny["folder"])
+    assert tuple(ref.allowed_mirroring_axes) == MIRROR_AXES, "nnU-Net reads the trained axes from the checkpoint"
+    assert tuple(model.predictor.allowed_mirroring_axes) == MIRROR_AXES
     for case_id, (img, truth) in tiny["cases"].items():
         # nnU-Net's own path: its SimpleITK reader on the NIfTI file (its axis order and spacing convention)
         data, props = SimpleITKIO().read_images([str(tiny["test_images"] / f"{case_id}_0000.nii.gz")])

@@ -2,7 +2,9 @@
 sections are exactly its paper's items (docs/paper_items.md), in order, each holding a figure or a table.
 
 The five studies run as shipped except for speed settings passed as `--set`-style overrides (fewer bootstrap
-resamples and CNN epochs, one MRI phase / unfiltered images for PyRadiomics, RFE in 10 % steps, a small cohort); the sections and what fills them do not depend on those.
+resamples and CNN epochs, one phase / unfiltered images for PyRadiomics, RFE in 10 % steps, a small cohort, and
+no second reader where the paper shows no inter-reader ICC: seeds 002-004); the sections and what fills them do not
+depend on those.
 One synthetic cohort (with its expression counts) is generated once and shared by the five runs.
 """
 
@@ -22,15 +24,22 @@ from hccrad.report.paper import PAPERS, paper_id
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # 2 epochs cannot learn: no step budget, and keep the (unlearned) cnn_score as a model input for the smoke run
 FEW_STEPS = ["deep.min_steps=0", "deep.warmup_steps=0", "deep.keep_unlearned_score=true"]
+# PyRadiomics on the arterial phase only; no second reader (its habitat maps and radiomics serve only the ICC
+# filter) for the papers without an ICC item. Seeds 000 and 001 keep reader 2: their papers show the ICC.
+ONE_PHASE = ["features.radiomics.phases=[arterial]"]
+ONE_READER = ["data.reader2_mask=null"]
 RUNS = {  # example folder -> (paper, speed overrides)
     "wu2025_cect_habitat": ("seed000", ["validation.bootstrap=8", "habitat.k_range=[2, 5]"]),
     "mri_clinical_radiomics_habitat": ("seed001", ["validation.bootstrap=8", "features.radiomics.phases=[arterial]",
                                                    # RFE dropping 10 % per round instead of 1 feature
                                                    "models.1.rfe_step=0.1", "models.2.rfe_step=0.1"]),
-    "multitask_dl_mtm": ("seed002", ["validation.bootstrap=8", "deep.epochs=2", "deep.n_splits=2", *FEW_STEPS]),
-    "cnn_mri_clinical_svm": ("seed003", ["validation.bootstrap=8", "deep.epochs=2", "deep.n_splits=2", *FEW_STEPS]),
+    "multitask_dl_mtm": ("seed002", ["validation.bootstrap=8", "deep.epochs=2", "deep.n_splits=2", *FEW_STEPS,
+                                     *ONE_PHASE, *ONE_READER]),
+    "cnn_mri_clinical_svm": ("seed003", ["validation.bootstrap=8", "deep.epochs=2", "deep.n_splits=2", *FEW_STEPS,
+                                         *ONE_READER]),
     "ct_radiomics_proliferative": ("seed004", ["validation.bootstrap=8",  # and unfiltered features only:
-                                               "features.radiomics.params=params_original.yaml"]),
+                                               "features.radiomics.params=params_original.yaml",
+                                               *ONE_PHASE, *ONE_READER]),
 }
 N_CASES = 44
 MUST_SHOW = {  # example -> texts its paper report must hold (a few spot checks beyond "a figure or a table")

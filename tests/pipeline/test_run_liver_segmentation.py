@@ -14,7 +14,7 @@ from hccrad.synth import generate_cohort
 
 
 def test_missing_liver_masks_are_segmented(tmp_path):
-    generate_cohort(tmp_path / "cohort", n=14, seed=12)
+    generate_cohort(tmp_path / "cohort", n=10, seed=12)
     man = pd.read_csv(tmp_path / "cohort" / "manifest.csv")
     man.loc[:1, "mask_liver"] = None
     man.to_csv(tmp_path / "cohort" / "manifest.csv", index=False)
