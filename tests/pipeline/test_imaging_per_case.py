@@ -15,6 +15,7 @@ import pytest
 import SimpleITK as sitk
 
 from hccrad.cohort.study import Study
+from hccrad.pipeline import per_case
 from hccrad.pipeline.imaging import ImagingResult, run_imaging
 
 from .conftest import tiny_cohort, write_small_study
@@ -31,6 +32,12 @@ def cohort(tmp_path_factory) -> tuple[Path, str]:
     path = folder / man.loc[broken, "image_portal"]
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     return folder, str(broken)
+
+
+@pytest.fixture(scope="module")
+def local(cohort, tmp_path_factory) -> tuple[ImagingResult, Path]:
+    """The stage run in this process (validation.n_jobs 1): the reference every other path must give."""
+    return _run(cohort[0], tmp_path_factory.mktemp("local"))
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +69,9 @@ def _assert_same(a: ImagingResult, b: ImagingResult) -> None:
     np.testing.assert_array_equal(a.voxel_sample[0], b.voxel_sample[0])
 
 
-def test_a_dask_cluster_of_processes_gives_the_local_tables(cohort, cluster, tmp_path):
+def test_a_dask_cluster_of_processes_gives_the_local_tables(cohort, local, cluster, tmp_path):
     folder, broken = cohort
-    local, out_local = _run(folder, tmp_path / "local")
+    local, out_local = local
     assert broken not in local.features.index and len(local.features) == 9 and local.features_reader2 is not None
     rows = local.errors[local.errors.case_id == broken]
     assert list(rows.stage) == ["inputs"] and "image_portal" in rows.message.iloc[0]
@@ -81,3 +88,37 @@ def test_a_dask_cluster_of_processes_gives_the_local_tables(cohort, cluster, tmp
     again = run_imaging(Study(spec), out_remote)  # warm: the workers' cache hits are counted here
     assert (again.descriptor_cache_hits, again.cache_hits, again.cache_computed) == (9, 9, 0)
     pd.testing.assert_frame_equal(again.features, local.features, check_exact=True)
+
+
+@pytest.mark.parametrize("start_s", [0.0, float("inf")], ids=["workers", "here"])
+def test_n_jobs_2_gives_the_local_tables_on_either_adaptive_path(cohort, local, tmp_path, monkeypatch, start_s):
+    """n_jobs 2 runs the cases here until the rest pays for worker processes (`per_case.workers_pay_off`):
+    start-up 0 sends all but the first MIN_TIMED cases of each pass to loky workers, inf keeps every case here;
+    both give the tables and habitat maps of n_jobs 1."""
+    sent: list[int] = []
+    real = per_case.run_resamples
+
+    def spy(func, tasks, **kw):
+        sent.append(len(tasks))
+        return real(func, tasks, **kw)
+
+    monkeypatch.setattr(per_case, "WORKER_START_S", start_s)
+    monkeypatch.setattr(per_case, "run_resamples", spy)
+    result, out = _run(cohort[0], tmp_path, n_jobs=2)
+    assert sent == ([10 - per_case.MIN_TIMED, 9 - per_case.MIN_TIMED] if start_s == 0 else [])
+    _assert_same(local[0], result)
+    maps_local, maps = _maps(local[1]), _maps(out)
+    assert sorted(maps_local) == sorted(maps) and all(np.array_equal(maps_local[k], maps[k]) for k in maps)
+
+
+def test_workers_are_started_only_when_they_save_more_than_their_start_up():
+    """t_case * n_left * (1 - 1/w) > WORKER_START_S * WORKER_MARGIN, the first timed case left out."""
+    start = per_case.WORKER_START_S
+    fast, slow = [5.0, 0.06], [5.0, 2.0]  # the first case pays the lazy imports
+    assert not per_case.workers_pay_off(fast, 40, 2, start)      # 40 x 60 ms: 2.4 s of work left
+    assert per_case.workers_pay_off(slow, 40, 2, start)          # 80 s left
+    assert not per_case.workers_pay_off([30.0], 40, 2, start)    # one case timed: no decision yet
+    assert not per_case.workers_pay_off(slow, 40, 1, start)      # one worker never pays
+    assert not per_case.workers_pay_off(slow, 1, 2, start)       # one case left
+    assert not per_case.workers_pay_off([5.0, 0.5], 20, 2, start)  # 10 s left: saves 5 s < 6 s
+    assert per_case.workers_pay_off([5.0, 0.7], 20, 2, start)      # 14 s left: saves 7 s > 6 s
