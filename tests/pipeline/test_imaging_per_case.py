@@ -6,6 +6,7 @@ warnings, cache counters — and the same habitat maps; a rerun on the cluster r
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import SimpleITK as sitk
 
 from hccrad.cohort.study import Study
 from hccrad.pipeline import per_case
-from hccrad.pipeline.imaging import ImagingResult, run_imaging
+from hccrad.core.image import Image
+from hccrad.pipeline.imaging import CaseVoxels, ImagingResult, _for_msi, run_imaging
 
 from .conftest import tiny_cohort, write_small_study
 
@@ -122,3 +124,22 @@ def test_workers_are_started_only_when_they_save_more_than_their_start_up():
     assert not per_case.workers_pay_off(slow, 1, 2, start)       # one case left
     assert not per_case.workers_pay_off([5.0, 0.5], 20, 2, start)  # 10 s left: saves 5 s < 6 s
     assert per_case.workers_pay_off([5.0, 0.7], 20, 2, start)      # 14 s left: saves 7 s > 6 s
+
+
+def test_a_case_sent_to_a_worker_keeps_its_masks_exactly_and_leaves_its_image_behind():
+    """Pickled for a worker, a case's boolean masks travel bit-packed and come back equal (dtype too); the
+    habitat-map + MSI task (`_for_msi`) leaves the reference image's voxel values behind, keeping its grid."""
+    rng = np.random.default_rng(0)
+    shape = (10, 40, 40)
+    tumor = rng.random(shape) < 0.3
+    cv = CaseVoxels("c1", "training", Image(rng.integers(-100, 200, shape).astype(np.int16), spacing=(2, 1, 1)),
+                    tumor, rng.random((int(tumor.sum()), 3)).astype(np.float32), shell=rng.random(shape) < 0.1)
+    back = pickle.loads(pickle.dumps(cv))
+    for name in ("tumor", "shell", "X"):
+        a, b = getattr(cv, name), getattr(back, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert back.reader2 is None and np.array_equal(back.reference.array, cv.reference.array)
+    task = _for_msi(cv)
+    assert task.reference.spacing == cv.reference.spacing and task.reference.array.size == 1
+    volumes = cv.reference.array.nbytes + cv.tumor.nbytes + cv.shell.nbytes  # 64 kB; packed masks 4 kB
+    assert len(pickle.dumps(task)) < len(pickle.dumps(cv.X)) + volumes / 8

@@ -78,6 +78,29 @@ class CaseVoxels:
     shell_from_liver: bool = True
     inputs: str = ""  # digest of the case's input files (cache key)
 
+    def __getstate__(self) -> dict:
+        """Sent to or from a worker (pickle, in transit only): the boolean masks bit-packed, 8x smaller."""
+        state = dict(self.__dict__)
+        for name in ("tumor", "reader2", "shell"):
+            mask = state[name]
+            if isinstance(mask, np.ndarray) and mask.dtype == bool:
+                state[name] = _PackedMask(np.packbits(mask, axis=None), mask.shape)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({k: v.unpack() if isinstance(v, _PackedMask) else v for k, v in state.items()})
+
+
+@dataclass(frozen=True)
+class _PackedMask:
+    """A boolean mask as bits (`numpy.packbits`) and its shape; `unpack` gives the mask back exactly."""
+
+    bits: np.ndarray
+    shape: tuple[int, ...]
+
+    def unpack(self) -> np.ndarray:
+        return np.unpackbits(self.bits, count=int(np.prod(self.shape))).reshape(self.shape).view(bool)
+
 
 @dataclass
 class ImagingResult:
@@ -517,7 +540,8 @@ def _habitat_features(run: _ImagingRun, model, cases: dict[str, CaseVoxels]) -> 
     cache1 = CaseCache(run.out / "cache", "msi_reader1", key)
     cache2 = CaseCache(run.out / "cache", "msi_reader2", key)
     found = _HabitatFeatures()
-    done = map_cases(partial(_msi_one, run.for_workers(), model, cache1, cache2), list(cases.items()), spec,
+    done = map_cases(partial(_msi_one, run.for_workers(), model, cache1, cache2),
+                     [(cid, _for_msi(cv)) for cid, cv in cases.items()], spec,
                      progress=lambda d, total: run.tick("habitat maps + MSI features", d, total))
     for (cid, cv), one in zip(cases.items(), done):  # case order, as a loop in this process
         if one.f1 is not None:
@@ -544,6 +568,13 @@ class _CaseMsi:
     computed: bool = False
     f2: dict | None = None
     error: dict | None = None
+
+
+def _for_msi(cv: CaseVoxels) -> CaseVoxels:
+    """What `_msi_one` needs of a case: the case without its reference image's voxel values (a one-voxel
+    placeholder on the same geometry; the pass uses only the spacing and the grid, to write the map), so a
+    worker process or Dask worker is not sent the case's CT volume with the task (issue 24)."""
+    return _twin(cv, reference=cv.reference.with_array(np.zeros((1, 1, 1), cv.reference.array.dtype)))
 
 
 def _msi_one(run: _ImagingRun, model, cache1: CaseCache, cache2: CaseCache, cid: str, cv: CaseVoxels) -> _CaseMsi:

@@ -23,6 +23,9 @@ like the resamples: in this process, on local worker processes, or on the Dask c
   fast (small images, a warm rerun reading its caches) thus never pays for workers; one whose cases take
   seconds sends all but its first ``MIN_TIMED`` cases to them.
 
+What travels is kept small by the caller: the imaging stage's cases pickle their boolean masks bit-packed
+and its habitat-map + MSI tasks leave the CT volume behind (`hccrad.pipeline.imaging.CaseVoxels`, `_for_msi`).
+
 In every case the BLAS/OpenMP pools are pinned to one thread while a case runs, so a case gives the same
 numbers wherever it runs; the results are gathered in case order, so the feature tables, the left-out table
 and run.json are byte-identical to those of a run in this process (timings apart) whichever path the
