@@ -6,6 +6,7 @@ warnings, cache counters — and the same habitat maps; a rerun on the cluster r
 
 from __future__ import annotations
 
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -94,7 +95,8 @@ def test_a_dask_cluster_of_processes_gives_the_local_tables(cohort, local, clust
 
 @pytest.mark.parametrize("start_s", [0.0, float("inf")], ids=["workers", "here"])
 def test_n_jobs_2_gives_the_local_tables_on_either_adaptive_path(cohort, local, tmp_path, monkeypatch, start_s):
-    """n_jobs 2 runs the cases here until the rest pays for worker processes (`per_case.workers_pay_off`):
+    """n_jobs 2 runs the cases here until the rest pays for worker processes (`per_case.workers_pay_off`, 2
+    idle cores):
     start-up 0 sends all but the first MIN_TIMED cases of each pass to loky workers, inf keeps every case here;
     both give the tables and habitat maps of n_jobs 1."""
     sent: list[int] = []
@@ -105,6 +107,7 @@ def test_n_jobs_2_gives_the_local_tables_on_either_adaptive_path(cohort, local, 
         return real(func, tasks, **kw)
 
     monkeypatch.setattr(per_case, "WORKER_START_S", start_s)
+    monkeypatch.setattr(per_case, "idle_cores", lambda: 2)  # whatever the machine's load
     monkeypatch.setattr(per_case, "run_resamples", spy)
     result, out = _run(cohort[0], tmp_path, n_jobs=2)
     assert sent == ([10 - per_case.MIN_TIMED, 9 - per_case.MIN_TIMED] if start_s == 0 else [])
@@ -115,15 +118,17 @@ def test_n_jobs_2_gives_the_local_tables_on_either_adaptive_path(cohort, local, 
 
 def test_workers_are_started_only_when_they_save_more_than_their_start_up():
     """t_case * n_left * (1 - 1/w) > WORKER_START_S * WORKER_MARGIN, the first timed case left out."""
+    assert (per_case.WORKER_START_S, per_case.WORKER_MARGIN, per_case.MIN_TIMED) == (4.0, 1.5, 3)
     start = per_case.WORKER_START_S
-    fast, slow = [5.0, 0.06], [5.0, 2.0]  # the first case pays the lazy imports
+    fast, slow = [5.0, 0.05, 0.07], [5.0, 2.0, 2.0]  # the first case pays the lazy imports
     assert not per_case.workers_pay_off(fast, 40, 2, start)      # 40 x 60 ms: 2.4 s of work left
     assert per_case.workers_pay_off(slow, 40, 2, start)          # 80 s left
-    assert not per_case.workers_pay_off([30.0], 40, 2, start)    # one case timed: no decision yet
-    assert not per_case.workers_pay_off(slow, 40, 1, start)      # one worker never pays
+    assert not per_case.workers_pay_off(slow[:2], 40, 2, start)  # fewer than MIN_TIMED cases: no decision yet
+    assert not per_case.workers_pay_off(slow, 40, 1, start)      # one worker (or one idle core) never pays
     assert not per_case.workers_pay_off(slow, 1, 2, start)       # one case left
-    assert not per_case.workers_pay_off([5.0, 0.5], 20, 2, start)  # 10 s left: saves 5 s < 6 s
-    assert per_case.workers_pay_off([5.0, 0.7], 20, 2, start)      # 14 s left: saves 7 s > 6 s
+    assert not per_case.workers_pay_off([5.0, 0.4, 0.6], 20, 2, start)  # 10 s left: saves 5 s < 6 s
+    assert per_case.workers_pay_off([5.0, 0.6, 0.8], 20, 2, start)      # 14 s left: saves 7 s > 6 s
+    assert 1 <= per_case.idle_cores() <= (os.cpu_count() or 1)
 
 
 def test_a_case_sent_to_a_worker_keeps_its_masks_exactly_and_leaves_its_image_behind():

@@ -19,9 +19,12 @@ like the resamples: in this process, on local worker processes, or on the Dask c
 
       t_case * n_left * (1 - 1/w) > WORKER_START_S * WORKER_MARGIN
 
-  (serial: ``t_case * n_left``; parallel: ``WORKER_START_S + t_case * n_left / w``). A study whose cases are
-  fast (small images, a warm rerun reading its caches) thus never pays for workers; one whose cases take
-  seconds sends all but its first ``MIN_TIMED`` cases to them.
+  (serial: ``t_case * n_left``; parallel: ``WORKER_START_S + t_case * n_left / w``), with ``w`` = n_jobs
+  capped by the cores left idle by the rest of the machine (`idle_cores`: CPU count minus the 1-minute load
+  average, plus the core this process uses). On a saturated machine workers add their start-up's CPU time
+  and win nothing (measured: 0.4 s cases at load 6 on 2 cores, 10.6 s in this process, 18.6 s on 2 workers).
+  A study whose cases are fast (small images, a warm rerun reading its caches) or a busy machine thus never
+  pays for workers; one whose cases take seconds sends all but its first ``MIN_TIMED`` cases to them.
 
 What travels is kept small by the caller: the imaging stage's cases pickle their boolean masks bit-packed
 and its habitat-map + MSI tasks leave the CT volume behind (`hccrad.pipeline.imaging.CaseVoxels`, `_for_msi`).
@@ -36,6 +39,7 @@ logged here, `run_resamples`); any other exception stops the run as it does loca
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -51,9 +55,9 @@ Tick = Callable[[int, int], None]
 
 WORKER_START_S = 4.0  # seconds before a fresh loky worker runs its first case (interpreter + hccrad imports)
 WORKER_MARGIN = 1.5   # workers only when they save clearly more than their start-up (timings are noisy)
-MIN_TIMED = 2         # cases timed in this process before the first decision
+MIN_TIMED = 3         # cases timed in this process before the first decision (the first is not counted)
 
-__all__ = ["map_cases", "WORKER_START_S", "WORKER_MARGIN", "MIN_TIMED", "workers_pay_off"]
+__all__ = ["map_cases", "WORKER_START_S", "WORKER_MARGIN", "MIN_TIMED", "workers_pay_off", "idle_cores"]
 
 
 def map_cases(func: Callable[..., R], tasks: Sequence[tuple], spec: StudySpec, *,
@@ -74,11 +78,22 @@ def map_cases(func: Callable[..., R], tasks: Sequence[tuple], spec: StudySpec, *
 def workers_pay_off(seconds: list[float], n_left: int, workers: int, worker_start_s: float) -> bool:
     """Whether ``n_left`` more cases, each estimated from the timed ``seconds``, finish clearly sooner on
     ``workers`` fresh worker processes than here (module docstring)."""
-    if workers < 2 or n_left < 2 or len(seconds) < MIN_TIMED:
+    if workers < 2 or n_left < 2 or len(seconds) < max(MIN_TIMED, 2):
         return False
-    timed = seconds[1:] if len(seconds) > 1 else seconds  # the first case pays this process's lazy imports
+    timed = seconds[1:]  # the first case pays this process's lazy imports
     remaining = sum(timed) / len(timed) * n_left
     return remaining * (1 - 1 / min(workers, n_left)) > worker_start_s * WORKER_MARGIN
+
+
+def idle_cores() -> int:
+    """Cores this process and its workers can use now: CPU count minus the 1-minute load average, plus the
+    core this process keeps busy (at least 1)."""
+    cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average on this platform: assume an idle machine
+        return cpus
+    return max(1, min(cpus, int(cpus - load + 1)))
 
 
 def _adaptive(func: Callable[..., R], tasks: list[tuple], workers: int, progress: Tick | None,
@@ -87,8 +102,8 @@ def _adaptive(func: Callable[..., R], tasks: list[tuple], workers: int, progress
     out: list[R] = []
     seconds: list[float] = []
     with threadpool_limits(limits=1):  # as in a worker: the same single-threaded arithmetic
-        while len(out) < len(tasks) and not workers_pay_off(seconds, len(tasks) - len(out), workers,
-                                                            worker_start_s):
+        while len(out) < len(tasks) and not workers_pay_off(seconds, len(tasks) - len(out),
+                                                            min(workers, idle_cores()), worker_start_s):
             t0 = time.perf_counter()
             out.append(func(*tasks[len(out)]))
             seconds.append(time.perf_counter() - t0)
