@@ -344,6 +344,19 @@ def _section_deep(rep: Report, deep) -> None:
         rep.add_table(s, table, name.replace("_", " "), index=False, key=name)
 
 
+def _skewed_positive(values: pd.Series) -> bool:
+    """A positive marker spanning more than two decades above its median (shown on a log axis)."""
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    return bool(len(values) and (values > 0).all() and values.max() / values.median() > 100)
+
+
+def _level_label(level) -> str:
+    """A category's tick label: 0/1 codes read from a numeric column as 0.0/1.0 are shown as 0/1."""
+    if isinstance(level, float) and level.is_integer():
+        return str(int(level))
+    return str(level)
+
+
 def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame, record) -> None:
     """Seed 000 sFig. 3: habitat features vs pathology / lab markers (tests in `pipeline.results`)."""
     if record is None:
@@ -360,13 +373,17 @@ def _section_associations(rep: Report, spec: StudySpec, data: pd.DataFrame, reco
     for ax, (_, r) in zip(axes, pairs.iterrows()):
         ax.locator_params(axis="x", nbins=4)  # marker values such as AFP 125000 ng/mL: few, apart
         sub = data[[r["feature"], r["marker"]]].dropna()
+        marker_label = r["marker"]
         if is_continuous(data[r["marker"]]):
             ax.scatter(sub[r["marker"]], sub[r["feature"]], s=10, alpha=0.7)
+            if _skewed_positive(sub[r["marker"]]):  # e.g. AFP 2-10^6 ng/mL: a linear axis piles the cases at 0
+                ax.set_xscale("log")
+                marker_label += " (log scale)"
         else:
             levels = sorted(sub[r["marker"]].unique(), key=str)
             ax.boxplot([sub.loc[sub[r["marker"]] == lv, r["feature"]] for lv in levels])
-            ax.set_xticks(range(1, len(levels) + 1), labels=[str(lv) for lv in levels])
-        ax.set_xlabel(r["marker"])
+            ax.set_xticks(range(1, len(levels) + 1), labels=[_level_label(lv) for lv in levels])
+        ax.set_xlabel(marker_label)
         ax.set_ylabel(r["feature"])
         ax.set_title(f"{r['test']}: q = {r['q_bh']:.3g}", fontsize="small")
     rep.add_figure(s, fig, "Strongest associations", key="association_plots")
