@@ -21,7 +21,6 @@ Every manifest and the clinical table go through `read_study_table`, in this ord
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 import pandas as pd
 
 from hccrad.clinical.coding import level_key
-from hccrad.core.errors import HccradError, InputError
+from hccrad.core.errors import HccradError, InputError, did_you_mean
 from hccrad.io.tables import read_header, read_table
 
 if TYPE_CHECKING:
@@ -182,18 +181,12 @@ def mapping_header_problems(spec: StudySpec) -> list[str]:
     for old in data.columns:
         if old not in raw:
             problems.append(f"data.columns: column {old!r} is in none of the tables ({', '.join(files)})"
-                            f"{_close(old, raw)}")
+                            f"{did_you_mean(old, raw)}")
     for column in data.recode:
         if column not in renamed:
             problems.append(f"data.recode: column {column!r} is in none of the tables ({', '.join(files)})"
-                            f"{_close(column, renamed)}")
+                            f"{did_you_mean(column, renamed)}")
     return problems
-
-
-def _close(name: str, available: set[str]) -> str:
-    lower = {str(a).lower(): str(a) for a in available}
-    close = difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(repr(lower[c]) for c in close)}?)" if close else ""
 
 
 def recode_problems(spec: StudySpec) -> list[tuple[str, str, str, str]]:

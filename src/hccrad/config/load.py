@@ -8,7 +8,6 @@ hccrad uses after `data.columns` renames them.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from hccrad.config.spec import StudySpec
-from hccrad.core.errors import HccradError, SpecError
+from hccrad.core.errors import HccradError, SpecError, did_you_mean
 
 
 def _line_index(node: yaml.Node, prefix: tuple = ()) -> dict[tuple, int]:
@@ -199,7 +198,7 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
                                 + (f" ({exc.hint})" if exc.hint else ""))
             if clinical_cols and spec.data.id_column not in clinical_cols:
                 problems.append(f"{at('data', 'clinical')}clinical table {spec.data.clinical.name}: missing id "
-                                f"column {spec.data.id_column!r}{_did_you_mean(spec.data.id_column, clinical_cols)} "
+                                f"column {spec.data.id_column!r}{did_you_mean(spec.data.id_column, clinical_cols)} "
                                 "(set data.id_column to the column holding the patient ids, rename it with "
                                 "data.columns, or number the rows with data.row_ids in a clinical-only study)")
     if not problems:
@@ -234,32 +233,25 @@ def check_inputs(spec: StudySpec, lines: dict[tuple, int] | None = None) -> list
             for col in m.clinical:
                 if col not in available:
                     problems.append(f"{at('models', i, 'clinical')}models[{i}].clinical: "
-                                    f"column {col!r} not found in the clinical table{_did_you_mean(col, available)}")
+                                    f"column {col!r} not found in the clinical table{did_you_mean(col, available)}")
         if spec.outcome.survival:
             for key in ("covariates", "compare_with"):
                 for col in getattr(spec.outcome.survival, key):
                     if col not in available:
                         problems.append(f"{at('outcome', 'survival', key)}outcome.survival.{key}: column {col!r} "
                                         f"is in neither the manifest nor the clinical table"
-                                        f"{_did_you_mean(col, available)}")
+                                        f"{did_you_mean(col, available)}")
         for col in spec.report.table_one_by:
             if col not in available:
                 problems.append(f"{at('report', 'table_one_by')}report.table_one_by: column {col!r} is in neither "
-                                f"the manifest nor the clinical table{_did_you_mean(col, available)}")
+                                f"the manifest nor the clinical table{did_you_mean(col, available)}")
         for key, cols in (("table_one", spec.report.table_one or []),
                           ("table_one_labels", spec.report.table_one_labels)):
             for col in cols:
                 if col not in available:
                     problems.append(f"{at('report', key)}report.{key}: column {col!r} is in neither the manifest "
-                                    f"nor the clinical table{_did_you_mean(col, available)}")
+                                    f"nor the clinical table{did_you_mean(col, available)}")
     return problems
-
-
-def _did_you_mean(name: str, available: set[str]) -> str:
-    """' (did you mean 'AFP'?)' for the closest column names (difflib ratio >= 0.6, case-insensitive)."""
-    lower = {str(a).lower(): str(a) for a in available}
-    close = difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(repr(lower[c]) for c in close)}?)" if close else ""
 
 
 def _derived_names(derive) -> set[str]:

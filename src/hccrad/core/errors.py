@@ -9,6 +9,7 @@ invalid data or parameters raise `ValueError`), so `except ValueError` in third-
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 
@@ -78,3 +79,11 @@ class DataError(HccradError, ValueError):
 
 class ClusterError(HccradError, ValueError):
     """A compute cluster named in the spec (a Dask scheduler address) is malformed or cannot be reached."""
+
+
+def did_you_mean(name: str, available) -> str:
+    """' (did you mean 'AFP'?)' for the closest names in ``available`` (difflib ratio >= 0.6, case-insensitive),
+    '' when none is close: the hint after an unknown column or key."""
+    lower = {str(a).lower(): str(a) for a in available}
+    close = difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(repr(lower[c]) for c in close)}?)" if close else ""

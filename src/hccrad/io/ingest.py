@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ import pydicom
 import SimpleITK as sitk
 
 from hccrad.core.errors import HccradError, InputError
-from hccrad.core.files import shareable
+from hccrad.core.files import atomic_write_text
 from hccrad.core.image import Image
 from hccrad.io.deid import load_or_create_key, pseudonym, write_mapping
 from hccrad.io.dicom import DicomFile, is_dicom_candidate, read_dicom_files, scan_folder
@@ -112,18 +111,6 @@ class IngestResult:
     @property
     def n_rejected(self) -> int:
         return int((self.table["status"] == "rejected").sum())
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        shareable(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class _Case:
@@ -310,8 +297,8 @@ def ingest_folder(src: str | Path, out: str | Path, *, layout: str = "auto", map
     columns = REPORT_COLUMNS[:1] + [SOURCE_COLUMN] * keep_source_names + REPORT_COLUMNS[1:]
     table = pd.DataFrame(report, columns=columns)
     manifest_path, table_path = out / "manifest.csv", out / "ingest_report.csv"
-    _atomic_text(manifest_path, manifest.to_csv(index=False))
-    _atomic_text(table_path, table.to_csv(index=False))
+    atomic_write_text(manifest_path, manifest.to_csv(index=False))
+    atomic_write_text(table_path, table.to_csv(index=False))
     if mapping_path is not None and mapping:
         write_mapping(mapping, mapping_path)
     logger.info("ingest: %d written, %d skipped, %d rejected", (table.status == "written").sum(),
@@ -377,7 +364,7 @@ def _ingest_one(folder: Path, out: Path, case_id: str, key: str, cohort: str, re
             write_image(Image(m.array, m.spacing, m.origin, m.direction, name), case_dir / f"mask_{name}.nii.gz")
             row[f"mask_{name}"] = f"{case_id}/mask_{name}.nii.gz"
         marker_doc = {"row": row, **({SOURCE_COLUMN: folder.name} if keep_source_names else {})}
-        _atomic_text(marker, json.dumps(marker_doc, indent=1))
+        atomic_write_text(marker, json.dumps(marker_doc, indent=1))
         _record_mapping(mapping, folder, case_id, patient_id, found.patient_key)
         rep["status"] = "written"
         logger.info("ingested %s: phases %s, masks %s", case_id, rep["phases"], rep["masks"])
