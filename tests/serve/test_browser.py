@@ -26,9 +26,9 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
                                        "(apt-get install -y chromium chromium-driver)")
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
@@ -86,9 +86,17 @@ def _fill(driver, values: dict[str, str]) -> None:
         else:
             el.clear()
             el.send_keys(value)
-    form = driver.find_element(By.ID, "predict-form")
+    # Mark this page, submit, and wait for a page without the mark. (EC.staleness_of on the old form raced
+    # with Chromium's navigation: "Node with given id does not belong to the document" instead of a stale
+    # reference; a WebDriverException while the page is being swapped just means "not there yet".)
+    driver.execute_script("window.__hccradOldPage = true;")
     driver.find_element(By.ID, "submit").click()
-    WebDriverWait(driver, 30).until(EC.staleness_of(form))  # the next page has replaced the form
+    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(_new_page_loaded)
+
+
+def _new_page_loaded(driver) -> bool:
+    return bool(driver.execute_script(
+        "return window.__hccradOldPage !== true && document.readyState === 'complete';"))
 
 
 def test_fill_submit_and_read_probability(browser, bundle_dir, tmp_path):
