@@ -68,6 +68,15 @@ def test_confusion_and_alluvial(ax, data):
     plt.close(fig)
 
 
+def test_confusion_matrix_names_the_outcome_levels(ax, data):
+    """The axes name the study's groups (as the alluvial does), long names wrapped, not Negative/Positive."""
+    y, probs = data
+    plot_confusion_matrix(ax, confusion_counts(y, (probs["habitat"] >= 0.5).astype(int)),
+                          labels=("no complete or partial response", "responder"))
+    for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
+        assert [t.get_text() for t in ticks] == ["no complete\nor partial\nresponse", "responder"]
+
+
 def test_distribution_and_heatmap(ax, data, rng):
     y, probs = data
     assert plot_score_distribution(ax, y, probs["habitat"], kind="box") is ax

@@ -153,7 +153,7 @@ def cross_validate(spec: NetworkSpec, patches: PatchSet, targets: Mapping[str, n
     task = spec.tasks[0].name if stratify == "first" else stratify
     strata = _strata(targets, task, len(patches))
     fold = patient_folds(patches, strata, n_splits, cfg.seed)
-    preds, feats, rows, hists, results = [], [], [], [], []
+    preds, rows, hists, results = [], [], [], []
     for k in range(n_splits):
         test_idx = np.flatnonzero(fold == k)
         train_idx, val_idx = _inner_split(patches, strata, np.flatnonzero(fold != k), val_fraction, cfg.seed + k + 1)

@@ -40,7 +40,7 @@ import pandas as pd
 import pydicom
 import SimpleITK as sitk
 
-from hccrad.core.errors import HccradError, InputError
+from hccrad.core.errors import InputError
 from hccrad.core.files import atomic_write_text
 from hccrad.core.image import Image
 from hccrad.io.deid import load_or_create_key, pseudonym, write_mapping

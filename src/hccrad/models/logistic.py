@@ -301,7 +301,6 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         if method == "firth":
             res = _fit_firth(Xv, yb, names, max(self.maxiter, 100))
         self.method_ = method
-        idx = ["const", *names]
         self.classes_ = classes
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_features_in_ = len(names)

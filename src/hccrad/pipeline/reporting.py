@@ -245,7 +245,7 @@ def _section_classification(rep: Report, fitted: ModelsRecord, ev: Evaluation,
     for i, c in enumerate(cohorts):
         for j, n in enumerate(names):
             pred = (c.scores[n] >= fitted.models[n].threshold).astype(int)
-            plot_confusion_matrix(axes[i][j], confusion_counts(c.y, pred), title=f"{n}\n{c.name}")
+            plot_confusion_matrix(axes[i][j], confusion_counts(c.y, pred), labels=groups, title=f"{n}\n{c.name}")
     rep.add_figure(s, fig, "Confusion matrices", key="confusion")
     _alluvial(rep, s, fitted, cohorts, groups)
     radar = ev.classification.pivot_table(index=["model", "cohort"], columns="metric", values="estimate")

@@ -47,7 +47,7 @@ from scipy.fft import next_fast_len
 from hccrad.core.errors import InputError
 from hccrad.core.image import Image
 from hccrad.io.volume import from_sitk, to_sitk
-from hccrad.preprocess.register import (RegistrationRecord, normalised_cross_correlation, register_to_reference,
+from hccrad.preprocess.register import (normalised_cross_correlation, register_to_reference,
                                         transform_from_parameters)
 from hccrad.preprocess.resample import resample_to_reference
 

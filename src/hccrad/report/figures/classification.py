@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,8 +27,9 @@ def plot_confusion_matrix(ax: Axes, counts: ConfusionCounts, *, labels: tuple[st
             val = (frac if normalize else m)[i, j]
             ax.text(j, i, f"{int(m[i, j])}\n({100 * frac[i, j]:.1f}%)", ha="center", va="center",
                     color="white" if val > top / 2 else "black")
-    ax.set_xticks([0, 1], labels=list(labels))
-    ax.set_yticks([0, 1], labels=list(labels))
+    wrapped = ["\n".join(textwrap.wrap(str(name), 12)) or str(name) for name in labels]  # long level names
+    ax.set_xticks([0, 1], labels=wrapped)
+    ax.set_yticks([0, 1], labels=wrapped)
     ax.set_xlabel("Predicted")
     ax.set_ylabel("Actual")
     if title:
