@@ -47,6 +47,19 @@ def test_plain_progress_prints_at_the_interval_within_a_slow_tenth():
     assert "ETA 49m" in lines[-1]
 
 
+def test_plain_progress_eta_counts_only_work_it_has_timed():
+    """A step first heard of at 10/1000 has timed nothing yet: no "ETA 0s"; then the rate since that call."""
+    out, clock = io.StringIO(), _Clock()
+    bar = PlainProgress(out, interval_s=5.0, clock=clock)
+    clock.t = 100.0
+    bar("bootstrap", 10, 1000)
+    clock.t = 110.0
+    bar("bootstrap", 110, 1000)  # 100 resamples in 10 s: 890 left take 89 s
+    first, second = out.getvalue().splitlines()
+    assert first == "bootstrap: 10/1000 (1%), elapsed 0s"
+    assert second == "bootstrap: 110/1000 (11%), elapsed 10s, ETA 1m29s", second
+
+
 @pytest.fixture
 def captured_log():
     stream = io.StringIO()

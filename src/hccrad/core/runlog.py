@@ -2,8 +2,9 @@
 
 - `PlainProgress` is the progress display when the output is not a terminal (a batch job, a log file): one
   line per step at most every `interval_s` seconds or every 10 % of the step, and always at its end:
-  ``bootstrap: 74/200 (37%), elapsed 13m20s, ETA 22m42s``. ETA = elapsed × (total − done) / done (the
-  average rate so far).
+  ``bootstrap: 74/200 (37%), elapsed 13m20s, ETA 22m42s``. ETA = elapsed × (total − done) / (done − done₀)
+  (the average rate since the step's first call, which reported done₀); no ETA until some work has been
+  timed (a first call at 10/1000 said "ETA 0s" before).
 - `RepeatCounter` is a logging filter on the output handlers: the first record of each distinct message
   (logger, level, text) is shown, later identical ones are counted, and `summary_lines()` gives
   ``470× py.warnings: scipy.stats UserWarning: ...`` for the end of the run. A record logged inside
@@ -62,17 +63,18 @@ class PlainProgress:
         self.stream = stream if stream is not None else sys.stderr
         self.interval_s = interval_s
         self.clock = clock
-        self._start: dict[str, float] = {}
+        self._start: dict[str, tuple[float, int]] = {}  # step -> (time, done) of its first call
         self._last: dict[str, tuple[float, int, int]] = {}  # step -> (time, tenth, done) of its last line
 
     def line(self, step: str, done: int, total: int, now: float) -> str:
-        elapsed = now - self._start[step]
+        started, done_at_start = self._start[step]
+        elapsed = now - started
         text = f"{step}: {done}/{total}"
         if total > 0:
             text += f" ({100 * done / total:.0f}%)"
         text += f", elapsed {_duration(elapsed)}"
-        if 0 < done < total:
-            text += f", ETA {_duration(elapsed * (total - done) / done)}"
+        if done < total and done > done_at_start and elapsed > 0:
+            text += f", ETA {_duration(elapsed * (total - done) / (done - done_at_start))}"
         return text
 
     def __call__(self, step: str, done: int, total: int) -> None:
@@ -82,7 +84,7 @@ class PlainProgress:
             last = None
             self._last.pop(step)
             self._start.pop(step, None)
-        self._start.setdefault(step, now)
+        self._start.setdefault(step, (now, done))
         if last is not None and last[1] >= 10:  # the step's final line was already written
             return
         tenth = 10 if done >= total else (int(10 * done / total) if total > 0 else 0)
