@@ -2,7 +2,8 @@
 
 Reference numbers: tests/reference/r/results/cox_ties_*.csv, written by tests/reference/r/cox_ties.R
 (`make references`) on survival's `veteran` (many tied death times): coefficients and SEs, log partial
-likelihoods, the LR, Wald and score tests of summary(coxph(..., ties = ...)), cox.zph, basehaz and the
+likelihoods, the LR, Wald and score tests of summary(coxph(..., ties = ...)), cox.zph, basehaz, survfit(fit,
+newdata) and the
 AIC stepwise traces of step().
 """
 
@@ -24,6 +25,7 @@ COEF = pd.read_csv(RESULTS / "cox_ties_coef.csv")
 TESTS = pd.read_csv(RESULTS / "cox_ties_tests.csv")
 ZPH = pd.read_csv(RESULTS / "cox_ties_zph.csv")
 BASEHAZ = pd.read_csv(RESULTS / "cox_ties_basehaz.csv")
+PREDICT = pd.read_csv(RESULTS / "cox_ties_predict.csv")
 STEPS = pd.read_csv(RESULTS / "cox_ties_step.csv", keep_default_na=False)
 MODELS = {"full": ["trt", "celltype", "karno", "diagtime", "age", "prior"], "numeric": ["age", "karno", "diagtime"]}
 CASES = [(m, t) for m in MODELS for t in ("breslow", "efron")]
@@ -71,19 +73,27 @@ def test_ph_test_follows_the_ties_method_as_cox_zph(fits, model, ties):
     assert_close(table["chisq"].to_numpy(), ref["chisq"].to_numpy(), **TOL, what=f"{model}/{ties}: zph chi-square")
 
 
-@pytest.mark.parametrize("model", list(MODELS))
-def test_breslow_baseline_survival_equals_basehaz(fits, model):
-    """S0 at R's centring (fit$means: covariate means, 0 for a factor's dummies) = exp(-basehaz).
-
-    Breslow fits only: for Efron fits R's survfit uses the Efron hazard estimator and hccrad (lifelines)
-    the Breslow one, which differ at tied death times (docs/references.md).
-    """
-    ref = _ref(BASEHAZ, model, "breslow")
-    res = fits[model, "breslow"]
+@pytest.mark.parametrize(("model", "ties"), CASES)
+def test_baseline_survival_equals_basehaz(fits, model, ties):
+    """S0 at R's centring (fit$means: covariate means, 0 for a factor's dummies) = exp(-basehaz), for both
+    ties methods: R's survfit uses the Efron hazard estimator for an Efron fit (ctype 2), and so does hccrad
+    (until 2026-12 it used lifelines' Breslow estimator there, which differs at tied death times)."""
+    ref = _ref(BASEHAZ, model, ties)
+    res = fits[model, ties]
     r_means = res.means.where(~res.means.index.str.contains("="), 0.0)
     shift = float(np.exp((r_means - res.means) @ res.coefficients))
     s0 = np.array([res.baseline_at(t) for t in ref["time"]]) ** shift
-    assert_close(s0, np.exp(-ref["hazard"].to_numpy()), rtol=1e-6, atol=1e-9, what=f"{model}/breslow: S0(t)")
+    assert_close(s0, np.exp(-ref["hazard"].to_numpy()), rtol=1e-6, atol=1e-9, what=f"{model}/{ties}: S0(t)")
+
+
+@pytest.mark.parametrize(("model", "ties"), CASES)
+def test_predicted_survival_equals_survfit(fits, model, ties):
+    """S(t | x) of four patients = R `summary(survfit(fit, newdata = vet[1:4, ]), times)`."""
+    ref = _ref(PREDICT, model, ties)
+    times = sorted(ref["time"].unique())
+    got = fits[model, ties].predict_survival(VETERAN.head(4), times).to_numpy()
+    want = ref.pivot(index="patient", columns="time", values="survival").loc[[1, 2, 3, 4], times].to_numpy()
+    assert_close(got, want, rtol=1e-6, atol=1e-9, what=f"{model}/{ties}: S(t|x)")
 
 
 @pytest.mark.parametrize(("ties", "direction"), [("efron", "backward"), ("breslow", "forward")])  # the CSV has all 4

@@ -1,9 +1,11 @@
-"""Cox bundles (link = "cox"): the page's survival at the horizons equals lifelines' and CoxResult's
-prediction for the R `survival` lung data (coxph(Surv(time, status) ~ age + sex))."""
+"""Cox bundles (link = "cox"): the page's survival at the horizons equals R survfit's (reference CSV written by
+tests/reference/r/cox_lung_predict.R) and CoxResult's prediction for the R `survival` lung data
+(coxph(Surv(time, status) ~ age + sex))."""
 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+R_RESULTS = Path(__file__).resolve().parents[1] / "reference" / "r" / "results"
 HORIZONS = [180.0, 365.0, 730.0]
 PATIENT = {"age": 63.0, "sex": 2}
 
@@ -48,17 +51,15 @@ def test_coefficient_matches_r(cox_setup):
     assert_close(age["coefficient"], 0.017045, rtol=0, atol=5e-6, what="age coefficient vs R coxph")  # R survival
 
 
-def test_survival_at_horizons_equals_lifelines(cox_setup):
-    res, cph, folder = cox_setup
+def test_survival_at_horizons_equals_r_survfit(cox_setup):
+    res, _, folder = cox_setup
     c = TestClient(create_app(folder))
     out = c.post("/api/predict", json=PATIENT).json()
     assert out["probability"] is None
-    # lifelines' curve at its own event times, read as a right-continuous step function (as R survfit);
-    # predict_survival_function(times=...) would interpolate linearly between steps
-    sf = cph.predict_survival_function(pd.DataFrame([PATIENT])).iloc[:, 0]
-    ref = np.array([sf[sf.index <= t].iloc[-1] for t in HORIZONS])
+    # R: summary(survfit(coxph(Surv(time, status) ~ age + sex, lung), newdata), times) (Efron hazard estimator)
+    ref = pd.read_csv(R_RESULTS / "cox_lung_predict.csv").set_index("time").loc[HORIZONS, "survival"].to_numpy()
     got = np.array([s["survival"] for s in out["survival"]])
-    assert_close(got, ref, rtol=1e-9, atol=1e-12, what="S(t | x) vs lifelines")
+    assert_close(got, ref, rtol=1e-6, atol=1e-9, what="S(t | x) vs R survfit")
     assert_close(got, res.predict_survival(pd.DataFrame([PATIENT]), HORIZONS).iloc[0].to_numpy(), rtol=0,
                  atol=1e-12, what="S(t | x) vs CoxResult")
     assert_close(out["score"], bundle_scores(load_bundle(folder), pd.DataFrame([PATIENT]))[0], rtol=0, atol=1e-12,

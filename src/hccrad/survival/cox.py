@@ -94,7 +94,7 @@ class _Fit:
     log_likelihood: float
     log_likelihood_null: float
     means: pd.Series  # covariates centred at their means (lifelines' convention, kept for Breslow)
-    baseline_survival: pd.Series  # Breslow estimator of S0(t) at the means (index: every distinct time)
+    baseline_survival: pd.Series  # S0(t) at the means, the ties method's estimator (index: every distinct time)
     concordance: float
 
     @property
@@ -107,9 +107,12 @@ def _fit(data: pd.DataFrame, duration: str, event: str, columns: list[str], ties
     if ties == "breslow":
         return _fit_breslow(data, duration, event, columns)
     cph = _fit_lifelines(data, duration, event, columns)
+    means = cph._norm_mean.copy()
+    lp = (data[columns].to_numpy(dtype=float) - means[columns].to_numpy()) @ cph.params_[columns].to_numpy()
     return _Fit(params=cph.params_.copy(), variance=cph.variance_matrix_.copy(),
-                log_likelihood=float(cph.log_likelihood_), log_likelihood_null=_ll_null(cph),
-                means=cph._norm_mean.copy(), baseline_survival=cph.baseline_survival_.iloc[:, 0].copy(),
+                log_likelihood=float(cph.log_likelihood_), log_likelihood_null=_ll_null(cph), means=means,
+                baseline_survival=_efron_baseline(data[duration].to_numpy(dtype=float),
+                                                  data[event].to_numpy(dtype=float), np.exp(lp)),
                 concordance=float(cph.concordance_index_))
 
 
@@ -158,6 +161,25 @@ def _breslow_baseline(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> 
     risk_sum = np.cumsum(np.bincount(inverse, weights=risk, minlength=u.size)[::-1])[::-1]
     return pd.Series(np.exp(-np.cumsum(deaths / risk_sum)), index=pd.Index(u, name="timeline"),
                      name="baseline survival")
+
+
+def _efron_baseline(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> pd.Series:
+    """Efron's estimator, as R survival's `survfit.coxph`/`basehaz` for a fit with Efron ties (ctype 2):
+
+        S0(t) = exp(-sum_{t_k <= t} sum_{l=0}^{d_k - 1} 1 / (R_k - (l / d_k) D_k)),
+
+    with d_k the deaths at t_k, R_k = sum_{T_j >= t_k} r_j the risk set and D_k = sum_{deaths at t_k} r_j
+    (Therneau & Grambsch 2000, sec. 3.2.3; the tied deaths leave the risk set 1/d_k at a time, as in the Efron
+    partial likelihood). Without ties it equals the Breslow estimator."""
+    u, inverse = np.unique(time, return_inverse=True)
+    deaths = np.bincount(inverse, weights=event, minlength=u.size)
+    risk_sum = np.cumsum(np.bincount(inverse, weights=risk, minlength=u.size)[::-1])[::-1]
+    death_risk = np.bincount(inverse, weights=risk * (event > 0), minlength=u.size)
+    increment = np.zeros(u.size)
+    for k in np.flatnonzero(deaths > 0):
+        d = int(round(deaths[k]))
+        increment[k] = np.sum(1.0 / (risk_sum[k] - np.arange(d) / d * death_risk[k]))
+    return pd.Series(np.exp(-np.cumsum(increment)), index=pd.Index(u, name="timeline"), name="baseline survival")
 
 
 def score_test(data: pd.DataFrame, duration: str, event: str, columns: list[str],
