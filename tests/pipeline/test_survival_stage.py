@@ -15,7 +15,7 @@ from hccrad.config import load_spec
 from hccrad.config.spec import StudySpec
 from hccrad.pipeline.run import run_study
 from hccrad.pipeline.survival_stage import run_survival, usable_horizons
-from hccrad.survival import harrell_c, time_dependent_auc
+from hccrad.survival import cox_regression, harrell_c, time_dependent_auc
 from hccrad.testing import assert_close
 
 
@@ -58,6 +58,22 @@ def test_declared_direction_kept_and_disagreement_reported():
     assert "declared in outcome.survival.score_direction" in res.direction.source
     assert any(n.startswith("WARNING") and "'m' score" in n for n in res.notes)
     assert_close(res.risks["m risk"], score, rtol=0, atol=0, what="risk = +score when declared higher_risk")
+
+
+def test_ties_method_from_the_spec_reaches_the_cox_regression():
+    """outcome.survival.ties: breslow gives R coxph(ties = "breslow")'s fit (as cox_regression, itself checked
+    against R), different from the Efron default when event times are tied; an unknown method is refused."""
+    data, score = _collinear()
+    data = data.assign(time=np.ceil(data["time"]))  # whole months: many tied event times
+    fits = {t: run_survival(_spec(covariates=["c"], horizons=[6, 12], ties=t), data, {}).cox
+            for t in ("efron", "breslow")}
+    want = cox_regression(data, "time", "event", ["c"], ties="breslow").multivariable["coef"].to_numpy()
+    got = fits["breslow"].multivariable["coef"].to_numpy()
+    assert fits["breslow"].ties == "breslow" and fits["efron"].ties == "efron"
+    assert_close(got, want, rtol=0, atol=0, what="Breslow coef via the spec vs cox_regression")
+    assert abs(got[0] - fits["efron"].multivariable["coef"].iloc[0]) > 1e-4, "ties must matter on this data"
+    with pytest.raises(ValueError, match="efron"):
+        _spec(ties="exact")
 
 
 def test_no_model_no_score_in_cox():

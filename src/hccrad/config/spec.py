@@ -278,6 +278,9 @@ class SurvivalOutcome(_Strict):
     event_codes: dict[int | str, Literal[0, 1]] | None = Field(default=None, description=(
         "how the event column is coded, {value: 0 censored / 1 event}, e.g. {1: 0, 2: 1} for R's 1/2 coding; "
         "default 0/1. Any other value is refused by validate"))
+    ties: Literal["efron", "breslow"] = Field(default="efron", description=(
+        "how the Cox regressions handle tied event times: efron (R coxph's default) or breslow (SPSS's and "
+        "SAS PHREG's default; choose it to reproduce a paper analysed there)"))
 
     @field_validator("event_codes", mode="before")
     @classmethod

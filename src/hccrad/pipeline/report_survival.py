@@ -99,11 +99,14 @@ def _cox_tables(rep: Report, s: Section, result: SurvivalResult) -> None:
     cox = result.cox
     if cox is None:
         return
-    rep.add_table(s, cox.univariable, "Univariable Cox regression (training cohort)", index=False, key="cox_table")
+    ties = (f"Tied event times: {cox.ties.capitalize()} method (R coxph(ties = \"{cox.ties}\"); "
+            "outcome.survival.ties).")
+    rep.add_table(s, cox.univariable, "Univariable Cox regression (training cohort)", index=False, key="cox_table",
+                  caption=ties)
     multi = len(cox.covariates) > 1
     if multi:
         rep.add_table(s, cox.summary(), "Multivariable Cox regression (training cohort)", index=False,
-                      key="cox_table")
+                      key="cox_table", caption=ties)
     if len(cox.joint_tests):  # a categorical covariate's levels (rows `X=level` above) tested together
         rep.add_table(s, cox.joint_tests, "Categorical covariates as a whole: univariable likelihood-ratio and "
                       "multivariable Wald test of their levels", index=False, key="cox_table")

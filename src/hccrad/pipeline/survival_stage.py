@@ -7,7 +7,7 @@ From `outcome.survival` of the spec and the analysed table (one row per patient,
   when the study names a model (`outcome.survival.model`), for the model's risk groups at the training
   cut-point (maximally selected log-rank statistic, Lausen & Schumacher 1992 corrected p), applied
   unchanged to the other cohorts.
-* **Cox regression** (Efron ties, R `coxph`'s default) on the training cohort: each covariate alone and all
+* **Cox regression** (Efron ties, R `coxph`'s default, or Breslow: `outcome.survival.ties`) on the training cohort: each covariate alone and all
   together; the model's score enters only when the study names the model.
 * **Risk direction of the model score, from its definition.** A response model's score is the predicted
   probability of response, P(response); unless `outcome.survival.score_direction` says otherwise a higher
@@ -327,7 +327,8 @@ def _cox(train: pd.DataFrame, sv: SurvivalOutcome, model: str | None, score: pd.
     if not covs:
         return None
     try:
-        return cox_regression(df, sv.time, sv.event, covs, time_unit=sv.unit, categorical=references or None)
+        return cox_regression(df, sv.time, sv.event, covs, time_unit=sv.unit, categorical=references or None,
+                              ties=sv.ties)
     except HccradError as exc:
         notes.append(f"Cox regression not computed: {exc.message}")
         return None
