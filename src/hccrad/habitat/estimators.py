@@ -54,6 +54,8 @@ from hccrad.habitat.kselect import K_SAMPLE, KSelection, choose_k, k_subsample
 
 logger = logging.getLogger(__name__)
 
+MIN_KMEANS_SAMPLE = 100   # smallest kmeans_sample an estimator accepts (the study spec asks for >= 1,000)
+
 
 _THREADPOOLS: list[ThreadpoolController] = []  # made once, on first use (inspecting the libraries is slow)
 
@@ -93,6 +95,7 @@ class _HabitatEstimator(BaseEstimator):
         silhouette_sample: int = 10_000,
         k_rule: Literal["elbow", "consensus"] = "elbow",
         n_bootstrap: int = 20,
+        kmeans_sample: int | None = None,
     ) -> None:
         self.n_habitats = n_habitats
         self.k_range = k_range
@@ -105,6 +108,7 @@ class _HabitatEstimator(BaseEstimator):
         self.silhouette_sample = silhouette_sample
         self.k_rule = k_rule
         self.n_bootstrap = n_bootstrap
+        self.kmeans_sample = kmeans_sample
 
     def _check_X(self, X: np.ndarray, what: str) -> np.ndarray:
         X = np.asarray(X, dtype=float)
@@ -178,6 +182,25 @@ class _HabitatEstimator(BaseEstimator):
                                                                   replace=False))
             parts.append(X[idx])
         return np.concatenate(parts), np.repeat(np.arange(len(parts)), [P.shape[0] for P in parts])
+
+    def _fit_cap(self) -> int | None:
+        """``kmeans_sample`` checked: None (every row) or an integer >= ``MIN_KMEANS_SAMPLE``."""
+        cap = self.kmeans_sample
+        if cap is None:
+            return None
+        if isinstance(cap, (bool, float, str)) or int(cap) != cap or int(cap) < MIN_KMEANS_SAMPLE:
+            raise FeatureError(f"kmeans_sample must be an integer >= {MIN_KMEANS_SAMPLE} or None (every row), "
+                               f"got {cap!r}", field="kmeans_sample",
+                               hint="rows on which each k-means is fitted; None fits on every row")
+        return int(cap)
+
+    def _case_rows(self, S: np.ndarray, digest: bytes) -> np.ndarray:
+        """The rows of one case a per-case k-means is fitted on: at most ``kmeans_sample`` of them, drawn
+        without replacement by the generator seeded with ``random_state`` and the case's content hash."""
+        cap = self._fit_cap()
+        if cap is None or S.shape[0] <= cap:
+            return S
+        return S[np.sort(_case_rng(self.random_state, digest).choice(S.shape[0], size=cap, replace=False))]
 
     def _choose(self, S: np.ndarray, groups: np.ndarray | None = None) -> tuple[int, KSelection | None]:
         if self.n_habitats != "auto":
@@ -291,9 +314,15 @@ class PopulationHabitats(_HabitatEstimator):
     @_one_thread
     def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "PopulationHabitats":
         Xs, digests = self._prepare(X_list)
-        S, groups = self._sample_with_groups(Xs, digests, self.max_voxels_fit)
-        S = self.scaler_.transform(S)
-        k, self.k_selection_ = self._choose(S, groups)
+        cap = self._fit_cap()
+        fit_rows = self.max_voxels_fit if cap is None else min(cap, self.max_voxels_fit)
+        self.k_selection_ = None
+        if self.n_habitats == "auto":  # k is chosen on the max_voxels_fit sample, as before kmeans_sample
+            S, groups = self._sample_with_groups(Xs, digests, self.max_voxels_fit)
+            k, self.k_selection_ = self._choose(self.scaler_.transform(S), groups)
+        else:
+            k = int(self.n_habitats)
+        S = self.scaler_.transform(self._sample(Xs, digests, fit_rows))
         if S.shape[0] < k:
             raise FeatureError(f"{S.shape[0]} training voxels cannot make {k} habitats", field="X_list")
         centres = self._kmeans(S, k)
@@ -327,7 +356,7 @@ class IndividualHabitats(_HabitatEstimator):
         self.n_habitats_ = k
         # each training case is clustered once: `predict` on the same voxels reuses its centres (k-means is
         # seeded, so recomputing them would give the same centres; issue 24)
-        self.training_case_centres_ = {dg: self._case_centres(self.scaler_.transform(X))
+        self.training_case_centres_ = {dg: self._case_centres(self.scaler_.transform(X), dg)
                                        for X, dg in zip(Xs, digests) if X.shape[0] >= k}
         per_case = list(self.training_case_centres_.values())
         if not per_case:
@@ -336,18 +365,19 @@ class IndividualHabitats(_HabitatEstimator):
         self.centres_ = self.scaler_.inverse_transform(self.centres_scaled_)
         return self
 
-    def _case_centres(self, S: np.ndarray) -> np.ndarray:
-        centres = self._kmeans(S, self.n_habitats_)
+    def _case_centres(self, S: np.ndarray, digest: bytes) -> np.ndarray:
+        """The case's k-means centres (fitted on `_case_rows`), sorted by ``order_by``."""
+        centres = self._kmeans(self._case_rows(S, digest), self.n_habitats_)
         return centres[self._ordering(self.scaler_.inverse_transform(centres))]
 
     @_one_thread
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Labels 1..k (int16): k-means of this case alone, clusters ordered by ``order_by``."""
         S = self._check_case(X)
-        known = getattr(self, "training_case_centres_", {})
-        centres = known.get(_digest(self._check_X(X, "case"))) if known else None
+        digest = _digest(self._check_X(X, "case"))
+        centres = getattr(self, "training_case_centres_", {}).get(digest)
         if centres is None:
-            centres = self._case_centres(S)
+            centres = self._case_centres(S, digest)
         return (pairwise_distances_argmin(S, centres) + 1).astype(np.int16)
 
 
@@ -384,22 +414,25 @@ class TwoStepHabitats(_HabitatEstimator):
         n_bootstrap: int = 20,
         supervoxels: Literal["descriptor", "slic"] = "descriptor",
         compactness: float = 0.1,
+        kmeans_sample: int | None = None,
     ) -> None:
         super().__init__(n_habitats, k_range, order_by, descriptor_names, max_voxels_fit, random_state, n_init,
-                         max_voxels_k, silhouette_sample, k_rule=k_rule, n_bootstrap=n_bootstrap)
+                         max_voxels_k, silhouette_sample, k_rule=k_rule, n_bootstrap=n_bootstrap,
+                         kmeans_sample=kmeans_sample)
         self.n_supervoxels = n_supervoxels
         self.supervoxels = supervoxels
         self.compactness = compactness
 
-    def _supervoxels(self, S: np.ndarray, coords: np.ndarray | None = None,
+    def _supervoxels(self, S: np.ndarray, digest: bytes, coords: np.ndarray | None = None,
                      spacing: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(supervoxel centres, voxel -> supervoxel index) of one scaled case."""
-        n_sv = int(min(self.n_supervoxels, S.shape[0]))
         if self.supervoxels == "slic":
+            n_sv = int(min(self.n_supervoxels, S.shape[0]))
             member = _slic_members(S, coords, spacing, n_sv, float(self.compactness))
             centres = np.stack([S[member == m].mean(axis=0) for m in range(int(member.max()) + 1)])
             return centres, member
-        centres = self._kmeans(S, n_sv, n_init=1)
+        rows = self._case_rows(S, digest)
+        centres = self._kmeans(rows, int(min(self.n_supervoxels, rows.shape[0])), n_init=1)
         return centres, pairwise_distances_argmin(S, centres)
 
     def _check_spatial(self) -> None:
@@ -424,7 +457,8 @@ class TwoStepHabitats(_HabitatEstimator):
             spatial = [by_digest[dg] for dg in digests]
         else:
             spatial = [(None, None)] * len(Xs)
-        sv = [self._supervoxels(self.scaler_.transform(X), c, sp)[0] for X, (c, sp) in zip(Xs, spatial)]
+        sv = [self._supervoxels(self.scaler_.transform(X), dg, c, sp)[0]
+              for X, dg, (c, sp) in zip(Xs, digests, spatial)]
         # descriptor supervoxels are a seeded k-means: `predict` on a training case reuses its centres (and
         # assigns each voxel to the nearest, as `_supervoxels` does) instead of clustering it again (issue 24)
         self.training_supervoxels_ = ({dg: c for dg, c in zip(digests, sv)}
@@ -449,10 +483,10 @@ class TwoStepHabitats(_HabitatEstimator):
         if self.supervoxels == "slic" and (coords is None or spacing is None):
             raise FeatureError("supervoxels='slic' needs the case's coords and spacing", field="coords",
                                hint="predict(X, coords=np.argwhere(mask), spacing=spacing)")
-        known = getattr(self, "training_supervoxels_", {})
-        sv_centres = known.get(_digest(self._check_X(X, "case"))) if known else None
+        digest = _digest(self._check_X(X, "case"))
+        sv_centres = getattr(self, "training_supervoxels_", {}).get(digest)
         if sv_centres is None:
-            sv_centres, member = self._supervoxels(S, coords, spacing)
+            sv_centres, member = self._supervoxels(S, digest, coords, spacing)
         else:
             member = pairwise_distances_argmin(S, sv_centres)
         sv_label = pairwise_distances_argmin(sv_centres, self.centres_scaled_) + 1

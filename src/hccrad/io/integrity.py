@@ -41,17 +41,18 @@ class NonFiniteValuesError(Exception):
         super().__init__(f"{count} NaN/inf voxel(s)")
 
 
-def verify_complete(path: Path) -> None:
+def verify_complete(path: Path) -> bytes | None:
     """Raise `IncompleteFileError` if the volume at `path` is truncated or its stream is corrupt, and
-    `NonFiniteValuesError` for a float NIfTI holding NaN/inf; return None for a complete file (or a format
-    whose completeness only its reader can judge)."""
+    `NonFiniteValuesError` for a float NIfTI holding NaN/inf. For a complete `.nii.gz` return its decompressed
+    bytes (the whole `.nii`, so a reader need not decompress it again); else None."""
     name = path.name.lower()
     if name.endswith((".nii", ".nii.gz")):
-        _verify_nifti(path)
+        return _verify_nifti(path)
     elif name.endswith((".mha", ".mhd")):
         _verify_metaimage(path)
     elif name.endswith((".nrrd", ".nhdr")):
         _verify_nrrd(path)
+    return None
 
 
 def _short(expected: int, got: int) -> IncompleteFileError:
@@ -61,7 +62,7 @@ def _short(expected: int, got: int) -> IncompleteFileError:
 
 # ---- NIfTI -------------------------------------------------------------------------------------------
 
-def _verify_nifti(path: Path) -> None:
+def _verify_nifti(path: Path) -> bytes | None:
     import nibabel as nib  # lazy: nibabel (~0.3 s to import) only to check a NIfTI file; io stays light
 
     try:
@@ -91,6 +92,7 @@ def _verify_nifti(path: Path) -> None:
         bad = int(np.count_nonzero(~np.isfinite(data)))
         if bad:
             raise NonFiniteValuesError(bad)
+    return raw if path.name.lower().endswith(".gz") else None
 
 
 # ---- byte sizes shared by MetaImage and NRRD ----------------------------------------------------------
