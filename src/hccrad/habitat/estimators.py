@@ -54,7 +54,9 @@ from hccrad.habitat.kselect import K_SAMPLE, KSelection, choose_k, k_subsample
 
 logger = logging.getLogger(__name__)
 
-MIN_KMEANS_SAMPLE = 100   # smallest kmeans_sample an estimator accepts (the study spec asks for >= 1,000)
+MIN_KMEANS_SAMPLE = 100        # smallest kmeans_sample an estimator accepts (the study spec asks for >= 1,000)
+POOLED_KMEANS_SAMPLE = K_SAMPLE  # default kmeans_sample of the population k-means (pooled training rows)
+CASE_KMEANS_SAMPLE = 2_000       # default kmeans_sample of a per-case k-means (one-step; two-step supervoxels)
 
 
 _THREADPOOLS: list[ThreadpoolController] = []  # made once, on first use (inspecting the libraries is slow)
@@ -274,6 +276,7 @@ class _HabitatEstimator(BaseEstimator):
                 hint="use hccrad.habitat.load_habitat_model to load any strategy",
             )
         params = dict(doc["params"])
+        params.setdefault("kmeans_sample", None)  # saved before kmeans_sample existed: fitted on every row
         if params.get("k_range") is not None:
             params["k_range"] = tuple(params["k_range"])
         est = cls(**params)
@@ -311,6 +314,24 @@ class PopulationHabitats(_HabitatEstimator):
     ``centres_scaled_``, ``scaler_``, ``k_selection_`` (`KSelection`, None when k is fixed).
     """
 
+    def __init__(
+        self,
+        n_habitats: int | Literal["auto"] = "auto",
+        k_range: tuple[int, int] = (2, 10),
+        order_by: str | int = 0,
+        descriptor_names: Sequence[str] | None = None,
+        max_voxels_fit: int = 200_000,
+        random_state: int = 0,
+        n_init: int = 4,
+        max_voxels_k: int = K_SAMPLE,
+        silhouette_sample: int = 10_000,
+        k_rule: Literal["elbow", "consensus"] = "elbow",
+        n_bootstrap: int = 20,
+        kmeans_sample: int | None = POOLED_KMEANS_SAMPLE,
+    ) -> None:
+        super().__init__(n_habitats, k_range, order_by, descriptor_names, max_voxels_fit, random_state, n_init,
+                         max_voxels_k, silhouette_sample, k_rule, n_bootstrap, kmeans_sample)
+
     @_one_thread
     def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "PopulationHabitats":
         Xs, digests = self._prepare(X_list)
@@ -346,6 +367,24 @@ class IndividualHabitats(_HabitatEstimator):
     ``fit`` learns the scaler (training voxels), k (when "auto": `choose_k` on the pooled training sample)
     and ``centres_``: the mean over training cases of each case's ordered centres (descriptor units).
     """
+
+    def __init__(
+        self,
+        n_habitats: int | Literal["auto"] = "auto",
+        k_range: tuple[int, int] = (2, 10),
+        order_by: str | int = 0,
+        descriptor_names: Sequence[str] | None = None,
+        max_voxels_fit: int = 200_000,
+        random_state: int = 0,
+        n_init: int = 4,
+        max_voxels_k: int = K_SAMPLE,
+        silhouette_sample: int = 10_000,
+        k_rule: Literal["elbow", "consensus"] = "elbow",
+        n_bootstrap: int = 20,
+        kmeans_sample: int | None = CASE_KMEANS_SAMPLE,
+    ) -> None:
+        super().__init__(n_habitats, k_range, order_by, descriptor_names, max_voxels_fit, random_state, n_init,
+                         max_voxels_k, silhouette_sample, k_rule, n_bootstrap, kmeans_sample)
 
     @_one_thread
     def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "IndividualHabitats":
@@ -414,7 +453,7 @@ class TwoStepHabitats(_HabitatEstimator):
         n_bootstrap: int = 20,
         supervoxels: Literal["descriptor", "slic"] = "descriptor",
         compactness: float = 0.1,
-        kmeans_sample: int | None = None,
+        kmeans_sample: int | None = CASE_KMEANS_SAMPLE,
     ) -> None:
         super().__init__(n_habitats, k_range, order_by, descriptor_names, max_voxels_fit, random_state, n_init,
                          max_voxels_k, silhouette_sample, k_rule=k_rule, n_bootstrap=n_bootstrap,
@@ -423,9 +462,10 @@ class TwoStepHabitats(_HabitatEstimator):
         self.supervoxels = supervoxels
         self.compactness = compactness
 
-    def _supervoxels(self, S: np.ndarray, digest: bytes, coords: np.ndarray | None = None,
-                     spacing: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(supervoxel centres, voxel -> supervoxel index) of one scaled case."""
+    def _supervoxels(self, S: np.ndarray, coords: np.ndarray | None = None, spacing: Sequence[float] | None = None,
+                     digest: bytes = b"") -> tuple[np.ndarray, np.ndarray]:
+        """(supervoxel centres, voxel -> supervoxel index) of one scaled case; ``digest``: the content hash of
+        the case's descriptors (seeds its k-means sample)."""
         if self.supervoxels == "slic":
             n_sv = int(min(self.n_supervoxels, S.shape[0]))
             member = _slic_members(S, coords, spacing, n_sv, float(self.compactness))
@@ -457,7 +497,7 @@ class TwoStepHabitats(_HabitatEstimator):
             spatial = [by_digest[dg] for dg in digests]
         else:
             spatial = [(None, None)] * len(Xs)
-        sv = [self._supervoxels(self.scaler_.transform(X), dg, c, sp)[0]
+        sv = [self._supervoxels(self.scaler_.transform(X), c, sp, dg)[0]
               for X, dg, (c, sp) in zip(Xs, digests, spatial)]
         # descriptor supervoxels are a seeded k-means: `predict` on a training case reuses its centres (and
         # assigns each voxel to the nearest, as `_supervoxels` does) instead of clustering it again (issue 24)
@@ -486,7 +526,7 @@ class TwoStepHabitats(_HabitatEstimator):
         digest = _digest(self._check_X(X, "case"))
         sv_centres = getattr(self, "training_supervoxels_", {}).get(digest)
         if sv_centres is None:
-            sv_centres, member = self._supervoxels(S, digest, coords, spacing)
+            sv_centres, member = self._supervoxels(S, coords, spacing, digest)
         else:
             member = pairwise_distances_argmin(S, sv_centres)
         sv_label = pairwise_distances_argmin(sv_centres, self.centres_scaled_) + 1
