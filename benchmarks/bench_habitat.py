@@ -283,7 +283,8 @@ def peak_rss_mib() -> float:
 
 def hccrad_worker(data_dir: str, out_dir: str, mode: str, k: str, seed: str, sample: str = "default") -> None:
     """The hccrad side, run in its own process like HABIT: read the NIfTI maps, fit, predict every case.
-    ``sample``: "default" (the estimator's ``kmeans_sample``) or "all" (``kmeans_sample=None``: every row)."""
+    ``sample``: "default" (the estimator's ``kmeans_sample``), "all" (``kmeans_sample=None``: every row) or an
+    integer ``kmeans_sample``."""
     t0 = time.perf_counter()
     data, out = Path(data_dir), Path(out_dir)
     subjects = sorted(p.name for p in (data / "images").iterdir())
@@ -295,7 +296,7 @@ def hccrad_worker(data_dir: str, out_dir: str, mode: str, k: str, seed: str, sam
         read += time.perf_counter() - t_read
         masks.append(mask)
         Xs.append(voxel_matrix(maps, mask, ["AE", "VE"]))
-    fit_rows = {} if sample == "default" else {"kmeans_sample": None}
+    fit_rows = {} if sample == "default" else {"kmeans_sample": None if sample == "all" else int(sample)}
     model = STRATEGIES[mode](k if k == "auto" else int(k), order_by="AE", descriptor_names=["AE", "VE"],
                              random_state=int(seed), n_init=HABIT_N_INIT, **fit_rows).fit(Xs)
     out.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from hccrad.core.errors import InputError
 from hccrad.io import volume
 from hccrad.io.volume import CorruptFileError, read_image
 
@@ -50,4 +51,24 @@ def test_cut_off_gz_still_refused(tmp_path):
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(CorruptFileError, match="truncated or corrupt"):
+        read_image(path)
+
+
+def test_a_reader_error_names_the_users_file_not_the_temporary_copy(tmp_path):
+    """SimpleITK has no NIfTI-2 reader: the integrity check passes (nibabel reads the header), the read fails."""
+    data = np.random.default_rng(2).normal(size=(4, 5, 6)).astype(np.float32)
+    path = tmp_path / "two.nii.gz"
+    nib.save(nib.Nifti2Image(data, np.diag([0.8, 0.9, 2.0, 1.0])), str(path))
+    with pytest.raises(InputError, match="cannot read image") as err:
+        read_image(path, name="arterial", case="c1")
+    assert err.value.file == str(path) or str(err.value.file) == str(path)
+    assert "hccrad-" not in str(err.value)
+
+
+def test_nan_in_a_float_gz_still_refused(tmp_path):
+    arr = np.zeros((4, 4, 4), np.float32)
+    arr[1, 2, 3] = np.nan
+    path = tmp_path / "nan.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(arr), str(path), True)
+    with pytest.raises(volume.NonFiniteVoxelsError, match="1 NaN/inf"):
         read_image(path)
