@@ -42,10 +42,11 @@
    decompresses a ``.nii.gz`` once and SimpleITK reads those bytes), both through SimpleITK.
    Each tool runs ``--habit-repeats`` times, interleaved with the others, and its fastest run is kept (on a
    shared machine load only adds time).
-   Printed per strategy and tool: read + fit + predict wall time inside the process, the part of it spent
+   Printed per strategy and tool: read + fit + predict wall time inside the process, its CPU time (the
+   process's user + system time over the same span: less sensitive to other jobs' load), the part of it spent
    reading the NIfTI files, the rest (fit + predict), the whole process's wall time (imports included), its
    peak RSS (VmHWM of that process), mean per-case and pooled ARI against the planted labels, the k found,
-   and HABIT's time over hccrad's with and without the reads.
+   and HABIT's time over hccrad's (wall, CPU, and wall without the reads).
 
 Usage: python benchmarks/bench_habitat.py [--pooled-voxels 5000000] [--cases 20] [--radius 45]
            [--habit-python /work/habit-venv/bin/python --habit-cases 6 --habit-radius 15 --habit-k 3
@@ -59,6 +60,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -229,7 +231,7 @@ FileImageRef.geometry = property(_timed_read(FileImageRef.geometry.fget))
 
 def main():
     data_dir, out_dir, mode, k, seed = sys.argv[1:6]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     cohort = cohort_from_directory(data_dir, modalities=["AE", "VE"], roi="tumor")
     study = RECIPES[mode](modalities=["AE", "VE"], n_habitats=k if k == "auto" else int(k),
                           random_seed=int(seed), roi="tumor")
@@ -238,8 +240,8 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     for m in result.habitat_maps:
         np.save(out / f"{m.subject_id}.npy", np.asarray(m.label_array, dtype=np.int16))
-    wall = time.perf_counter() - t0
-    print("RESULT " + json.dumps({"wall": wall, "read": READ_SECONDS[0], "peak_mib": peak_rss_mib()}))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print("RESULT " + json.dumps({"wall": wall, "cpu": cpu, "read": READ_SECONDS[0], "peak_mib": peak_rss_mib()}))
 
 
 if __name__ == "__main__":
@@ -285,7 +287,7 @@ def hccrad_worker(data_dir: str, out_dir: str, mode: str, k: str, seed: str, sam
     """The hccrad side, run in its own process like HABIT: read the NIfTI maps, fit, predict every case.
     ``sample``: "default" (the estimator's ``kmeans_sample``), "all" (``kmeans_sample=None``: every row) or an
     integer ``kmeans_sample``."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     data, out = Path(data_dir), Path(out_dir)
     subjects = sorted(p.name for p in (data / "images").iterdir())
     masks, Xs, read = [], [], 0.0
@@ -302,8 +304,8 @@ def hccrad_worker(data_dir: str, out_dir: str, mode: str, k: str, seed: str, sam
     out.mkdir(parents=True, exist_ok=True)
     for subj, mask, X in zip(subjects, masks, Xs):
         np.save(out / f"{subj}.npy", labels_to_volume(model.predict(X), mask))
-    wall = time.perf_counter() - t0
-    print("RESULT " + json.dumps({"wall": wall, "read": read, "peak_mib": peak_rss_mib()}))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print("RESULT " + json.dumps({"wall": wall, "cpu": cpu, "read": read, "peak_mib": peak_rss_mib()}))
 
 
 def run_child(cmd: list[str], threads: int) -> dict:
@@ -350,13 +352,21 @@ def bench_habit(habit_python: str, n_cases: int, radius: int, k: str = "3", seed
     """HABIT 3.0.0 (its own venv) and hccrad, each in its own process, on the same NIfTI AE/VE maps; the tools
     run in turn ``repeats`` times (interleaved, so load drifts hit all alike) and the fastest run is kept."""
     tmp = Path(tempfile.mkdtemp(prefix="hccrad_habit_bench_"))
+    try:
+        return _bench_habit_in(tmp, habit_python, n_cases, radius, k, seed, threads, repeats)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _bench_habit_in(tmp: Path, habit_python: str, n_cases: int, radius: int, k: str, seed: int, threads: int,
+                    repeats: int) -> list[tuple[str, ...]]:
     data = tmp / "data"
     subjects = write_cases(data, n_cases, radius)
     runner = tmp / "run_habit.py"
     runner.write_text(HABIT_RUNNER)
     n_vox = int(np.count_nonzero(np.load(data / f"{subjects[0]}_truth.npy", allow_pickle=False)))
-    header = ("strategy", "tool", "read+fit+predict s", "read s", "fit+predict s", "process s", "peak MiB",
-              "case ARI", "pooled ARI", "k", "HABIT/hccrad all", "HABIT/hccrad w/o read")
+    header = ("strategy", "tool", "read+fit+predict s", "CPU s", "read s", "fit+predict s", "process s",
+              "peak MiB", "case ARI", "pooled ARI", "k", "HABIT/hccrad", "HABIT/hccrad CPU", "HABIT/hccrad w/o read")
     rows: list[tuple[str, ...]] = [header]
     for mode in STRATEGIES:
         result = {}
@@ -376,13 +386,14 @@ def bench_habit(habit_python: str, n_cases: int, radius: int, k: str = "3", seed
             r.update(_agreement(subjects, data, out))
             r["compute"] = r["wall"] - r["read"]
             result[tool] = r
-            ratio = ratio_compute = ""
+            ratio = ratio_cpu = ratio_compute = ""
             if tool != "HABIT 3.0.0" and "HABIT 3.0.0" in result:
                 ratio = f"{result['HABIT 3.0.0']['wall'] / r['wall']:.2f}x"
+                ratio_cpu = f"{result['HABIT 3.0.0']['cpu'] / r['cpu']:.2f}x"
                 ratio_compute = f"{result['HABIT 3.0.0']['compute'] / r['compute']:.2f}x"
-            rows.append((mode, tool, f"{r['wall']:.2f}", f"{r['read']:.2f}", f"{r['compute']:.2f}",
+            rows.append((mode, tool, f"{r['wall']:.2f}", f"{r['cpu']:.2f}", f"{r['read']:.2f}", f"{r['compute']:.2f}",
                          f"{r['process']:.2f}", f"{r['peak_mib']:.0f}", f"{r['case_ari']:.3f}",
-                         f"{r['pooled_ari']:.3f}", r["k"], ratio, ratio_compute))
+                         f"{r['pooled_ari']:.3f}", r["k"], ratio, ratio_cpu, ratio_compute))
     rows.append((f"{n_cases} cases x {n_vox:,} tumour voxels, k = {k}, seed {seed}, {threads} thread(s), fastest "
                  f"of {max(1, repeats)} interleaved runs per tool, load (1-min average) {os.getloadavg()[0]:.1f}; "
                  "hccrad: k-means on kmeans_sample rows (default: 20,000 pooled for direct pooling, 2,000 per "

@@ -6,9 +6,9 @@ descriptor (1 = lowest, k = highest; ties broken by the next descriptors), so "h
 thing in every patient and every strategy (ARCHITECTURE.md section 2).
 
 * `PopulationHabitats` (seed 000, Wu et al. 2025 section 2.7): k-means on the tumour voxels of all
-  training cases pooled. When the pool exceeds ``max_voxels_fit`` a per-case proportional random
-  subsample is clustered and every voxel is assigned to its nearest centre (subsample-and-assign), so
-  10^8 voxels need only the memory of the inputs.
+  training cases pooled: a per-case proportional random subsample (``kmeans_sample``, below) is clustered
+  and every voxel is assigned to its nearest centre (subsample-and-assign), so 10^8 voxels need only the
+  memory of the inputs.
 * `IndividualHabitats` (seed 001; HABIT "one-step"): each tumour is clustered on its own with k-means and
   its clusters are ordered by ``order_by``; ``fit`` learns only the descriptor scaling, k (if "auto") and
   the mean ordered centres of the training cases (for reporting).
@@ -27,8 +27,8 @@ n^-1/2 (Pollard 1981, Ann Stat 9:135; 1982, Ann Prob 10:919), so a few thousand 
 few descriptors far closer than the voxels' noise; measured (benchmarks/bench_habitat.py and
 bench_habitat_recovery.py, docs/habitat.md section 7) the mean ARI against planted habitats is equal within the
 seed-to-seed spread (registered harder cohort, k = 3: population 0.901 both, one-step 0.920/0.921, two-step
-0.888/0.895 all rows/sample, mean of 4 seeds) while the k-means cost 4-20x less. The k-means inertia is not
-re-evaluated on all rows; k selection (below) is unchanged.
+0.888/0.895 all rows/sample, mean of 4 seeds) while each k-means sees 4x (84k pooled voxels) to 33x (a
+66k-voxel tumour) fewer rows. k selection (below) is unchanged.
 
 With ``n_habitats="auto"``, k is chosen (`choose_k`) on a fixed, seeded subsample of at most
 ``max_voxels_k`` (default ``K_SAMPLE`` = 20,000) of the sampled training rows (voxels, or supervoxels in
