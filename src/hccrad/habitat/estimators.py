@@ -6,9 +6,9 @@ descriptor (1 = lowest, k = highest; ties broken by the next descriptors), so "h
 thing in every patient and every strategy (ARCHITECTURE.md section 2).
 
 * `PopulationHabitats` (seed 000, Wu et al. 2025 section 2.7): k-means on the tumour voxels of all
-  training cases pooled. When the pool exceeds ``max_voxels_fit`` a per-case proportional random
-  subsample is clustered and every voxel is assigned to its nearest centre (subsample-and-assign), so
-  10^8 voxels need only the memory of the inputs.
+  training cases pooled: a per-case proportional random subsample (``kmeans_sample``, below) is clustered
+  and every voxel is assigned to its nearest centre (subsample-and-assign), so 10^8 voxels need only the
+  memory of the inputs.
 * `IndividualHabitats` (seed 001; HABIT "one-step"): each tumour is clustered on its own with k-means and
   its clusters are ordered by ``order_by``; ``fit`` learns only the descriptor scaling, k (if "auto") and
   the mean ordered centres of the training cases (for reporting).
@@ -16,6 +16,19 @@ thing in every patient and every strategy (ARCHITECTURE.md section 2).
   supervoxels in descriptor space (no spatial term); the supervoxel means of all training cases are then
   clustered into k habitats; a new case's supervoxels are assigned to the nearest habitat centre. As in
   one-step, a training case is over-segmented once: ``predict`` on it reuses the supervoxels of ``fit``.
+
+Each k-means is fitted on at most ``kmeans_sample`` rows and every voxel is then assigned to its nearest
+centre (cluster a sample, assign all: CLARA, Kaufman & Rousseeuw 1990, "Finding Groups in Data", ch. 3):
+population k-means on ``kmeans_sample`` (default 20,000) pooled training voxels drawn proportionally per case
+(``floor(N n_i / sum n)`` from case i, seeded by ``random_state`` and the case's content hash); one-step and
+two-step supervoxel k-means on ``kmeans_sample`` (default 2,000) voxels of the case, seeded the same way;
+``kmeans_sample=None`` fits on every row (as before issue 24, and as HABIT). k-means centres converge at rate
+n^-1/2 (Pollard 1981, Ann Stat 9:135; 1982, Ann Prob 10:919), so a few thousand rows pin k <= 10 centres in a
+few descriptors far closer than the voxels' noise; measured (benchmarks/bench_habitat.py and
+bench_habitat_recovery.py, docs/habitat.md section 7) the mean ARI against planted habitats is equal within the
+seed-to-seed spread (registered harder cohort, k = 3: population 0.901 both, one-step 0.920/0.921, two-step
+0.888/0.895 all rows/sample, mean of 4 seeds) while each k-means sees 4x (84k pooled voxels) to 33x (a
+66k-voxel tumour) fewer rows. k selection (below) is unchanged.
 
 With ``n_habitats="auto"``, k is chosen (`choose_k`) on a fixed, seeded subsample of at most
 ``max_voxels_k`` (default ``K_SAMPLE`` = 20,000) of the sampled training rows (voxels, or supervoxels in
@@ -53,6 +66,10 @@ from hccrad.core.errors import FeatureError, ModelError
 from hccrad.habitat.kselect import K_SAMPLE, KSelection, choose_k, k_subsample
 
 logger = logging.getLogger(__name__)
+
+MIN_KMEANS_SAMPLE = 100        # smallest kmeans_sample an estimator accepts (the study spec asks for >= 1,000)
+POOLED_KMEANS_SAMPLE = K_SAMPLE  # default kmeans_sample of the population k-means (pooled training rows)
+CASE_KMEANS_SAMPLE = 2_000       # default kmeans_sample of a per-case k-means (one-step; two-step supervoxels)
 
 
 _THREADPOOLS: list[ThreadpoolController] = []  # made once, on first use (inspecting the libraries is slow)
@@ -93,6 +110,7 @@ class _HabitatEstimator(BaseEstimator):
         silhouette_sample: int = 10_000,
         k_rule: Literal["elbow", "consensus"] = "elbow",
         n_bootstrap: int = 20,
+        kmeans_sample: int | None = None,
     ) -> None:
         self.n_habitats = n_habitats
         self.k_range = k_range
@@ -105,6 +123,7 @@ class _HabitatEstimator(BaseEstimator):
         self.silhouette_sample = silhouette_sample
         self.k_rule = k_rule
         self.n_bootstrap = n_bootstrap
+        self.kmeans_sample = kmeans_sample
 
     def _check_X(self, X: np.ndarray, what: str) -> np.ndarray:
         X = np.asarray(X, dtype=float)
@@ -179,6 +198,25 @@ class _HabitatEstimator(BaseEstimator):
             parts.append(X[idx])
         return np.concatenate(parts), np.repeat(np.arange(len(parts)), [P.shape[0] for P in parts])
 
+    def _fit_cap(self) -> int | None:
+        """``kmeans_sample`` checked: None (every row) or an integer >= ``MIN_KMEANS_SAMPLE``."""
+        cap = self.kmeans_sample
+        if cap is None:
+            return None
+        if isinstance(cap, (bool, float, str)) or int(cap) != cap or int(cap) < MIN_KMEANS_SAMPLE:
+            raise FeatureError(f"kmeans_sample must be an integer >= {MIN_KMEANS_SAMPLE} or None (every row), "
+                               f"got {cap!r}", field="kmeans_sample",
+                               hint="rows on which each k-means is fitted; None fits on every row")
+        return int(cap)
+
+    def _case_rows(self, S: np.ndarray, digest: bytes) -> np.ndarray:
+        """The rows of one case a per-case k-means is fitted on: at most ``kmeans_sample`` of them, drawn
+        without replacement by the generator seeded with ``random_state`` and the case's content hash."""
+        cap = self._fit_cap()
+        if cap is None or S.shape[0] <= cap:
+            return S
+        return S[np.sort(_case_rng(self.random_state, digest).choice(S.shape[0], size=cap, replace=False))]
+
     def _choose(self, S: np.ndarray, groups: np.ndarray | None = None) -> tuple[int, KSelection | None]:
         if self.n_habitats != "auto":
             return int(self.n_habitats), None
@@ -251,6 +289,7 @@ class _HabitatEstimator(BaseEstimator):
                 hint="use hccrad.habitat.load_habitat_model to load any strategy",
             )
         params = dict(doc["params"])
+        params.setdefault("kmeans_sample", None)  # saved before kmeans_sample existed: fitted on every row
         if params.get("k_range") is not None:
             params["k_range"] = tuple(params["k_range"])
         est = cls(**params)
@@ -288,12 +327,36 @@ class PopulationHabitats(_HabitatEstimator):
     ``centres_scaled_``, ``scaler_``, ``k_selection_`` (`KSelection`, None when k is fixed).
     """
 
+    def __init__(
+        self,
+        n_habitats: int | Literal["auto"] = "auto",
+        k_range: tuple[int, int] = (2, 10),
+        order_by: str | int = 0,
+        descriptor_names: Sequence[str] | None = None,
+        max_voxels_fit: int = 200_000,
+        random_state: int = 0,
+        n_init: int = 4,
+        max_voxels_k: int = K_SAMPLE,
+        silhouette_sample: int = 10_000,
+        k_rule: Literal["elbow", "consensus"] = "elbow",
+        n_bootstrap: int = 20,
+        kmeans_sample: int | None = POOLED_KMEANS_SAMPLE,
+    ) -> None:
+        super().__init__(n_habitats, k_range, order_by, descriptor_names, max_voxels_fit, random_state, n_init,
+                         max_voxels_k, silhouette_sample, k_rule, n_bootstrap, kmeans_sample)
+
     @_one_thread
     def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "PopulationHabitats":
         Xs, digests = self._prepare(X_list)
-        S, groups = self._sample_with_groups(Xs, digests, self.max_voxels_fit)
-        S = self.scaler_.transform(S)
-        k, self.k_selection_ = self._choose(S, groups)
+        cap = self._fit_cap()
+        fit_rows = self.max_voxels_fit if cap is None else min(cap, self.max_voxels_fit)
+        self.k_selection_ = None
+        if self.n_habitats == "auto":  # k is chosen on the max_voxels_fit sample, as before kmeans_sample
+            S, groups = self._sample_with_groups(Xs, digests, self.max_voxels_fit)
+            k, self.k_selection_ = self._choose(self.scaler_.transform(S), groups)
+        else:
+            k = int(self.n_habitats)
+        S = self.scaler_.transform(self._sample(Xs, digests, fit_rows))
         if S.shape[0] < k:
             raise FeatureError(f"{S.shape[0]} training voxels cannot make {k} habitats", field="X_list")
         centres = self._kmeans(S, k)
@@ -318,6 +381,24 @@ class IndividualHabitats(_HabitatEstimator):
     and ``centres_``: the mean over training cases of each case's ordered centres (descriptor units).
     """
 
+    def __init__(
+        self,
+        n_habitats: int | Literal["auto"] = "auto",
+        k_range: tuple[int, int] = (2, 10),
+        order_by: str | int = 0,
+        descriptor_names: Sequence[str] | None = None,
+        max_voxels_fit: int = 200_000,
+        random_state: int = 0,
+        n_init: int = 4,
+        max_voxels_k: int = K_SAMPLE,
+        silhouette_sample: int = 10_000,
+        k_rule: Literal["elbow", "consensus"] = "elbow",
+        n_bootstrap: int = 20,
+        kmeans_sample: int | None = CASE_KMEANS_SAMPLE,
+    ) -> None:
+        super().__init__(n_habitats, k_range, order_by, descriptor_names, max_voxels_fit, random_state, n_init,
+                         max_voxels_k, silhouette_sample, k_rule, n_bootstrap, kmeans_sample)
+
     @_one_thread
     def fit(self, X_list: Sequence[np.ndarray], y: None = None) -> "IndividualHabitats":
         Xs, digests = self._prepare(X_list)
@@ -327,7 +408,7 @@ class IndividualHabitats(_HabitatEstimator):
         self.n_habitats_ = k
         # each training case is clustered once: `predict` on the same voxels reuses its centres (k-means is
         # seeded, so recomputing them would give the same centres; issue 24)
-        self.training_case_centres_ = {dg: self._case_centres(self.scaler_.transform(X))
+        self.training_case_centres_ = {dg: self._case_centres(self.scaler_.transform(X), dg)
                                        for X, dg in zip(Xs, digests) if X.shape[0] >= k}
         per_case = list(self.training_case_centres_.values())
         if not per_case:
@@ -336,18 +417,19 @@ class IndividualHabitats(_HabitatEstimator):
         self.centres_ = self.scaler_.inverse_transform(self.centres_scaled_)
         return self
 
-    def _case_centres(self, S: np.ndarray) -> np.ndarray:
-        centres = self._kmeans(S, self.n_habitats_)
+    def _case_centres(self, S: np.ndarray, digest: bytes) -> np.ndarray:
+        """The case's k-means centres (fitted on `_case_rows`), sorted by ``order_by``."""
+        centres = self._kmeans(self._case_rows(S, digest), self.n_habitats_)
         return centres[self._ordering(self.scaler_.inverse_transform(centres))]
 
     @_one_thread
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Labels 1..k (int16): k-means of this case alone, clusters ordered by ``order_by``."""
         S = self._check_case(X)
-        known = getattr(self, "training_case_centres_", {})
-        centres = known.get(_digest(self._check_X(X, "case"))) if known else None
+        digest = _digest(self._check_X(X, "case"))
+        centres = getattr(self, "training_case_centres_", {}).get(digest)
         if centres is None:
-            centres = self._case_centres(S)
+            centres = self._case_centres(S, digest)
         return (pairwise_distances_argmin(S, centres) + 1).astype(np.int16)
 
 
@@ -384,22 +466,26 @@ class TwoStepHabitats(_HabitatEstimator):
         n_bootstrap: int = 20,
         supervoxels: Literal["descriptor", "slic"] = "descriptor",
         compactness: float = 0.1,
+        kmeans_sample: int | None = CASE_KMEANS_SAMPLE,
     ) -> None:
         super().__init__(n_habitats, k_range, order_by, descriptor_names, max_voxels_fit, random_state, n_init,
-                         max_voxels_k, silhouette_sample, k_rule=k_rule, n_bootstrap=n_bootstrap)
+                         max_voxels_k, silhouette_sample, k_rule=k_rule, n_bootstrap=n_bootstrap,
+                         kmeans_sample=kmeans_sample)
         self.n_supervoxels = n_supervoxels
         self.supervoxels = supervoxels
         self.compactness = compactness
 
-    def _supervoxels(self, S: np.ndarray, coords: np.ndarray | None = None,
-                     spacing: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(supervoxel centres, voxel -> supervoxel index) of one scaled case."""
-        n_sv = int(min(self.n_supervoxels, S.shape[0]))
+    def _supervoxels(self, S: np.ndarray, coords: np.ndarray | None = None, spacing: Sequence[float] | None = None,
+                     digest: bytes = b"") -> tuple[np.ndarray, np.ndarray]:
+        """(supervoxel centres, voxel -> supervoxel index) of one scaled case; ``digest``: the content hash of
+        the case's descriptors (seeds its k-means sample)."""
         if self.supervoxels == "slic":
+            n_sv = int(min(self.n_supervoxels, S.shape[0]))
             member = _slic_members(S, coords, spacing, n_sv, float(self.compactness))
             centres = np.stack([S[member == m].mean(axis=0) for m in range(int(member.max()) + 1)])
             return centres, member
-        centres = self._kmeans(S, n_sv, n_init=1)
+        rows = self._case_rows(S, digest)
+        centres = self._kmeans(rows, int(min(self.n_supervoxels, rows.shape[0])), n_init=1)
         return centres, pairwise_distances_argmin(S, centres)
 
     def _check_spatial(self) -> None:
@@ -424,7 +510,8 @@ class TwoStepHabitats(_HabitatEstimator):
             spatial = [by_digest[dg] for dg in digests]
         else:
             spatial = [(None, None)] * len(Xs)
-        sv = [self._supervoxels(self.scaler_.transform(X), c, sp)[0] for X, (c, sp) in zip(Xs, spatial)]
+        sv = [self._supervoxels(self.scaler_.transform(X), c, sp, dg)[0]
+              for X, dg, (c, sp) in zip(Xs, digests, spatial)]
         # descriptor supervoxels are a seeded k-means: `predict` on a training case reuses its centres (and
         # assigns each voxel to the nearest, as `_supervoxels` does) instead of clustering it again (issue 24)
         self.training_supervoxels_ = ({dg: c for dg, c in zip(digests, sv)}
@@ -449,10 +536,10 @@ class TwoStepHabitats(_HabitatEstimator):
         if self.supervoxels == "slic" and (coords is None or spacing is None):
             raise FeatureError("supervoxels='slic' needs the case's coords and spacing", field="coords",
                                hint="predict(X, coords=np.argwhere(mask), spacing=spacing)")
-        known = getattr(self, "training_supervoxels_", {})
-        sv_centres = known.get(_digest(self._check_X(X, "case"))) if known else None
+        digest = _digest(self._check_X(X, "case"))
+        sv_centres = getattr(self, "training_supervoxels_", {}).get(digest)
         if sv_centres is None:
-            sv_centres, member = self._supervoxels(S, coords, spacing)
+            sv_centres, member = self._supervoxels(S, coords, spacing, digest)
         else:
             member = pairwise_distances_argmin(S, sv_centres)
         sv_label = pairwise_distances_argmin(sv_centres, self.centres_scaled_) + 1

@@ -28,8 +28,12 @@ from typing import Annotated, Any, ClassVar, Literal, Sequence, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hccrad.core.errors import ModelError
-from hccrad.habitat.estimators import (IndividualHabitats, PopulationHabitats, TwoStepHabitats,
-                                       _HabitatEstimator)
+from hccrad.habitat.estimators import (CASE_KMEANS_SAMPLE, POOLED_KMEANS_SAMPLE, IndividualHabitats,
+                                       PopulationHabitats, TwoStepHabitats, _HabitatEstimator)
+
+#: the smallest kmeans_sample a study spec accepts (a k-means on fewer rows is a test setting, not a study's)
+SPEC_MIN_KMEANS_SAMPLE = 1_000
+_KmeansSample = Union[Annotated[int, Field(ge=SPEC_MIN_KMEANS_SAMPLE)], None]
 
 
 class HabitatStrategy(BaseModel):
@@ -63,6 +67,10 @@ class PopulationStrategy(HabitatStrategy):
     :class:`~hccrad.habitat.estimators.PopulationHabitats`."""
 
     kind: Literal["population"] = "population"
+    kmeans_sample: _KmeansSample = Field(default=POOLED_KMEANS_SAMPLE, description=(
+        "pooled training voxels (a seeded subsample, proportional per case) on which the k-means at the chosen "
+        "k is fitted; every voxel is then assigned to its nearest centre; null: every sampled voxel (up to "
+        "max_voxels_fit), as before issue 24"))
     estimator: ClassVar[type[_HabitatEstimator]] = PopulationHabitats
 
 
@@ -71,6 +79,9 @@ class IndividualStrategy(HabitatStrategy):
     "one-step"); :class:`~hccrad.habitat.estimators.IndividualHabitats`."""
 
     kind: Literal["individual"] = "individual"
+    kmeans_sample: _KmeansSample = Field(default=CASE_KMEANS_SAMPLE, description=(
+        "voxels of each tumour (a seeded subsample) on which its k-means is fitted; every voxel is then "
+        "assigned to its nearest centre; null: every voxel, as before issue 24"))
     estimator: ClassVar[type[_HabitatEstimator]] = IndividualHabitats
 
 
@@ -87,15 +98,22 @@ class TwoStepStrategy(HabitatStrategy):
     compactness: float = Field(default=0.1, gt=0, description=(
         "SLIC's weight of the distance in mm against the descriptor distance (larger = more compact "
         "supervoxels); supervoxels: slic only"))
+    kmeans_sample: _KmeansSample = Field(default=CASE_KMEANS_SAMPLE, description=(
+        "voxels of each tumour (a seeded subsample) on which its supervoxel k-means is fitted; every voxel is "
+        "then assigned to its nearest supervoxel; null: every voxel, as before issue 24; supervoxels: "
+        "descriptor only"))
 
     estimator: ClassVar[type[_HabitatEstimator]] = TwoStepHabitats
 
     @model_validator(mode="after")
-    def _compactness_only_for_slic(self) -> "TwoStepStrategy":
+    def _parameters_of_the_supervoxel_kind(self) -> "TwoStepStrategy":
         default = type(self).model_fields["compactness"].default
         if self.supervoxels != "slic" and self.compactness != default:
             raise ValueError(f"compactness ({self.compactness}) applies to supervoxels: slic only "
                              f"(supervoxels is {self.supervoxels!r})")
+        if self.supervoxels == "slic" and self.kmeans_sample != type(self).model_fields["kmeans_sample"].default:
+            raise ValueError(f"kmeans_sample ({self.kmeans_sample}) applies to supervoxels: descriptor only "
+                             "(SLIC supervoxels use every voxel)")
         return self
 
 

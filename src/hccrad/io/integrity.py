@@ -41,17 +41,18 @@ class NonFiniteValuesError(Exception):
         super().__init__(f"{count} NaN/inf voxel(s)")
 
 
-def verify_complete(path: Path) -> None:
+def verify_complete(path: Path) -> bytes | None:
     """Raise `IncompleteFileError` if the volume at `path` is truncated or its stream is corrupt, and
-    `NonFiniteValuesError` for a float NIfTI holding NaN/inf; return None for a complete file (or a format
-    whose completeness only its reader can judge)."""
+    `NonFiniteValuesError` for a float NIfTI holding NaN/inf. For a complete `.nii.gz` return its decompressed
+    bytes (the whole `.nii`, so a reader need not decompress it again); else None."""
     name = path.name.lower()
     if name.endswith((".nii", ".nii.gz")):
-        _verify_nifti(path)
+        return _verify_nifti(path)
     elif name.endswith((".mha", ".mhd")):
         _verify_metaimage(path)
     elif name.endswith((".nrrd", ".nhdr")):
         _verify_nrrd(path)
+    return None
 
 
 def _short(expected: int, got: int) -> IncompleteFileError:
@@ -61,11 +62,13 @@ def _short(expected: int, got: int) -> IncompleteFileError:
 
 # ---- NIfTI -------------------------------------------------------------------------------------------
 
-def _verify_nifti(path: Path) -> None:
+def _verify_nifti(path: Path) -> bytes | None:
     import nibabel as nib  # lazy: nibabel (~0.3 s to import) only to check a NIfTI file; io stays light
 
-    try:
-        loaded = nib.load(str(path))
+    gz = path.name.lower().endswith(".gz")
+    raw = _gunzip(path) if gz else None
+    try:  # a .nii.gz's header is read from the bytes just decompressed, not by opening the file again
+        loaded = _nifti_from_bytes(nib, raw) if raw is not None else nib.load(str(path))
         header, offset = loaded.header, int(loaded.dataobj.offset)  # the header copy's vox_offset reads 0
     except Exception as exc:  # noqa: BLE001 - nibabel raises many types for a broken header
         raise IncompleteFileError(f"unreadable NIfTI header ({type(exc).__name__}: {exc})") from exc
@@ -73,12 +76,7 @@ def _verify_nifti(path: Path) -> None:
     dtype = header.get_data_dtype()
     n_values = int(np.prod(shape, dtype=np.int64))
     expected = offset + n_values * dtype.itemsize
-    if path.name.lower().endswith(".gz"):
-        try:
-            raw = gzip.decompress(path.read_bytes())
-        except (EOFError, OSError, zlib.error) as exc:  # EOFError: cut short; BadGzipFile(OSError): CRC/length
-            raise IncompleteFileError(f"the gzip stream is broken ({type(exc).__name__}: {exc}); the file is "
-                                      "truncated or corrupt") from exc
+    if raw is not None:
         if len(raw) < expected:
             raise _short(expected, len(raw))
         data = np.frombuffer(raw, dtype=dtype, count=n_values, offset=offset) if dtype.kind == "f" else None
@@ -91,6 +89,23 @@ def _verify_nifti(path: Path) -> None:
         bad = int(np.count_nonzero(~np.isfinite(data)))
         if bad:
             raise NonFiniteValuesError(bad)
+    return raw
+
+
+def _gunzip(path: Path) -> bytes:
+    """The whole decompressed stream of a gzip file (which checks its CRC-32 and length)."""
+    try:
+        return gzip.decompress(path.read_bytes())
+    except (EOFError, OSError, zlib.error) as exc:  # EOFError: cut short; BadGzipFile(OSError): CRC/length
+        raise IncompleteFileError(f"the gzip stream is broken ({type(exc).__name__}: {exc}); the file is "
+                                  "truncated or corrupt") from exc
+
+
+def _nifti_from_bytes(nib, raw: bytes):
+    """nibabel's NIfTI-1 or NIfTI-2 image (header and data proxy) of a whole `.nii` held in memory; the version
+    from ``sizeof_hdr`` (348 or 540, in either byte order)."""
+    sizes = {int.from_bytes(raw[:4], order) for order in ("little", "big")}
+    return (nib.Nifti2Image if 540 in sizes else nib.Nifti1Image).from_bytes(raw)
 
 
 # ---- byte sizes shared by MetaImage and NRRD ----------------------------------------------------------

@@ -517,7 +517,8 @@ def _fit_habitat_model(run: _ImagingRun, train: list[CaseVoxels]):
     fit_key = config_hash({"habitat": hs.model_dump(mode="json", exclude=REPORT_ONLY), "seed": spec.seed,
                            "preprocess": spec.preprocess.model_dump(mode="json"),
                            "training": [c.case_id for c in ordered], "version": __version__,
-                           "inputs": [c.inputs for c in ordered], "voxels": [int(c.X.shape[0]) for c in ordered]})
+                           "inputs": [c.inputs for c in ordered], "voxels": [int(c.X.shape[0]) for c in ordered],
+                           "estimator": model.get_params()})  # defaults of the estimator too (kmeans_sample)
     key_path = model_path.with_suffix(".key")
     if model_path.is_file() and key_path.is_file() and key_path.read_text() == fit_key:
         return type(model).from_json(model_path.read_text()), model_path  # same training data and settings
