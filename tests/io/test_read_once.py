@@ -72,3 +72,17 @@ def test_nan_in_a_float_gz_still_refused(tmp_path):
     sitk.WriteImage(sitk.GetImageFromArray(arr), str(path), True)
     with pytest.raises(volume.NonFiniteVoxelsError, match="1 NaN/inf"):
         read_image(path)
+
+
+def test_no_usable_temporary_folder_falls_back_to_reading_the_gz(tmp_path, monkeypatch):
+    """A temporary folder that cannot be written (absent, full) costs the second decompression, not the read."""
+    img = sitk.GetImageFromArray(np.arange(60, dtype=np.int16).reshape(3, 4, 5))
+    path = tmp_path / "x.nii.gz"
+    sitk.WriteImage(img, str(path), True)
+
+    def refuse(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(volume.tempfile, "mkstemp", refuse)
+    got = read_image(path)
+    assert np.array_equal(got.array, sitk.GetArrayFromImage(img))

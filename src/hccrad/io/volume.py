@@ -96,10 +96,16 @@ def _read_sitk(path: Path, payload: bytes | None) -> sitk.Image:
     most `MAX_TEMP_BYTES`, through a temporary uncompressed `.nii` (see the module docstring)."""
     if payload is None or len(payload) > MAX_TEMP_BYTES:
         return sitk.ReadImage(str(path))
-    fd, tmp = tempfile.mkstemp(prefix="hccrad-", suffix=".nii")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+        fd, tmp = tempfile.mkstemp(prefix="hccrad-", suffix=".nii")  # private (0600), removed below
+    except OSError:  # no writable temporary folder: SimpleITK decompresses the file itself
+        return sitk.ReadImage(str(path))
+    try:
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+        except OSError:  # e.g. the temporary folder is full
+            return sitk.ReadImage(str(path))
         return sitk.ReadImage(tmp)
     except RuntimeError as exc:  # name the user's file, not the temporary copy
         raise RuntimeError(str(exc).replace(tmp, str(path))) from exc
