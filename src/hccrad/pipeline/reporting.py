@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from joblib import effective_n_jobs  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
 from hccrad.cohort.outcomes import POLARITY_NAMES, response_group_names, response_labels  # noqa: E402
@@ -427,7 +428,9 @@ def build_report(results: StudyResults, spec: StudySpec, out: Path) -> Path:
     """Write `out/report/index.html` (+ figures and tables) from the stage results and return its path. Reads
     results only (`hccrad.pipeline.results`): `hccrad run` calls it after computing them, `hccrad report`
     after loading them from OUT/results."""
-    rep = Report(out / "report", spec.report.title or spec.name)
+    # issue 24: figures saved by validation.n_jobs forked processes while the next ones are drawn (same bytes)
+    rep = Report(out / "report", spec.report.title or spec.name,
+                 jobs=1 if spec.validation.scheduler else effective_n_jobs(spec.validation.n_jobs))
     data, imaging, fitted, ev = results.data, results.imaging, results.models, results.evaluation
     errors, stability, survival = results.errors, results.stability, results.survival
     order = [c.name for c in ev.cohorts]
