@@ -57,7 +57,8 @@ def test_forked_saves_equal_serial_saves_byte_for_byte(tmp_path):
     names = sorted(p.name for p in (tmp_path / "serial" / "figures").iterdir())
     assert len(names) == 6 and names == sorted(p.name for p in (tmp_path / "forked" / "figures").iterdir())
     for name in names:
-        assert (tmp_path / "serial/figures" / name).read_bytes() == (tmp_path / "forked/figures" / name).read_bytes(), name
+        serial_bytes = (tmp_path / "serial/figures" / name).read_bytes()
+        assert serial_bytes == (tmp_path / "forked/figures" / name).read_bytes(), name
     bodies = [[it.body for it in r.sections[0].items] for r in (serial, forked)]
     assert bodies[0] == bodies[1] and all(bodies[0])  # the PNGs embedded, in order
     assert (tmp_path / "serial/index.html").read_bytes() == (tmp_path / "forked/index.html").read_bytes()
