@@ -3,11 +3,11 @@
 
 Every case is first inspected (`Study.inspect_case`, `hccrad.preprocess.inspect`: full decompression, grids
 against the reference phase, mask labels, empty masks; the full-payload check is skipped for files whose content
-digest is that of files verified complete in an earlier run or by this run's preflight, out/cache/verified/); a
-case with an error is left out with one row per problem in the error table (stage "inputs", naming the file role
-and field), and warnings (a near-constant image inside the tumour) go to `ImagingResult.warnings` for the report.
-One failing case is recorded and left out; it never stops the batch. Per-case features are cached under
-`out/cache/` keyed by the configuration hash (spec sections, habitat model, hccrad version) and a digest of the case's input files
+digest is that of files verified complete in an earlier run, out/cache/verified/); a case with an error is left
+out with one row per problem in the error table (stage "inputs", naming the file role and field), and warnings (a
+near-constant image inside the tumour) go to `ImagingResult.warnings` for the report. One failing case is
+recorded and left out; it never stops the batch. Per-case features are cached under `out/cache/` keyed by the
+configuration hash (spec sections, habitat model, hccrad version) and a digest of the case's input files
 (`hccrad.pipeline.cache.InputDigests`), so a rerun after a crash resumes and a corrected input is recomputed;
 `cache_hits` / `cache_computed` count the cases of each kind. The descriptor values of each case are cached the
 same way (`hccrad.pipeline.descriptor_cache`; `descriptor_cache_hits`), and so is the habitat robustness result
