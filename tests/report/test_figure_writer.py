@@ -102,3 +102,12 @@ def test_a_child_that_dies_is_an_error_naming_the_figure(tmp_path, monkeypatch):
     rep.add_figure(rep.section("S"), _figure(0), "dies")
     with pytest.raises(HccradError, match=r"'S / dies' ended without a result \(exit code 3\)"):
         rep.wait_for_figures()
+
+
+def test_saving_jobs_are_capped_by_the_idle_cpus():
+    from hccrad.report.figure_writer import idle_cpus, usable_jobs
+
+    assert usable_jobs(2, lambda: 0.2) == 1 and usable_jobs(2, lambda: 1.6) == 2 and usable_jobs(4, lambda: 2.4) == 2
+    assert usable_jobs(1, lambda: 8.0) == 1 and usable_jobs(3, lambda: None) >= 1
+    free = idle_cpus(0.02)
+    assert free is None or free >= 0.0
