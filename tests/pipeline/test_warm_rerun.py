@@ -126,3 +126,24 @@ def test_robustness_and_file_verification_are_reused_until_an_input_changes(coho
     assert set(verified) - {example} == {training_case}, "that case's files only"
     assert third.descriptor_cache_hits == 9
     assert len(list((out / "cache" / "habitat_robustness").iterdir())) == 1, "the stale entry was replaced"
+
+
+def test_the_imaging_stage_does_not_verify_again_the_files_the_preflight_verified(cohort, tmp_path, monkeypatch):
+    """A fresh run: the preflight's full-payload check of a case without an error marks its bytes verified
+    (out/cache/verified/), so the imaging stage reads them with every other check but does not decompress and
+    check them again; a case with a preflight error is not marked."""
+    shutil.copytree(cohort, tmp_path / "cohort")
+    man = pd.read_csv(tmp_path / "cohort" / "manifest.csv").set_index("case_id")
+    bad = man.index[2]
+    _edit(tmp_path / "cohort" / man.loc[bad, "mask_tumor"], lambda a: a.fill(0))  # preflight error: empty mask
+    spec = write_small_study(tmp_path, "preflight-verified")
+    study = Study(spec)
+    _checked(spec, Study(spec, decode_events=False).table, tmp_path / "results" / "cache")
+    verified: list[str] = []
+    real_verify = volume_module.verify_complete
+    monkeypatch.setattr(volume_module, "verify_complete", lambda path: verified.append(Path(path).name.split("_")[0])
+                        or real_verify(path))
+    result = run_imaging(study, tmp_path / "results")
+    example = result.overlays[0]["case_id"]  # its figure re-reads it (Study.load_case, every check)
+    assert set(verified) - {example} == {bad}, "only the case the preflight found an error in is verified again"
+    assert bad not in result.features.index and len(result.features) == 9

@@ -49,6 +49,7 @@ from hccrad.pipeline.habitat_robustness import REPORT_ONLY, habitat_robustness
 from hccrad.pipeline.cache import CaseCache, InputDigests, atomic_write_text, config_hash
 from hccrad.pipeline.descriptor_cache import STAGE as DESCRIPTOR_STAGE
 from hccrad.pipeline.descriptor_cache import cached_descriptor_matrices, descriptor_cache_key
+from hccrad.pipeline.inspection_cache import verified_cache
 from hccrad.pipeline.registration_stage import (descriptor_intensity_unit, preprocess_cache,
                                                 preprocess_qc_table, preprocess_registered_case, qc_table,
                                                 register_case, registration_cache)
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 WARNING_COLUMNS = ["case_id", "file", "field", "message"]
-VERIFIED_STAGE = "verified"  # out/cache/verified/: cases whose input bytes passed the full-payload check
 
 
 @dataclass
@@ -337,7 +337,7 @@ class _ImagingRun:
         self.reg_cache = registration_cache(spec, self.out)
         self.pp_cache = preprocess_cache(spec, self.out)  # resampling + intensity after registration
         self.desc_cache = CaseCache(self.out / "cache", DESCRIPTOR_STAGE, descriptor_cache_key(spec))
-        self.verified = CaseCache(self.out / "cache", VERIFIED_STAGE, config_hash({"version": __version__}))
+        self.verified = verified_cache(self.out / "cache")  # also marked by the run's preflight
 
     def for_workers(self) -> _ImagingRun:
         """This run without its progress callback (it stays here): what the per-case workers receive."""
@@ -491,8 +491,8 @@ def _load_one(shared: _ImagingRun, inspected_first: bool, cid: str) -> tuple[Cas
 def _inspected_case(run: _ImagingRun, cid: str) -> tuple[Case | None, str]:
     """The case read through its inspection (None when it is left out) and its input digest ("" when a file
     cannot be hashed: the inspection then says why). The full-payload check (`hccrad.io.integrity`) is skipped
-    for files whose content digest is that of files this stage verified complete before (out/cache/verified/,
-    written only after an inspection without error); every other check runs."""
+    for files whose content digest is that of files this stage or the run's preflight verified complete before
+    (out/cache/verified/, written only after an inspection without error); every other check runs."""
     images, masks = run.study.image_files(cid)
     try:
         inputs = run.digests.case_digest({**images, **masks})

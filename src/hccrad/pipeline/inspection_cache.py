@@ -17,6 +17,12 @@ used only when both parts of its key match:
 A case whose files cannot be hashed (unreadable, e.g. permissions) is inspected every time, so the check
 reports it. `hccrad validate` (no output folder) always inspects; `run_study` passes an `InspectionCache` of
 its output folder and writes the new entries only after the preflight passed (a refused run writes nothing).
+
+A case inspected here without an error also gets an entry in ``out/cache/verified/`` (`verified_cache`) under
+the content digest of its files: the full-payload check (`hccrad.io.integrity`, every file decompressed to its
+end and float payloads checked for NaN/inf) passed on exactly these bytes, so the imaging stage, which
+inspects each case again as it reads it, skips that one check for them as it does for bytes it verified itself
+in an earlier run (issue 24: a fresh run decompressed and checked every file twice); every other check runs.
 """
 
 from __future__ import annotations
@@ -33,14 +39,21 @@ from hccrad.pipeline.cache import CaseCache, InputDigests, config_hash
 from hccrad.preprocess.inspect import InputProblem
 
 STAGE = "inspection"  # out/cache/inspection/
+VERIFIED_STAGE = "verified"  # out/cache/verified/: cases whose input bytes passed the full-payload check
 Job = tuple[str, dict, dict]  # case id, images (role -> path), masks (role -> path)
 
-__all__ = ["InspectionCache", "cached_case_problems", "inspection_key"]
+__all__ = ["InspectionCache", "cached_case_problems", "inspection_key", "verified_cache", "VERIFIED_STAGE"]
 
 
 def inspection_key(options: dict) -> str:
     """The configuration part of the key (module docstring)."""
     return config_hash({"options": options, "tolerance": asdict(DEFAULT_TOLERANCE), "version": __version__})
+
+
+def verified_cache(cache_dir: Path) -> CaseCache:
+    """out/cache/verified/: `True` under a case's content digest (`InputDigests.case_digest`) once its files
+    passed the full-payload check (module docstring)."""
+    return CaseCache(Path(cache_dir), VERIFIED_STAGE, config_hash({"version": __version__}))
 
 
 class InspectionCache:
@@ -52,17 +65,18 @@ class InspectionCache:
         self.dir = Path(cache_dir)
         self.digests = InputDigests(self.dir / "input_digests.json")
         self.pending: list[tuple[str, str, str, list[dict]]] = []  # (key, case id, digest, problems)
+        self.verified: list[tuple[str, str]] = []  # (case id, content digest) inspected now without an error
 
-    def _digest(self, job: Job) -> str:
-        """The case's input digest and its file paths (messages name them), or "" when a file cannot be read
-        to hash it (then no caching)."""
+    def _digests(self, job: Job) -> tuple[str, str]:
+        """The case's input digest with its file paths (messages name them) and the content digest alone, or
+        ("", "") when a file cannot be read to hash it (then no caching)."""
         files = {**job[1], **job[2]}
         try:
             content = self.digests.case_digest(files)
         except OSError:
-            return ""
+            return "", ""
         where = sorted((role, str(path)) for role, path in files.items())
-        return hashlib.blake2b(json.dumps([content, where]).encode(), digest_size=16).hexdigest()
+        return hashlib.blake2b(json.dumps([content, where]).encode(), digest_size=16).hexdigest(), content
 
     def _stored(self, key: str, case_id: str, digest: str) -> list[InputProblem] | None:
         if not digest or not (self.dir / STAGE).is_dir():
@@ -74,20 +88,28 @@ class InspectionCache:
         """Each job's problems, in job order: stored ones where the key and digest match, the others from
         ``inspect(missing jobs)`` (kept for `save`)."""
         key = inspection_key(options)
-        digests = [self._digest(job) for job in jobs]
-        found = [self._stored(key, job[0], d) for job, d in zip(jobs, digests)]
+        digests = [self._digests(job) for job in jobs]
+        found = [self._stored(key, job[0], d) for job, (d, _) in zip(jobs, digests)]
         missing = [i for i, f in enumerate(found) if f is None]
         for i, problems in zip(missing, inspect([jobs[i] for i in missing])):
             found[i] = problems
-            if digests[i]:
-                self.pending.append((key, jobs[i][0], digests[i], [asdict(p) for p in problems]))
+            digest, content = digests[i]
+            if digest:
+                self.pending.append((key, jobs[i][0], digest, [asdict(p) for p in problems]))
+                if not any(p.severity == "error" for p in problems):
+                    self.verified.append((jobs[i][0], content))
         return [f or [] for f in found]
 
     def save(self) -> None:
-        """Write the entries made in this run and the digests' stat records."""
+        """Write the entries made in this run (and the verified marks of the cases inspected without an error)
+        and the digests' stat records."""
         for key, case_id, digest, problems in self.pending:
             CaseCache(self.dir, STAGE, key).put_json(case_id, problems, digest)
         self.pending.clear()
+        verified = verified_cache(self.dir) if self.verified else None
+        for case_id, content in self.verified:
+            verified.put_json(case_id, True, content)
+        self.verified.clear()
         self.digests.save()
 
 

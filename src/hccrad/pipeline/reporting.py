@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from joblib import effective_n_jobs  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
 from hccrad.cohort.outcomes import POLARITY_NAMES, response_group_names, response_labels  # noqa: E402
@@ -30,6 +31,7 @@ from hccrad.models.published import load_published  # noqa: E402
 from hccrad.pipeline.evaluation import Evaluation  # noqa: E402
 from hccrad.pipeline.results import CohortCounts, ModelsRecord, StudyResults, TruthRecord, load_results  # noqa: E402
 from hccrad.report.document import Report  # noqa: E402
+from hccrad.report.figure_writer import usable_jobs  # noqa: E402
 from hccrad.report.precision import small_cohort_notes  # noqa: E402
 from hccrad.report.figures.calibration import plot_calibration  # noqa: E402
 from hccrad.report.figures.classification import plot_alluvial, plot_confusion_matrix  # noqa: E402
@@ -427,7 +429,10 @@ def build_report(results: StudyResults, spec: StudySpec, out: Path) -> Path:
     """Write `out/report/index.html` (+ figures and tables) from the stage results and return its path. Reads
     results only (`hccrad.pipeline.results`): `hccrad run` calls it after computing them, `hccrad report`
     after loading them from OUT/results."""
-    rep = Report(out / "report", spec.report.title or spec.name)
+    # issue 24: figures saved by up to validation.n_jobs forked processes (as many as CPUs are idle) while the
+    # next ones are drawn; the same bytes as a serial save
+    jobs = 1 if spec.validation.scheduler else usable_jobs(effective_n_jobs(spec.validation.n_jobs))
+    rep = Report(out / "report", spec.report.title or spec.name, jobs=jobs)
     data, imaging, fitted, ev = results.data, results.imaging, results.models, results.evaluation
     errors, stability, survival = results.errors, results.stability, results.survival
     order = [c.name for c in ev.cohorts]

@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from hccrad.core.files import atomic_write_text  # noqa: E402
+from hccrad.report.figure_writer import FigureWriter  # noqa: E402
 from hccrad.report.formatting import format_table  # noqa: E402
 
 
@@ -60,13 +61,18 @@ class Section:
 
 
 class Report:
-    """Collects sections; `add_figure` / `add_table` write the files and keep the rendered content."""
+    """Collects sections; `add_figure` / `add_table` write the files and keep the rendered content.
 
-    def __init__(self, out_dir: Path, title: str) -> None:
+    `jobs` > 1: figures are saved by up to `jobs` forked processes while the next ones are built
+    (`hccrad.report.figure_writer`; same bytes); a figure item's body is filled once its PNG is written, at
+    the latest by `wait_for_figures` (which `write` calls)."""
+
+    def __init__(self, out_dir: Path, title: str, *, jobs: int = 1) -> None:
         self.dir = Path(out_dir)
         self.title = title
         self.sections: list[Section] = []
         self._names: set[str] = set()
+        self._figures = FigureWriter(jobs)
         (self.dir / "figures").mkdir(parents=True, exist_ok=True)
         (self.dir / "tables").mkdir(parents=True, exist_ok=True)
 
@@ -91,13 +97,18 @@ class Report:
         svg = self.dir / "figures" / f"{name}.svg"
         for check in FIGURE_CHECKS:
             check(fig, f"{section.title} / {title}")
-        fig.savefig(png, dpi=110, bbox_inches="tight")
-        fig.savefig(svg, bbox_inches="tight")
-        plt.close(fig)
-        data = base64.b64encode(png.read_bytes()).decode("ascii")
-        item = Item("figure", title, caption, data, [f"figures/{png.name}", f"figures/{svg.name}"], key)
+        item = Item("figure", title, caption, "", [f"figures/{png.name}", f"figures/{svg.name}"], key)
+
+        def embed() -> None:
+            item.body = base64.b64encode(png.read_bytes()).decode("ascii")
+
+        self._figures.save(fig, png, svg, f"{section.title} / {title}", embed)
         section.items.append(item)
         return item
+
+    def wait_for_figures(self) -> None:
+        """Wait until every figure is saved and embedded; raise the first failure of a saving process."""
+        self._figures.finish()
 
     def add_table(self, section: Section, table: pd.DataFrame, title: str, caption: str = "",
                   index: bool = True, float_format: str = "{:.3f}", max_rows: int | None = None,
@@ -128,6 +139,7 @@ class Report:
         `hccrad.report.paper.paper_sections`), index.html holds the paper's items in the paper's order and
         the stage-by-stage report goes to stages.html; the two pages link to each other.
         """
+        self.wait_for_figures()
         env = Environment(loader=PackageLoader("hccrad.report", "templates"),
                           autoescape=select_autoescape(["html", "j2"]))
         template = env.get_template("report.html.j2")
