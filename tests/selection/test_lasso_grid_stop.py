@@ -18,6 +18,7 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
+from hccrad.models import ScoreFusion
 from hccrad.models.factory import RESAMPLING_CV_STOP, build_model_pipeline, for_resampling
 from hccrad.selection import LassoSelector
 from hccrad.selection.folds import patient_folds, row_groups
@@ -117,3 +118,8 @@ def test_for_resampling_sets_cv_stop_where_unset_and_drops_the_path():
     mine = build_model_pipeline(["a", "b"], steps=["scale", "lasso", "logistic"], random_state=0)
     mine.set_params(lasso__cv_stop=7)
     assert for_resampling(mine).named_steps["lasso"].cv_stop == 7  # an explicit choice is kept
+    fused = for_resampling(ScoreFusion(build_model_pipeline(["a", "b"], steps=["scale", "lasso", "logistic"]),
+                                       ["a", "b"], ["c"], score_name="s"))  # the score pipeline inside a fused model
+    params = fused.get_params(deep=True)
+    assert params["score_pipeline__lasso__cv_stop"] == RESAMPLING_CV_STOP
+    assert params["score_pipeline__lasso__keep_path"] is False
