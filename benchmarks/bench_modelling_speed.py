@@ -7,6 +7,10 @@ On a synthetic seed-000-like training table (``--n`` patients, ``--p`` habitat f
   ``LogisticModel``) against ``hccrad.models.logistic._newton_logit`` (the same arithmetic), per fit;
 * scoring a fitted fused model on a resample's three evaluation sets (resample, every row, out of bag): one
   call per set (former) against the union once (``_eval_scores``), per resample;
+* the LASSO of a resample (the habitat pipeline's steps before it fitted on the resample): the whole C grid
+  (``cv_stop=None``, the former resample fit) against the grid ended at ``RESAMPLING_CV_STOP`` C past the CV
+  curve's 1-SE bound (what resampling fits now), per selection; the chosen C and coefficients must be equal
+  (counted);
 * the fused model's validation: its own bootstrap after the score model's, the score pipeline refitted in every
   resample (what a worker that did not fit the score model's resample did) against ``optimism_bootstraps``
   (both in the same tasks), per resample of the pair; the numbers must be identical (checked).
@@ -29,9 +33,10 @@ import statsmodels.api as sm
 from sklearn.base import clone
 
 from hccrad.models import ScoreFusion, build_model_pipeline, fitmemo, optimism_bootstrap, optimism_bootstraps
-from hccrad.models.factory import scores_of
+from hccrad.models.factory import RESAMPLING_CV_STOP, scores_of
 from hccrad.models.logistic import _newton_logit
 from hccrad.models.validation import _eval_scores, _rows, bootstrap_indices
+from hccrad.selection import LassoSelector
 
 
 def cohort(n: int, p: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, list[str], list[str]]:
@@ -93,6 +98,22 @@ def main() -> None:
     new = sum(_timed(lambda s=s: _eval_scores(model, X, s)) for s in sets) / len(sets)
     rows.append(("scoring a fused model (per resample)", old, new))
 
+    whole_t = early_t = 0.0
+    same = 0
+    for b in bootstrap_indices(y, args.n_boot, args.seed):
+        Xb, yb = X[feats].iloc[b], y[b]
+        before = [name for name, _ in habitat.steps].index("lasso")
+        Z = clone(habitat[:before]).fit_transform(Xb, yb)  # the steps before the LASSO: its input
+        t0 = time.perf_counter()
+        whole = LassoSelector(keep_path=False, random_state=0).fit(Z, yb)
+        t1 = time.perf_counter()
+        early = LassoSelector(keep_path=False, random_state=0, cv_stop=RESAMPLING_CV_STOP).fit(Z, yb)
+        t2 = time.perf_counter()
+        whole_t, early_t = whole_t + (t1 - t0), early_t + (t2 - t1)
+        same += whole.C_ == early.C_ and np.array_equal(whole.coef_, early.coef_)
+    rows.append((f"LASSO selection, whole C grid vs cv_stop={RESAMPLING_CV_STOP} (per resample)",
+                 whole_t / args.n_boot, early_t / args.n_boot))
+
     def separate():
         fitmemo.clear()
         optimism_bootstrap(habitat, X[feats], y, n_boot=args.n_boot, seed=args.seed)
@@ -108,13 +129,14 @@ def main() -> None:
     t1 = time.perf_counter()
     b = joint()
     t2 = time.perf_counter()
-    same = all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("optimism", "boot_calibration"))
+    same_joint = all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("optimism", "boot_calibration"))
     rows.append(("score + fused validation, score refits vs joint (per resample)",
                  (t1 - t0) / args.n_boot, (t2 - t1) / args.n_boot))
     print(f"{'what':<66}{'former ms':>11}{'now ms':>9}{'ratio':>8}")
     for what, o, n in rows:
         print(f"{what:<66}{1000 * o:>11.2f}{1000 * n:>9.2f}{o / n:>8.2f}")
-    print(f"joint bootstrap numbers identical to the separate ones: {same}")
+    print(f"joint bootstrap numbers identical to the separate ones: {same_joint}")
+    print(f"LASSO resamples choosing the same C and coefficients with cv_stop: {same} of {args.n_boot}")
 
 
 if __name__ == "__main__":
