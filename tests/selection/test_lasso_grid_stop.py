@@ -1,6 +1,6 @@
-"""Issue 24: LassoSelector(cv_stop=k), the C grid ended once the CV curve has risen past the 1-SE bound (what
-resampling uses, ``hccrad.models.factory.for_resampling``), selects what the whole grid of plain LIBLINEAR fits
-selects.
+"""Issue 24: LassoSelector(cv_stop=k) (default 4), the C grid ended once the CV curve has risen past the 1-SE
+bound, selects what the whole grid of plain LIBLINEAR fits selects; the rule is the same whether the C past
+the end are scored for the report's figure (keep_path, the apparent fit) or left unfitted (resampling).
 
 External reference: scikit-learn's public ``LogisticRegression(C, l1_ratio=1.0, solver="liblinear")`` fitted
 cold on every inner training fold at every C of the grid (the whole CV curve), the 1-SE rule applied to that
@@ -18,8 +18,7 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
-from hccrad.models import ScoreFusion
-from hccrad.models.factory import RESAMPLING_CV_STOP, build_model_pipeline, for_resampling
+from hccrad.models.factory import build_model_pipeline, without_lasso_path
 from hccrad.selection import LassoSelector
 from hccrad.selection.folds import patient_folds, row_groups
 from hccrad.selection.wrappers import grid_can_stop
@@ -65,7 +64,7 @@ def test_early_stopped_grid_selects_what_the_whole_liblinear_grid_selects(demo, 
         rows = np.random.default_rng(resample).integers(0, len(y), len(y))
         X, y = X.iloc[rows], y[rows]
     sel = LassoSelector(cv=10, Cs=20, rule="1se", max_features=None, keep_path=False,
-                        cv_stop=RESAMPLING_CV_STOP, random_state=0).fit(X, y)
+                        cv_stop=4, random_state=0).fit(X, y)
     scored = int(np.sum(~np.isnan(sel.cv_results_["mean"])))
     assert scored < len(sel.Cs_), f"the grid was not ended early: {scored} of {len(sel.Cs_)} C scored"
     ref = _reference(X, y, sel.Cs_, 10)
@@ -84,7 +83,7 @@ def test_early_stopped_grid_selects_what_the_whole_liblinear_grid_selects(demo, 
 @pytest.mark.parametrize("scoring, rule", [("deviance", "min"), ("auc", "1se")])
 def test_early_stop_keeps_the_whole_grids_numbers_bit_for_bit(demo, scoring, rule):
     X, y = demo
-    whole = LassoSelector(cv=5, Cs=16, scoring=scoring, rule=rule, keep_path=False).fit(X, y)
+    whole = LassoSelector(cv=5, Cs=16, scoring=scoring, rule=rule, keep_path=False, cv_stop=None).fit(X, y)
     early = LassoSelector(cv=5, Cs=16, scoring=scoring, rule=rule, keep_path=False, cv_stop=3).fit(X, y)
     n = int(np.sum(~np.isnan(early.cv_results_["mean"])))
     assert n < 16, f"{scoring}: the grid was not ended early"
@@ -110,16 +109,27 @@ def test_grid_can_stop_only_past_patience_c_above_the_1se_bound():
     assert grid_can_stop(dip[:6], np.full(6, 0.05), 4) is True
 
 
-def test_for_resampling_sets_cv_stop_where_unset_and_drops_the_path():
+@pytest.mark.parametrize("cv_stop", [1, 2, 4])
+def test_apparent_and_resample_fits_choose_by_the_same_rule(demo, cv_stop):
+    """keep_path=True (the apparent fit: the whole curve scored for the figure) and keep_path=False (a resample:
+    the grid left unfitted past its end) choose among the same C -- the bootstrap repeats the selection exactly,
+    even where a small cv_stop ends the grid before the whole grid's choice."""
+    X, y = demo
+    shown = LassoSelector(cv=5, Cs=16, keep_path=True, cv_stop=cv_stop).fit(X, y)
+    fast = LassoSelector(cv=5, Cs=16, keep_path=False, cv_stop=cv_stop).fit(X, y)
+    assert not np.isnan(shown.cv_results_["mean"]).any(), "the apparent fit's curve must be whole (figure)"
+    end = shown.cv_grid_end_
+    assert end == fast.cv_grid_end_ == int(np.sum(~np.isnan(fast.cv_results_["mean"])))
+    assert np.array_equal(shown.cv_results_["mean"][:end], fast.cv_results_["mean"][:end])
+    assert shown.C_ == fast.C_ and np.array_equal(shown.coef_, fast.coef_), (cv_stop, shown.C_, fast.C_)
+
+
+def test_spec_step_and_resampling_clone():
+    """The spec's lasso step builds cv_stop 4 (null: the whole grid); a resample's clone drops only the path."""
+    from hccrad.selection.registry import LassoStep
+
+    assert LassoStep().build().cv_stop == 4 and LassoStep(cv_stop=None).build().cv_stop is None
+    assert LassoStep().changed_params() == {}, "a default step must be written as its name, as before"
     pipe = build_model_pipeline(["a", "b"], steps=["scale", "lasso", "logistic"], random_state=0)
-    out = for_resampling(pipe)
-    assert out.named_steps["lasso"].cv_stop == RESAMPLING_CV_STOP
-    assert out.named_steps["lasso"].keep_path is False
-    mine = build_model_pipeline(["a", "b"], steps=["scale", "lasso", "logistic"], random_state=0)
-    mine.set_params(lasso__cv_stop=7)
-    assert for_resampling(mine).named_steps["lasso"].cv_stop == 7  # an explicit choice is kept
-    fused = for_resampling(ScoreFusion(build_model_pipeline(["a", "b"], steps=["scale", "lasso", "logistic"]),
-                                       ["a", "b"], ["c"], score_name="s"))  # the score pipeline inside a fused model
-    params = fused.get_params(deep=True)
-    assert params["score_pipeline__lasso__cv_stop"] == RESAMPLING_CV_STOP
-    assert params["score_pipeline__lasso__keep_path"] is False
+    out = without_lasso_path(pipe)
+    assert out.named_steps["lasso"].keep_path is False and out.named_steps["lasso"].cv_stop == 4

@@ -182,25 +182,6 @@ def without_lasso_path(estimator):
     return estimator.set_params(**dict.fromkeys(keys, False)) if keys else estimator
 
 
-RESAMPLING_CV_STOP = 4  # LassoSelector.cv_stop inside resampling (issue 24; docs/models.md)
-
-
-def for_resampling(estimator):
-    """``estimator`` as it is refitted inside resampling (in place; returned): no LASSO coefficient path
-    (:func:`without_lasso_path`) and every nested :class:`LassoSelector` left at ``cv_stop=None`` (the whole
-    C grid) ending its grid at ``RESAMPLING_CV_STOP`` C past the CV curve's 1-SE bound
-    (:func:`hccrad.selection.wrappers.grid_can_stop`): the C scored are the same fits, so the choice is the
-    whole grid's unless the curve dips below its minimum again after rising that long; the CV curve of the
-    apparent fit, plotted in the report, stays whole."""
-    def named(key: str, name: str) -> bool:
-        return key == name or key.endswith("__" + name)
-
-    params = estimator.get_params(deep=True)  # once: deep get_params/set_params cost ~1 ms a resample each
-    changes = {k: False for k in params if named(k, "keep_path")}
-    changes.update({k: RESAMPLING_CV_STOP for k, v in params.items() if named(k, "cv_stop") and v is None})
-    return estimator.set_params(**changes) if changes else estimator
-
-
 def scores_of(model, X) -> np.ndarray:
     """Continuous score for ranking (AUC): P(y=1) when available, else the decision function."""
     if hasattr(model, "predict_proba"):

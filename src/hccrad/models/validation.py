@@ -53,7 +53,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 from hccrad.core.errors import DataError, HccradError, ModelError
 from hccrad.core.runlog import log_context
 from hccrad.models import fitmemo
-from hccrad.models.factory import for_resampling, scores_of, selected_features
+from hccrad.models.factory import scores_of, selected_features, without_lasso_path
 from hccrad.models.scheduling import run_resamples
 from hccrad.evaluate.discrimination import auc_ci
 
@@ -201,10 +201,9 @@ def calibration_line(y: np.ndarray, prob: np.ndarray) -> tuple[float, float]:
 
 
 def _fit_resample(pipeline, X: pd.DataFrame, y: np.ndarray):
-    """A clone fitted on one resample's rows: without LASSO path refits (``keep_path=False``: same selection),
-    the LASSO's C grid ended once its CV curve has risen past the 1-SE bound (``factory.for_resampling``), and
-    kept in :mod:`hccrad.models.fitmemo` for a fused model refitting the same pipeline on the same rows."""
-    est = for_resampling(clone(pipeline))
+    """A clone fitted on one resample's rows: without LASSO path refits (``keep_path=False``: same selection;
+    the C past the end of the LASSO's grid, ``LassoSelector.cv_stop``, then go unfitted), and kept in :mod:`hccrad.models.fitmemo` for a fused model refitting the same pipeline on the same rows."""
+    est = without_lasso_path(clone(pipeline))
     key = fitmemo.fit_key(est, X, y)
     fitted = est.fit(X, y)
     fitmemo.remember(key, fitted)

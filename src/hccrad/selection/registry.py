@@ -164,6 +164,10 @@ class LassoStep(SelectionStep):
         "cap on the selected features: a number, 'epv' (one per 10 patients of the smaller class) or None"))
     penalize_intercept: bool = Field(default=True, description=(
         "True: liblinear (penalised intercept); False: saga with a free intercept (glmnet's objective)"))
+    cv_stop: int | None = Field(default=4, ge=1, description=(
+        "end the C grid once the CV error at this many consecutive C lies above the best C's 1-SE bound "
+        "(choice among the C scored until then, in every fit; as glmnet ends its path early); null: choose "
+        "among the whole grid"))
 
     estimator: ClassVar[type] = LassoSelector
     trusted_types: ClassVar[frozenset[str]] = frozenset({"hccrad.selection.wrappers.LassoSelector"})

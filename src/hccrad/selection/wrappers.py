@@ -50,9 +50,14 @@ class LassoSelector(_Selector):
     which penalises the intercept as a feature; ``False`` fits with saga and a free intercept, glmnet's
     objective: on training folds of n_f patients C = 1 / (n_f lambda), and with the same folds and grid the
     CV curve, the 1-SE choice and the selected set equal ``cv.glmnet``'s (tests/reference/test_r_glmnet_1se.py).
-    ``cv_stop``: ``None`` (default) scores the whole grid; an integer k ends the grid once the last k C all score
-    worse than the best C's 1-SE bound (:func:`grid_can_stop`; the C past it are NaN in ``cv_results_``) --
-    what resampling uses (``hccrad.models.factory.for_resampling``): the costly fits are those at large C.
+    ``cv_stop`` (default 4): the grid, scored in increasing C, ends once the CV error at the last k C all lies
+    above the best C's 1-SE bound (:func:`grid_can_stop`) -- the curve has risen past any C the "min" or "1se"
+    rule could choose, as glmnet ends its lambda path early -- and C is chosen among the C scored until then.
+    The rule is the same in every fit (apparent, bootstrap, CV), so resampling repeats the selection exactly;
+    with ``keep_path=True`` (the apparent fit, whose CV curve and coefficient path the report plots) the C past
+    the end are still scored for the figure (not for the choice), otherwise they are left unfitted (NaN in
+    ``cv_results_``): the large-C fits are the costly ones (issue 24). ``None`` chooses among the whole grid.
+    ``cv_grid_end_``: how many C of the grid the choice was made among.
 
     Fitted: ``Cs_``, ``cv_results_`` (dict of arrays: C, log10_lambda, mean, se, n_nonzero), ``coef_path_``
     (array Cs x features, columns = ``feature_names_in_``, refitted on all training rows; ``None`` with
@@ -83,7 +88,7 @@ class LassoSelector(_Selector):
         max_features: int | str | None = "epv",
         keep_path: bool = True,
         penalize_intercept: bool = True,
-        cv_stop: int | None = None,
+        cv_stop: int | None = 4,
     ) -> None:
         self.cv_stop = cv_stop
         self.penalize_intercept = penalize_intercept
@@ -117,7 +122,7 @@ class LassoSelector(_Selector):
             Cs = np.sort(np.asarray(self.Cs, float))
         splits = patient_folds(yv, patients, self.cv, self.random_state)
         sign = 1.0 if self.scoring == "deviance" else -1.0  # make "lower is better"
-        mean, se = self._cv_curve(Xv, yv, splits, Cs, sign)
+        mean, se, considered = self._cv_curve(Xv, yv, splits, Cs, sign)
         full = L1LogisticPath(Xv, yv, Cs, self.penalize_intercept, self.random_state)
         cache: dict[int, np.ndarray] = {}
 
@@ -132,12 +137,11 @@ class LassoSelector(_Selector):
         if self.keep_path:
             for i in range(len(Cs)):
                 coef(i)
-        fitted = int(np.sum(~np.isnan(mean)))  # the C scored: all of them unless cv_stop ended the grid early
-        best = int(np.argmin(sign * mean[:fitted]))
+        best = int(np.argmin(sign * mean[:considered]))
         if self.rule == "min":
             chosen = best
         else:
-            ok = sign * mean[:fitted] <= sign * mean[best] + se[best]
+            ok = sign * mean[:considered] <= sign * mean[best] + se[best]
             chosen = int(np.argmax(ok))  # smallest C (most regularised) within 1 SE
         if nnz(chosen) == 0:
             later = [i for i in range(chosen + 1, len(Cs)) if nnz(i) > 0]
@@ -176,6 +180,7 @@ class LassoSelector(_Selector):
             "n_nonzero": np.array([nnz(i) if i in cache else np.nan for i in range(len(Cs))]),
         }
         self.cv_scoring_ = self.scoring
+        self.cv_grid_end_ = considered
         self.coef_path_ = np.vstack([coef(i) for i in range(len(Cs))]) if self.keep_path else None
         self.C_ = float(Cs[chosen])
         self.coef_ = np.where(support, coef(chosen), 0.0)
@@ -191,21 +196,25 @@ class LassoSelector(_Selector):
         return roc_auc_score(y, eta) if np.ptp(eta) > 0 else 0.5
 
     def _cv_curve(self, Xv: np.ndarray, yv: np.ndarray, splits, Cs: np.ndarray,
-                  sign: float) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and SE over the folds of the CV score at each C (NaN at the C left unfitted by ``cv_stop``).
+                  sign: float) -> tuple[np.ndarray, np.ndarray, int]:
+        """Mean and SE over the folds of the CV score at each C (NaN at the C left unfitted), and how many C
+        (from the smallest) the choice is made among.
 
-        ``cv_stop=None``: every fold's path over the whole grid (fold by fold, as before). ``cv_stop=k``: the
-        grid C by C (each C on every fold; each fit is the same LIBLINEAR / SAGA call as fold by fold), ended
-        once the last k C all score worse than the 1-SE bound of the best C so far (:func:`grid_can_stop`)."""
+        ``cv_stop=None`` or ``keep_path``: every fold's path over the whole grid (fold by fold); with
+        ``cv_stop=k`` the choice is then made among the C up to where the rule ends the grid. Otherwise the grid
+        C by C (each C on every fold; each fit is the same LIBLINEAR / SAGA call as fold by fold, so the scores
+        are the same numbers), ended once the last k C all score worse than the 1-SE bound of the best C so
+        far (:func:`grid_can_stop`)."""
         scores = np.full((self.cv, len(Cs)), np.nan)
         folds = [(tr, va) for tr, va in splits]
-        if self.cv_stop is None:
+        if self.cv_stop is None or self.keep_path:
             for f, (tr, va) in enumerate(folds):
                 path = L1LogisticPath(Xv[tr], yv[tr], Cs, self.penalize_intercept, self.random_state)
                 for c in range(len(Cs)):  # increasing C: SAGA warm-starts from the previous C
                     w, b = path.fit(c)
                     scores[f, c] = self._score(yv[va], Xv[va] @ w + b)
-            return self._mean_se(scores)
+            mean, se = self._mean_se(scores)
+            return mean, se, self._grid_end(mean, se, sign)
         paths = [L1LogisticPath(Xv[tr], yv[tr], Cs, self.penalize_intercept, self.random_state) for tr, _ in folds]
         for c in range(len(Cs)):
             for f, (path, (_, va)) in enumerate(zip(paths, folds)):
@@ -216,7 +225,16 @@ class LassoSelector(_Selector):
                 break
         mean, se = self._mean_se(scores[:, : c + 1])
         pad = np.full(len(Cs) - c - 1, np.nan)
-        return np.concatenate([mean, pad]), np.concatenate([se, pad])
+        return np.concatenate([mean, pad]), np.concatenate([se, pad]), c + 1
+
+    def _grid_end(self, mean: np.ndarray, se: np.ndarray, sign: float) -> int:
+        """How many C (from the smallest) of a fully scored grid ``cv_stop`` lets the choice be made among."""
+        if self.cv_stop is None:
+            return len(mean)
+        for c in range(len(mean)):
+            if grid_can_stop(sign * mean[: c + 1], se[: c + 1], int(self.cv_stop)):
+                return c + 1
+        return len(mean)
 
     @staticmethod
     def _mean_se(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -231,8 +249,8 @@ def grid_can_stop(error: np.ndarray, se: np.ndarray, patience: int) -> bool:
     """True when the CV error (lower is better) at each of the last ``patience`` C scored lies above the
     1-SE bound of the best C so far (error[best] + se[best]) -- the curve has risen past where the "min" and
     "1se" rules can choose. Only a curve that dips below its minimum again after rising for ``patience`` C
-    makes the full grid choose differently (not seen in 300 bootstrap resamples of the seed-000 demo at
-    patience 4, docs/models.md)."""
+    would make the whole grid choose differently (not seen in 1,000 bootstrap resamples of the seed-000 demo
+    at patience 4; once in 300 at patience 3; docs/models.md)."""
     best = int(np.argmin(error))
     if len(error) - 1 - best < patience:
         return False
