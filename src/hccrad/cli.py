@@ -344,3 +344,7 @@ def entry() -> None:  # pragma: no cover - console-script shim
     except HccradError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         sys.exit(2)
+
+
+if __name__ == "__main__":  # `python -m hccrad.cli ...` (without it the module ran nothing and exited 0)
+    entry()

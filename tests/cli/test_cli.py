@@ -75,3 +75,17 @@ def test_predict_refuses_missing_column(tmp_path):
     res = runner.invoke(app, ["predict", str(folder), str(table)])
     assert res.exit_code == 2
     assert "error" in res.output.lower()
+
+
+def test_python_dash_m_runs_the_command_line():
+    """`python -m hccrad` and `python -m hccrad.cli` run the CLI (the latter used to exit 0 doing nothing)."""
+    import subprocess
+    import sys
+
+    for module in ("hccrad", "hccrad.cli"):
+        out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, (module, out.stderr[-500:])
+        assert "validate" in out.stdout and "run" in out.stdout, (module, out.stdout[:500])
+        bad = subprocess.run([sys.executable, "-m", module, "no-such-command"], capture_output=True, text=True,
+                             timeout=120)
+        assert bad.returncode != 0, (module, "an unknown command must fail")

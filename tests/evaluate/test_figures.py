@@ -74,7 +74,7 @@ def test_confusion_matrix_names_the_outcome_levels(ax, data):
     plot_confusion_matrix(ax, confusion_counts(y, (probs["habitat"] >= 0.5).astype(int)),
                           labels=("no complete or partial response", "responder"))
     for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
-        assert [t.get_text() for t in ticks] == ["no complete\nor partial\nresponse", "responder"]
+        assert [t.get_text() for t in ticks] == ["no complete or\npartial\nresponse", "responder"]
 
 
 def test_distribution_and_heatmap(ax, data, rng):

@@ -27,7 +27,7 @@ def plot_confusion_matrix(ax: Axes, counts: ConfusionCounts, *, labels: tuple[st
             val = (frac if normalize else m)[i, j]
             ax.text(j, i, f"{int(m[i, j])}\n({100 * frac[i, j]:.1f}%)", ha="center", va="center",
                     color="white" if val > top / 2 else "black")
-    wrapped = ["\n".join(textwrap.wrap(str(name), 12)) or str(name) for name in labels]  # long level names
+    wrapped = ["\n".join(textwrap.wrap(str(name), 14, break_on_hyphens=False)) or str(name) for name in labels]
     ax.set_xticks([0, 1], labels=wrapped)
     ax.set_yticks([0, 1], labels=wrapped)
     ax.set_xlabel("Predicted")
