@@ -28,6 +28,41 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def repo_tool():
+    """``load(name)``: the script tools/<name>.py of this repository as a module, loaded once. It is registered
+    in ``sys.modules`` before it runs (its dataclasses look their module up)."""
+    import importlib.util
+    import sys
+
+    def load(name: str):
+        key = f"hccrad_tools_{name}"
+        if key not in sys.modules:
+            spec = importlib.util.spec_from_file_location(key, REPO / "tools" / f"{name}.py")
+            module = sys.modules.setdefault(key, importlib.util.module_from_spec(spec))
+            spec.loader.exec_module(module)
+        return sys.modules[key]
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def habitat_like_study():
+    """``make(seed, n, p)``: (X, y, feature names) -- p standard-normal "habitat" features and an age column,
+    the response logistic in h00, h01 and age (a small study for the modelling tests)."""
+    import pandas as pd
+
+    def make(seed: int, n: int, p: int):
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=(n, p))
+        age = rng.normal(60, 8, n)
+        y = (rng.random(n) < 1 / (1 + np.exp(-(X[:, 0] - 0.8 * X[:, 1] + 0.03 * (age - 60))))).astype(int)
+        feats = [f"h{i:02d}" for i in range(p)]
+        return pd.DataFrame(X, columns=feats).assign(age=age), y, feats
+
+    return make
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261125)

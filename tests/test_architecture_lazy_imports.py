@@ -3,22 +3,13 @@ pydeseq2, dask.distributed, ...) or CLI start-up, and must say why in a `# lazy:
 or on the comment line(s) just above a run of imports). AST only: tools/architecture_report.py does the scan."""
 
 import ast
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def report():
-    spec = importlib.util.spec_from_file_location("architecture_report", ROOT / "tools" / "architecture_report.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("architecture_report", module)
-    spec.loader.exec_module(module)
-    return module
+def report(repo_tool):
+    return repo_tool("architecture_report")
 
 
 def test_every_import_inside_a_function_says_why_it_is_lazy(report):

@@ -3,26 +3,16 @@ each difference with value, reference and its size; exit 1 on any. Synthetic run
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("compare_runs", ROOT / "tools" / "compare_runs.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("compare_runs", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-compare_runs = _load_tool()
+@pytest.fixture(scope="module")
+def compare_runs(repo_tool):
+    return repo_tool("compare_runs")
 
 
 def _run(folder: Path, *, auc=0.8123, ari=0.95, cell="0.71", ci="3.20 (1.40-7.10)", total_s=12.5) -> Path:
@@ -46,14 +36,15 @@ def _run(folder: Path, *, auc=0.8123, ari=0.95, cell="0.71", ci="3.20 (1.40-7.10
     return folder
 
 
-def test_two_runs_with_the_same_numbers_agree_whatever_their_folders_timings_and_caches(tmp_path, capsys):
+def test_two_runs_with_the_same_numbers_agree_whatever_their_folders_timings_and_caches(tmp_path, capsys,
+                                                                                        compare_runs):
     old = _run(tmp_path / "old")
     new = _run(tmp_path / "new", total_s=99.0)
     assert compare_runs.main([str(old), str(new)]) == 0
     assert "no differences: 4 files compared (exact)" in capsys.readouterr().out
 
 
-def test_every_difference_is_reported_with_value_reference_and_size(tmp_path, capsys):
+def test_every_difference_is_reported_with_value_reference_and_size(tmp_path, capsys, compare_runs):
     old = _run(tmp_path / "old")
     new = _run(tmp_path / "new", auc=0.8124, ari=0.96, cell="0.72", ci="3.30 (1.40-7.10)")
     assert compare_runs.main([str(old), str(new)]) == 1
@@ -66,7 +57,7 @@ def test_every_difference_is_reported_with_value_reference_and_size(tmp_path, ca
     assert "4 difference(s) in 3 of 4 files compared (exact)" in out
 
 
-def test_tolerances_accept_small_differences_only(tmp_path):
+def test_tolerances_accept_small_differences_only(tmp_path, compare_runs):
     old = _run(tmp_path / "old")
     new = _run(tmp_path / "new", auc=0.8123 * (1 + 1e-9), cell="0.7100000001")
     assert compare_runs.main([str(old), str(new)]) == 1
@@ -75,7 +66,7 @@ def test_tolerances_accept_small_differences_only(tmp_path):
     assert compare_runs.main([str(old), str(new), "--atol", "1e-12"]) == 1
 
 
-def test_a_missing_number_file_or_row_and_a_flipped_flag_are_differences(tmp_path):
+def test_a_missing_number_file_or_row_and_a_flipped_flag_are_differences(tmp_path, compare_runs):
     old = _run(tmp_path / "old")
     new = _run(tmp_path / "new")
     run = json.loads((new / "run.json").read_text())
@@ -93,7 +84,7 @@ def test_a_missing_number_file_or_row_and_a_flipped_flag_are_differences(tmp_pat
     assert len(diffs) == 4
 
 
-def test_ignored_keys_and_a_folder_that_is_not_a_run(tmp_path, capsys):
+def test_ignored_keys_and_a_folder_that_is_not_a_run(tmp_path, capsys, compare_runs):
     old = _run(tmp_path / "old")
     new = _run(tmp_path / "new", auc=0.9)
     assert compare_runs.main([str(old), str(new), "--ignore", "optimism_corrected_auc"]) == 0
@@ -107,5 +98,5 @@ def test_ignored_keys_and_a_folder_that_is_not_a_run(tmp_path, capsys):
     (float("nan"), float("nan"), True), (float("inf"), float("inf"), True), (1.0, float("nan"), False),
     (0.0, -0.0, True), (1.0, 1.0 + 1e-15, False),
 ])
-def test_numbers_agree_like_numpy_isclose_with_equal_nan(value, reference, same):
+def test_numbers_agree_like_numpy_isclose_with_equal_nan(value, reference, same, compare_runs):
     assert compare_runs.close(value, reference, 0.0, 0.0) is same

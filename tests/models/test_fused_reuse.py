@@ -12,14 +12,8 @@ from hccrad.models.factory import without_lasso_path
 
 
 @pytest.fixture(scope="module")
-def study() -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    rng = np.random.default_rng(11)
-    n, p = 70, 25
-    X = rng.normal(size=(n, p))
-    age = rng.normal(60, 8, n)
-    y = (rng.random(n) < 1 / (1 + np.exp(-(X[:, 0] - 0.8 * X[:, 1] + 0.03 * (age - 60))))).astype(int)
-    feats = [f"h{i:02d}" for i in range(p)]
-    return pd.DataFrame(X, columns=feats).assign(age=age), y, feats
+def study(habitat_like_study) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    return habitat_like_study(seed=11, n=70, p=25)
 
 
 def _habitat(feats):

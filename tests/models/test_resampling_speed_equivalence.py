@@ -16,14 +16,8 @@ FIELDS = ("apparent_auc", "optimism", "boot_auc", "test_auc", "oob_auc", "boot_c
 
 
 @pytest.fixture(scope="module")
-def study() -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    rng = np.random.default_rng(5)
-    n, p = 60, 12
-    X = rng.normal(size=(n, p))
-    age = rng.normal(60, 8, n)
-    y = (rng.random(n) < 1 / (1 + np.exp(-(X[:, 0] - 0.8 * X[:, 1] + 0.03 * (age - 60))))).astype(int)
-    feats = [f"h{i:02d}" for i in range(p)]
-    return pd.DataFrame(X, columns=feats).assign(age=age), y, feats
+def study(habitat_like_study) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    return habitat_like_study(seed=5, n=60, p=12)
 
 
 def _habitat(feats):

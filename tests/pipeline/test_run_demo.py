@@ -246,17 +246,11 @@ def test_report_command_on_a_folder_without_results_says_what_is_missing(demo, t
     assert res.exit_code == 2 and "lack the section(s) cohort, data" in " ".join(res.output.split()), res.output
 
 
-def test_compare_runs_on_the_demo_run(demo, tmp_path):
+def test_compare_runs_on_the_demo_run(demo, tmp_path, repo_tool):
     """tools/compare_runs.py (issue 25) on a real run: a copy agrees; one metric changed by 1e-12 is found."""
-    import importlib.util
     import shutil
-    import sys
-    from pathlib import Path
 
-    tool = Path(__file__).resolve().parents[2] / "tools" / "compare_runs.py"
-    spec = importlib.util.spec_from_file_location("compare_runs_demo", tool)
-    compare = sys.modules.setdefault("compare_runs_demo", importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(compare)  # registered first: its dataclasses look their module up
+    compare = repo_tool("compare_runs")
     copy = tmp_path / "copy"
     shutil.copytree(demo.out_dir, copy, ignore=shutil.ignore_patterns("*.nii.gz", "*.png", "*.svg", "*.parquet"))
     for table in copy.rglob("*.csv"):  # as if run there: a table naming the run's own folder names the copy

@@ -223,7 +223,6 @@ class LassoSelector(_Selector):
             mean, se = self._mean_se(scores[:, : c + 1])
             if grid_can_stop(sign * mean, se, int(self.cv_stop)):
                 break
-        mean, se = self._mean_se(scores[:, : c + 1])
         pad = np.full(len(Cs) - c - 1, np.nan)
         return np.concatenate([mean, pad]), np.concatenate([se, pad]), c + 1
 

@@ -111,8 +111,8 @@ def _fit(data: pd.DataFrame, duration: str, event: str, columns: list[str], ties
     lp = (data[columns].to_numpy(dtype=float) - means[columns].to_numpy()) @ cph.params_[columns].to_numpy()
     return _Fit(params=cph.params_.copy(), variance=cph.variance_matrix_.copy(),
                 log_likelihood=float(cph.log_likelihood_), log_likelihood_null=_ll_null(cph), means=means,
-                baseline_survival=_efron_baseline(data[duration].to_numpy(dtype=float),
-                                                  data[event].to_numpy(dtype=float), np.exp(lp)),
+                baseline_survival=_baseline_survival(data[duration].to_numpy(dtype=float),
+                                                     data[event].to_numpy(dtype=float), np.exp(lp), "efron"),
                 concordance=float(cph.concordance_index_))
 
 
@@ -150,35 +150,31 @@ def _fit_breslow(data: pd.DataFrame, duration: str, event: str, columns: list[st
     lp = x @ beta
     return _Fit(params=pd.Series(beta, index=columns), variance=pd.DataFrame(np.linalg.inv(info), columns, columns),
                 log_likelihood=ll, log_likelihood_null=ll_null, means=means,
-                baseline_survival=_breslow_baseline(t, e, np.exp(lp)),
+                baseline_survival=_baseline_survival(t, e, np.exp(lp), "breslow"),
                 concordance=float(concordance_index(t, -lp, e)))
 
 
-def _breslow_baseline(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> pd.Series:
-    """S0(t) = exp(-sum_{t_k <= t} d_k / sum_{T_j >= t_k} r_j) at every distinct time (as lifelines)."""
-    u, inverse = np.unique(time, return_inverse=True)
-    deaths = np.bincount(inverse, weights=event, minlength=u.size)
-    risk_sum = np.cumsum(np.bincount(inverse, weights=risk, minlength=u.size)[::-1])[::-1]
-    return pd.Series(np.exp(-np.cumsum(deaths / risk_sum)), index=pd.Index(u, name="timeline"),
-                     name="baseline survival")
+def _baseline_survival(time: np.ndarray, event: np.ndarray, risk: np.ndarray, ties: str) -> pd.Series:
+    """S0(t) at every distinct time, with the hazard estimator of the ties method, as R survival's
+    `survfit.coxph`/`basehaz` (ctype 1 for Breslow, 2 for Efron):
 
-
-def _efron_baseline(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> pd.Series:
-    """Efron's estimator, as R survival's `survfit.coxph`/`basehaz` for a fit with Efron ties (ctype 2):
-
-        S0(t) = exp(-sum_{t_k <= t} sum_{l=0}^{d_k - 1} 1 / (R_k - (l / d_k) D_k)),
+        Breslow: S0(t) = exp(-sum_{t_k <= t} d_k / R_k)
+        Efron:   S0(t) = exp(-sum_{t_k <= t} sum_{l=0}^{d_k - 1} 1 / (R_k - (l / d_k) D_k)),
 
     with d_k the deaths at t_k, R_k = sum_{T_j >= t_k} r_j the risk set and D_k = sum_{deaths at t_k} r_j
-    (Therneau & Grambsch 2000, sec. 3.2.3; the tied deaths leave the risk set 1/d_k at a time, as in the Efron
-    partial likelihood). Without ties it equals the Breslow estimator."""
+    (Therneau & Grambsch 2000, sec. 3.2.3; in Efron's the tied deaths leave the risk set 1/d_k at a time, as in
+    the Efron partial likelihood). Without ties the two are equal."""
     u, inverse = np.unique(time, return_inverse=True)
     deaths = np.bincount(inverse, weights=event, minlength=u.size)
     risk_sum = np.cumsum(np.bincount(inverse, weights=risk, minlength=u.size)[::-1])[::-1]
-    death_risk = np.bincount(inverse, weights=risk * (event > 0), minlength=u.size)
-    increment = np.zeros(u.size)
-    for k in np.flatnonzero(deaths > 0):
-        d = int(round(deaths[k]))
-        increment[k] = np.sum(1.0 / (risk_sum[k] - np.arange(d) / d * death_risk[k]))
+    if ties == "breslow":
+        increment = deaths / risk_sum
+    else:
+        death_risk = np.bincount(inverse, weights=risk * (event > 0), minlength=u.size)
+        increment = np.zeros(u.size)
+        for k in np.flatnonzero(deaths > 0):
+            d = int(round(deaths[k]))
+            increment[k] = np.sum(1.0 / (risk_sum[k] - np.arange(d) / d * death_risk[k]))
     return pd.Series(np.exp(-np.cumsum(increment)), index=pd.Index(u, name="timeline"), name="baseline survival")
 
 
